@@ -1,0 +1,263 @@
+package shards
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// Dataset is an opened split directory. It is safe for concurrent use; each
+// goroutine reads into its own Record.
+type Dataset struct {
+	dir    string
+	m      *Manifest
+	files  []*os.File
+	shards []*Shard
+	starts []int64 // starts[j] is the global index of shard j's first record
+}
+
+// Open reads dir's index.json and checks it against the shard files present:
+// each listed shard must exist with the listed size and record count (its
+// header, index and trailer are checked), and no unlisted shard of the split
+// may be there. SHA-256 sums are checked by Verify, not Open.
+func Open(dir string) (*Dataset, error) {
+	b, err := readManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	listed := make(map[string]bool, len(m.Shards))
+	for _, s := range m.Shards {
+		listed[s.File] = true
+	}
+	for _, e := range ents {
+		if n := e.Name(); n[0] != '.' && isSplitFile(n, m.Split) && !listed[n] {
+			return nil, fmt.Errorf("shards: %s: shard %s is not in %s: %w", dir, n, ManifestName, ErrManifest)
+		}
+	}
+	d := &Dataset{dir: dir, m: m, starts: make([]int64, 1, len(m.Shards)+1)}
+	for _, si := range m.Shards {
+		s, f, err := openListed(dir, si)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.files = append(d.files, f)
+		d.shards = append(d.shards, s)
+		d.starts = append(d.starts, d.starts[len(d.starts)-1]+int64(s.Len()))
+	}
+	return d, nil
+}
+
+func readManifest(dir string) ([]byte, error) {
+	f, err := os.Open(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxManifestSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("shards: %s: %w", ManifestName, err)
+	}
+	return b, nil
+}
+
+func openListed(dir string, si ShardInfo) (*Shard, *os.File, error) {
+	f, err := os.Open(filepath.Join(dir, si.File))
+	if err != nil {
+		return nil, nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
+	}
+	fail := func(err error) (*Shard, *os.File, error) {
+		f.Close()
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(fmt.Errorf("shards: %w", err))
+	}
+	if size := st.Size(); size < si.Bytes {
+		return fail(newErr(si.File, -1, size, ErrTruncated, "file is %d bytes, %s says %d", size, ManifestName, si.Bytes))
+	} else if size > si.Bytes {
+		return fail(newErr(si.File, -1, si.Bytes, ErrManifest, "file is %d bytes, %s says %d", size, ManifestName, si.Bytes))
+	}
+	s, err := OpenShard(f, si.Bytes, si.File)
+	if err != nil {
+		return fail(err)
+	}
+	if s.Len() != si.Records {
+		s.Close()
+		return fail(newErr(si.File, -1, -1, ErrManifest, "shard holds %d records, %s says %d", s.Len(), ManifestName, si.Records))
+	}
+	return s, f, nil
+}
+
+// Close closes the shard files.
+func (d *Dataset) Close() error {
+	var errs []error
+	for j, f := range d.files {
+		d.shards[j].Close()
+		errs = append(errs, f.Close())
+	}
+	d.files, d.shards = nil, nil
+	return errors.Join(errs...)
+}
+
+// Manifest returns the parsed manifest. The caller must not modify it.
+func (d *Dataset) Manifest() *Manifest { return d.m }
+
+// Len returns the number of records in the split.
+func (d *Dataset) Len() int { return int(d.m.Records) }
+
+// NumShards returns the number of shards.
+func (d *Dataset) NumShards() int { return len(d.shards) }
+
+// Shard returns shard j for random access.
+func (d *Dataset) Shard(j int) *Shard { return d.shards[j] }
+
+// Locate returns the shard holding global record i and i's index within it.
+func (d *Dataset) Locate(i int) (shard, index int) {
+	j := sort.Search(len(d.shards), func(j int) bool { return d.starts[j+1] > int64(i) })
+	return j, i - int(d.starts[j])
+}
+
+// Record reads global record i into r (see Shard.Record).
+func (d *Dataset) Record(i int, r *Record) error {
+	if d.shards == nil {
+		return fmt.Errorf("shards: %w", ErrClosed)
+	}
+	if i < 0 || i >= d.Len() {
+		return fmt.Errorf("shards: record %d out of range [0, %d): %w", i, d.Len(), ErrInvalid)
+	}
+	j, k := d.Locate(i)
+	return d.shards[j].Record(k, r)
+}
+
+// ShardReader returns a sequential Reader over shard j.
+func (d *Dataset) ShardReader(j int) (*Reader, error) {
+	return d.shardReader(j, nil)
+}
+
+// shardReader reuses br (when not nil) as the Reader's buffer.
+func (d *Dataset) shardReader(j int, br *bufio.Reader) (*Reader, error) {
+	if d.shards == nil {
+		return nil, fmt.Errorf("shards: %w", ErrClosed)
+	}
+	sr := io.NewSectionReader(d.files[j], 0, d.shards[j].size)
+	if br == nil {
+		return newReader(sr, d.m.Shards[j].File, d.shards[j])
+	}
+	br.Reset(sr)
+	return newReader(br, d.m.Shards[j].File, d.shards[j])
+}
+
+// Iter returns a sequential iterator over all records, shard by shard.
+func (d *Dataset) Iter() *Iter { return &Iter{d: d, index: -1} }
+
+// Iter iterates a Dataset sequentially (see Reader). It is not safe for
+// concurrent use.
+type Iter struct {
+	d     *Dataset
+	j     int
+	rd    *Reader
+	br    *bufio.Reader // shared by the per-shard Readers
+	index int64
+	err   error
+}
+
+// Next reads the next record into r and reports whether there was one. After
+// it returns false, Err says whether iteration ended cleanly.
+func (it *Iter) Next(r *Record) bool {
+	for it.err == nil && it.j < it.d.NumShards() {
+		if it.rd == nil {
+			if it.br == nil {
+				it.br = bufio.NewReaderSize(nil, readBufSize)
+			}
+			if it.rd, it.err = it.d.shardReader(it.j, it.br); it.err != nil {
+				return false
+			}
+		}
+		err := it.rd.Next(r)
+		if err == nil {
+			it.index++
+			return true
+		}
+		if err != io.EOF {
+			it.err = err
+			return false
+		}
+		it.rd = nil
+		it.j++
+	}
+	return false
+}
+
+// Index returns the global index of the record Next last read.
+func (it *Iter) Index() int64 { return it.index }
+
+// Err returns the error that stopped iteration, or nil at a clean end.
+func (it *Iter) Err() error { return it.err }
+
+// maxProblems caps how many problems Verify reports.
+const maxProblems = 1000
+
+// Verify checks every shard's SHA-256 against the manifest, every record's
+// CRCs and body, that raw payloads decompress to their geometry, and that
+// keys are unique. It returns nil if all is well, or an error joining (see
+// errors.Join) one error per problem, each an *Error naming shard, record and
+// offset where it applies; at most 1000 problems are reported.
+func (d *Dataset) Verify() error {
+	if d.shards == nil {
+		return fmt.Errorf("shards: %w", ErrClosed)
+	}
+	var errs []error
+	report := func(err error) bool {
+		errs = append(errs, err)
+		return len(errs) < maxProblems
+	}
+	keys := make(map[string]struct{}, d.Len())
+	var r Record
+	var pix []byte
+shards:
+	for j, s := range d.shards {
+		si := d.m.Shards[j]
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(d.files[j], 0, si.Bytes)); err != nil {
+			if !report(fmt.Errorf("shards: %s: %w", si.File, err)) {
+				break
+			}
+		} else if sum := hex.EncodeToString(h.Sum(nil)); sum != si.SHA256 {
+			if !report(newErr(si.File, -1, -1, ErrChecksum, "SHA-256 %s, %s says %s", sum, ManifestName, si.SHA256)) {
+				break
+			}
+		}
+		for i := range s.Len() {
+			err := s.Record(i, &r)
+			if err == nil && r.Encoding.IsRaw() {
+				pix, err = r.AppendPixels(pix[:0])
+			}
+			if err == nil {
+				if _, dup := keys[r.Key]; dup {
+					err = newErr(si.File, i, s.offsets[i], ErrCorrupt, "duplicate key %q", r.Key)
+				}
+				keys[r.Key] = struct{}{}
+			}
+			if err != nil && !report(err) {
+				break shards
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
