@@ -1,0 +1,339 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sourcegraph/conc/stream"
+
+	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
+	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
+	"github.com/pairflow/pairflow/tools/shardify/internal/source"
+)
+
+const packSynopsis = `Usage: shardify pack --in SRC --out DIR [flags]
+
+Packs one split of a dataset into DIR: shard files <split>-NNNNN.pfs and the
+manifest index.json (written last). A previous, possibly interrupted, run of
+the same split in DIR is removed first.
+
+SRC is an ImageFolder tree (class sub-folders, labels by sorted name), a
+WebDataset tar, a directory of tars or a brace pattern ("shard-{000..003}.tar"),
+an IDX images file ("*-images-idx3-ubyte[.gz]", labels file beside it) or a
+CIFAR-10/100 batch file or directory (a directory means its training batches,
+or its test batch with --split test).
+
+WebDataset: consecutive members sharing a key (path up to the first dot of the
+base name) form a sample; the image is the .jpg, .jpeg, .png or .webp member
+(first in that order), the label the integer in .cls, else the integer field
+"label" (or "cls") of .json; a .json of at most 4 KiB is kept as metadata.
+ImageFolder keys are the relative file paths, IDX keys the image index,
+CIFAR keys "<batch>/<index>"; CIFAR-100 keeps the coarse label in metadata.
+
+Files that cannot be packed (undecodable, empty, unsupported, over the pixel
+budget, WebDataset samples without an image or with a bad label) are skipped
+with a warning and listed in the manifest; --strict makes the first one fatal.
+The same input and output-shaping flags give byte-identical output for any
+--workers.`
+
+type packConfig struct {
+	in, out, format, encoding, split, classes string
+	quality, maxSide, workers                 int
+	shardSize                                 int64
+	maxPixels                                 int64
+	dict, strict, quiet                       bool
+	progressEvery                             time.Duration
+}
+
+func cmdPack(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("pack", packSynopsis, stderr)
+	var c packConfig
+	var shardSize, maxPixels string
+	fs.StringVar(&c.in, "in", "", "input: folder, tar, tar directory, brace pattern, IDX file or CIFAR batch/directory (required)")
+	fs.StringVar(&c.out, "out", "", "output directory for the split (required)")
+	fs.StringVar(&c.format, "format", "auto", "input format: "+strings.Join(source.Formats, "|"))
+	fs.StringVar(&c.encoding, "encoding", "raw-s2", "record encoding: raw-zstd|raw-s2|keep|jpeg")
+	fs.IntVar(&c.quality, "quality", 90, "JPEG quality (1..100) for --encoding jpeg and for images that --max-side makes keep re-encode")
+	fs.IntVar(&c.maxSide, "max-side", 0, "downscale so the longer side is at most N pixels (Catmull-Rom, antialiased); 0 keeps sizes. With keep, only larger images are re-encoded (JPEG/WebP as JPEG, others as PNG)")
+	fs.StringVar(&shardSize, "shard-size", "256MiB", "roll to a new shard before one would exceed this size (B, KiB, MiB, GiB, kB, MB, GB)")
+	fs.StringVar(&c.split, "split", "train", "split name: shard files are SPLIT-00000.pfs, ...")
+	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding and encoding in parallel (output does not depend on it)")
+	fs.BoolVar(&c.strict, "strict", false, "fail on the first input that would be skipped")
+	fs.StringVar(&maxPixels, "max-pixels", "100M", "refuse images whose header claims more pixels than this (suffix K, M, G allowed)")
+	fs.BoolVar(&c.dict, "dict", false, "train a zstd dictionary on the first records and store it in each shard (raw-zstd; helps small images such as 28x28)")
+	fs.StringVar(&c.classes, "classes", "", "file with one class name per line, in label order (overrides names found in the input)")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress reports and no per-file warnings (the summary is still printed)")
+	fs.DurationVar(&c.progressEvery, "progress-every", 0, "interval between progress reports (default 250ms on a terminal, 5s otherwise)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: pack takes no positional arguments (got %q); use --in and --out", errUsage, pos)
+	}
+	if c.in == "" || c.out == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: pack needs --in and --out", errUsage)
+	}
+	if c.shardSize, err = parseSize(shardSize); err != nil || c.shardSize < 1<<10 {
+		return fmt.Errorf("%w: --shard-size %q: want a size of at least 1KiB such as 256MiB", errUsage, shardSize)
+	}
+	if c.maxPixels, err = parseCount(maxPixels); err != nil || c.maxPixels < 1 {
+		return fmt.Errorf("%w: --max-pixels %q: want a positive count such as 100M", errUsage, maxPixels)
+	}
+	if c.workers < 1 || c.workers > 1024 {
+		return fmt.Errorf("%w: --workers %d outside 1..1024", errUsage, c.workers)
+	}
+	_, err = pack(c, stderr)
+	return err
+}
+
+// packStats is what a pack did.
+type packStats struct {
+	records, skipped       int64
+	bytesIn, pixels, bytes int64
+	shards                 int
+	elapsed                time.Duration
+}
+
+func pack(c packConfig, stderr io.Writer) (packStats, error) {
+	var st packStats
+	conv, err := convert.New(convert.Options{Encoding: c.encoding, Quality: c.quality, MaxSide: c.maxSide, MaxPixels: c.maxPixels}, decodeImage)
+	if err != nil {
+		return st, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	src, err := source.Open(c.in, c.format, source.Options{Split: c.split})
+	if err != nil {
+		return st, err
+	}
+	defer src.Close()
+	format := c.format
+	if format == "auto" || format == "" {
+		format, _ = source.Detect(c.in)
+	}
+	if c.encoding == "keep" && (format == "idx" || format == "cifar") {
+		return st, fmt.Errorf("%w: --encoding keep needs encoded images; %s inputs hold raw pixels (use raw-zstd, raw-s2 or jpeg)", errUsage, format)
+	}
+	classes := src.Classes()
+	if c.classes != "" {
+		if classes, err = source.ReadClassNames(c.classes); err != nil {
+			return st, fmt.Errorf("--classes: %w", err)
+		}
+	}
+	// Everything that shapes the bytes of the output is recorded; nothing
+	// that does not (paths, worker count, times).
+	opts := map[string]string{
+		"source":     format,
+		"encoding":   c.encoding,
+		"max_side":   strconv.Itoa(c.maxSide),
+		"max_pixels": strconv.FormatInt(c.maxPixels, 10),
+		"packer":     "shardify/1",
+	}
+	if c.encoding == "jpeg" || (c.encoding == "keep" && c.maxSide > 0) {
+		opts["quality"] = strconv.Itoa(c.quality)
+	}
+	w, err := shards.Create(c.out, shards.WriterOptions{
+		Split:         c.split,
+		MaxShardBytes: c.shardSize,
+		Dictionary:    c.dict,
+		Classes:       classes,
+		Options:       opts,
+	})
+	if err != nil {
+		return st, err
+	}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = progress.IsTerminal(f)
+	}
+	meter := progress.New(stderr, tty, int64(src.Len()), src.InputBytes(), c.progressEvery)
+	if !c.quiet {
+		meter.Start()
+	} else {
+		meter = progress.New(io.Discard, false, -1, -1, time.Hour)
+		meter.Start()
+	}
+	defer meter.Stop()
+
+	var stop atomic.Bool
+	var fatal error // set only in stream callbacks, which run one at a time
+	var pixels int64
+	s := stream.New().WithMaxGoroutines(c.workers)
+	skip := func(p, reason string, in int64) {
+		p = skipPath(p)
+		meter.Add(true, in)
+		if c.strict {
+			fatal = fmt.Errorf("%s: %s (--strict)", p, reason)
+			stop.Store(true)
+			return
+		}
+		if !c.quiet {
+			meter.Warn("shardify: skipped %s: %s", p, reason)
+		}
+		if err := w.Skip(p, reason); err != nil {
+			fatal = err
+			stop.Store(true)
+		}
+	}
+	// SIGINT/SIGTERM: stop reading, let the running conversions finish,
+	// remove what was written (the next run starts clean anyway).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var srcErr error
+	for !stop.Load() {
+		select {
+		case sig := <-sigs:
+			srcErr = fmt.Errorf("interrupted by %v: partial output removed", sig)
+			stop.Store(true)
+			continue
+		default:
+		}
+		it, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			srcErr = err
+			break
+		}
+		s.Go(func() stream.Callback {
+			if stop.Load() {
+				return func() {}
+			}
+			res := conv.Convert(it)
+			return func() {
+				if fatal != nil {
+					return
+				}
+				if res.Skip == "" && (!utf8.ValidString(res.Rec.Key) || len(res.Rec.Key) > shards.MaxKeyBytes) {
+					res.Skip = "key is not 1..1024 bytes of UTF-8"
+				}
+				if res.Skip != "" {
+					skip(res.Path, res.Skip, res.InBytes)
+					return
+				}
+				if err := w.Append(&res.Rec); err != nil {
+					if errors.Is(err, shards.ErrInvalid) || errors.Is(err, shards.ErrDuplicateKey) {
+						skip(res.Path, err.Error(), res.InBytes)
+						return
+					}
+					fatal = fmt.Errorf("%s: %w", res.Path, err)
+					stop.Store(true)
+					return
+				}
+				pixels += res.PixelBytes
+				meter.Add(false, res.InBytes)
+			}
+		})
+	}
+	s.Wait()
+	meter.Stop()
+	if fatal == nil {
+		fatal = srcErr
+	}
+	if fatal != nil {
+		w.Abort()
+		return st, fatal
+	}
+	if err := w.Close(); err != nil {
+		return st, err
+	}
+	d, err := shards.Open(c.out)
+	if err != nil {
+		return st, fmt.Errorf("reopening the written split: %w", err)
+	}
+	m := d.Manifest()
+	d.Close()
+	st = packStats{records: m.Records, skipped: meter.Skipped(), bytesIn: meter.BytesIn(), pixels: pixels,
+		shards: len(m.Shards), elapsed: meter.Elapsed()}
+	for _, sh := range m.Shards {
+		st.bytes += sh.Bytes
+	}
+	printSummary(stderr, c, st)
+	return st, nil
+}
+
+func printSummary(w io.Writer, c packConfig, st packStats) {
+	secs := st.elapsed.Seconds()
+	ratio := func(a, b int64) string {
+		if b == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2fx", float64(a)/float64(b))
+	}
+	fmt.Fprintf(w, "shardify: packed %d records into %d shard(s) in %s (%s, split %s); skipped %d\n",
+		st.records, st.shards, c.out, c.encoding, c.split, st.skipped)
+	fmt.Fprintf(w, "shardify: bytes in %s, pixels %s, out %s; compression in/out %s, pixels/out %s\n",
+		progress.Bytes(st.bytesIn), progress.Bytes(st.pixels), progress.Bytes(st.bytes), ratio(st.bytesIn, st.bytes), ratio(st.pixels, st.bytes))
+	if secs > 0 {
+		fmt.Fprintf(w, "shardify: time %.2fs: %.0f records/s, %.1f MB/s in\n",
+			secs, float64(st.records+st.skipped)/secs, float64(st.bytesIn)/secs/1e6)
+	}
+}
+
+// skipPath makes p a clean relative slash path for the manifest.
+func skipPath(p string) string {
+	p = path.Clean(strings.ReplaceAll(strings.ToValidUTF8(p, "\uFFFD"), "\\", "/"))
+	p = strings.TrimLeft(p, "/")
+	for strings.HasPrefix(p, "../") {
+		p = p[3:]
+	}
+	if p == "" || p == "." || p == ".." {
+		p = "unnamed"
+	}
+	return p
+}
+
+// parseSize parses "256MiB", "1GB", "4096".
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suf string
+		mul int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suf) {
+			s, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suf)), u.mul
+			break
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mul {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return v * mul, nil
+}
+
+// parseCount parses "100M", "2G", "5000", "1.5M".
+func parseCount(s string) (int64, error) {
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "P"))
+	mul := 1.0
+	switch {
+	case strings.HasSuffix(s, "K"), strings.HasSuffix(s, "k"):
+		mul, s = 1e3, s[:len(s)-1]
+	case strings.HasSuffix(s, "M"):
+		mul, s = 1e6, s[:len(s)-1]
+	case strings.HasSuffix(s, "G"):
+		mul, s = 1e9, s[:len(s)-1]
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < 0 || v*mul > 1<<62 {
+		return 0, fmt.Errorf("bad count %q", s)
+	}
+	return int64(v * mul), nil
+}
