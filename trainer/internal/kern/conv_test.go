@@ -1,0 +1,180 @@
+package kern
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// convRef computes, in float64, the forward output and both gradients of
+// a convolution directly from its definition, plus for each output element
+// the sum of the absolute values of its terms (for the tolerance).
+type convRef struct {
+	y, yAbs, dx, dxAbs, dw, dwAbs []float64
+}
+
+func referenceConv(s ConvShape, x, w, dy []float32) convRef {
+	oh, ow := s.OutH(), s.OutW()
+	r := convRef{
+		y: make([]float64, s.OutLen()), yAbs: make([]float64, s.OutLen()),
+		dx: make([]float64, s.InLen()), dxAbs: make([]float64, s.InLen()),
+		dw: make([]float64, s.WeightLen()), dwAbs: make([]float64, s.WeightLen()),
+	}
+	for n := 0; n < s.N; n++ {
+		for co := 0; co < s.Cout; co++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					yi := ((n*s.Cout+co)*oh+oy)*ow + ox
+					for ci := 0; ci < s.Cin; ci++ {
+						for ky := 0; ky < s.KH; ky++ {
+							for kx := 0; kx < s.KW; kx++ {
+								iy, ix := oy*s.StrideH+ky-s.PadH, ox*s.StrideW+kx-s.PadW
+								if iy < 0 || iy >= s.H || ix < 0 || ix >= s.W {
+									continue
+								}
+								xi := ((n*s.Cin+ci)*s.H+iy)*s.W + ix
+								wi := ((co*s.Cin+ci)*s.KH+ky)*s.KW + kx
+								xv, wv, gv := float64(x[xi]), float64(w[wi]), float64(dy[yi])
+								r.y[yi] += xv * wv
+								r.yAbs[yi] += math.Abs(xv * wv)
+								r.dx[xi] += gv * wv
+								r.dxAbs[xi] += math.Abs(gv * wv)
+								r.dw[wi] += gv * xv
+								r.dwAbs[wi] += math.Abs(gv * xv)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+// checkClose asserts |got−want| ≤ tol·abs for every element.
+func checkClose(t *testing.T, what string, got []float32, want, abs []float64, tol float64) {
+	t.Helper()
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol*abs[i]+1e-30) {
+			t.Fatalf("%s[%d] = %g, want %g (|diff| %g > %g)", what, i, got[i], want[i], d, tol*abs[i])
+		}
+	}
+}
+
+func convShapes(short bool) []ConvShape {
+	s := []ConvShape{
+		{N: 2, Cin: 3, H: 7, W: 9, Cout: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 3, Cin: 1, H: 17, W: 17, Cout: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 1, Cin: 4, H: 9, W: 8, Cout: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 0, PadW: 1},
+		{N: 2, Cin: 6, H: 5, W: 5, Cout: 3, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
+		{N: 2, Cin: 2, H: 6, W: 11, Cout: 4, KH: 2, KW: 3, StrideH: 1, StrideW: 3, PadH: 1, PadW: 2},
+		{N: 1, Cin: 3, H: 1, W: 7, Cout: 2, KH: 1, KW: 5, StrideH: 1, StrideW: 1, PadW: 2},
+		{N: 2, Cin: 2, H: 8, W: 8, Cout: 3, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2},
+	}
+	if !short {
+		s = append(s,
+			ConvShape{N: 4, Cin: 32, H: 16, W: 16, Cout: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+			ConvShape{N: 9, Cin: 3, H: 33, W: 33, Cout: 17, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		)
+	}
+	return s
+}
+
+func TestConv2d(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		for i, s := range convShapes(testing.Short()) {
+			t.Run(fmt.Sprintf("%d", i), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(i), 3))
+				x, w, dyIn := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+				ref := referenceConv(s, x, w, dyIn)
+				kTerms := s.Cin * s.KH * s.KW
+
+				y, checkY := guarded(s.OutLen())
+				Conv2d(s, x, w, y)
+				checkY(t, "y")
+				checkClose(t, "y", y, ref.y, ref.yAbs, gemmTol(kTerms))
+
+				dx, checkDX := guarded(s.InLen())
+				Conv2dBackwardInput(s, dyIn, w, dx)
+				checkDX(t, "dx")
+				checkClose(t, "dx", dx, ref.dx, ref.dxAbs, gemmTol(s.Cout*s.KH*s.KW))
+
+				dw, checkDW := guarded(s.WeightLen())
+				Conv2dBackwardWeights(s, x, dyIn, dw)
+				checkDW(t, "dw")
+				checkClose(t, "dw", dw, ref.dw, ref.dwAbs, gemmTol(s.N*s.OutH()*s.OutW()))
+			})
+		}
+	})
+}
+
+// TestConv2dDeterministicThreads: for a fixed tier, every output of the
+// three convolution kernels is bit-identical for 1, 2, 3 and 8 threads.
+func TestConv2dDeterministicThreads(t *testing.T) {
+	s := ConvShape{N: 19, Cin: 5, H: 10, W: 9, Cout: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	r := rand.New(rand.NewPCG(9, 9))
+	x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+	forEachTier(t, func(t *testing.T) {
+		var first [3][]float32
+		for _, th := range []int{1, 2, 3, 8} {
+			y, dx, dw := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.WeightLen())
+			withThreads(th, func() {
+				Conv2d(s, x, w, y)
+				Conv2dBackwardInput(s, dy, w, dx)
+				Conv2dBackwardWeights(s, x, dy, dw)
+			})
+			got := [3][]float32{y, dx, dw}
+			for i := range got {
+				if first[i] == nil {
+					first[i] = got[i]
+				} else if j := bitsEqual(first[i], got[i]); j >= 0 {
+					t.Fatalf("output %d: %d threads differ from 1 thread at %d", i, th, j)
+				}
+			}
+		}
+	})
+}
+
+func TestConvShapeValidate(t *testing.T) {
+	bad := []ConvShape{
+		{N: 1, Cin: 0, H: 3, W: 3, Cout: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1},
+		{N: 1, Cin: 1, H: 3, W: 3, Cout: 1, KH: 5, KW: 1, StrideH: 1, StrideW: 1},
+		{N: 1, Cin: 1, H: 3, W: 3, Cout: 1, KH: 1, KW: 1, StrideH: 0, StrideW: 1},
+		{N: 1, Cin: 1, H: 3, W: 3, Cout: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1, PadW: -1},
+	}
+	for _, s := range bad {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v: Validate accepted it", s)
+		}
+	}
+}
+
+// TestIm2colSame checks the shifted-copy im2col against the generic one
+// (bit-identical: both only copy) on "same" shapes, including kernels
+// wider than twice the padding and single-row images.
+func TestIm2colSame(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 13))
+	for _, s := range []ConvShape{
+		{N: 1, Cin: 2, H: 5, W: 6, Cout: 1, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 1, Cin: 1, H: 4, W: 4, Cout: 1, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2},
+		{N: 1, Cin: 3, H: 1, W: 9, Cout: 1, KH: 1, KW: 7, StrideH: 1, StrideW: 1, PadW: 3},
+		{N: 1, Cin: 1, H: 2, W: 2, Cout: 1, KH: 5, KW: 3, StrideH: 1, StrideW: 1, PadH: 2, PadW: 1},
+		{N: 1, Cin: 2, H: 7, W: 3, Cout: 1, KH: 3, KW: 1, StrideH: 1, StrideW: 1, PadH: 1},
+	} {
+		if s.OutH() != s.H || s.OutW() != s.W {
+			t.Fatalf("%+v is not a same-size shape", s)
+		}
+		x := randSlice(r, s.Cin*s.H*s.W)
+		k, p := s.Cin*s.KH*s.KW, s.H*s.W
+		want, got := make([]float32, k*p), make([]float32, k*p)
+		for i := range got {
+			got[i] = sentinel
+		}
+		im2colGeneric(s, x, want, p)
+		im2colSame(s, x, got, p)
+		if i := bitsEqual(want, got); i >= 0 {
+			t.Fatalf("%+v: element %d (row %d) = %g, want %g", s, i, i/p, got[i], want[i])
+		}
+	}
+}

@@ -1,0 +1,65 @@
+// Package kern holds the numeric kernels of pairflow's CPU trainer: SGEMM,
+// 2-D convolution (forward and both backward passes) and the elementwise and
+// reduction kernels the layers need (bias, ReLU, batch normalisation, max and
+// global-average pooling, row-wise L2 normalisation, softmax and
+// log-sum-exp). All work on plain row-major / NCHW []float32 slices.
+//
+// It is not a general linear-algebra library: there is one element type
+// (float32), no complex numbers, no strides beyond leading dimensions, and
+// shape errors inside a kernel are programmer errors that panic.
+//
+// # SGEMM
+//
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C with op = identity or
+// transpose for each operand, the layout of BLAS's cblas_sgemm(RowMajor,
+// ...). It is the blocked algorithm of Goto and van de Geijn as BLIS
+// arranges it: operands are packed into contiguous panels (or read in place
+// where packing would not pay, as for the skinny GEMMs of small
+// convolutions), blocked for the caches (kcBlock × mcBlock of A in L2, a
+// kcBlock × 16 micro-panel of B in L1), and multiplied by a 6×16 register
+// tile kernel. C is split into disjoint blocks of whole tiles across up to
+// Threads() goroutines (github.com/sourcegraph/conc).
+//
+// # Tiers
+//
+// Every kernel has a plain-Go path. On amd64 the AVX2/FMA tier adds
+// assembly for the GEMM register tile and operand packing (gemm_amd64.s,
+// references microKernelGo, packABlock and packBBlock) and for the vector
+// loops of the layer kernels (vec_amd64.s, references in vec.go: ReLU and
+// its gradient, bias, batch-norm statistics, normalisation and backward,
+// max pooling, the col2im adds). The tier is chosen once from internal/cpu
+// (cpu.Best) and reported by Tier(); SetTier forces a lower one (the tests
+// run every tier cpu.Tiers() lists). The build tags purego or noasm select
+// the plain-Go path everywhere. There is no AVX-512 kernel (the machine
+// this was written on has none, and untested code is not shipped): an
+// AVX-512 CPU runs the AVX2 kernels. Adding one means a second register
+// tile (e.g. 14×32 on zmm) behind the same microKernel switch, with the
+// blocking constants chosen per tier.
+//
+// # Determinism
+//
+// For a given tier, every result is bit-identical whatever the thread count
+// (SetThreads): reductions are partitioned by shape, never by thread. In
+// Sgemm each element of C is reduced over K in blocks of kcBlock, each block
+// a chain of multiply-adds in index order, and threads only decide which
+// tiles of C they compute; when C is small and K long, K is cut into a
+// number of chunks that depends on (m, n, k) alone, summed in chunk order.
+// Conv2dBackwardWeights reduces its batch in a number of groups fixed by the
+// batch size, images in order within a group, then adds the group sums in
+// order. The layer kernels reduce each channel or row sequentially, in
+// float64. Results differ between tiers (the assembly fuses multiply-adds
+// and keeps eight partial sums, plain Go does neither), within the
+// tolerances below; given the same inputs, ReLU, ReLUGrad, BiasAdd,
+// BatchNormForward and MaxPool2 are bit-identical across tiers.
+//
+// # Tolerance
+//
+// Tests compare every kernel with a float64 reference. For SGEMM and the
+// convolutions, each output element that sums k products satisfies
+//
+//	|got − want| ≤ 2·(k+2)·2⁻²⁴·(|alpha|·Σ|a·b| + |beta·c|)
+//
+// (the classical error bound of a float32 sum, with a factor 2 to spare).
+// The layer kernels, which accumulate in float64, are within 16·2⁻²⁴ of the
+// reference relative to the magnitude of the terms they combine.
+package kern

@@ -1,0 +1,103 @@
+package kern
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// Vector helpers behind the layer kernels. Each has a plain-Go body, the
+// reference, and on amd64 an AVX2 body for the first multiple of 8 elements
+// (vec_amd64.s); the Go body finishes the tail. The float32 helpers are
+// bit-identical on every tier (same operations in the same order, no
+// fusing); the float64 sums differ between tiers only in rounding (the AVX2
+// body keeps eight partial sums), each tier's order fixed by the length.
+
+// vecReLU sets y[i] = max(x[i], 0), NaN kept.
+func vecReLU(t cpu.Tier, y, x []float32) {
+	y = y[:len(x)]
+	i := reluSIMD(t, y, x)
+	for ; i < len(x); i++ {
+		v := x[i]
+		if v < 0 {
+			v = 0
+		}
+		y[i] = v
+	}
+}
+
+// vecReLUGrad sets dx[i] = dy[i] where y[i] > 0, else 0.
+func vecReLUGrad(t cpu.Tier, dx, dy, y []float32) {
+	dx, dy = dx[:len(y)], dy[:len(y)]
+	i := reluGradSIMD(t, dx, dy, y)
+	for ; i < len(y); i++ {
+		g := dy[i]
+		if !(y[i] > 0) {
+			g = 0
+		}
+		dx[i] = g
+	}
+}
+
+// vecAffine sets y[i] = (x[i] − m)·s + b, each operation rounded.
+func vecAffine(t cpu.Tier, y, x []float32, m, s, b float32) {
+	y = y[:len(x)]
+	i := affineSIMD(t, y, x, m, s, b)
+	for ; i < len(x); i++ {
+		y[i] = (x[i]-m)*s + b
+	}
+}
+
+// vecAddConst adds c to every y[i].
+func vecAddConst(t cpu.Tier, y []float32, c float32) {
+	i := addConstSIMD(t, y, c)
+	for ; i < len(y); i++ {
+		y[i] += c
+	}
+}
+
+// vecAdd sets dst[i] += src[i].
+func vecAdd(t cpu.Tier, dst, src []float32) {
+	dst = dst[:len(src)]
+	i := addSIMD(t, dst, src)
+	for ; i < len(src); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// vecBNBack sets dx[i] = c1·dy[i] + c2·(x[i] − m) + c0, each operation
+// rounded, left to right.
+func vecBNBack(t cpu.Tier, dx, dy, x []float32, m, c1, c2, c0 float32) {
+	dx, dy = dx[:len(x)], dy[:len(x)]
+	i := bnBackSIMD(t, dx, dy, x, m, c1, c2, c0)
+	for ; i < len(x); i++ {
+		dx[i] = c1*dy[i] + c2*(x[i]-m) + c0
+	}
+}
+
+// sum64 is Σ x[i] in float64.
+func sum64(t cpu.Tier, x []float32) float64 {
+	s, i := sumSIMD(t, x)
+	for ; i < len(x); i++ {
+		s += float64(x[i])
+	}
+	return s
+}
+
+// sqDev64 is Σ (x[i] − m)² in float64.
+func sqDev64(t cpu.Tier, x []float32, m float64) float64 {
+	s, i := sqDevSIMD(t, x, m)
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - m
+		s += d * d
+	}
+	return s
+}
+
+// dotDev64 returns Σ dy[i] and Σ dy[i]·(x[i] − m) in float64.
+func dotDev64(t cpu.Tier, dy, x []float32, m float64) (sdy, sdx float64) {
+	dy = dy[:len(x)]
+	sdy, sdx, i := dotDevSIMD(t, dy, x, m)
+	for ; i < len(x); i++ {
+		g := float64(dy[i])
+		sdy += g
+		sdx += g * (float64(x[i]) - m)
+	}
+	return sdy, sdx
+}

@@ -1,0 +1,144 @@
+//go:build amd64 && !purego && !noasm
+
+package kern
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// The AVX2 bodies of the vec helpers in vec.go (their references). Each
+// takes n, a positive multiple of 8, and touches only elements 0..n-1.
+
+//go:noescape
+func reluAVX2(y, x *float32, n int)
+
+//go:noescape
+func reluGradAVX2(dx, dy, y *float32, n int)
+
+//go:noescape
+func affineAVX2(y, x *float32, n int, m, s, b float32)
+
+//go:noescape
+func addConstAVX2(y *float32, n int, c float32)
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+//go:noescape
+func bnBackAVX2(dx, dy, x *float32, n int, m, c1, c2, c0 float32)
+
+//go:noescape
+func sumAVX2(x *float32, n int) float64
+
+//go:noescape
+func sqDevAVX2(x *float32, n int, m float64) float64
+
+//go:noescape
+func dotDevAVX2(dy, x *float32, n int, m float64) (sdy, sdx float64)
+
+// simdLen is how many leading elements of an n-element operation the AVX2
+// bodies take: 0 below the AVX2 tier or when there are fewer than 8.
+func simdLen(t cpu.Tier, n int) int {
+	if t < cpu.AVX2 {
+		return 0
+	}
+	return n &^ 7
+}
+
+func reluSIMD(t cpu.Tier, y, x []float32) int {
+	n := simdLen(t, len(x))
+	if n > 0 {
+		_ = y[n-1]
+		reluAVX2(&y[0], &x[0], n)
+	}
+	return n
+}
+
+func reluGradSIMD(t cpu.Tier, dx, dy, y []float32) int {
+	n := simdLen(t, len(y))
+	if n > 0 {
+		_, _ = dx[n-1], dy[n-1]
+		reluGradAVX2(&dx[0], &dy[0], &y[0], n)
+	}
+	return n
+}
+
+func affineSIMD(t cpu.Tier, y, x []float32, m, s, b float32) int {
+	n := simdLen(t, len(x))
+	if n > 0 {
+		_ = y[n-1]
+		affineAVX2(&y[0], &x[0], n, m, s, b)
+	}
+	return n
+}
+
+func addConstSIMD(t cpu.Tier, y []float32, c float32) int {
+	n := simdLen(t, len(y))
+	if n > 0 {
+		addConstAVX2(&y[0], n, c)
+	}
+	return n
+}
+
+func addSIMD(t cpu.Tier, dst, src []float32) int {
+	n := simdLen(t, len(src))
+	if n > 0 {
+		_ = dst[n-1]
+		addAVX2(&dst[0], &src[0], n)
+	}
+	return n
+}
+
+func bnBackSIMD(t cpu.Tier, dx, dy, x []float32, m, c1, c2, c0 float32) int {
+	n := simdLen(t, len(x))
+	if n > 0 {
+		_, _ = dx[n-1], dy[n-1]
+		bnBackAVX2(&dx[0], &dy[0], &x[0], n, m, c1, c2, c0)
+	}
+	return n
+}
+
+func sumSIMD(t cpu.Tier, x []float32) (float64, int) {
+	n := simdLen(t, len(x))
+	if n == 0 {
+		return 0, 0
+	}
+	return sumAVX2(&x[0], n), n
+}
+
+func sqDevSIMD(t cpu.Tier, x []float32, m float64) (float64, int) {
+	n := simdLen(t, len(x))
+	if n == 0 {
+		return 0, 0
+	}
+	return sqDevAVX2(&x[0], n, m), n
+}
+
+func dotDevSIMD(t cpu.Tier, dy, x []float32, m float64) (float64, float64, int) {
+	n := simdLen(t, len(x))
+	if n == 0 {
+		return 0, 0, 0
+	}
+	_ = dy[n-1]
+	sdy, sdx := dotDevAVX2(&dy[0], &x[0], n, m)
+	return sdy, sdx, n
+}
+
+//go:noescape
+func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0, r1 *float32, n int)
+
+// maxPool2RowSIMD pools the first multiple of 8 outputs of one output row
+// (see MaxPool2) and returns how many it did; arg may be nil.
+func maxPool2RowSIMD(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32) int {
+	n := simdLen(t, len(y))
+	if n == 0 {
+		return 0
+	}
+	_, _ = r0[2*n-1], r1[2*n-1]
+	var scratch [8]uint8
+	ap, step := &scratch[0], 0
+	if arg != nil {
+		_ = arg[n-1]
+		ap, step = &arg[0], 8
+	}
+	maxPool2RowAVX2(&y[0], ap, step, &r0[0], &r1[0], n)
+	return n
+}

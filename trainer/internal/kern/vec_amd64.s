@@ -1,0 +1,303 @@
+//go:build amd64 && !purego && !noasm
+
+#include "textflag.h"
+
+// AVX2 bodies of the helpers in vec.go (each function's reference is the Go
+// loop of the same name there). n is a positive multiple of 8; every loop
+// handles 8 floats per iteration.
+
+// func reluAVX2(y, x *float32, n int)
+// y = max(0, x): VMAXPS returns its second source (x) when either is NaN
+// or both are zero, exactly as the Go loop keeps x unless x < 0.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+
+reluloop:
+	VMOVUPS (SI), Y1
+	VMAXPS  Y1, Y0, Y2             // Y2 = max(Y0 = 0, Y1 = x)
+	VMOVUPS Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     reluloop
+	VZEROUPPER
+	RET
+
+// func reluGradAVX2(dx, dy, y *float32, n int)
+// dx = dy where y > 0 (ordered, so NaN gives 0), else +0.
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-32
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ y+16(FP), DX
+	MOVQ n+24(FP), CX
+	VXORPS Y0, Y0, Y0
+
+relugradloop:
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y0, Y1, Y2      // Y2 = (y > 0) ? all ones : 0  (_CMP_GT_OQ)
+	VANDPS  (SI), Y2, Y3           // Y3 = dy & mask
+	VMOVUPS Y3, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JNZ     relugradloop
+	VZEROUPPER
+	RET
+
+// func affineAVX2(y, x *float32, n int, m, s, b float32)
+// y = ((x - m) * s) + b, three roundings, no fusing.
+TEXT ·affineAVX2(SB), NOSPLIT, $0-36
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS m+24(FP), Y0
+	VBROADCASTSS s+28(FP), Y1
+	VBROADCASTSS b+32(FP), Y2
+
+affineloop:
+	VMOVUPS (SI), Y3
+	VSUBPS  Y0, Y3, Y3             // x - m
+	VMULPS  Y1, Y3, Y3             // · s
+	VADDPS  Y2, Y3, Y3             // + b
+	VMOVUPS Y3, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     affineloop
+	VZEROUPPER
+	RET
+
+// func addConstAVX2(y *float32, n int, c float32)
+TEXT ·addConstAVX2(SB), NOSPLIT, $0-20
+	MOVQ y+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS c+16(FP), Y0
+
+addconstloop:
+	VADDPS  (DI), Y0, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     addconstloop
+	VZEROUPPER
+	RET
+
+// func addAVX2(dst, src *float32, n int)
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+addloop:
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0           // dst + src (the Go loop's operand order)
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     addloop
+	VZEROUPPER
+	RET
+
+// func bnBackAVX2(dx, dy, x *float32, n int, m, c1, c2, c0 float32)
+// dx = ((c1·dy) + (c2·(x − m))) + c0, each operation rounded, no fusing.
+TEXT ·bnBackAVX2(SB), NOSPLIT, $0-48
+	MOVQ dx+0(FP), DI
+	MOVQ dy+8(FP), SI
+	MOVQ x+16(FP), DX
+	MOVQ n+24(FP), CX
+	VBROADCASTSS m+32(FP), Y0
+	VBROADCASTSS c1+36(FP), Y1
+	VBROADCASTSS c2+40(FP), Y2
+	VBROADCASTSS c0+44(FP), Y3
+
+bnbackloop:
+	VMULPS  (SI), Y1, Y4           // c1·dy
+	VMOVUPS (DX), Y5
+	VSUBPS  Y0, Y5, Y5             // x − m
+	VMULPS  Y5, Y2, Y5             // c2·(x − m)
+	VADDPS  Y5, Y4, Y4
+	VADDPS  Y3, Y4, Y4             // + c0
+	VMOVUPS Y4, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     bnbackloop
+	VZEROUPPER
+	RET
+
+// HSUM4 adds the four float64 lanes of Y0 into X0's low lane: (l0+l2) +
+// (l1+l3).
+#define HSUM4 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPD       X1, X0, X0 \
+	VUNPCKHPD    X0, X0, X1 \
+	VADDSD       X1, X0, X0
+
+// func sumAVX2(x *float32, n int) float64
+// Eight float64 partial sums (lanes of Y0 and Y1, element i in partial
+// i mod 8), combined as (Y0 + Y1) then HSUM4.
+TEXT ·sumAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+
+sumloop:
+	VCVTPS2PD (SI), Y2             // x[0..3] as float64
+	VCVTPS2PD 16(SI), Y3           // x[4..7]
+	VADDPD    Y2, Y0, Y0
+	VADDPD    Y3, Y1, Y1
+	ADDQ      $32, SI
+	SUBQ      $8, CX
+	JNZ       sumloop
+	VADDPD    Y1, Y0, Y0
+	HSUM4
+	VMOVSD    X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sqDevAVX2(x *float32, n int, m float64) float64
+// Σ (x − m)² with eight float64 partial sums, as sumAVX2.
+TEXT ·sqDevAVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y4
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+
+sqdevloop:
+	VCVTPS2PD   (SI), Y2
+	VCVTPS2PD   16(SI), Y3
+	VSUBPD      Y4, Y2, Y2
+	VSUBPD      Y4, Y3, Y3
+	VFMADD231PD Y2, Y2, Y0         // Y0 += d·d
+	VFMADD231PD Y3, Y3, Y1
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JNZ         sqdevloop
+	VADDPD      Y1, Y0, Y0
+	HSUM4
+	VMOVSD      X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotDevAVX2(dy, x *float32, n int, m float64) (sdy, sdx float64)
+// Σ dy and Σ dy·(x − m), eight float64 partial sums each.
+TEXT ·dotDevAVX2(SB), NOSPLIT, $0-48
+	MOVQ dy+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD m+24(FP), Y8
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+dotdevloop:
+	VCVTPS2PD   (SI), Y4           // dy[0..3]
+	VCVTPS2PD   16(SI), Y5         // dy[4..7]
+	VCVTPS2PD   (DI), Y6           // x[0..3]
+	VCVTPS2PD   16(DI), Y7
+	VSUBPD      Y8, Y6, Y6
+	VSUBPD      Y8, Y7, Y7
+	VADDPD      Y4, Y0, Y0
+	VADDPD      Y5, Y1, Y1
+	VFMADD231PD Y4, Y6, Y2         // Y2 += (x − m)·dy
+	VFMADD231PD Y5, Y7, Y3
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JNZ         dotdevloop
+	VADDPD      Y1, Y0, Y0
+	HSUM4
+	VMOVSD      X0, sdy+32(FP)
+	VADDPD      Y3, Y2, Y0
+	HSUM4
+	VMOVSD      X0, sdx+40(FP)
+	VZEROUPPER
+	RET
+
+// DATA for maxPool2RowAVX2: int32 lanes of 1, 2 and 3 (window indices).
+DATA poolIdx<>+0x00(SB)/8, $0x0000000100000001
+DATA poolIdx<>+0x08(SB)/8, $0x0000000100000001
+DATA poolIdx<>+0x10(SB)/8, $0x0000000100000001
+DATA poolIdx<>+0x18(SB)/8, $0x0000000100000001
+DATA poolIdx<>+0x20(SB)/8, $0x0000000200000002
+DATA poolIdx<>+0x28(SB)/8, $0x0000000200000002
+DATA poolIdx<>+0x30(SB)/8, $0x0000000200000002
+DATA poolIdx<>+0x38(SB)/8, $0x0000000200000002
+DATA poolIdx<>+0x40(SB)/8, $0x0000000300000003
+DATA poolIdx<>+0x48(SB)/8, $0x0000000300000003
+DATA poolIdx<>+0x50(SB)/8, $0x0000000300000003
+DATA poolIdx<>+0x58(SB)/8, $0x0000000300000003
+GLOBL poolIdx<>(SB), RODATA|NOPTR, $96
+
+// POOLSTEP folds candidate v (window index in idx) into best (Y2) and
+// arg (Y6) exactly as the Go loop does: take v when v > best, or when v
+// is NaN and best is not.
+#define POOLSTEP(v, idx) \
+	VCMPPS    $0x1e, Y2, v, Y7  \ // v > best (ordered)
+	VCMPPS    $0x03, v, v, Y8   \ // v is NaN
+	VCMPPS    $0x07, Y2, Y2, Y9 \ // best is not NaN
+	VANDPS    Y9, Y8, Y8        \
+	VORPS     Y8, Y7, Y7        \
+	VBLENDVPS Y7, v, Y2, Y2     \ // best = mask ? v : best
+	VBLENDVPS Y7, idx, Y6, Y6     // arg = mask ? idx : arg
+
+// func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0, r1 *float32, n int)
+// Reference: the row loop of MaxPool2 in layers.go. n (a positive multiple
+// of 8) outputs of 2×2 max pooling from rows r0 and r1 (2n floats each);
+// the window index of each winner goes to arg, which advances by argStep
+// (8, or 0 to discard) per 8 outputs.
+TEXT ·maxPool2RowAVX2(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ arg+8(FP), R8
+	MOVQ argStep+16(FP), R9
+	MOVQ r0+24(FP), SI
+	MOVQ r1+32(FP), DX
+	MOVQ n+40(FP), CX
+	LEAQ poolIdx<>(SB), AX
+	VMOVUPS (AX), Y12              // 1s
+	VMOVUPS 32(AX), Y13            // 2s
+	VMOVUPS 64(AX), Y14            // 3s
+
+poolloop:
+	// Split each row's 16 floats into even (left) and odd (right) columns,
+	// in output order: VSHUFPS leaves the outputs as 0 1 4 5 | 2 3 6 7,
+	// VPERMPD $0xd8 swaps the middle pairs back.
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2      // r0 even: a
+	VSHUFPS $0xdd, Y1, Y0, Y3      // r0 odd: b
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y4      // r1 even: c
+	VSHUFPS $0xdd, Y1, Y0, Y5      // r1 odd: d
+	VPERMPD $0xd8, Y4, Y4
+	VPERMPD $0xd8, Y5, Y5
+	VXORPS  Y6, Y6, Y6             // arg = 0 (a)
+	POOLSTEP(Y3, Y12)
+	POOLSTEP(Y4, Y13)
+	POOLSTEP(Y5, Y14)
+	VMOVUPS Y2, (DI)
+	// eight int32 window indices → eight bytes
+	VEXTRACTF128 $1, Y6, X7
+	VPACKSSDW    X7, X6, X6
+	VPACKUSWB    X6, X6, X6
+	VMOVQ        X6, (R8)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $32, DI
+	ADDQ R9, R8
+	SUBQ $8, CX
+	JNZ  poolloop
+	VZEROUPPER
+	RET

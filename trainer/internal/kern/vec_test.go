@@ -1,0 +1,104 @@
+package kern
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu"
+)
+
+// TestVecTiers drives each vector helper on lengths 0..41 at unaligned
+// offsets, on every tier, against the plain-Go tier: the float32 helpers
+// must agree bit for bit, the float64 sums within 2⁻⁴⁰ of the magnitude.
+func TestVecTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	x, dy := randSlice(r, 64), randSlice(r, 64)
+	x[5], x[9] = 0, float32(math.Copysign(0, -1))
+	forEachTier(t, func(t *testing.T) {
+		for n := 0; n <= 41; n++ {
+			for _, off := range []int{0, 1, 3} {
+				xs, gs := x[off:off+n], dy[off:off+n]
+				type f32op func(tr cpu.Tier, dst []float32)
+				ops := map[string]f32op{
+					"relu":     func(tr cpu.Tier, d []float32) { vecReLU(tr, d, xs) },
+					"reluGrad": func(tr cpu.Tier, d []float32) { vecReLUGrad(tr, d, gs, xs) },
+					"affine":   func(tr cpu.Tier, d []float32) { vecAffine(tr, d, xs, 0.3, -1.7, 2.5) },
+					"addConst": func(tr cpu.Tier, d []float32) { copy(d, xs); vecAddConst(tr, d, -0.625) },
+					"add":      func(tr cpu.Tier, d []float32) { copy(d, xs); vecAdd(tr, d, gs) },
+					"bnBack":   func(tr cpu.Tier, d []float32) { vecBNBack(tr, d, gs, xs, 0.1, 1.5, -0.25, 0.125) },
+				}
+				for name, op := range ops {
+					want := make([]float32, n)
+					op(cpu.Generic, want)
+					got, check := guarded(n)
+					op(tier, got)
+					check(t, name)
+					if i := bitsEqual(want, got); i >= 0 {
+						t.Fatalf("%s n=%d off=%d: element %d = %g, want %g", name, n, off, i, got[i], want[i])
+					}
+				}
+				var mag float64
+				for i := range xs {
+					mag += math.Abs(float64(xs[i])) * (1 + math.Abs(float64(gs[i])))
+				}
+				tol := mag*math.Ldexp(1, -40) + 1e-300
+				sums := []struct {
+					name      string
+					want, got float64
+				}{
+					{"sum64", sum64(cpu.Generic, xs), sum64(tier, xs)},
+					{"sqDev64", sqDev64(cpu.Generic, xs, 0.2), sqDev64(tier, xs, 0.2)},
+				}
+				wa, wb := dotDev64(cpu.Generic, gs, xs, -0.3)
+				ga, gb := dotDev64(tier, gs, xs, -0.3)
+				sums = append(sums, struct {
+					name      string
+					want, got float64
+				}{"dotDev64 sdy", wa, ga}, struct {
+					name      string
+					want, got float64
+				}{"dotDev64 sdx", wb, gb})
+				for _, s := range sums {
+					if math.Abs(s.want-s.got) > 4*tol {
+						t.Fatalf("%s n=%d off=%d: %g, want %g", s.name, n, off, s.got, s.want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestMaxPool2Tiers feeds MaxPool2 ties, NaNs, infinities and signed zeros
+// and demands the same outputs and window indices, bit for bit, on every
+// tier.
+func TestMaxPool2Tiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 14))
+	const n, c, h, w = 2, 3, 6, 37
+	special := []float32{0, float32(math.Copysign(0, -1)), 1, 1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = special[r.IntN(len(special))]
+	}
+	y0, a0 := make([]float32, n*c*(h/2)*(w/2)), make([]uint8, n*c*(h/2)*(w/2))
+	prev, _ := SetTier(cpu.Generic)
+	MaxPool2(y0, a0, x, n, c, h, w)
+	SetTier(prev)
+	forEachTier(t, func(t *testing.T) {
+		y, a := make([]float32, len(y0)), make([]uint8, len(a0))
+		MaxPool2(y, a, x, n, c, h, w)
+		if i := bitsEqual(y0, y); i >= 0 {
+			t.Fatalf("y[%d] = %g, want %g", i, y[i], y0[i])
+		}
+		for i := range a {
+			if a[i] != a0[i] {
+				t.Fatalf("arg[%d] = %d, want %d", i, a[i], a0[i])
+			}
+		}
+		y2 := make([]float32, len(y0))
+		MaxPool2(y2, nil, x, n, c, h, w) // no arg
+		if i := bitsEqual(y0, y2); i >= 0 {
+			t.Fatalf("without arg: y[%d] = %g, want %g", i, y2[i], y0[i])
+		}
+	})
+}
