@@ -7,6 +7,18 @@
 // Recipes compose operators and are plain JSON, so tools can read them from
 // files.
 //
+// A Recipe (ParseRecipe, LoadRecipe, Preset) is one view's augmentation: its
+// ops run in order, top-level op i with the sub-stream Rand.Derive(i), so
+// an op's draws never depend on how many numbers another op drew. Recipe.Apply
+// makes the uint8 view; Recipe.Float32 / Recipe.Uint8 convert it into the
+// caller's buffer. Shipped presets: simclr-imagenet, simclr-small,
+// torchvision-a, fmnist-simclr-v1, inpainting-fmnist (see Presets).
+//
+// The geometric ops (RandomResizedCrop, Resize, CenterCrop, RandomCrop,
+// flips, RandomRot90, RandomRotation) follow torchvision's functional ops on
+// uint8 tensors; testdata/geometry holds goldens made by
+// scripts/goldens/geometry.py.
+//
 // Image decoding lives in the sub-package imageio; this package starts from
 // decoded pixels.
 package ops

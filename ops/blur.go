@@ -1,0 +1,194 @@
+package ops
+
+import (
+	"encoding/json"
+	"math"
+)
+
+func init() { Register("gaussian_blur", decodeGaussianBlur) }
+
+// GaussianBlur blurs with a separable Gaussian kernel whose sigma is drawn
+// uniformly per view, with reflect padding, like torchvision's GaussianBlur
+// on uint8 tensors (float32 arithmetic, rounded half to even). The kernel
+// size is fixed, or a fraction of the image height made odd (the SimCLR
+// rule: 10% of the side). Sigma 0 leaves the image unchanged. The image is
+// changed in place.
+type GaussianBlur struct {
+	ksize int     // odd, or 0 when frac is used
+	frac  float64 // kernel size as a fraction of the height
+	sigma [2]float64
+}
+
+// NewGaussianBlur returns a GaussianBlur with an odd kernelSize (> 0), or,
+// when kernelSize is 0, a kernel of kernelFraction (in (0, 1]) of the
+// image height made odd; sigma is drawn from [sigma[0], sigma[1]], 0 <=
+// sigma[0] <= sigma[1].
+func NewGaussianBlur(kernelSize int, kernelFraction float64, sigma [2]float64) (*GaussianBlur, error) {
+	switch {
+	case kernelSize != 0 && kernelFraction != 0:
+		return nil, cfErrf("give kernel_size or kernel_fraction, not both")
+	case kernelSize == 0 && !(kernelFraction > 0 && kernelFraction <= 1):
+		return nil, cfErrf("kernel_fraction %v outside (0, 1]", kernelFraction)
+	case kernelSize != 0 && (kernelSize < 0 || kernelSize%2 == 0 || kernelSize > 2*MaxSide+1):
+		return nil, cfErrf("kernel_size %d not a positive odd number <= %d", kernelSize, 2*MaxSide+1)
+	case !cfFinite(sigma[0], sigma[1]) || !(0 <= sigma[0] && sigma[0] <= sigma[1]):
+		return nil, cfErrf("sigma range [%v, %v] invalid (want 0 <= lo <= hi)", sigma[0], sigma[1])
+	}
+	return &GaussianBlur{ksize: kernelSize, frac: kernelFraction, sigma: sigma}, nil
+}
+
+func decodeGaussianBlur(data json.RawMessage) (Op, error) {
+	var v struct {
+		Op             string
+		KernelSize     int             `json:"kernel_size"`
+		KernelFraction float64         `json:"kernel_fraction"`
+		Sigma          json.RawMessage `json:"sigma"`
+	}
+	if err := cfDecodeStrict(data, &v); err != nil {
+		return nil, err
+	}
+	sigma := [2]float64{0.1, 2.0}
+	if len(v.Sigma) > 0 {
+		var one float64
+		var pair []float64
+		if err := json.Unmarshal(v.Sigma, &one); err == nil {
+			sigma = [2]float64{one, one}
+		} else if err := json.Unmarshal(v.Sigma, &pair); err == nil && len(pair) == 2 {
+			sigma = [2]float64{pair[0], pair[1]}
+		} else {
+			return nil, cfErrf("sigma: want a number or a [lo, hi] pair")
+		}
+	}
+	return NewGaussianBlur(v.KernelSize, v.KernelFraction, sigma)
+}
+
+// Spec implements Op.
+func (g *GaussianBlur) Spec() Spec {
+	sp := Spec{"op": "gaussian_blur", "sigma": []float64{g.sigma[0], g.sigma[1]}}
+	if g.ksize != 0 {
+		sp["kernel_size"] = g.ksize
+	} else {
+		sp["kernel_fraction"] = g.frac
+	}
+	return sp
+}
+
+// Apply implements Op.
+func (g *GaussianBlur) Apply(s *Scratch, src *Image, r *Rand, p *Params) (*Image, error) {
+	if err := src.Validate(); err != nil {
+		return nil, err
+	}
+	sigma := r.Uniform(g.sigma[0], g.sigma[1])
+	k := g.ksize
+	if k == 0 {
+		k = int(g.frac*float64(src.H))/2*2 + 1
+	}
+	p.Applied |= OpBlur
+	p.BlurSigma = float32(sigma)
+	p.BlurKernel = int32(k)
+	cfBlur(s, src, k, sigma)
+	return src, nil
+}
+
+// cfGaussKernel writes torchvision's normalised 1-D Gaussian kernel of size
+// k (odd) into dst and returns its central part without the taps that are
+// exactly zero in float32 (they add nothing). Sigma <= 0 gives the identity.
+func cfGaussKernel(dst []float32, k int, sigma float64) []float32 {
+	dst = dst[:k]
+	r := (k - 1) / 2
+	if !(sigma > 0) {
+		clear(dst)
+		dst[r] = 1
+		return dst[r : r+1]
+	}
+	var sum float64
+	for i := range dst {
+		x := float64(i-r) / sigma
+		sum += math.Exp(-0.5 * x * x)
+	}
+	lo := 0
+	for i := range dst {
+		x := float64(i-r) / sigma
+		dst[i] = float32(math.Exp(-0.5*x*x) / sum)
+		if dst[i] == 0 && i == lo && i < r {
+			lo++
+		}
+	}
+	return dst[lo : k-lo]
+}
+
+// cfBlur blurs m in place with a k-tap Gaussian of the given sigma: a
+// horizontal float32 pass into a ring of 2R+1 rows (small enough to stay in
+// cache), and a vertical pass over the ring that rounds back to uint8. Output
+// row y needs horizontal rows [y-R, y+R] (reflected), which are distinct
+// modulo the ring size, and it is written only after every source row it
+// needs has been read.
+func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
+	if m.W == 0 || m.H == 0 {
+		return
+	}
+	b := cfScratch(s)
+	w := cfGaussKernel(cfGrowF32(&b.kern, k), k, sigma)
+	R := len(w) / 2
+	if R == 0 { // a single tap of weight 1: round(1*x) == x
+		return
+	}
+	W, H, C := m.W, m.H, m.C
+	K := 2*R + 1
+	n := W * C
+	ring := cfGrowF32(&b.f32, n*K)
+	pad := cfGrowF32(&b.row, (W+2*R)*C)
+	offs := cfGrowI32(&b.offs, K)
+	done := 0 // horizontal rows computed so far
+	for y := 0; y < H; y++ {
+		for ; done < H && done <= y+R; done++ {
+			row := m.Row(done)
+			cfWiden(pad[R*C:R*C+n], row)
+			for j := 0; j < R; j++ { // reflected borders
+				xl, xr := cfReflect(j-R, W)*C, cfReflect(W+j, W)*C
+				for c := 0; c < C; c++ {
+					pad[j*C+c] = float32(row[xl+c])
+					pad[(R+W+j)*C+c] = float32(row[xr+c])
+				}
+			}
+			slot := done % K
+			cfBlurH(ring[slot*n:(slot+1)*n], pad, w, C)
+		}
+		for j := range offs {
+			offs[j] = int32(cfReflect(y-R+j, H) % K * n)
+		}
+		cfBlurV(m.Row(y), ring, offs, w)
+	}
+}
+
+// cfBlurHRef is the horizontal pass: dst[i] = sum_k w[k]*pad[i+k*C], summed
+// in tap order, every product rounded to float32 before it is added.
+func cfBlurHRef(dst, pad, w []float32, C int) {
+	for i := range dst {
+		acc := w[0] * pad[i]
+		for k := 1; k < len(w); k++ {
+			acc += float32(w[k] * pad[i+k*C])
+		}
+		dst[i] = acc
+	}
+}
+
+// cfBlurVRef is the vertical pass: dst[i] = round(sum_k w[k]*tmp[offs[k]+i])
+// with the same order and rounding as cfBlurHRef, then round half to even.
+func cfBlurVRef(dst []uint8, tmp []float32, offs []int32, w []float32) {
+	for i := range dst {
+		acc := w[0] * tmp[int(offs[0])+i]
+		for k := 1; k < len(w); k++ {
+			acc += float32(w[k] * tmp[int(offs[k])+i])
+		}
+		dst[i] = cfRound(acc)
+	}
+}
+
+// cfWidenRef converts bytes to float32: dst[i] = float32(src[i]).
+func cfWidenRef(dst []float32, src []uint8) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = float32(v)
+	}
+}

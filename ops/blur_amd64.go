@@ -1,0 +1,70 @@
+//go:build amd64 && !purego && !noasm
+
+package ops
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// cfBlurHAVX2 is cfBlurHRef over n outputs (n a multiple of 8) with nw taps;
+// step is C*4, the byte distance between taps.
+//
+//go:noescape
+func cfBlurHAVX2(dst, pad *float32, n int, w *float32, nw int, step int)
+
+// cfBlurVAVX2 is cfBlurVRef over n outputs (n a multiple of 8) with nw taps.
+//
+//go:noescape
+func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// cfWidenAVX2 is cfWidenRef over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfWidenAVX2(dst *float32, src *uint8, n int)
+
+func cfWiden(dst []float32, src []uint8) {
+	dst = dst[:len(src)]
+	if tier >= cpu.AVX2 {
+		if n := len(src) &^ 31; n > 0 {
+			cfWidenAVX2(&dst[0], &src[0], n)
+			dst, src = dst[n:], src[n:]
+		}
+	}
+	cfWidenRef(dst, src)
+}
+
+func cfBlurH(dst, pad, w []float32, C int) {
+	if tier >= cpu.AVX2 {
+		if n := len(dst) &^ 7; n > 0 {
+			_ = pad[n-1+(len(w)-1)*C] // the taps of the last block are in range
+			cfBlurHAVX2(&dst[0], &pad[0], n, &w[0], len(w), 4*C)
+			dst, pad = dst[n:], pad[n:]
+		}
+	}
+	cfBlurHRef(dst, pad, w, C)
+}
+
+func cfBlurV(dst []uint8, tmp []float32, offs []int32, w []float32) {
+	if tier >= cpu.AVX2 {
+		if n := len(dst) &^ 7; n > 0 {
+			_ = offs[len(w)-1]
+			for _, o := range offs[:len(w)] {
+				_ = tmp[int(o)+n-1]
+			}
+			cfBlurVAVX2(&dst[0], &tmp[0], &offs[0], &w[0], len(w), n)
+			// finish the tail with the reference on shifted views
+			rest := dst[n:]
+			if len(rest) > 0 {
+				var sh [64]int32
+				so := sh[:0]
+				if len(w) > len(sh) {
+					so = make([]int32, 0, len(w))
+				}
+				for _, o := range offs[:len(w)] {
+					so = append(so, o+int32(n))
+				}
+				cfBlurVRef(rest, tmp, so, w)
+			}
+			return
+		}
+	}
+	cfBlurVRef(dst, tmp, offs, w)
+}

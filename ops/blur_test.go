@@ -1,0 +1,94 @@
+package ops
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestBlurTiersAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var s Scratch
+	for _, sz := range cfSizes {
+		for _, c := range []int{1, 3} {
+			src := cfRandImage(rng, sz[0], sz[1], c)
+			for _, ks := range [][2]float64{{23, 0.1}, {23, 2}, {3, 0.7}, {5, 2}, {9, 1.3}, {1, 1}, {23, 0}, {45, 6}} {
+				k, sigma := int(ks[0]), ks[1]
+				cfTiersAgree(t, fmt.Sprintf("blur(%d,%v)", k, sigma), src, func(m *Image) *Image {
+					cfBlur(&s, m, k, sigma)
+					return m
+				})
+			}
+		}
+	}
+}
+
+func TestGaussKernel(t *testing.T) {
+	buf := make([]float32, 64)
+	for _, tc := range []struct {
+		k     int
+		sigma float64
+		taps  int
+	}{{23, 2, 23}, {23, 0.1, 3}, {23, 0, 1}, {23, -1, 1}, {1, 5, 1}, {3, 1e-30, 1}} {
+		w := cfGaussKernel(buf, tc.k, tc.sigma)
+		if len(w) != tc.taps {
+			t.Errorf("k=%d sigma=%v: %d taps, want %d", tc.k, tc.sigma, len(w), tc.taps)
+		}
+		var sum float64
+		for i, v := range w {
+			if math.IsNaN(float64(v)) || v != w[len(w)-1-i] {
+				t.Errorf("k=%d sigma=%v: kernel %v not symmetric", tc.k, tc.sigma, w)
+			}
+			sum += float64(v)
+		}
+		if math.Abs(sum-1) > 1e-6 {
+			t.Errorf("k=%d sigma=%v: sum %v", tc.k, tc.sigma, sum)
+		}
+	}
+}
+
+func TestBlurOp(t *testing.T) {
+	for _, bad := range []string{
+		`{"op":"gaussian_blur","kernel_size":4}`,
+		`{"op":"gaussian_blur","kernel_size":3,"kernel_fraction":0.1}`,
+		`{"op":"gaussian_blur","kernel_fraction":1.5}`,
+		`{"op":"gaussian_blur","kernel_size":3,"sigma":[2,1]}`,
+		`{"op":"gaussian_blur","kernel_size":3,"sigma":"x"}`,
+		`{"op":"gaussian_blur"}`,
+	} {
+		if _, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	op, err := Decode([]byte(`{"op":"gaussian_blur","kernel_fraction":0.1,"sigma":[0.1,2.0]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(op.Spec())
+	if _, err := Decode(js); err != nil {
+		t.Fatalf("round trip %s: %v", js, err)
+	}
+	var s Scratch
+	for _, sz := range [][2]int{{224, 224}, {1, 1}, {5, 40}} {
+		m := cfRandImage(rand.New(rand.NewPCG(1, 1)), sz[0], sz[1], 3)
+		r := NewRand(1, 2, 3, 0)
+		var p Params
+		if _, err := op.Apply(&s, m, &r, &p); err != nil {
+			t.Fatal(err)
+		}
+		wantK := int32(sz[1]/10/2*2 + 1)
+		if !p.Has(OpBlur) || p.BlurKernel != wantK || p.BlurSigma < 0.1 || p.BlurSigma > 2 {
+			t.Fatalf("%v: params %+v, want kernel %d", sz, p, wantK)
+		}
+	}
+	// The hot path does not allocate once the scratch is warm.
+	g, _ := NewGaussianBlur(23, 0, [2]float64{0.1, 2})
+	m := NewImage(64, 48, 3)
+	r := NewRand(1, 2, 3, 0)
+	var p Params
+	if a := testing.AllocsPerRun(20, func() { g.Apply(&s, m, &r, &p) }); a != 0 {
+		t.Errorf("blur allocates %v per call", a)
+	}
+}

@@ -1,0 +1,99 @@
+//go:build amd64 && !purego && !noasm
+
+package ops
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// AVX2 kernels (color_amd64.s). Each processes whole blocks only; the Go
+// wrappers finish the tail with the reference kernel, which computes the same
+// bytes.
+
+// cfAffineAVX2 is cfAffineRef over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
+
+// cfSaturateAVX2 is cfSaturateRef over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
+
+// cfGray1AVX2 is cfGrayRef(dst, src, 1) over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfGray1AVX2(dst, src *uint8, n int)
+
+// cfGray3AVX2 is cfGrayRef(dst, src, 3) over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfGray3AVX2(dst, src *uint8, n int)
+
+// cfHueAVX2 is cfHueRef over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfHueAVX2(dst, src *uint8, n int, hue float32)
+
+// cfSumU8AVX2 is cfSumU8Ref over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfSumU8AVX2(p *uint8, n int) uint64
+
+func cfSumU8(p []uint8) uint64 {
+	var sum uint64
+	if tier >= cpu.AVX2 {
+		if n := len(p) &^ 31; n > 0 {
+			sum = cfSumU8AVX2(&p[0], n)
+			p = p[n:]
+		}
+	}
+	return sum + cfSumU8Ref(p)
+}
+
+func cfAffine(dst, src []uint8, a, b float32) {
+	dst = dst[:len(src)]
+	if tier >= cpu.AVX2 {
+		if n := len(src) &^ 31; n > 0 {
+			cfAffineAVX2(&dst[0], &src[0], n, a, b)
+			dst, src = dst[n:], src[n:]
+		}
+	}
+	cfAffineRef(dst, src, a, b)
+}
+
+func cfSaturate(dst, src []uint8, a, c float32) {
+	dst = dst[:len(src)]
+	if tier >= cpu.AVX2 {
+		if n := len(src) / 3 &^ 7; n > 0 {
+			cfSaturateAVX2(&dst[0], &src[0], n, a, c)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+	}
+	cfSaturateRef(dst, src, a, c)
+}
+
+func cfGray(dst, src []uint8, outC int) {
+	if tier >= cpu.AVX2 {
+		if n := len(src) / 3 &^ 7; n > 0 {
+			if outC == 1 {
+				_ = dst[n-1]
+				cfGray1AVX2(&dst[0], &src[0], n)
+			} else {
+				_ = dst[3*n-1]
+				cfGray3AVX2(&dst[0], &src[0], n)
+			}
+			dst, src = dst[outC*n:], src[3*n:]
+		}
+	}
+	cfGrayRef(dst, src, outC)
+}
+
+func cfHue(dst, src []uint8, hue float32) {
+	dst = dst[:len(src)]
+	if tier >= cpu.AVX2 {
+		if n := len(src) / 3 &^ 7; n > 0 {
+			cfHueAVX2(&dst[0], &src[0], n, hue)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+	}
+	cfHueRef(dst, src, hue)
+}

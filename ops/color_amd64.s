@@ -1,0 +1,500 @@
+//go:build amd64 && !purego && !noasm
+
+#include "textflag.h"
+
+// AVX2 colour kernels. Every one computes, lane by lane, exactly the float32
+// operations of its reference in color_kernels.go, in the same order and
+// without fused multiply-adds, so the output bytes are identical.
+
+DATA cfF255<>+0(SB)/4, $0x437f0000
+DATA cfF255<>+4(SB)/4, $0x437f0000
+DATA cfF255<>+8(SB)/4, $0x437f0000
+DATA cfF255<>+12(SB)/4, $0x437f0000
+DATA cfF255<>+16(SB)/4, $0x437f0000
+DATA cfF255<>+20(SB)/4, $0x437f0000
+DATA cfF255<>+24(SB)/4, $0x437f0000
+DATA cfF255<>+28(SB)/4, $0x437f0000
+GLOBL cfF255<>(SB), RODATA|NOPTR, $32
+
+DATA cfF1<>+0(SB)/4, $0x3f800000
+DATA cfF1<>+4(SB)/4, $0x3f800000
+DATA cfF1<>+8(SB)/4, $0x3f800000
+DATA cfF1<>+12(SB)/4, $0x3f800000
+DATA cfF1<>+16(SB)/4, $0x3f800000
+DATA cfF1<>+20(SB)/4, $0x3f800000
+DATA cfF1<>+24(SB)/4, $0x3f800000
+DATA cfF1<>+28(SB)/4, $0x3f800000
+GLOBL cfF1<>(SB), RODATA|NOPTR, $32
+
+DATA cfF2<>+0(SB)/4, $0x40000000
+DATA cfF2<>+4(SB)/4, $0x40000000
+DATA cfF2<>+8(SB)/4, $0x40000000
+DATA cfF2<>+12(SB)/4, $0x40000000
+DATA cfF2<>+16(SB)/4, $0x40000000
+DATA cfF2<>+20(SB)/4, $0x40000000
+DATA cfF2<>+24(SB)/4, $0x40000000
+DATA cfF2<>+28(SB)/4, $0x40000000
+GLOBL cfF2<>(SB), RODATA|NOPTR, $32
+
+DATA cfF3<>+0(SB)/4, $0x40400000
+DATA cfF3<>+4(SB)/4, $0x40400000
+DATA cfF3<>+8(SB)/4, $0x40400000
+DATA cfF3<>+12(SB)/4, $0x40400000
+DATA cfF3<>+16(SB)/4, $0x40400000
+DATA cfF3<>+20(SB)/4, $0x40400000
+DATA cfF3<>+24(SB)/4, $0x40400000
+DATA cfF3<>+28(SB)/4, $0x40400000
+GLOBL cfF3<>(SB), RODATA|NOPTR, $32
+
+DATA cfF4<>+0(SB)/4, $0x40800000
+DATA cfF4<>+4(SB)/4, $0x40800000
+DATA cfF4<>+8(SB)/4, $0x40800000
+DATA cfF4<>+12(SB)/4, $0x40800000
+DATA cfF4<>+16(SB)/4, $0x40800000
+DATA cfF4<>+20(SB)/4, $0x40800000
+DATA cfF4<>+24(SB)/4, $0x40800000
+DATA cfF4<>+28(SB)/4, $0x40800000
+GLOBL cfF4<>(SB), RODATA|NOPTR, $32
+
+DATA cfF5<>+0(SB)/4, $0x40a00000
+DATA cfF5<>+4(SB)/4, $0x40a00000
+DATA cfF5<>+8(SB)/4, $0x40a00000
+DATA cfF5<>+12(SB)/4, $0x40a00000
+DATA cfF5<>+16(SB)/4, $0x40a00000
+DATA cfF5<>+20(SB)/4, $0x40a00000
+DATA cfF5<>+24(SB)/4, $0x40a00000
+DATA cfF5<>+28(SB)/4, $0x40a00000
+GLOBL cfF5<>(SB), RODATA|NOPTR, $32
+
+DATA cfF6<>+0(SB)/4, $0x40c00000
+DATA cfF6<>+4(SB)/4, $0x40c00000
+DATA cfF6<>+8(SB)/4, $0x40c00000
+DATA cfF6<>+12(SB)/4, $0x40c00000
+DATA cfF6<>+16(SB)/4, $0x40c00000
+DATA cfF6<>+20(SB)/4, $0x40c00000
+DATA cfF6<>+24(SB)/4, $0x40c00000
+DATA cfF6<>+28(SB)/4, $0x40c00000
+GLOBL cfF6<>(SB), RODATA|NOPTR, $32
+
+DATA cfLR<>+0(SB)/4, $0x3e99096c
+DATA cfLR<>+4(SB)/4, $0x3e99096c
+DATA cfLR<>+8(SB)/4, $0x3e99096c
+DATA cfLR<>+12(SB)/4, $0x3e99096c
+DATA cfLR<>+16(SB)/4, $0x3e99096c
+DATA cfLR<>+20(SB)/4, $0x3e99096c
+DATA cfLR<>+24(SB)/4, $0x3e99096c
+DATA cfLR<>+28(SB)/4, $0x3e99096c
+GLOBL cfLR<>(SB), RODATA|NOPTR, $32
+
+DATA cfLG<>+0(SB)/4, $0x3f1645a2
+DATA cfLG<>+4(SB)/4, $0x3f1645a2
+DATA cfLG<>+8(SB)/4, $0x3f1645a2
+DATA cfLG<>+12(SB)/4, $0x3f1645a2
+DATA cfLG<>+16(SB)/4, $0x3f1645a2
+DATA cfLG<>+20(SB)/4, $0x3f1645a2
+DATA cfLG<>+24(SB)/4, $0x3f1645a2
+DATA cfLG<>+28(SB)/4, $0x3f1645a2
+GLOBL cfLG<>(SB), RODATA|NOPTR, $32
+
+DATA cfLB<>+0(SB)/4, $0x3de978d5
+DATA cfLB<>+4(SB)/4, $0x3de978d5
+DATA cfLB<>+8(SB)/4, $0x3de978d5
+DATA cfLB<>+12(SB)/4, $0x3de978d5
+DATA cfLB<>+16(SB)/4, $0x3de978d5
+DATA cfLB<>+20(SB)/4, $0x3de978d5
+DATA cfLB<>+24(SB)/4, $0x3de978d5
+DATA cfLB<>+28(SB)/4, $0x3de978d5
+GLOBL cfLB<>(SB), RODATA|NOPTR, $32
+
+DATA cfPerm<>+0(SB)/4, $0
+DATA cfPerm<>+4(SB)/4, $4
+DATA cfPerm<>+8(SB)/4, $1
+DATA cfPerm<>+12(SB)/4, $5
+DATA cfPerm<>+16(SB)/4, $2
+DATA cfPerm<>+20(SB)/4, $6
+DATA cfPerm<>+24(SB)/4, $3
+DATA cfPerm<>+28(SB)/4, $7
+GLOBL cfPerm<>(SB), RODATA|NOPTR, $32
+
+DATA cfMRG0<>+0(SB)/8, $0x80800f0c09060300
+DATA cfMRG0<>+8(SB)/8, $0x8080800d0a070401
+GLOBL cfMRG0<>(SB), RODATA|NOPTR, $16
+
+DATA cfMRG1<>+0(SB)/8, $0x0502808080808080
+DATA cfMRG1<>+8(SB)/8, $0x0603008080808080
+GLOBL cfMRG1<>(SB), RODATA|NOPTR, $16
+
+DATA cfMB0<>+0(SB)/8, $0x8080800e0b080502
+DATA cfMB0<>+8(SB)/8, $0x8080808080808080
+GLOBL cfMB0<>(SB), RODATA|NOPTR, $16
+
+DATA cfMB1<>+0(SB)/8, $0x0704018080808080
+DATA cfMB1<>+8(SB)/8, $0x8080808080808080
+GLOBL cfMB1<>(SB), RODATA|NOPTR, $16
+
+DATA cfMI0<>+0(SB)/8, $0x0a02800901800800
+DATA cfMI0<>+8(SB)/8, $0x05800c04800b0380
+GLOBL cfMI0<>(SB), RODATA|NOPTR, $16
+
+DATA cfMI1<>+0(SB)/8, $0x8080018080008080
+DATA cfMI1<>+8(SB)/8, $0x8004808003808002
+GLOBL cfMI1<>(SB), RODATA|NOPTR, $16
+
+DATA cfMI2<>+0(SB)/8, $0x800f07800e06800d
+DATA cfMI2<>+8(SB)/8, $0x8080808080808080
+GLOBL cfMI2<>(SB), RODATA|NOPTR, $16
+
+DATA cfMI3<>+0(SB)/8, $0x0780800680800580
+DATA cfMI3<>+8(SB)/8, $0x8080808080808080
+GLOBL cfMI3<>(SB), RODATA|NOPTR, $16
+
+DATA cfMG0<>+0(SB)/8, $0x0202010101000000
+DATA cfMG0<>+8(SB)/8, $0x0504040403030302
+GLOBL cfMG0<>(SB), RODATA|NOPTR, $16
+
+DATA cfMG1<>+0(SB)/8, $0x0707070606060505
+DATA cfMG1<>+8(SB)/8, $0x8080808080808080
+GLOBL cfMG1<>(SB), RODATA|NOPTR, $16
+
+// LOADRGB8 reads 8 RGB pixels (24 bytes) at SI, no more, into Y0 (R), Y1 (G)
+// and Y2 (B) as float32. Clobbers X3, X4, X5.
+#define LOADRGB8 \
+	VMOVDQU (SI), X3; \
+	VMOVQ   16(SI), X4; \
+	VPSHUFB cfMRG0<>(SB), X3, X0; \
+	VPSHUFB cfMRG1<>(SB), X4, X5; \
+	VPOR    X5, X0, X0; \
+	VPSHUFB cfMB0<>(SB), X3, X2; \
+	VPSHUFB cfMB1<>(SB), X4, X5; \
+	VPOR    X5, X2, X2; \
+	VPSRLDQ $8, X0, X1; \
+	VPMOVZXBD X0, Y0; \
+	VPMOVZXBD X1, Y1; \
+	VPMOVZXBD X2, Y2; \
+	VCVTDQ2PS Y0, Y0; \
+	VCVTDQ2PS Y1, Y1; \
+	VCVTDQ2PS Y2, Y2
+
+// LUMA sets Y3 to the truncated luma (int32) of Y0, Y1, Y2:
+// trunc((0.2989*R + 0.587*G) + 0.114*B). Clobbers Y4.
+#define LUMA \
+	VMULPS cfLR<>(SB), Y0, Y3; \
+	VMULPS cfLG<>(SB), Y1, Y4; \
+	VADDPS Y4, Y3, Y3; \
+	VMULPS cfLB<>(SB), Y2, Y4; \
+	VADDPS Y4, Y3, Y3; \
+	VCVTTPS2DQ Y3, Y3
+
+// STORERGB8 packs the int32 samples (0..255) of Y0 (R), Y1 (G), Y2 (B) and
+// writes 8 interleaved RGB pixels (24 bytes) at DI. Clobbers Y0-Y5.
+#define STORERGB8 \
+	VPACKUSDW Y1, Y0, Y0; \
+	VPACKUSDW Y2, Y2, Y2; \
+	VPACKUSWB Y2, Y0, Y0; \
+	VPERMD    Y0, Y15, Y0; \
+	VEXTRACTI128 $1, Y0, X2; \
+	VPSHUFB cfMI0<>(SB), X0, X3; \
+	VPSHUFB cfMI1<>(SB), X2, X4; \
+	VPOR    X4, X3, X3; \
+	VMOVDQU X3, (DI); \
+	VPSHUFB cfMI2<>(SB), X0, X3; \
+	VPSHUFB cfMI3<>(SB), X2, X4; \
+	VPOR    X4, X3, X3; \
+	VMOVQ   X3, 16(DI)
+
+// func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
+TEXT ·cfAffineAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y14
+	VBROADCASTSS b+28(FP), Y13
+	VXORPS  Y12, Y12, Y12
+	VMOVDQU cfF255<>(SB), Y11
+	VMOVDQU cfPerm<>(SB), Y15
+	SHRQ $5, CX
+	JZ   affdone
+
+affloop:
+	VPMOVZXBD (SI), Y0
+	VPMOVZXBD 8(SI), Y1
+	VPMOVZXBD 16(SI), Y2
+	VPMOVZXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y14, Y0, Y0
+	VMULPS Y14, Y1, Y1
+	VMULPS Y14, Y2, Y2
+	VMULPS Y14, Y3, Y3
+	VADDPS Y13, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y13, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMINPS Y11, Y0, Y0
+	VMINPS Y11, Y1, Y1
+	VMINPS Y11, Y2, Y2
+	VMINPS Y11, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD    Y0, Y15, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  affloop
+
+affdone:
+	VZEROUPPER
+	RET
+
+// func cfGray1AVX2(dst, src *uint8, n int)
+TEXT ·cfGray1AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   g1done
+
+g1loop:
+	LOADRGB8
+	LUMA
+	VEXTRACTI128 $1, Y3, X4
+	VPACKUSDW X4, X3, X3
+	VPACKUSWB X3, X3, X3
+	VMOVQ X3, (DI)
+	ADDQ $24, SI
+	ADDQ $8, DI
+	DECQ CX
+	JNZ  g1loop
+
+g1done:
+	VZEROUPPER
+	RET
+
+// func cfGray3AVX2(dst, src *uint8, n int)
+TEXT ·cfGray3AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   g3done
+
+g3loop:
+	LOADRGB8
+	LUMA
+	VEXTRACTI128 $1, Y3, X4
+	VPACKUSDW X4, X3, X3
+	VPACKUSWB X3, X3, X3
+	VPSHUFB cfMG0<>(SB), X3, X4
+	VPSHUFB cfMG1<>(SB), X3, X5
+	VMOVDQU X4, (DI)
+	VMOVQ   X5, 16(DI)
+	ADDQ $24, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  g3loop
+
+g3done:
+	VZEROUPPER
+	RET
+
+// func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
+TEXT ·cfSaturateAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y14
+	VBROADCASTSS c+28(FP), Y13
+	VXORPS  Y12, Y12, Y12
+	VMOVDQU cfF255<>(SB), Y11
+	VMOVDQU cfPerm<>(SB), Y15
+	SHRQ $3, CX
+	JZ   satdone
+
+satloop:
+	LOADRGB8
+	LUMA
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y13, Y3, Y3 // c*gray
+	VMULPS Y14, Y0, Y0
+	VMULPS Y14, Y1, Y1
+	VMULPS Y14, Y2, Y2
+	VADDPS Y3, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y3, Y2, Y2
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMINPS Y11, Y0, Y0
+	VMINPS Y11, Y1, Y1
+	VMINPS Y11, Y2, Y2
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	STORERGB8
+	ADDQ $24, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  satloop
+
+satdone:
+	VZEROUPPER
+	RET
+
+// func cfHueAVX2(dst, src *uint8, n int, hue float32)
+//
+// Register use in the loop: Y0-Y2 r, g, b; Y3 maxc (= v); Y14 hue;
+// Y15 the dword permutation of STORERGB8.
+TEXT ·cfHueAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS hue+24(FP), Y14
+	VMOVDQU cfPerm<>(SB), Y15
+	SHRQ $3, CX
+	JZ   huedone
+
+hueloop:
+	LOADRGB8
+	VDIVPS cfF255<>(SB), Y0, Y0
+	VDIVPS cfF255<>(SB), Y1, Y1
+	VDIVPS cfF255<>(SB), Y2, Y2
+	VMAXPS Y1, Y0, Y3
+	VMAXPS Y2, Y3, Y3              // maxc
+	VMINPS Y1, Y0, Y4
+	VMINPS Y2, Y4, Y4              // minc
+	VSUBPS Y4, Y3, Y5              // cr
+	VCMPPS $0, Y4, Y3, Y6          // eqc = maxc == minc
+	VMOVUPS cfF1<>(SB), Y7
+	VBLENDVPS Y6, Y7, Y3, Y8       // den = eqc ? 1 : maxc
+	VBLENDVPS Y6, Y7, Y5, Y9       // crd = eqc ? 1 : cr
+	VDIVPS Y8, Y5, Y13             // s = cr / den
+	// Only two quotients per lane: h = (off + P/crd) - N/crd with
+	// (off, P, N) = (0, maxc-b, maxc-g) if maxc == r, else (2, maxc-r,
+	// maxc-b) if maxc == g, else (4, maxc-g, maxc-r): torchvision's
+	// bc-gc, (2+rc)-bc and (4+gc)-rc, rounded the same way.
+	VSUBPS Y0, Y3, Y10             // maxc - r
+	VSUBPS Y1, Y3, Y11             // maxc - g
+	VSUBPS Y2, Y3, Y12             // maxc - b
+	VCMPPS $0, Y1, Y3, Y8          // maxc == g
+	VCMPPS $0, Y0, Y3, Y4          // maxc == r
+	VBLENDVPS Y8, Y10, Y11, Y5
+	VBLENDVPS Y4, Y12, Y5, Y5      // P
+	VBLENDVPS Y8, Y12, Y10, Y6
+	VBLENDVPS Y4, Y11, Y6, Y6      // N
+	VMOVUPS cfF4<>(SB), Y10
+	VBLENDVPS Y8, cfF2<>(SB), Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VBLENDVPS Y4, Y11, Y10, Y10    // off
+	VDIVPS Y9, Y5, Y5
+	VADDPS Y5, Y10, Y5             // off + P/crd
+	VDIVPS Y9, Y6, Y6
+	VSUBPS Y6, Y5, Y6              // h
+	VDIVPS cfF6<>(SB), Y6, Y6
+	VADDPS Y7, Y6, Y6              // h/6 + 1
+	VSUBPS Y7, Y6, Y8
+	VCMPPS $0x0d, Y7, Y6, Y9       // h >= 1
+	VBLENDVPS Y9, Y8, Y6, Y6
+	VADDPS Y14, Y6, Y6             // h + hue
+	VSUBPS Y7, Y6, Y8
+	VCMPPS $0x0d, Y7, Y6, Y9
+	VBLENDVPS Y9, Y8, Y6, Y6       // h >= 1 ? h-1 : h
+	VADDPS Y7, Y6, Y8
+	VXORPS Y10, Y10, Y10
+	VCMPPS $1, Y10, Y6, Y9         // h < 0
+	VBLENDVPS Y9, Y8, Y6, Y6       // h < 0 ? h+1 : h
+	// hsv -> rgb: Y3 v, Y13 s, Y6 h, Y7 one, Y10 zero
+	VMULPS cfF6<>(SB), Y6, Y6      // h6
+	VROUNDPS $1, Y6, Y5            // fi = floor(h6)
+	VSUBPS Y5, Y6, Y6              // f
+	VSUBPS Y13, Y7, Y0
+	VMULPS Y0, Y3, Y0
+	VMAXPS Y10, Y0, Y0
+	VMINPS Y7, Y0, Y0              // p
+	VMULPS Y6, Y13, Y1
+	VSUBPS Y1, Y7, Y1
+	VMULPS Y1, Y3, Y1
+	VMAXPS Y10, Y1, Y1
+	VMINPS Y7, Y1, Y1              // q
+	VSUBPS Y6, Y7, Y2
+	VMULPS Y2, Y13, Y2
+	VSUBPS Y2, Y7, Y2
+	VMULPS Y2, Y3, Y2
+	VMAXPS Y10, Y2, Y2
+	VMINPS Y7, Y2, Y2              // t
+	// masks fi == 1..5 in Y6, Y8, Y9, Y10, Y11
+	VCMPPS $0, Y7, Y5, Y6
+	VCMPPS $0, cfF2<>(SB), Y5, Y8
+	VCMPPS $0, cfF3<>(SB), Y5, Y9
+	VCMPPS $0, cfF4<>(SB), Y5, Y10
+	VCMPPS $0, cfF5<>(SB), Y5, Y11
+	// red: 0 v, 1 q, 2 p, 3 p, 4 t, 5 v
+	VBLENDVPS Y6, Y1, Y3, Y12
+	VORPS     Y8, Y9, Y4
+	VBLENDVPS Y4, Y0, Y12, Y12
+	VBLENDVPS Y10, Y2, Y12, Y12
+	// green: 0 t, 1 v, 2 v, 3 q, 4 p, 5 p
+	VORPS     Y6, Y8, Y4
+	VBLENDVPS Y4, Y3, Y2, Y13
+	VBLENDVPS Y9, Y1, Y13, Y13
+	VORPS     Y10, Y11, Y4
+	VBLENDVPS Y4, Y0, Y13, Y13
+	// blue: 0 p, 1 p, 2 t, 3 v, 4 v, 5 q
+	VBLENDVPS Y8, Y2, Y0, Y7
+	VORPS     Y9, Y10, Y4
+	VBLENDVPS Y4, Y3, Y7, Y7
+	VBLENDVPS Y11, Y1, Y7, Y7
+	VMOVUPS cfF255<>(SB), Y4
+	VMULPS Y4, Y12, Y0
+	VMULPS Y4, Y13, Y1
+	VMULPS Y4, Y7, Y2
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	STORERGB8
+	ADDQ $24, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ  hueloop
+
+huedone:
+	VZEROUPPER
+	RET
+
+// func cfSumU8AVX2(p *uint8, n int) uint64
+TEXT ·cfSumU8AVX2(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	SHRQ $5, CX
+	JZ   sumdone
+
+sumloop:
+	VMOVDQU (SI), Y2
+	VPSADBW Y1, Y2, Y2 // four 64-bit partial sums of 8 bytes each
+	VPADDQ  Y2, Y0, Y0
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  sumloop
+
+sumdone:
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	MOVQ AX, ret+16(FP)
+	VZEROUPPER
+	RET

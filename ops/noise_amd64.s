@@ -1,0 +1,80 @@
+//go:build amd64 && !purego && !noasm
+
+#include "textflag.h"
+
+DATA cfnF255<>+0(SB)/4, $0x437f0000
+DATA cfnF255<>+4(SB)/4, $0x437f0000
+DATA cfnF255<>+8(SB)/4, $0x437f0000
+DATA cfnF255<>+12(SB)/4, $0x437f0000
+DATA cfnF255<>+16(SB)/4, $0x437f0000
+DATA cfnF255<>+20(SB)/4, $0x437f0000
+DATA cfnF255<>+24(SB)/4, $0x437f0000
+DATA cfnF255<>+28(SB)/4, $0x437f0000
+GLOBL cfnF255<>(SB), RODATA|NOPTR, $32
+
+DATA cfnPerm<>+0(SB)/4, $0
+DATA cfnPerm<>+4(SB)/4, $4
+DATA cfnPerm<>+8(SB)/4, $1
+DATA cfnPerm<>+12(SB)/4, $5
+DATA cfnPerm<>+16(SB)/4, $2
+DATA cfnPerm<>+20(SB)/4, $6
+DATA cfnPerm<>+24(SB)/4, $3
+DATA cfnPerm<>+28(SB)/4, $7
+GLOBL cfnPerm<>(SB), RODATA|NOPTR, $32
+
+// func cfNoiseAddAVX2(dst, src *uint8, noise *float32, n int)
+// dst[i] = clamp(roundeven(float32(src[i]) + noise[i]), 0, 255), as cfNoiseAddRef.
+TEXT ·cfNoiseAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ noise+16(FP), DX
+	MOVQ n+24(FP), CX
+	VXORPS  Y12, Y12, Y12
+	VMOVUPS cfnF255<>(SB), Y13
+	VMOVDQU cfnPerm<>(SB), Y14
+	SHRQ $5, CX
+	JZ   nadone
+
+naloop:
+	VPMOVZXBD (SI), Y0
+	VPMOVZXBD 8(SI), Y1
+	VPMOVZXBD 16(SI), Y2
+	VPMOVZXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VADDPS (DX), Y0, Y0
+	VADDPS 32(DX), Y1, Y1
+	VADDPS 64(DX), Y2, Y2
+	VADDPS 96(DX), Y3, Y3
+	VROUNDPS $0, Y0, Y0
+	VROUNDPS $0, Y1, Y1
+	VROUNDPS $0, Y2, Y2
+	VROUNDPS $0, Y3, Y3
+	VMAXPS Y12, Y0, Y0
+	VMAXPS Y12, Y1, Y1
+	VMAXPS Y12, Y2, Y2
+	VMAXPS Y12, Y3, Y3
+	VMINPS Y13, Y0, Y0
+	VMINPS Y13, Y1, Y1
+	VMINPS Y13, Y2, Y2
+	VMINPS Y13, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD    Y0, Y14, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $128, DX
+	DECQ CX
+	JNZ  naloop
+
+nadone:
+	VZEROUPPER
+	RET

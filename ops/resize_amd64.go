@@ -1,0 +1,133 @@
+//go:build amd64 && !purego && !noasm
+
+package ops
+
+const haveResizeAsm = true
+
+// resizeH3AVX2 is the horizontal pass over one row of RGB pixels; it is
+// resizeHRef with c == 3, for a plan with an even tap count k:
+//
+//	for x := 0; x < out; x++ {
+//		for ch := 0; ch < 3; ch++ {
+//			acc := int32(64)
+//			for j := 0; j < k; j++ {
+//				acc += int32(w[x*k+j]) * int32(src[(start[x]+j)*3+ch])
+//			}
+//			dst[x*3+ch] = int16(acc >> 7)
+//		}
+//	}
+//
+// It reads up to 2 bytes past the last pixel of the row and stores one
+// int16 past dst[out*3-1].
+//
+//go:noescape
+func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out, k int)
+
+// resizeVAVX2 is the vertical pass for the first m samples (m a multiple
+// of 16) of one output row; it is resizeVRef over [0, m) with k even:
+//
+//	for i := 0; i < m; i++ {
+//		acc := int32(1 << 20)
+//		for j := 0; j < k; j++ {
+//			acc += int32(w[j]) * int32(mid[j*stride+i])
+//		}
+//		dst[i] = uint8(clamp(acc>>21, 0, 255))
+//	}
+//
+//go:noescape
+func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k, m int)
+
+// resizeH3QAVX2 is resizeH3AVX2 for k a multiple of 4, taking four taps
+// per step with the pre-paired weights wq (see resizePlan.wq). It reads up
+// to 4 bytes past the last pixel of the row.
+//
+//go:noescape
+func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out, k int)
+
+// resizeH3Q2AVX2 is resizeH3QAVX2 on two rows at once (same plan).
+//
+//go:noescape
+func resizeH3Q2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, wq *int32, out, k int)
+
+// resizeH3P2AVX2 is resizeH3AVX2 on two rows at once (same plan).
+//
+//go:noescape
+func resizeH3P2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w *int16, out, k int)
+
+// resizeH3x2 runs the horizontal pass on two rows with the same (fast)
+// plan, four taps per step when the plan has them, else two.
+func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
+	if p.out == 0 || !p.fast {
+		return false
+	}
+	_, _ = dst0[p.out*3], dst1[p.out*3]
+	if p.wq != nil {
+		last := int(p.start[p.out-1])*3 + (p.k-4)*3 + 15
+		_, _ = src0[last], src1[last]
+		_ = p.wq[p.out*p.k*2-1]
+		resizeH3Q2AVX2(&dst0[0], &dst1[0], &src0[0], &src1[0], &p.start[0], &p.wq[0], p.out, p.k)
+		return true
+	}
+	last := int(p.start[p.out-1])*3 + (p.k-2)*3 + 7
+	_, _ = src0[last], src1[last]
+	resizeH3P2AVX2(&dst0[0], &dst1[0], &src0[0], &src1[0], &p.start[0], &p.w[0], p.out, p.k)
+	return true
+}
+
+func resizeH3(dst []int16, src []uint8, p *resizePlan) {
+	if p.out == 0 {
+		return
+	}
+	// Bounds the kernels rely on (checked, not assumed).
+	_ = dst[p.out*3]
+	if p.wq != nil {
+		_ = src[int(p.start[p.out-1])*3+(p.k-4)*3+15]
+		_ = p.wq[p.out*p.k*2-1]
+		resizeH3QAVX2(&dst[0], &src[0], &p.start[0], &p.wq[0], p.out, p.k)
+		return
+	}
+	_ = src[int(p.start[p.out-1])*3+(p.k-2)*3+7]
+	resizeH3AVX2(&dst[0], &src[0], &p.start[0], &p.w[0], p.out, p.k)
+}
+
+func resizeV(out []uint8, mid []int16, stride, n int, w []int16) int {
+	m := n &^ 15
+	if m == 0 {
+		return 0
+	}
+	_ = out[n-1]
+	_ = mid[(len(w)-1)*stride+n-1]
+	resizeVAVX2(&out[0], &mid[0], stride, &w[0], len(w), m)
+	if m < n {
+		// The tail: redo the last 16 samples, overlapping (each output
+		// sample depends only on mid, so rewriting one is harmless).
+		resizeVAVX2(&out[n-16], &mid[n-16], stride, &w[0], len(w), 16)
+	}
+	return n
+}
+
+// resizeH1x2AVX2 is the horizontal pass over two gray rows for a plan with
+// k <= 8 (weights w8, eight per output), four outputs per step; out is a
+// multiple of 4. It is resizeHRef with c == 1 on each row:
+//
+//	dst[x] = (Σ_{j<8} w8[x*8+j]·src[start[x]+j] + 64) >> 7
+//
+// It reads up to 8 bytes from src+start[x] (past the row end when k < 8).
+//
+//go:noescape
+func resizeH1x2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w8 *int16, out int)
+
+func resizeH1x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) {
+	out := p.out
+	_, _ = dst0[out-1], dst1[out-1]
+	last := int(p.start[out-1]) + 7
+	_, _ = src0[last], src1[last]
+	_ = p.w8[out*8-1]
+	m := out &^ 3
+	resizeH1x2AVX2(&dst0[0], &dst1[0], &src0[0], &src1[0], &p.start[0], &p.w8[0], m)
+	if m < out {
+		// The tail: redo the last four outputs, overlapping (idempotent).
+		t := out - 4
+		resizeH1x2AVX2(&dst0[t], &dst1[t], &src0[0], &src1[0], &p.start[t], &p.w8[t*8], 4)
+	}
+}

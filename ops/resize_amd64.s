@@ -1,0 +1,350 @@
+//go:build amd64 && !purego && !noasm
+
+#include "textflag.h"
+
+// Byte shuffle taking two adjacent RGB pixels p0, p1 (6 bytes) to the int16
+// lanes p0.r p1.r p0.g p1.g p0.b p1.b 0 0, ready for VPMADDWD with (w0, w1).
+DATA resizeH3Shuf<>+0(SB)/8, $0x8004800180038000
+DATA resizeH3Shuf<>+8(SB)/8, $0x8080808080058002
+GLOBL resizeH3Shuf<>(SB), RODATA|NOPTR, $16
+
+// func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out, k int)
+TEXT ·resizeH3AVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ start+16(FP), BX
+	MOVQ w+24(FP), R8
+	MOVQ out+32(FP), CX
+	MOVQ k+40(FP), DX
+	VMOVDQU resizeH3Shuf<>(SB), X15
+	MOVL $64, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+
+hpix:
+	TESTQ CX, CX
+	JZ    hdone
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VMOVDQA X14, X0
+	MOVQ  DX, R10
+
+htap:
+	VMOVQ        (R9), X1
+	VPSHUFB      X15, X1, X1
+	VPBROADCASTD (R8), X2
+	VPMADDWD     X2, X1, X1
+	VPADDD       X1, X0, X0
+	ADDQ         $6, R9
+	ADDQ         $4, R8
+	SUBQ         $2, R10
+	JNZ          htap
+
+	VPSRAD    $7, X0, X0
+	VPACKSSDW X0, X0, X0
+	VMOVQ     X0, (DI)
+	ADDQ      $6, DI
+	ADDQ      $4, BX
+	DECQ      CX
+	JMP       hpix
+
+hdone:
+	VZEROUPPER
+	RET
+
+// func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k, m int)
+TEXT ·resizeVAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ mid+8(FP), SI
+	MOVQ stride+16(FP), R11
+	SHLQ $1, R11
+	MOVQ w+24(FP), R8
+	MOVQ k+32(FP), DX
+	MOVQ m+40(FP), CX
+	MOVL $0x100000, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	XORQ R12, R12
+
+vcol:
+	CMPQ R12, CX
+	JGE  vdone
+	VMOVDQA Y14, Y0
+	VMOVDQA Y14, Y1
+	LEAQ (SI)(R12*2), R9
+	MOVQ R8, R13
+	MOVQ DX, R10
+
+vtap:
+	VMOVDQU      (R9), Y2
+	VMOVDQU      (R9)(R11*1), Y3
+	VPUNPCKLWD   Y3, Y2, Y4
+	VPUNPCKHWD   Y3, Y2, Y5
+	VPBROADCASTD (R13), Y6
+	VPMADDWD     Y6, Y4, Y4
+	VPMADDWD     Y6, Y5, Y5
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	LEAQ         (R9)(R11*2), R9
+	ADDQ         $4, R13
+	SUBQ         $2, R10
+	JNZ          vtap
+
+	VPSRAD    $21, Y0, Y0
+	VPSRAD    $21, Y1, Y1
+	VPACKSSDW Y1, Y0, Y0
+	VPACKUSWB Y0, Y0, Y0
+	VPERMQ    $0x08, Y0, Y0
+	VMOVDQU   X0, (DI)(R12*1)
+	ADDQ      $16, R12
+	JMP       vcol
+
+vdone:
+	VZEROUPPER
+	RET
+
+// Lane 0 takes pixels 0 and 1 (bytes 0..5), lane 1 pixels 2 and 3 (bytes
+// 6..11) of a 16-byte window broadcast to both lanes.
+DATA resizeH3QShuf<>+0(SB)/8, $0x8004800180038000
+DATA resizeH3QShuf<>+8(SB)/8, $0x8080808080058002
+DATA resizeH3QShuf<>+16(SB)/8, $0x800a800780098006
+DATA resizeH3QShuf<>+24(SB)/8, $0x80808080800b8008
+GLOBL resizeH3QShuf<>(SB), RODATA|NOPTR, $32
+
+// func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out, k int)
+TEXT ·resizeH3QAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ start+16(FP), BX
+	MOVQ wq+24(FP), R8
+	MOVQ out+32(FP), CX
+	MOVQ k+40(FP), DX
+	VMOVDQU resizeH3QShuf<>(SB), Y15
+	MOVL $64, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, X14
+
+qpix:
+	TESTQ CX, CX
+	JZ    qdone
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VPXOR Y0, Y0, Y0
+	MOVQ  DX, R10
+
+qtap:
+	VBROADCASTI128 (R9), Y1
+	VPSHUFB        Y15, Y1, Y1
+	VPMADDWD       (R8), Y1, Y1
+	VPADDD         Y1, Y0, Y0
+	ADDQ           $12, R9
+	ADDQ           $32, R8
+	SUBQ           $4, R10
+	JNZ            qtap
+
+	VEXTRACTI128 $1, Y0, X1
+	VPADDD       X1, X0, X0
+	VPADDD       X14, X0, X0
+	VPSRAD       $7, X0, X0
+	VPACKSSDW    X0, X0, X0
+	VMOVQ        X0, (DI)
+	ADDQ         $6, DI
+	ADDQ         $4, BX
+	DECQ         CX
+	JMP          qpix
+
+qdone:
+	VZEROUPPER
+	RET
+
+// func resizeH3Q2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, wq *int32, out, k int)
+TEXT ·resizeH3Q2AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst0+0(FP), DI
+	MOVQ dst1+8(FP), R11
+	MOVQ src0+16(FP), SI
+	MOVQ src1+24(FP), R12
+	MOVQ start+32(FP), BX
+	MOVQ wq+40(FP), R8
+	MOVQ out+48(FP), CX
+	MOVQ k+56(FP), DX
+	VMOVDQU resizeH3QShuf<>(SB), Y15
+	MOVL $64, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	SUBQ SI, R12
+
+q2pix:
+	TESTQ CX, CX
+	JZ    q2done
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	MOVQ  DX, R10
+
+q2tap:
+	VMOVDQU        (R8), Y4
+	VBROADCASTI128 (R9), Y2
+	VBROADCASTI128 (R9)(R12*1), Y3
+	VPSHUFB        Y15, Y2, Y2
+	VPSHUFB        Y15, Y3, Y3
+	VPMADDWD       Y4, Y2, Y2
+	VPMADDWD       Y4, Y3, Y3
+	VPADDD         Y2, Y0, Y0
+	VPADDD         Y3, Y1, Y1
+	ADDQ           $12, R9
+	ADDQ           $32, R8
+	SUBQ           $4, R10
+	JNZ            q2tap
+
+	VPERM2I128   $0x20, Y1, Y0, Y2
+	VPERM2I128   $0x31, Y1, Y0, Y3
+	VPADDD       Y3, Y2, Y2
+	VPADDD       Y14, Y2, Y2
+	VPSRAD       $7, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (DI)
+	VEXTRACTI128 $1, Y2, X3
+	VMOVQ        X3, (R11)
+	ADDQ         $6, DI
+	ADDQ         $6, R11
+	ADDQ         $4, BX
+	DECQ         CX
+	JMP          q2pix
+
+q2done:
+	VZEROUPPER
+	RET
+
+// The pair shuffle in both lanes (two rows at once).
+DATA resizeH3Shuf2<>+0(SB)/8, $0x8004800180038000
+DATA resizeH3Shuf2<>+8(SB)/8, $0x8080808080058002
+DATA resizeH3Shuf2<>+16(SB)/8, $0x8004800180038000
+DATA resizeH3Shuf2<>+24(SB)/8, $0x8080808080058002
+GLOBL resizeH3Shuf2<>(SB), RODATA|NOPTR, $32
+
+// func resizeH3P2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w *int16, out, k int)
+TEXT ·resizeH3P2AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst0+0(FP), DI
+	MOVQ dst1+8(FP), R11
+	MOVQ src0+16(FP), SI
+	MOVQ src1+24(FP), R12
+	MOVQ start+32(FP), BX
+	MOVQ w+40(FP), R8
+	MOVQ out+48(FP), CX
+	MOVQ k+56(FP), DX
+	VMOVDQU resizeH3Shuf2<>(SB), Y15
+	MOVL $64, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	SUBQ SI, R12
+
+p2pix:
+	TESTQ CX, CX
+	JZ    p2done
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VMOVDQA Y14, Y0
+	MOVQ  DX, R10
+
+p2tap:
+	VMOVQ        (R9), X1
+	VMOVQ        (R9)(R12*1), X2
+	VINSERTI128  $1, X2, Y1, Y1
+	VPSHUFB      Y15, Y1, Y1
+	VPBROADCASTD (R8), Y2
+	VPMADDWD     Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	ADDQ         $6, R9
+	ADDQ         $4, R8
+	SUBQ         $2, R10
+	JNZ          p2tap
+
+	VPSRAD       $7, Y0, Y0
+	VPACKSSDW    Y0, Y0, Y0
+	VMOVQ        X0, (DI)
+	VEXTRACTI128 $1, Y0, X3
+	VMOVQ        X3, (R11)
+	ADDQ         $6, DI
+	ADDQ         $6, R11
+	ADDQ         $4, BX
+	DECQ         CX
+	JMP          p2pix
+
+p2done:
+	VZEROUPPER
+	RET
+
+// func resizeH1x2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w8 *int16, out int)
+TEXT ·resizeH1x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst0+0(FP), DI
+	MOVQ dst1+8(FP), R11
+	MOVQ src0+16(FP), SI
+	MOVQ src1+24(FP), R12
+	MOVQ start+32(FP), BX
+	MOVQ w8+40(FP), R8
+	MOVQ out+48(FP), CX
+	MOVL $64, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	SUBQ SI, R12
+
+g4:
+	TESTQ CX, CX
+	JZ    g4done
+
+	MOVLQSX        0(BX), AX
+	LEAQ           (SI)(AX*1), R9
+	VMOVQ          (R9), X0
+	VPINSRQ        $1, (R9)(R12*1), X0, X0
+	VPMOVZXBW      X0, Y0
+	VBROADCASTI128 0(R8), Y5
+	VPMADDWD       Y5, Y0, Y0
+
+	MOVLQSX        4(BX), AX
+	LEAQ           (SI)(AX*1), R9
+	VMOVQ          (R9), X2
+	VPINSRQ        $1, (R9)(R12*1), X2, X2
+	VPMOVZXBW      X2, Y2
+	VBROADCASTI128 16(R8), Y5
+	VPMADDWD       Y5, Y2, Y2
+
+	MOVLQSX        8(BX), AX
+	LEAQ           (SI)(AX*1), R9
+	VMOVQ          (R9), X3
+	VPINSRQ        $1, (R9)(R12*1), X3, X3
+	VPMOVZXBW      X3, Y3
+	VBROADCASTI128 32(R8), Y5
+	VPMADDWD       Y5, Y3, Y3
+
+	MOVLQSX        12(BX), AX
+	LEAQ           (SI)(AX*1), R9
+	VMOVQ          (R9), X4
+	VPINSRQ        $1, (R9)(R12*1), X4, X4
+	VPMOVZXBW      X4, Y4
+	VBROADCASTI128 48(R8), Y5
+	VPMADDWD       Y5, Y4, Y4
+
+	VPHADDD      Y2, Y0, Y0
+	VPHADDD      Y4, Y3, Y3
+	VPHADDD      Y3, Y0, Y0
+	VPADDD       Y14, Y0, Y0
+	VPSRAD       $7, Y0, Y0
+	VPACKSSDW    Y0, Y0, Y0
+	VMOVQ        X0, (DI)
+	VEXTRACTI128 $1, Y0, X1
+	VMOVQ        X1, (R11)
+	ADDQ         $8, DI
+	ADDQ         $8, R11
+	ADDQ         $16, BX
+	ADDQ         $64, R8
+	SUBQ         $4, CX
+	JMP          g4
+
+g4done:
+	VZEROUPPER
+	RET

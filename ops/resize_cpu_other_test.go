@@ -1,0 +1,5 @@
+//go:build !unix
+
+package ops
+
+func geoCPUSeconds() float64 { return 0 }

@@ -1,0 +1,20 @@
+//go:build amd64 && !purego && !noasm
+
+package ops
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// cfSolarizeAVX2 is cfSolarizeRef over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfSolarizeAVX2(p *uint8, n int, th uint8)
+
+func cfSolarizeRow(p []uint8, th uint8) {
+	if tier >= cpu.AVX2 {
+		if n := len(p) &^ 31; n > 0 {
+			cfSolarizeAVX2(&p[0], n, th)
+			p = p[n:]
+		}
+	}
+	cfSolarizeRef(p, th)
+}

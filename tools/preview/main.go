@@ -1,0 +1,293 @@
+// Command preview shows what a recipe does to a dataset: it reads N source
+// images from a pairflow shard directory, makes K augmented pairs of each
+// with a recipe and a seed, and writes a PNG grid (each source at the left
+// of its row, then its pairs) and the drawn parameters as JSON.
+//
+//	preview --data DIR --recipe simclr-small --seed 1 --n 8 --k 4 --out grid.png [--params params.json]
+//
+// --recipe is a preset name (see --list) or a recipe JSON file. Pair j of
+// sample i is views 0 and 1 of sample i in epoch --epoch + j: exactly the
+// views a training run with that seed gets in those epochs. The grid shows
+// each view as uint8 pixels before the recipe's float conversion. Views
+// smaller than --cell pixels are enlarged by whole-pixel repetition.
+//
+// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pairflow/pairflow/ops"
+	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/shards"
+)
+
+var errUsage = errors.New("usage")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	err := preview(args, stdout)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "preview: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "preview: %v\n", err)
+	return 1
+}
+
+type config struct {
+	data, recipe, out, params string
+	seed, epoch               uint64
+	n, k, cell, gap           int
+}
+
+func preview(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var c config
+	var list bool
+	fs.StringVar(&c.data, "data", "", "shard directory (required)")
+	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
+	fs.StringVar(&c.out, "out", "preview.png", "output PNG")
+	fs.StringVar(&c.params, "params", "", "write the drawn parameters here as JSON (default: OUT with .json)")
+	fs.Uint64Var(&c.seed, "seed", 0, "seed")
+	fs.Uint64Var(&c.epoch, "epoch", 0, "first epoch")
+	fs.IntVar(&c.n, "n", 8, "source images (evenly spaced over the dataset)")
+	fs.IntVar(&c.k, "k", 4, "augmented pairs per source")
+	fs.IntVar(&c.cell, "cell", 96, "minimum cell side in pixels (small views are enlarged)")
+	fs.IntVar(&c.gap, "gap", 4, "gap between cells in pixels")
+	fs.BoolVar(&list, "list", false, "list the presets and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if list {
+		fmt.Fprintln(stdout, strings.Join(ops.Presets(), "\n"))
+		return nil
+	}
+	switch {
+	case fs.NArg() != 0:
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case c.data == "":
+		return fmt.Errorf("%w: --data is required", errUsage)
+	case c.n < 1 || c.n > 1024 || c.k < 1 || c.k > 64:
+		return fmt.Errorf("%w: --n must be 1..1024 and --k 1..64", errUsage)
+	case c.cell < 1 || c.cell > 1024 || c.gap < 0 || c.gap > 64:
+		return fmt.Errorf("%w: --cell must be 1..1024 and --gap 0..64", errUsage)
+	}
+	if c.params == "" {
+		c.params = strings.TrimSuffix(c.out, ".png") + ".json"
+	}
+	return render(c)
+}
+
+func loadRecipe(name string) (*ops.Recipe, error) {
+	if st, err := os.Stat(name); err == nil && !st.IsDir() {
+		return ops.LoadRecipe(name)
+	}
+	r, err := ops.Preset(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", errUsage, name, ops.Presets())
+	}
+	return r, nil
+}
+
+// viewJSON is one view's record in the parameters file.
+type viewJSON struct {
+	Sample int            `json:"sample"`
+	Key    string         `json:"key"`
+	Epoch  uint64         `json:"epoch"`
+	View   uint32         `json:"view"`
+	Width  int            `json:"width"`
+	Height int            `json:"height"`
+	Params map[string]any `json:"params"`
+}
+
+func render(c config) error {
+	rc, err := loadRecipe(c.recipe)
+	if err != nil {
+		return err
+	}
+	ds, err := shards.Open(c.data)
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+	total := ds.Len()
+	if total == 0 {
+		return fmt.Errorf("%s: the dataset has no records", c.data)
+	}
+	n := min(c.n, total)
+
+	var dec imageio.Decoder
+	var rec shards.Record
+	var s ops.Scratch
+	var p ops.Params
+	var views []viewJSON
+	// rows[i][0] is the source, then 2k views.
+	rows := make([][]*ops.Image, n)
+	cell := c.cell
+	for i := 0; i < n; i++ {
+		idx := i * total / n
+		if err := ds.Record(idx, &rec); err != nil {
+			return fmt.Errorf("%s: record %d: %w", c.data, idx, err)
+		}
+		src := &ops.Image{}
+		if err := dec.DecodeRecord(src, &rec); err != nil {
+			return fmt.Errorf("%s: record %d (%s): %w", c.data, idx, rec.Key, err)
+		}
+		row := []*ops.Image{src}
+		for j := 0; j < c.k; j++ {
+			for v := uint32(0); v < 2; v++ {
+				epoch := c.epoch + uint64(j)
+				r := ops.NewRand(c.seed, epoch, uint64(idx), v)
+				out, err := rc.Apply(&s, src, &r, &p)
+				if err != nil {
+					return fmt.Errorf("record %d (%s) epoch %d view %d: %w", idx, rec.Key, epoch, v, err)
+				}
+				cp := ops.NewImage(out.W, out.H, out.C)
+				for y := 0; y < out.H; y++ {
+					copy(cp.Row(y), out.Row(y))
+				}
+				row = append(row, cp)
+				cell = max(cell, out.W, out.H)
+				views = append(views, viewJSON{Sample: idx, Key: rec.Key, Epoch: epoch, View: v,
+					Width: out.W, Height: out.H, Params: paramsJSON(&p)})
+			}
+		}
+		rows[i] = row
+	}
+	cell = min(cell, 1024)
+	if err := writeGrid(c.out, rows, cell, c.gap); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(map[string]any{
+		"recipe": rc, "seed": c.seed, "data": c.data, "views": views,
+	}, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.params, append(b, '\n'), 0o644)
+}
+
+// paramsJSON keeps the fields of the ops that were reached.
+func paramsJSON(p *ops.Params) map[string]any {
+	m := map[string]any{}
+	if p.Has(ops.OpCrop) {
+		m["crop"] = map[string]int32{"x": p.Crop.X, "y": p.Crop.Y, "w": p.Crop.W, "h": p.Crop.H}
+	}
+	if p.Has(ops.OpHFlip) {
+		m["hflip"] = p.HFlip
+	}
+	if p.Has(ops.OpVFlip) {
+		m["vflip"] = p.VFlip
+	}
+	if p.Has(ops.OpRot90) {
+		m["rot90"] = p.Rot90
+	}
+	if p.Has(ops.OpRotate) {
+		m["angle"] = p.Angle
+	}
+	if p.Has(ops.OpJitter) {
+		m["jitter"] = map[string]any{"brightness": p.Brightness, "contrast": p.Contrast,
+			"saturation": p.Saturation, "hue": p.Hue, "order": p.JitterOrder[:]}
+	}
+	if p.Has(ops.OpGrayscale) {
+		m["gray"] = p.Gray
+	}
+	if p.Has(ops.OpBlur) {
+		m["blur"] = map[string]any{"sigma": p.BlurSigma, "kernel": p.BlurKernel}
+	}
+	if p.Has(ops.OpErase) {
+		m["erased"] = p.Erased
+	}
+	if p.Has(ops.OpSobel) {
+		m["sobel"] = true
+	}
+	if p.Has(ops.OpNoise) {
+		m["noise_sigma"] = p.NoiseSigma
+	}
+	if p.Has(ops.OpSolarize) {
+		m["solarize"] = map[string]any{"applied": p.Solarized, "threshold": p.SolarizeThreshold}
+	}
+	return m
+}
+
+// writeGrid lays the rows out on a gray background: the source fitted into
+// a cell, a wider gap, then the pairs (a small gap inside a pair).
+func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
+	cols := len(rows[0])
+	pairs := (cols - 1) / 2
+	W := gap + cell + 3*gap + pairs*(2*cell+gap) + (pairs-1)*2*gap + gap
+	H := gap + len(rows)*(cell+gap)
+	canvas := image.NewRGBA(image.Rect(0, 0, W, H))
+	bg := color.RGBA{40, 40, 40, 255}
+	for i := 0; i < len(canvas.Pix); i += 4 {
+		canvas.Pix[i], canvas.Pix[i+1], canvas.Pix[i+2], canvas.Pix[i+3] = bg.R, bg.G, bg.B, bg.A
+	}
+	for r, row := range rows {
+		y0 := gap + r*(cell+gap)
+		x := gap
+		for j, img := range row {
+			blit(canvas, img, x, y0, cell)
+			switch {
+			case j == 0:
+				x += cell + 3*gap
+			case j%2 == 1:
+				x += cell + gap
+			default:
+				x += cell + 3*gap
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, canvas); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// blit draws m into the cell at (x0, y0), scaled by nearest neighbour to
+// fit the cell while keeping its aspect ratio.
+func blit(dst *image.RGBA, m *ops.Image, x0, y0, cell int) {
+	if m.W == 0 || m.H == 0 {
+		return
+	}
+	scale := float64(cell) / float64(max(m.W, m.H))
+	w, h := max(int(float64(m.W)*scale), 1), max(int(float64(m.H)*scale), 1)
+	for y := 0; y < h; y++ {
+		sy := min(int(float64(y)/scale), m.H-1)
+		for x := 0; x < w; x++ {
+			sx := min(int(float64(x)/scale), m.W-1)
+			o := sy*m.Stride + sx*m.C
+			var r, g, b uint8
+			if m.C == 1 {
+				r, g, b = m.Pix[o], m.Pix[o], m.Pix[o]
+			} else {
+				r, g, b = m.Pix[o], m.Pix[o+1], m.Pix[o+2]
+			}
+			d := dst.PixOffset(x0+x, y0+y)
+			dst.Pix[d], dst.Pix[d+1], dst.Pix[d+2], dst.Pix[d+3] = r, g, b, 255
+		}
+	}
+}
