@@ -34,15 +34,21 @@ type Row struct {
 // Image memory is allocated once per batch, at full capacity, and written in
 // place: the record batch takes those buffers over without another copy. When
 // a batch is Released its image buffers return to the builder, which keeps
-// up to two batches' worth (freeing the rest to its allocator) and reuses them
-// for the next batches; Release hands the kept ones back to the allocator.
-// A reused buffer still holds an earlier batch's pixels: write every value of
-// every slot you ask for.
+// up to KeepBatches batches' worth (two by default; the rest go back to its
+// allocator) and reuses them for the next batches; Release hands the kept
+// ones back to the allocator. A reused buffer still holds an earlier batch's
+// pixels: write every value of every slot you ask for.
 //
-// A BatchBuilder is not safe for concurrent use, except that different
-// goroutines may write the tensors of different (column, row) slots at the
-// same time through slices obtained beforehand. Call Release when done; it
-// frees the rows of an unfinished batch.
+// The image memory of a batch can also be reserved ahead of its rows
+// (ReserveRows), so that producers write their tensors straight into the
+// batch while the metadata is appended later, in order, and the reservation
+// is then made the current batch's storage (Adopt).
+//
+// A BatchBuilder is not safe for concurrent use, except that ReserveRows may
+// be called from any goroutine, and different goroutines may write the
+// tensors of different (column, row) slots at the same time through slices
+// obtained beforehand or through a Rows. Call Release when done; it frees the
+// rows of an unfinished batch.
 type BatchBuilder struct {
 	mem    memory.Allocator
 	pool   *recycler // tensor buffers, reused across batches
@@ -51,8 +57,8 @@ type BatchBuilder struct {
 	cap    int
 	n      int
 
-	tensors []tensorCol
-	written []bool // [tensor*cap + row]
+	tensors []tensorCol // immutable after NewBatchBuilder
+	cur     *Rows       // the current batch's image storage; nil until needed
 
 	sampleID *array.Uint64Builder
 	key      *array.StringBuilder
@@ -68,7 +74,6 @@ type tensorCol struct {
 	name  string
 	f32   bool
 	elems int // values per row
-	buf   *memory.Buffer
 }
 
 func (c *tensorCol) rowBytes() int {
@@ -78,11 +83,39 @@ func (c *tensorCol) rowBytes() int {
 	return c.elems
 }
 
+// BuilderOption configures a BatchBuilder.
+type BuilderOption func(*builderOptions) error
+
+type builderOptions struct {
+	keep int
+}
+
+// KeepBatches sets how many batches' worth of image buffers the builder keeps
+// for reuse once batches are Released (default 2). Set it to the number of
+// batches that can be alive at once — those the consumer holds, those queued
+// and those being filled — so that a running stream allocates no image memory;
+// 0 keeps none.
+func KeepBatches(n int) BuilderOption {
+	return func(o *builderOptions) error {
+		if n < 0 || n > 1<<10 {
+			return fmt.Errorf("%w: KeepBatches(%d) outside [0, 1024]", ErrLayout, n)
+		}
+		o.keep = n
+		return nil
+	}
+}
+
 // NewBatchBuilder returns a builder of batches of up to capacity rows for l,
 // allocating from mem (nil: memory.DefaultAllocator).
-func NewBatchBuilder(mem memory.Allocator, l Layout, capacity int) (*BatchBuilder, error) {
+func NewBatchBuilder(mem memory.Allocator, l Layout, capacity int, opts ...BuilderOption) (*BatchBuilder, error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("%w: batch capacity %d", ErrLayout, capacity)
+	}
+	o := builderOptions{keep: 2}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
 	}
 	schema, err := NewSchema(l)
 	if err != nil {
@@ -105,10 +138,9 @@ func NewBatchBuilder(mem memory.Allocator, l Layout, capacity int) (*BatchBuilde
 	}
 	keep := 0
 	for _, c := range b.tensors {
-		keep += 2 * c.rowBytes() * capacity
+		keep += o.keep * (roundUp64(c.rowBytes()*capacity) + 64)
 	}
-	b.pool = newRecycler(mem, keep+64*len(b.tensors)*2)
-	b.written = make([]bool, len(b.tensors)*capacity)
+	b.pool = newRecycler(mem, keep)
 	b.sampleID = array.NewUint64Builder(mem)
 	b.key = array.NewStringBuilder(mem)
 	b.label = array.NewInt32Builder(mem)
@@ -119,14 +151,16 @@ func NewBatchBuilder(mem memory.Allocator, l Layout, capacity int) (*BatchBuilde
 	for range l.AugColumns() {
 		b.augs = append(b.augs, newAugBuilder(mem))
 	}
-	b.reserve()
+	b.reserveMeta()
 	return b, nil
 }
+
+func roundUp64(n int) int { return (n + 63) &^ 63 }
 
 // maxBatchBytes bounds one tensor column of one batch (4 GiB).
 const maxBatchBytes = 4 << 30
 
-func (b *BatchBuilder) reserve() {
+func (b *BatchBuilder) reserveMeta() {
 	b.sampleID.Reserve(b.cap)
 	b.label.Reserve(b.cap)
 	b.epoch.Reserve(b.cap)
@@ -166,14 +200,8 @@ func (b *BatchBuilder) Append(r *Row) (int, error) {
 	case len(r.Params) != len(b.augs):
 		return 0, fmt.Errorf("%w: sample %d: %d Params for %d augmentation columns", ErrRow, r.SampleID, len(r.Params), len(b.augs))
 	}
-	if b.n == 0 {
-		for i := range b.tensors {
-			c := &b.tensors[i]
-			if c.buf == nil {
-				c.buf = memory.NewResizableBuffer(b.pool)
-				c.buf.Resize(c.rowBytes() * b.cap)
-			}
-		}
+	if b.cur == nil {
+		b.cur = b.ReserveRows()
 	}
 	b.sampleID.UnsafeAppend(r.SampleID)
 	b.key.Append(r.Key)
@@ -193,19 +221,10 @@ func (b *BatchBuilder) Append(r *Row) (int, error) {
 	return b.n - 1, nil
 }
 
-func (b *BatchBuilder) slot(t, row int, f32 bool) *tensorCol {
-	if t < 0 || t >= len(b.tensors) {
-		panic(fmt.Sprintf("pipeline: tensor column %d of %d", t, len(b.tensors)))
-	}
+func (b *BatchBuilder) checkRow(row int) {
 	if row < 0 || row >= b.n {
 		panic(fmt.Sprintf("pipeline: row %d of %d appended", row, b.n))
 	}
-	c := &b.tensors[t]
-	if c.f32 != f32 {
-		panic(fmt.Sprintf("pipeline: column %s holds %s, not %s", c.name, c.typ.ValueType(), map[bool]string{false: "uint8", true: "float32"}[f32]))
-	}
-	b.written[t*b.cap+row] = true
-	return c
 }
 
 // Uint8 returns the batch's storage for tensor column t (in
@@ -214,22 +233,114 @@ func (b *BatchBuilder) slot(t, row int, f32 bool) *tensorCol {
 // next NewRecordBatch, Reset or Release; do not keep it. It panics when t or
 // row is out of range or the column is not uint8.
 func (b *BatchBuilder) Uint8(t, row int) []uint8 {
-	c := b.slot(t, row, false)
-	return c.buf.Bytes()[row*c.elems : (row+1)*c.elems : (row+1)*c.elems]
+	b.checkRow(row)
+	return b.cur.Uint8(t, row)
 }
 
 // Float32 is Uint8 for float32 columns (CHW).
 func (b *BatchBuilder) Float32(t, row int) []float32 {
-	c := b.slot(t, row, true)
-	v := arrow.Float32Traits.CastFromBytes(c.buf.Bytes())
+	b.checkRow(row)
+	return b.cur.Float32(t, row)
+}
+
+// Rows is the image storage of one batch — every tensor column, at full
+// capacity — reserved ahead of the rows' metadata (ReserveRows). Producers
+// write the tensors of row r straight into it (Uint8, Float32); once the
+// builder's current batch is empty, Adopt makes it that batch's storage, the
+// rows' metadata is Appended in row order, and NewRecordBatch takes the
+// buffers over without a copy. A Rows that is never adopted must be
+// Released.
+//
+// Uint8 and Float32 may be called from several goroutines at once for
+// different (column, row) slots; everything else, including handing the Rows
+// to Adopt after its writers are done, needs the caller's synchronisation.
+type Rows struct {
+	b       *BatchBuilder
+	bufs    []*memory.Buffer // per tensor column; nil once taken or released
+	written []bool           // [tensor*cap + row]
+}
+
+// ReserveRows allocates the image storage of one batch (from the builder's
+// recycled buffers when it has some). It may be called from any goroutine.
+func (b *BatchBuilder) ReserveRows() *Rows {
+	r := &Rows{b: b, bufs: make([]*memory.Buffer, len(b.tensors)), written: make([]bool, len(b.tensors)*b.cap)}
+	for i := range b.tensors {
+		c := &b.tensors[i]
+		r.bufs[i] = memory.NewResizableBuffer(b.pool)
+		r.bufs[i].Resize(c.rowBytes() * b.cap)
+	}
+	return r
+}
+
+func (r *Rows) slot(t, row int, f32 bool) (*tensorCol, *memory.Buffer) {
+	b := r.b
+	if t < 0 || t >= len(b.tensors) {
+		panic(fmt.Sprintf("pipeline: tensor column %d of %d", t, len(b.tensors)))
+	}
+	if row < 0 || row >= b.cap {
+		panic(fmt.Sprintf("pipeline: row %d of a %d-row batch", row, b.cap))
+	}
+	c := &b.tensors[t]
+	if c.f32 != f32 {
+		panic(fmt.Sprintf("pipeline: column %s holds %s, not %s", c.name, c.typ.ValueType(), map[bool]string{false: "uint8", true: "float32"}[f32]))
+	}
+	if r.bufs == nil {
+		panic("pipeline: Rows used after it was taken or released")
+	}
+	r.written[t*b.cap+row] = true
+	return c, r.bufs[t]
+}
+
+// Uint8 returns the storage of tensor column t of row (0 ≤ row < Cap), to be
+// filled with exactly its len values (HWC); the slot counts as written. It is
+// valid until the batch is built or the Rows Released. It panics when t or
+// row is out of range or the column is not uint8.
+func (r *Rows) Uint8(t, row int) []uint8 {
+	c, buf := r.slot(t, row, false)
+	return buf.Bytes()[row*c.elems : (row+1)*c.elems : (row+1)*c.elems]
+}
+
+// Float32 is Uint8 for float32 columns (CHW).
+func (r *Rows) Float32(t, row int) []float32 {
+	c, buf := r.slot(t, row, true)
+	v := arrow.Float32Traits.CastFromBytes(buf.Bytes())
 	return v[row*c.elems : (row+1)*c.elems : (row+1)*c.elems]
+}
+
+// Release returns the storage of a Rows that was not adopted to the builder.
+// It is a no-op after Adopt's batch was built, and when called again.
+func (r *Rows) Release() {
+	for _, buf := range r.bufs {
+		buf.Release()
+	}
+	r.bufs = nil
+}
+
+// Adopt makes r, reserved from b, the image storage of the current batch,
+// which must have no rows yet; rows Appended afterwards use the tensors
+// already written into r. The builder owns r from then on (do not Release it
+// unless NewRecordBatch is never reached — Release is safe either way).
+func (b *BatchBuilder) Adopt(r *Rows) error {
+	switch {
+	case r == nil || r.b != b:
+		return fmt.Errorf("%w: Adopt of rows reserved from another builder", ErrRow)
+	case r.bufs == nil:
+		return fmt.Errorf("%w: Adopt of rows already taken or released", ErrRow)
+	case b.n != 0:
+		return fmt.Errorf("%w: Adopt with %d rows already appended", ErrRow, b.n)
+	}
+	if b.cur != nil && b.cur != r {
+		b.cur.Release()
+	}
+	b.cur = r
+	return nil
 }
 
 // SetUint8 copies src, one whole tensor, into tensor column t of row.
 func (b *BatchBuilder) SetUint8(t, row int, src []uint8) error {
 	dst := b.Uint8(t, row)
 	if len(src) != len(dst) {
-		b.written[t*b.cap+row] = false
+		b.cur.written[t*b.cap+row] = false
 		return fmt.Errorf("%w: column %s row %d: %d values, want %d", ErrRow, b.tensors[t].name, row, len(src), len(dst))
 	}
 	copy(dst, src)
@@ -240,7 +351,7 @@ func (b *BatchBuilder) SetUint8(t, row int, src []uint8) error {
 func (b *BatchBuilder) SetFloat32(t, row int, src []float32) error {
 	dst := b.Float32(t, row)
 	if len(src) != len(dst) {
-		b.written[t*b.cap+row] = false
+		b.cur.written[t*b.cap+row] = false
 		return fmt.Errorf("%w: column %s row %d: %d values, want %d", ErrRow, b.tensors[t].name, row, len(src), len(dst))
 	}
 	copy(dst, src)
@@ -256,7 +367,7 @@ func (b *BatchBuilder) SetFloat32(t, row int, src []float32) error {
 func (b *BatchBuilder) NewRecordBatch() (arrow.RecordBatch, error) {
 	for t := range b.tensors {
 		for row := range b.n {
-			if !b.written[t*b.cap+row] {
+			if !b.cur.written[t*b.cap+row] {
 				return nil, fmt.Errorf("%w: column %s row %d (sample %d)", ErrIncomplete, b.tensors[t].name, row, b.sampleID.Value(row))
 			}
 		}
@@ -268,8 +379,17 @@ func (b *BatchBuilder) NewRecordBatch() (arrow.RecordBatch, error) {
 		}
 	}()
 	cols = append(cols, b.sampleID.NewArray(), b.key.NewArray(), b.label.NewArray(), b.epoch.NewArray())
+	cur := b.cur
+	b.cur = nil
 	for i := range b.tensors {
-		cols = append(cols, b.takeTensor(&b.tensors[i]))
+		var buf *memory.Buffer
+		if cur != nil {
+			buf = cur.bufs[i]
+		}
+		cols = append(cols, b.takeTensor(&b.tensors[i], buf))
+	}
+	if cur != nil {
+		cur.bufs = nil // taken by the record
 	}
 	if b.class != nil {
 		cols = append(cols, b.class.NewArray())
@@ -279,16 +399,13 @@ func (b *BatchBuilder) NewRecordBatch() (arrow.RecordBatch, error) {
 	}
 	rec := array.NewRecordBatch(b.schema, cols, int64(b.n))
 	b.n = 0
-	clear(b.written)
-	b.reserve()
+	b.reserveMeta()
 	return rec, nil
 }
 
-// takeTensor turns c's buffer into an extension array of b.n rows and leaves
-// c without a buffer.
-func (b *BatchBuilder) takeTensor(c *tensorCol) arrow.Array {
-	buf := c.buf
-	c.buf = nil
+// takeTensor turns buf (nil: none) into an extension array of b.n rows of
+// column c; the array takes buf's reference over.
+func (b *BatchBuilder) takeTensor(c *tensorCol, buf *memory.Buffer) arrow.Array {
 	if buf == nil { // an empty batch
 		buf = memory.NewResizableBuffer(b.pool)
 	}
@@ -316,8 +433,8 @@ func (b *BatchBuilder) Reset() {
 }
 
 func (b *BatchBuilder) forceRecord() (arrow.RecordBatch, error) {
-	for i := range b.written {
-		b.written[i] = true
+	for i := range b.cur.written {
+		b.cur.written[i] = true
 	}
 	return b.NewRecordBatch()
 }
@@ -327,11 +444,9 @@ func (b *BatchBuilder) forceRecord() (arrow.RecordBatch, error) {
 // unaffected; their memory goes back to the allocator when they are Released.
 func (b *BatchBuilder) Release() {
 	b.Reset()
-	for i := range b.tensors {
-		if b.tensors[i].buf != nil {
-			b.tensors[i].buf.Release()
-			b.tensors[i].buf = nil
-		}
+	if b.cur != nil {
+		b.cur.Release()
+		b.cur = nil
 	}
 	b.sampleID.Release()
 	b.key.Release()

@@ -2,23 +2,30 @@
 // views for self-supervised training, and defines the Arrow contract those
 // batches follow.
 //
-// What is here today is the contract (SCHEMA.md, version 1):
+// Pipeline (New, Resume, Batches, State, Stats, Close; configured by Config)
+// runs the stages: read, decode, augment and pair on a pool of workers that
+// take sample positions from the sampler, then an assembler that puts samples
+// back in order and fills the batches. Output is a pure function of (dataset,
+// config, seed, epoch, rank, world size): the worker count and prefetch depth
+// never change a byte. See the Pipeline type for the memory bound.
+//
+// The batches follow the Arrow contract (SCHEMA.md, version 1):
 //
 //   - the schema of every pair kind (NewSchema, ParseSchema, Layout), with
 //     image columns of the Arrow canonical extension type
 //     arrow.fixed_shape_tensor (FixedShapeTensorType, registered with arrow-go
 //     when the package loads, since arrow-go v18 does not ship it) and one
 //     augmentation struct column per augmented image, filled from ops.Params;
-//   - BatchBuilder, which fills a batch in place from the workers' buffers and
-//     hands it over as an arrow.RecordBatch, and zero-copy readers for
-//     consumers (Tensors, ReadParams);
+//   - BatchBuilder, which fills a batch in place — producers write tensors
+//     straight into batch memory, possibly reserved ahead of the rows'
+//     metadata (ReserveRows, Adopt) — hands it over as an arrow.RecordBatch
+//     and reuses the image memory of released batches (KeepBatches), and
+//     zero-copy readers for consumers (Tensors, ReadParams);
 //   - the IPC stream format: WriteIPC / IPCWriter and ReadIPC, which refuses a
 //     schema version it does not know (ErrSchemaVersion) and checks untrusted
 //     streams (framing, flatbuffer metadata, buffer sizes) before arrow-go
 //     decodes them (ErrCorrupt).
 //
-// The goroutine stages (read, decode, augment, pair, assemble, emit), their
-// configuration, resume state and statistics are to come in this package.
 // It is not a general Arrow toolkit: it writes and reads pairflow's schema
 // only.
 //

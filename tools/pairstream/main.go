@@ -1,0 +1,337 @@
+// Command pairstream writes a pairflow pipeline's batches of paired views as
+// an Arrow IPC stream (pipeline/SCHEMA.md), for any Arrow reader (pyarrow,
+// arrow-js, pipeline.ReadIPC).
+//
+//	pairstream --data DIR --kind contrastive --batch 256 --batches 100 --seed 1 --workers 2 --out pairs.arrows
+//
+// Kinds: contrastive, inpainting, relative-patch, rotation, supervised, eval.
+// --recipe is a preset name (torchvision-a, simclr-small, simclr-imagenet,
+// fmnist-simclr-v1, inpainting-fmnist) or a recipe JSON file; repeat it for
+// one recipe per view (contrastive). Without --recipe, contrastive, rotation,
+// supervised and inpainting use torchvision-a, relative-patch resizes each
+// patch to --size with colour jitter, and eval resizes and centre-crops to
+// --size. --config FILE reads a pipeline.Config JSON; flags given on the
+// command line override its fields.
+//
+// --order shards reads shards in a shuffled order and shuffles records within
+// --window records, for datasets faster to read in file order.
+//
+// --batches K stops after K batches (0: at the end of the run, which
+// --epochs sets; eval is always one pass). --state-in resumes from a
+// checkpoint written by --state-out. Progress goes to stderr once a second
+// (--quiet turns it off) and ends with the per-stage statistics.
+//
+// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/pairflow/pairflow/ops"
+	"github.com/pairflow/pairflow/pipeline"
+	"github.com/pairflow/pairflow/shards"
+)
+
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := stream(ctx, args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "pairstream: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "pairstream: %v\n", err)
+	return 1
+}
+
+type recipeList []string
+
+func (r *recipeList) String() string     { return strings.Join(*r, ",") }
+func (r *recipeList) Set(s string) error { *r = append(*r, s); return nil }
+
+func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pairstream", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		data     = fs.String("data", "", "shard directory (required)")
+		out      = fs.String("out", "", "output file, - for stdout (required)")
+		confPath = fs.String("config", "", "pipeline Config JSON file")
+		kind     = fs.String("kind", "contrastive", "pair kind: contrastive|inpainting|relative-patch|rotation|supervised|eval")
+		batch    = fs.Int("batch", 256, "rows per batch")
+		batches  = fs.Int64("batches", 0, "stop after this many batches (0: end of the run)")
+		epochs   = fs.Int64("epochs", 1, "epochs to run (0: no end; needs --batches)")
+		epoch    = fs.Int64("epoch", 0, "first epoch")
+		seed     = fs.Uint64("seed", 0, "seed")
+		workers  = fs.Int("workers", 0, "augmentation workers (0: GOMAXPROCS)")
+		prefetch = fs.Int("prefetch", 0, "finished batches buffered ahead of the writer (0: 2)")
+		views    = fs.Int("views", 0, "contrastive: views per sample (0: 2)")
+		size     = fs.Int("size", 32, "view side of the default relative-patch and eval recipes")
+		rank     = fs.Int("rank", 0, "this rank")
+		world    = fs.Int("world-size", 1, "number of ranks")
+		order    = fs.String("order", "", "shuffle (default) or shards (shard order shuffled, then windows)")
+		window   = fs.Int64("window", 0, "order shards: shuffle window in records (0: 4096)")
+		dropLast = fs.Bool("drop-last", false, "drop the last partial batch of an epoch instead of wrapping")
+		skip     = fs.Int64("skip", 0, "skip up to this many bad records (0 with --skip-fraction 0: fail on the first)")
+		skipFrac = fs.Float64("skip-fraction", 0, "skip up to this fraction of each epoch's records")
+		maskMode = fs.String("mask", "", "inpainting mask: center|blocks|patches")
+		maskRat  = fs.Float64("mask-ratio", 0, "inpainting: fraction of pixels masked (0: 0.25)")
+		labelFr  = fs.Float64("label-fraction", 0, "supervised: class-balanced labelled fraction (0: all)")
+		stateIn  = fs.String("state-in", "", "resume from this checkpoint")
+		stateOut = fs.String("state-out", "", "write the checkpoint after the last batch here")
+		quiet    = fs.Bool("quiet", false, "no progress on stderr")
+		recipes  recipeList
+	)
+	fs.Var(&recipes, "recipe", "preset name or recipe JSON file (repeat for one per view)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: pairstream --data DIR --out FILE|- [flags]\n\nWrites a pairflow pipeline's batches as an Arrow IPC stream.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	if *data == "" || *out == "" {
+		return fmt.Errorf("%w: --data and --out are required", errUsage)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	var cfg pipeline.Config
+	if *confPath != "" {
+		b, err := os.ReadFile(*confPath)
+		if err != nil {
+			return err
+		}
+		if cfg, err = pipeline.ParseConfig(b); err != nil {
+			return fmt.Errorf("%s: %w", *confPath, err)
+		}
+	}
+	over := func(name string, apply func()) {
+		if *confPath == "" || set[name] {
+			apply()
+		}
+	}
+	over("kind", func() { cfg.Kind = pipeline.Kind(*kind) })
+	over("batch", func() { cfg.BatchSize = *batch })
+	over("epochs", func() { cfg.Epochs = *epochs })
+	over("epoch", func() { cfg.Epoch = *epoch })
+	over("seed", func() { cfg.Seed = *seed })
+	over("workers", func() { cfg.Workers = *workers })
+	over("prefetch", func() { cfg.Prefetch = *prefetch })
+	over("views", func() { cfg.Views = *views })
+	over("rank", func() { cfg.Rank = *rank })
+	over("world-size", func() { cfg.WorldSize = *world })
+	over("drop-last", func() { cfg.DropLast = *dropLast })
+	over("order", func() { cfg.Order = *order })
+	over("window", func() { cfg.Window = *window })
+	over("mask", func() { cfg.Mask.Mode = *maskMode })
+	over("mask-ratio", func() { cfg.Mask.Ratio = *maskRat })
+	over("label-fraction", func() { cfg.LabelFraction = *labelFr })
+	if set["skip"] || set["skip-fraction"] {
+		cfg.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: *skip, MaxFraction: *skipFrac}
+		if *skip == 0 && *skipFrac == 0 {
+			cfg.Skip = pipeline.SkipPolicy{}
+		}
+	}
+	if cfg.Kind == pipeline.Eval {
+		cfg.Epochs = 0
+	}
+	if len(recipes) > 0 {
+		cfg.Recipe = nil
+		for _, r := range recipes {
+			s, err := recipeArg(r)
+			if err != nil {
+				return err
+			}
+			cfg.Recipe = append(cfg.Recipe, s)
+		}
+	} else if len(cfg.Recipe) == 0 {
+		switch cfg.Kind {
+		case pipeline.RelativePatch:
+			cfg.Recipe = pipeline.Recipes{pipeline.PatchRecipe(*size, 3, true)}
+		case pipeline.Eval:
+			cfg.Recipe = pipeline.Recipes{pipeline.EvalRecipe(*size, 3)}
+		default:
+			cfg.Recipe = pipeline.Recipes{"torchvision-a"}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if cfg.Epochs == 0 && cfg.Kind != pipeline.Eval && *batches == 0 {
+		return fmt.Errorf("%w: --epochs 0 runs without end: give --batches", errUsage)
+	}
+	if *batches < 0 {
+		return fmt.Errorf("%w: --batches %d", errUsage, *batches)
+	}
+
+	ds, err := shards.Open(*data)
+	if err != nil {
+		return err
+	}
+	defer ds.Close()
+	var p *pipeline.Pipeline
+	if *stateIn != "" {
+		b, err := os.ReadFile(*stateIn)
+		if err != nil {
+			return err
+		}
+		st, err := pipeline.DecodeState(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *stateIn, err)
+		}
+		p, err = pipeline.Resume(ds, cfg, st)
+		if err != nil {
+			return err
+		}
+	} else if p, err = pipeline.New(ds, cfg); err != nil {
+		return err
+	}
+	defer p.Close()
+
+	var w io.Writer = stdout
+	var f *os.File
+	if *out != "-" {
+		if f, err = os.Create(*out); err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	start := time.Now()
+	prog := &progress{w: stderr, quiet: *quiet, start: start, last: start}
+	n, err := pipeline.WriteIPC(bw, p.Schema(), prog.take(p.Batches(ctx), *batches))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && f != nil {
+		err = f.Close()
+		f = nil
+	}
+	if err != nil {
+		if f != nil {
+			os.Remove(*out)
+		}
+		return err
+	}
+	if *stateOut != "" {
+		b, err := p.State().Encode()
+		if err == nil {
+			err = os.WriteFile(*stateOut, b, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("writing state: %w", err)
+		}
+	}
+	if !*quiet {
+		el := time.Since(start)
+		fmt.Fprintf(stderr, "pairstream: %d batches, %d rows of %s in %.2fs (%.0f source images/s)\n",
+			n, prog.rows, cfg.Kind, el.Seconds(), float64(prog.rows)/el.Seconds())
+		printStats(stderr, p)
+	}
+	return nil
+}
+
+// recipeArg returns a recipe JSON file's contents, or the preset name.
+func recipeArg(r string) (string, error) {
+	if _, err := ops.Preset(r); err == nil {
+		return r, nil
+	}
+	b, err := os.ReadFile(r)
+	if err != nil {
+		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", errUsage, r, ops.Presets(), err)
+	}
+	return string(b), nil
+}
+
+type progress struct {
+	w           io.Writer
+	quiet       bool
+	start, last time.Time
+	rows        int64
+}
+
+// take passes on at most k batches (all if k == 0), reporting progress.
+func (pr *progress) take(seq iter.Seq2[arrow.RecordBatch, error], k int64) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		var n int64
+		for rec, err := range seq {
+			if err == nil {
+				n++
+				pr.rows += rec.NumRows()
+				if now := time.Now(); !pr.quiet && now.Sub(pr.last) >= time.Second {
+					pr.last = now
+					fmt.Fprintf(pr.w, "pairstream: %d batches, %.0f images/s\n", n, float64(pr.rows)/now.Sub(pr.start).Seconds())
+				}
+			}
+			if !yield(rec, err) || err != nil || (k > 0 && n >= k) {
+				return
+			}
+		}
+	}
+}
+
+func printStats(w io.Writer, p *pipeline.Pipeline) {
+	s := p.Stats()
+	for _, st := range s.Stages {
+		fmt.Fprintf(w, "  %-8s %3d goroutines %10.0f items/s  busy %5.1f%%  blocked in %8s out %8s\n",
+			st.Name, st.Goroutines, st.ItemsPerSec, 100*st.BusyFraction,
+			st.BlockedIn.Round(time.Millisecond), st.BlockedOut.Round(time.Millisecond))
+	}
+	fmt.Fprintf(w, "  first batch after %s; in flight max %d of %d slots; batch queue max %d of %d; %d records skipped\n",
+		s.FirstBatch.Round(time.Millisecond), s.MaxInFlight, s.RingSlots, s.MaxOutQueue, s.Prefetch, s.Skipped)
+	if hwm := peakRSS(); hwm != "" {
+		fmt.Fprintf(w, "  peak resident memory (VmHWM): %s\n", hwm)
+	}
+	if skips, _ := p.Skips(); len(skips) > 0 {
+		for i, sk := range skips {
+			if i == 20 {
+				fmt.Fprintf(w, "  … %d more skips\n", len(skips)-20)
+				break
+			}
+			fmt.Fprintf(w, "  skipped: epoch %d position %d: %s record %d (%s): %s\n", sk.Epoch, sk.Position, sk.Shard, sk.Record, sk.Key, sk.Reason)
+		}
+	}
+}
+
+// peakRSS returns the process's peak resident set size as the OS reports it
+// (VmHWM in /proc/self/status), or "" where that is not available.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
