@@ -117,12 +117,23 @@ func cfGaussKernel(dst []float32, k int, sigma float64) []float32 {
 	return dst[lo : k-lo]
 }
 
+// cfBlurRingBytes is the size the float32 ring of cfBlur should stay within
+// (most of a 32 KiB L1 data cache): wider images are blurred in
+// vertical strips. The vertical pass reads every ring row once per output
+// row, so a ring that spills to L2 costs it about half its speed.
+const cfBlurRingBytes = 20 << 10
+
 // cfBlur blurs m in place with a k-tap Gaussian of the given sigma: a
 // horizontal float32 pass into a ring of 2R+1 rows (small enough to stay in
 // cache), and a vertical pass over the ring that rounds back to uint8. Output
 // row y needs horizontal rows [y-R, y+R] (reflected), which are distinct
 // modulo the ring size, and it is written only after every source row it
 // needs has been read.
+//
+// When the ring of a full row would exceed cfBlurRingBytes, the image is
+// processed in vertical strips of whole pixels (each output sample is
+// computed exactly as without strips); the strips read the original pixels,
+// so their outputs go to a scratch image that is copied back at the end.
 func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
 	if m.W == 0 || m.H == 0 {
 		return
@@ -135,29 +146,106 @@ func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
 	}
 	W, H, C := m.W, m.H, m.C
 	K := 2*R + 1
-	n := W * C
+	if C == 3 && cfIsGray3(m) {
+		// Every channel would get the same arithmetic on the same
+		// values (RandomGrayscale before the blur): blur one, copy it.
+		g := Image{W: W, H: H, C: 1, Stride: W, Pix: cfGrowU8(&b.gray, W*H)}
+		for y := 0; y < H; y++ {
+			row, out := m.Row(y), g.Row(y)
+			for x := range out {
+				out[x] = row[3*x]
+			}
+		}
+		cfBlur(s, &g, k, sigma)
+		grayToRGB(m, &g)
+		return
+	}
+	// Strips are a multiple of 64 pixels wide, so each strip's rows are
+	// whole 64-sample blocks of the AVX2 passes.
+	sw := 64 * max(1, cfBlurRingBytes/(64*C*K*4))
+	if W*C*K*4 <= cfBlurRingBytes || sw >= W || H <= 1 {
+		cfBlurStrip(b, m, m, 0, W, w)
+		return
+	}
+	out := Image{W: W, H: H, C: C, Stride: W * C, Pix: cfGrowU8(&b.out, W*H*C)}
+	for x0 := 0; x0 < W; x0 += sw {
+		cfBlurStrip(b, &out, m, x0, min(x0+sw, W), w)
+	}
+	for y := 0; y < H; y++ {
+		copy(m.Row(y), out.Row(y))
+	}
+}
+
+// cfIsGray3 reports whether every pixel of the RGB image m has R == G == B.
+// It stops at the first colour pixel.
+func cfIsGray3(m *Image) bool {
+	for y := 0; y < m.H; y++ {
+		row := m.Row(y)
+		for i := 0; i+2 < len(row); i += 3 {
+			if row[i] != row[i+1] || row[i] != row[i+2] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cfBlurStrip blurs columns [x0, x1) of m into the same columns of dst,
+// which may be m itself only when the strip is the whole width.
+func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
+	W, H, C := m.W, m.H, m.C
+	R := len(w) / 2
+	K := 2*R + 1
+	n := (x1 - x0) * C
 	ring := cfGrowF32(&b.f32, n*K)
-	pad := cfGrowF32(&b.row, (W+2*R)*C)
+	pad := cfGrowF32(&b.row, n+2*R*C)
 	offs := cfGrowI32(&b.offs, K)
-	done := 0 // horizontal rows computed so far
+	// dbl[i] is the offset of ring slot i mod K: the offsets of an output
+	// row away from the top and bottom borders are the window dbl[o:o+K].
+	dbl := cfGrowI32(&b.dbl, 2*K)
+	for i := range dbl {
+		dbl[i] = int32(i % K * n)
+	}
+	// The padded row holds pixels x0-R .. x1+R-1: those inside the image
+	// are widened from [inLo, inHi), the others are reflected; refl holds
+	// the row offsets of the reflected samples, left ones then right ones.
+	inLo, inHi := max(x0-R, 0), min(x1+R, W)
+	nl, nr := (inLo-(x0-R))*C, (x1+R-inHi)*C
+	refl := cfGrowI32(&b.refl, nl+nr)
+	for j := 0; j < nl; j++ {
+		refl[j] = int32(cfReflect(x0-R+j/C, W)*C + j%C)
+	}
+	for j := 0; j < nr; j++ {
+		refl[nl+j] = int32(cfReflect(inHi+j/C, W)*C + j%C)
+	}
+	left, mid, right := pad[:nl], pad[nl:nl+(inHi-inLo)*C], pad[nl+(inHi-inLo)*C:]
+	reflL, reflR := refl[:nl], refl[nl:]
+	done, slot := 0, 0 // horizontal rows computed so far; done % K
 	for y := 0; y < H; y++ {
 		for ; done < H && done <= y+R; done++ {
 			row := m.Row(done)
-			cfWiden(pad[R*C:R*C+n], row)
-			for j := 0; j < R; j++ { // reflected borders
-				xl, xr := cfReflect(j-R, W)*C, cfReflect(W+j, W)*C
-				for c := 0; c < C; c++ {
-					pad[j*C+c] = float32(row[xl+c])
-					pad[(R+W+j)*C+c] = float32(row[xr+c])
-				}
+			cfWiden(mid, row[inLo*C:inHi*C])
+			for j, o := range reflL {
+				left[j] = float32(row[o])
 			}
-			slot := done % K
+			for j, o := range reflR {
+				right[j] = float32(row[o])
+			}
 			cfBlurH(ring[slot*n:(slot+1)*n], pad, w, C)
+			if slot++; slot == K {
+				slot = 0
+			}
 		}
-		for j := range offs {
-			offs[j] = int32(cfReflect(y-R+j, H) % K * n)
+		ro := offs
+		if y >= R && y+R < H { // no reflection: consecutive ring slots
+			o := (y - R) % K
+			ro = dbl[o : o+K]
+		} else {
+			for j := range offs {
+				offs[j] = int32(cfReflect(y-R+j, H) % K * n)
+			}
 		}
-		cfBlurV(m.Row(y), ring, offs, w)
+		cfBlurV(dst.Row(y)[x0*C:x1*C], ring, ro, w)
 	}
 }
 

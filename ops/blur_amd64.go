@@ -45,10 +45,16 @@ func cfBlurH(dst, pad, w []float32, C int) {
 func cfBlurV(dst []uint8, tmp []float32, offs []int32, w []float32) {
 	if tier >= cpu.AVX2 {
 		if n := len(dst) &^ 7; n > 0 {
-			_ = offs[len(w)-1]
-			for _, o := range offs[:len(w)] {
-				_ = tmp[int(o)+n-1]
+			// Every tap's n floats must lie inside tmp (checked once,
+			// from the smallest and largest offset).
+			lo, hi := offs[0], offs[0]
+			for _, o := range offs[1:len(w)] {
+				lo, hi = min(lo, o), max(hi, o)
 			}
+			if lo < 0 {
+				panic("ops: negative blur row offset")
+			}
+			_ = tmp[int(hi)+n-1]
 			cfBlurVAVX2(&dst[0], &tmp[0], &offs[0], &w[0], len(w), n)
 			// finish the tail with the reference on shifted views
 			rest := dst[n:]

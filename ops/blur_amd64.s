@@ -38,9 +38,26 @@ TEXT ·cfBlurHAVX2(SB), NOSPLIT, $0-48
 	MOVQ nw+32(FP), R9
 	MOVQ step+40(FP), R10
 
+	MOVQ CX, R14 // n, to know whether an overlapping last block fits
+
 bh64:
 	CMPQ CX, $64
+	JGE  bh64go
+	// Fewer than 64 outputs left: if n >= 64, redo the last 64 outputs
+	// as one more wide block (it rewrites some outputs with the same
+	// values) instead of running the latency-bound 8-wide loop.
+	TESTQ CX, CX
+	JZ   bhdone
+	CMPQ R14, $64
 	JLT  bh8
+	MOVQ $64, AX
+	SUBQ CX, AX
+	SHLQ $2, AX
+	SUBQ AX, SI
+	SUBQ AX, DI
+	MOVQ $64, CX
+
+bh64go:
 	VBROADCASTSS (R8), Y15
 	VMULPS (SI), Y15, Y0
 	VMULPS 32(SI), Y15, Y1
@@ -133,9 +150,25 @@ TEXT ·cfBlurVAVX2(SB), NOSPLIT, $0-48
 	MOVQ nw+32(FP), R10
 	MOVQ n+40(FP), CX
 
+	MOVQ CX, R14 // n, to know whether an overlapping last block fits
+
 bv64:
 	CMPQ CX, $64
+	JGE  bv64go
+	// Fewer than 64 outputs left: if n >= 64, redo the last 64 outputs as
+	// one more wide block (see cfBlurHAVX2).
+	TESTQ CX, CX
+	JZ   bvdone
+	CMPQ R14, $64
 	JLT  bv8
+	MOVQ $64, AX
+	SUBQ CX, AX
+	SUBQ AX, DI
+	SHLQ $2, AX
+	SUBQ AX, SI
+	MOVQ $64, CX
+
+bv64go:
 	MOVLQSX (R8), AX
 	LEAQ (SI)(AX*4), DX
 	VBROADCASTSS (R9), Y15

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu"
 )
 
 func TestBlurTiersAgree(t *testing.T) {
@@ -90,5 +92,47 @@ func TestBlurOp(t *testing.T) {
 	var p Params
 	if a := testing.AllocsPerRun(20, func() { g.Apply(&s, m, &r, &p) }); a != 0 {
 		t.Errorf("blur allocates %v per call", a)
+	}
+}
+
+// TestBlurStripsMatchWhole checks that cutting a wide image into vertical
+// strips (to keep the ring in L1), and blurring one channel of a gray RGB
+// image, change no output byte: cfBlur against one whole-width strip of all
+// channels, on every tier.
+func TestBlurStripsMatchWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var s Scratch
+	for _, tr := range cpu.Tiers() {
+		restore := setTier(tr)
+		for _, sz := range [][2]int{{224, 224}, {1031, 2}, {300, 7}, {97, 40}, {23, 5}, {225, 224}, {1, 1}, {3, 517}} {
+			for _, c := range []int{1, 3} {
+				src := cfRandImage(rng, sz[0], sz[1], c)
+				if c == 3 && sz[0]%2 == 1 { // odd widths: a gray RGB image
+					for i := 0; i+2 < len(src.Pix); i += 3 {
+						src.Pix[i+1], src.Pix[i+2] = src.Pix[i], src.Pix[i]
+					}
+				}
+				for _, ks := range [][2]float64{{23, 2}, {23, 0.6}, {45, 6}, {9, 1.3}} {
+					k, sigma := int(ks[0]), ks[1]
+					got := NewImage(src.W, src.H, c)
+					copy(got.Pix, src.Pix)
+					cfBlur(&s, got, k, sigma)
+					want := NewImage(src.W, src.H, c)
+					copy(want.Pix, src.Pix)
+					b := cfScratch(&s)
+					w := cfGaussKernel(make([]float32, k), k, sigma)
+					if len(w) > 1 {
+						cfBlurStrip(b, want, want, 0, want.W, w)
+					}
+					for i := range want.Pix {
+						if got.Pix[i] != want.Pix[i] {
+							t.Fatalf("tier %v %dx%dx%d blur(%d,%v): sample %d = %d, whole-width %d",
+								tr, sz[0], sz[1], c, k, sigma, i, got.Pix[i], want.Pix[i])
+						}
+					}
+				}
+			}
+		}
+		restore()
 	}
 }

@@ -176,10 +176,8 @@ func cfLumaMean(s *Scratch, m *Image) float32 {
 			sum += cfSumU8(m.Row(y))
 		}
 	} else {
-		buf := cfGrowU8(&cfScratch(s).bytes, m.W)
 		for y := 0; y < m.H; y++ {
-			cfGray(buf, m.Row(y), 1)
-			sum += cfSumU8(buf)
+			sum += cfLumaSum(m.Row(y))
 		}
 	}
 	return float32(sum) / float32(n)

@@ -28,15 +28,45 @@ func cfGray1AVX2(dst, src *uint8, n int)
 //go:noescape
 func cfGray3AVX2(dst, src *uint8, n int)
 
-// cfHueAVX2 is cfHueRef over n pixels, n a multiple of 8.
+// cfHueFwdAVX2 is the first half of cfHuePixel over n pixels (n a multiple
+// of 8): for each block of 8 it writes h (in [0, 1), before the shift), s and
+// v, 8 float32s each, to hsv (3*n float32s).
 //
 //go:noescape
-func cfHueAVX2(dst, src *uint8, n int, hue float32)
+func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
+
+// cfHueInvAVX2 is the second half: it shifts the h of each block by hue and
+// writes the RGB pixels (n a multiple of 8).
+//
+//go:noescape
+func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
+
+// cfHueChunk is the number of pixels the two hue loops pass through their
+// buffer at a time (3 KiB of float32s, well inside L1).
+const cfHueChunk = 256
 
 // cfSumU8AVX2 is cfSumU8Ref over n bytes, n a multiple of 32.
 //
 //go:noescape
 func cfSumU8AVX2(p *uint8, n int) uint64
+
+// cfLumaSumAVX2 is cfLumaSumRef over n pixels, n a multiple of 8 and at
+// most 1<<24 (the per-lane int32 sums cannot overflow).
+//
+//go:noescape
+func cfLumaSumAVX2(p *uint8, n int) uint64
+
+func cfLumaSum(p []uint8) uint64 {
+	var sum uint64
+	if tier >= cpu.AVX2 {
+		for len(p) >= 24 {
+			n := min(len(p)/3&^7, 1<<24)
+			sum += cfLumaSumAVX2(&p[0], n)
+			p = p[3*n:]
+		}
+	}
+	return sum + cfLumaSumRef(p)
+}
 
 func cfSumU8(p []uint8) uint64 {
 	var sum uint64
@@ -90,8 +120,15 @@ func cfGray(dst, src []uint8, outC int) {
 func cfHue(dst, src []uint8, hue float32) {
 	dst = dst[:len(src)]
 	if tier >= cpu.AVX2 {
-		if n := len(src) / 3 &^ 7; n > 0 {
-			cfHueAVX2(&dst[0], &src[0], n, hue)
+		var hsv [3 * cfHueChunk]float32
+		for {
+			n := min(len(src)/3&^7, cfHueChunk)
+			if n == 0 {
+				break
+			}
+			_ = dst[3*n-1]
+			cfHueFwdAVX2(&hsv[0], &src[0], n) // reads all n pixels first: dst may alias src
+			cfHueInvAVX2(&dst[0], &hsv[0], n, hue)
 			dst, src = dst[3*n:], src[3*n:]
 		}
 	}

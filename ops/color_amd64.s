@@ -76,6 +76,26 @@ DATA cfF6<>+24(SB)/4, $0x40c00000
 DATA cfF6<>+28(SB)/4, $0x40c00000
 GLOBL cfF6<>(SB), RODATA|NOPTR, $32
 
+DATA cfInv255<>+0(SB)/4, $0x3b808081
+DATA cfInv255<>+4(SB)/4, $0x3b808081
+DATA cfInv255<>+8(SB)/4, $0x3b808081
+DATA cfInv255<>+12(SB)/4, $0x3b808081
+DATA cfInv255<>+16(SB)/4, $0x3b808081
+DATA cfInv255<>+20(SB)/4, $0x3b808081
+DATA cfInv255<>+24(SB)/4, $0x3b808081
+DATA cfInv255<>+28(SB)/4, $0x3b808081
+GLOBL cfInv255<>(SB), RODATA|NOPTR, $32
+
+DATA cfInv6<>+0(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+4(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+8(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+12(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+16(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+20(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+24(SB)/4, $0x3e2aaaab
+DATA cfInv6<>+28(SB)/4, $0x3e2aaaab
+GLOBL cfInv6<>(SB), RODATA|NOPTR, $32
+
 DATA cfLR<>+0(SB)/4, $0x3e99096c
 DATA cfLR<>+4(SB)/4, $0x3e99096c
 DATA cfLR<>+8(SB)/4, $0x3e99096c
@@ -203,13 +223,16 @@ GLOBL cfMG1<>(SB), RODATA|NOPTR, $16
 	VMOVQ   X3, 16(DI)
 
 // func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
+//
+// The references clamp to [0, 255] before truncating. Here only the upper
+// clamp is done in float32: a negative sum truncates to a negative int32
+// (or to 0), which VPACKUSDW saturates to 0, giving the same byte.
 TEXT ·cfAffineAVX2(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS a+24(FP), Y14
 	VBROADCASTSS b+28(FP), Y13
-	VXORPS  Y12, Y12, Y12
 	VMOVDQU cfF255<>(SB), Y11
 	VMOVDQU cfPerm<>(SB), Y15
 	SHRQ $5, CX
@@ -232,10 +255,6 @@ affloop:
 	VADDPS Y13, Y1, Y1
 	VADDPS Y13, Y2, Y2
 	VADDPS Y13, Y3, Y3
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
-	VMAXPS Y12, Y3, Y3
 	VMINPS Y11, Y0, Y0
 	VMINPS Y11, Y1, Y1
 	VMINPS Y11, Y2, Y2
@@ -310,13 +329,14 @@ g3done:
 	RET
 
 // func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
+//
+// As in cfAffineAVX2, the lower clamp is left to VPACKUSDW.
 TEXT ·cfSaturateAVX2(SB), NOSPLIT, $0-32
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS a+24(FP), Y14
 	VBROADCASTSS c+28(FP), Y13
-	VXORPS  Y12, Y12, Y12
 	VMOVDQU cfF255<>(SB), Y11
 	VMOVDQU cfPerm<>(SB), Y15
 	SHRQ $3, CX
@@ -324,8 +344,12 @@ TEXT ·cfSaturateAVX2(SB), NOSPLIT, $0-32
 
 satloop:
 	LOADRGB8
-	LUMA
-	VCVTDQ2PS Y3, Y3
+	VMULPS cfLR<>(SB), Y0, Y3
+	VMULPS cfLG<>(SB), Y1, Y4
+	VADDPS Y4, Y3, Y3
+	VMULPS cfLB<>(SB), Y2, Y4
+	VADDPS Y4, Y3, Y3
+	VROUNDPS $3, Y3, Y3 // the luma as LUMA computes it, truncated in float32
 	VMULPS Y13, Y3, Y3 // c*gray
 	VMULPS Y14, Y0, Y0
 	VMULPS Y14, Y1, Y1
@@ -333,9 +357,6 @@ satloop:
 	VADDPS Y3, Y0, Y0
 	VADDPS Y3, Y1, Y1
 	VADDPS Y3, Y2, Y2
-	VMAXPS Y12, Y0, Y0
-	VMAXPS Y12, Y1, Y1
-	VMAXPS Y12, Y2, Y2
 	VMINPS Y11, Y0, Y0
 	VMINPS Y11, Y1, Y1
 	VMINPS Y11, Y2, Y2
@@ -352,24 +373,45 @@ satdone:
 	VZEROUPPER
 	RET
 
-// func cfHueAVX2(dst, src *uint8, n int, hue float32)
+// The hue shift runs in two loops over a chunk of pixels, joined by a
+// small float32 buffer: cfHueFwdAVX2 (RGB to H, S, V) and cfHueInvAVX2
+// (shift, HSV to RGB). One loop doing both is one long dependency chain per
+// 8 pixels (seven divisions among ~130 instructions) that fills the
+// out-of-order window before the next pixels can start; two shorter chains
+// overlap about twice as well. The float32 values pass through memory
+// unchanged, so the bytes are those of the single-loop version.
+
+// DIVEXACT sets X to X/D, correctly rounded, without a division: q0 =
+// X*I (I = float32(1/D)), the exact remainder r = X - q0*D by one FMA,
+// then q0 + r*I by another (Markstein's correction). That this equals
+// VDIVPS is not assumed: cfHueFwdAVX2 uses it only for x/255 (x an
+// integer in [0, 255]) and h/6 (h a function of the pixel), and
+// TestHueFwdAllColours compares its output bit for bit with the
+// reference's divisions on all 2^24 colours. Clobbers Y13.
+#define DIVEXACT(X, D, I) \
+	VMULPS I, X, Y13; \
+	VFNMADD231PS D, Y13, X; \
+	VFMADD231PS I, X, Y13; \
+	VMOVAPS Y13, X
+
+// func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
 //
-// Register use in the loop: Y0-Y2 r, g, b; Y3 maxc (= v); Y14 hue;
-// Y15 the dword permutation of STORERGB8.
-TEXT ·cfHueAVX2(SB), NOSPLIT, $0-28
-	MOVQ dst+0(FP), DI
+// For each block of 8 pixels writes 24 float32s: h[8] (in [0, 1), before
+// the shift), s[8], v[8].
+TEXT ·cfHueFwdAVX2(SB), NOSPLIT, $0-24
+	MOVQ hsv+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
-	VBROADCASTSS hue+24(FP), Y14
-	VMOVDQU cfPerm<>(SB), Y15
 	SHRQ $3, CX
-	JZ   huedone
+	JZ   hfdone
 
-hueloop:
+hfloop:
 	LOADRGB8
-	VDIVPS cfF255<>(SB), Y0, Y0
-	VDIVPS cfF255<>(SB), Y1, Y1
-	VDIVPS cfF255<>(SB), Y2, Y2
+	VMOVUPS cfF255<>(SB), Y10
+	VMOVUPS cfInv255<>(SB), Y11
+	DIVEXACT(Y0, Y10, Y11)         // r/255
+	DIVEXACT(Y1, Y10, Y11)         // g/255
+	DIVEXACT(Y2, Y10, Y11)         // b/255
 	VMAXPS Y1, Y0, Y3
 	VMAXPS Y2, Y3, Y3              // maxc
 	VMINPS Y1, Y0, Y4
@@ -380,6 +422,8 @@ hueloop:
 	VBLENDVPS Y6, Y7, Y3, Y8       // den = eqc ? 1 : maxc
 	VBLENDVPS Y6, Y7, Y5, Y9       // crd = eqc ? 1 : cr
 	VDIVPS Y8, Y5, Y13             // s = cr / den
+	VMOVUPS Y3, 64(DI)             // v = maxc
+	VMOVUPS Y13, 32(DI)
 	// Only two quotients per lane: h = (off + P/crd) - N/crd with
 	// (off, P, N) = (0, maxc-b, maxc-g) if maxc == r, else (2, maxc-r,
 	// maxc-b) if maxc == g, else (4, maxc-g, maxc-r): torchvision's
@@ -401,11 +445,41 @@ hueloop:
 	VADDPS Y5, Y10, Y5             // off + P/crd
 	VDIVPS Y9, Y6, Y6
 	VSUBPS Y6, Y5, Y6              // h
-	VDIVPS cfF6<>(SB), Y6, Y6
+	VMOVUPS cfF6<>(SB), Y10
+	VMOVUPS cfInv6<>(SB), Y11
+	DIVEXACT(Y6, Y10, Y11)         // h/6
 	VADDPS Y7, Y6, Y6              // h/6 + 1
 	VSUBPS Y7, Y6, Y8
 	VCMPPS $0x0d, Y7, Y6, Y9       // h >= 1
 	VBLENDVPS Y9, Y8, Y6, Y6
+	VMOVUPS Y6, (DI)
+	ADDQ $24, SI
+	ADDQ $96, DI
+	DECQ CX
+	JNZ  hfloop
+
+hfdone:
+	VZEROUPPER
+	RET
+
+// func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
+//
+// Reads the blocks cfHueFwdAVX2 wrote, shifts h by hue (mod 1) and writes
+// the RGB pixels. Y14 hue; Y15 the dword permutation of STORERGB8.
+TEXT ·cfHueInvAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ hsv+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS hue+24(FP), Y14
+	VMOVDQU cfPerm<>(SB), Y15
+	SHRQ $3, CX
+	JZ   hidone
+
+hiloop:
+	VMOVUPS (SI), Y6               // h
+	VMOVUPS 32(SI), Y13            // s
+	VMOVUPS 64(SI), Y3             // v
+	VMOVUPS cfF1<>(SB), Y7
 	VADDPS Y14, Y6, Y6             // h + hue
 	VSUBPS Y7, Y6, Y8
 	VCMPPS $0x0d, Y7, Y6, Y9
@@ -414,25 +488,24 @@ hueloop:
 	VXORPS Y10, Y10, Y10
 	VCMPPS $1, Y10, Y6, Y9         // h < 0
 	VBLENDVPS Y9, Y8, Y6, Y6       // h < 0 ? h+1 : h
-	// hsv -> rgb: Y3 v, Y13 s, Y6 h, Y7 one, Y10 zero
+	// hsv -> rgb: Y3 v, Y13 s, Y6 h, Y7 one. The reference clamps p, q
+	// and t to [0, 1] as torchvision does; here the clamps are left out
+	// because they never change a value: v and s lie in [0, 1] (s =
+	// cr/maxc with cr <= maxc), f = h6 - floor(h6) in [0, 1), and float32
+	// products and differences of numbers in [0, 1] (1-x, a*b) round to
+	// values in [0, 1].
 	VMULPS cfF6<>(SB), Y6, Y6      // h6
 	VROUNDPS $1, Y6, Y5            // fi = floor(h6)
 	VSUBPS Y5, Y6, Y6              // f
 	VSUBPS Y13, Y7, Y0
-	VMULPS Y0, Y3, Y0
-	VMAXPS Y10, Y0, Y0
-	VMINPS Y7, Y0, Y0              // p
+	VMULPS Y0, Y3, Y0              // p
 	VMULPS Y6, Y13, Y1
 	VSUBPS Y1, Y7, Y1
-	VMULPS Y1, Y3, Y1
-	VMAXPS Y10, Y1, Y1
-	VMINPS Y7, Y1, Y1              // q
+	VMULPS Y1, Y3, Y1              // q
 	VSUBPS Y6, Y7, Y2
 	VMULPS Y2, Y13, Y2
 	VSUBPS Y2, Y7, Y2
-	VMULPS Y2, Y3, Y2
-	VMAXPS Y10, Y2, Y2
-	VMINPS Y7, Y2, Y2              // t
+	VMULPS Y2, Y3, Y2              // t
 	// masks fi == 1..5 in Y6, Y8, Y9, Y10, Y11
 	VCMPPS $0, Y7, Y5, Y6
 	VCMPPS $0, cfF2<>(SB), Y5, Y8
@@ -463,12 +536,42 @@ hueloop:
 	VCVTTPS2DQ Y1, Y1
 	VCVTTPS2DQ Y2, Y2
 	STORERGB8
-	ADDQ $24, SI
+	ADDQ $96, SI
 	ADDQ $24, DI
 	DECQ CX
-	JNZ  hueloop
+	JNZ  hiloop
 
-huedone:
+hidone:
+	VZEROUPPER
+	RET
+
+// func cfLumaSumAVX2(p *uint8, n int) uint64
+TEXT ·cfLumaSumAVX2(SB), NOSPLIT, $0-24
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPXOR Y8, Y8, Y8
+	SHRQ $3, CX
+	JZ   lsdone
+
+lsloop:
+	LOADRGB8
+	LUMA
+	VPADDD Y3, Y8, Y8
+	ADDQ $24, SI
+	DECQ CX
+	JNZ  lsloop
+
+lsdone:
+	VPXOR X9, X9, X9
+	VPUNPCKLDQ Y9, Y8, Y0 // widen the eight int32 sums to int64
+	VPUNPCKHDQ Y9, Y8, Y1
+	VPADDQ Y1, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPADDQ X1, X0, X0
+	VPSHUFD $0x4e, X0, X1
+	VPADDQ X1, X0, X0
+	VMOVQ X0, AX
+	MOVQ AX, ret+16(FP)
 	VZEROUPPER
 	RET
 

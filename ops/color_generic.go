@@ -7,4 +7,5 @@ func cfSaturate(dst, src []uint8, a, c float32) { cfSaturateRef(dst, src, a, c) 
 func cfGray(dst, src []uint8, outC int)         { cfGrayRef(dst, src, outC) }
 func cfHue(dst, src []uint8, hue float32)       { cfHueRef(dst, src, hue) }
 
-func cfSumU8(p []uint8) uint64 { return cfSumU8Ref(p) }
+func cfSumU8(p []uint8) uint64   { return cfSumU8Ref(p) }
+func cfLumaSum(p []uint8) uint64 { return cfLumaSumRef(p) }

@@ -78,6 +78,13 @@ func cfHueRef(dst, src []uint8, hue float32) {
 }
 
 func cfHuePixel(r8, g8, b8 uint8, hue float32) (uint8, uint8, uint8) {
+	h, s, v := cfHueFwd(r8, g8, b8)
+	return cfHueInv(h, s, v, hue)
+}
+
+// cfHueFwd is the RGB to HSV half of cfHuePixel: h in [0, 1) before the
+// shift, s and v.
+func cfHueFwd(r8, g8, b8 uint8) (h, s, v float32) {
 	r := float32(r8) / 255
 	g := float32(g8) / 255
 	b := float32(b8) / 255
@@ -88,7 +95,7 @@ func cfHuePixel(r8, g8, b8 uint8, hue float32) (uint8, uint8, uint8) {
 	if maxc == minc {
 		den, crd = 1, 1
 	}
-	s := cr / den
+	s = cr / den
 	// torchvision computes rc, gc, bc = (maxc-{r,g,b})/crd and then
 	// h = bc-gc (maxc == r), (2+rc)-bc (maxc == g) or (4+gc)-rc: two
 	// quotients per pixel, chosen first.
@@ -101,11 +108,17 @@ func cfHuePixel(r8, g8, b8 uint8, hue float32) (uint8, uint8, uint8) {
 	default:
 		off, pn, nn = 4, maxc-g, maxc-r
 	}
-	h := float32(off+pn/crd) - nn/crd
+	h = float32(off+pn/crd) - nn/crd
 	h = float32(h/6) + 1
 	if h >= 1 { // fmod(h, 1) for h in [5/6, 2)
 		h -= 1
 	}
+	return h, s, maxc
+}
+
+// cfHueInv is the second half of cfHuePixel: the shift of h by hue and HSV
+// to RGB.
+func cfHueInv(h, s, v, hue float32) (uint8, uint8, uint8) {
 	// (h + hue) % 1.0 (Python remainder; h+hue in [-0.5, 1.5))
 	h += hue
 	if h >= 1 {
@@ -113,7 +126,6 @@ func cfHuePixel(r8, g8, b8 uint8, hue float32) (uint8, uint8, uint8) {
 	} else if h < 0 {
 		h += 1
 	}
-	v := maxc
 	h6 := float32(h * 6)
 	fi := float32(int32(h6)) // floor: h6 >= 0
 	f := h6 - fi
@@ -140,6 +152,17 @@ func cfHuePixel(r8, g8, b8 uint8, hue float32) (uint8, uint8, uint8) {
 
 func cfClamp01(v float32) float32 {
 	return min(max(v, 0), 1)
+}
+
+// cfLumaSumRef returns the sum of the truncated lumas (cfLuma) of the RGB
+// pixels of p: what cfGrayRef(buf, p, 1) then cfSumU8Ref(buf) gives,
+// without the buffer.
+func cfLumaSumRef(p []uint8) uint64 {
+	var sum uint64
+	for i := 0; i+2 < len(p); i += 3 {
+		sum += uint64(cfLuma(p[i], p[i+1], p[i+2]))
+	}
+	return sum
 }
 
 // cfSumU8Ref returns the sum of the bytes of p.

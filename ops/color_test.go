@@ -108,7 +108,7 @@ func TestColorTiersAgree(t *testing.T) {
 	for _, sz := range cfSizes {
 		for _, c := range []int{1, 3} {
 			src := cfRandImage(rng, sz[0], sz[1], c)
-			for _, f := range []float64{0, 0.3, 1, 1.37, 2} {
+			for _, f := range []float64{0, 0.3, 1, 1.37, 2, 200} {
 				for k := 0; k < 3; k++ {
 					cfTiersAgree(t, fmt.Sprintf("adjust%d(%v)", k, f), src, func(m *Image) *Image {
 						adjustColor(&s, m, k, f)
@@ -336,6 +336,33 @@ func TestSumU8(t *testing.T) {
 			restore()
 			if got != want {
 				t.Fatalf("n=%d tier %v: %d want %d", n, tr, got, want)
+			}
+		}
+	}
+}
+
+// TestLumaSumTiers checks the fused luma sum of the contrast mean against
+// luma-then-sum on every tier, for row lengths around the block size and
+// unaligned starts.
+func TestLumaSumTiers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	buf := make([]uint8, 3*2000+1)
+	for i := range buf {
+		buf[i] = uint8(rng.IntN(256))
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 224, 1999} {
+		for _, off := range []int{0, 1} {
+			p := buf[off : off+3*n]
+			gray := make([]uint8, n)
+			cfGrayRef(gray, p, 1)
+			want := cfSumU8Ref(gray)
+			for _, tr := range cpu.Tiers() {
+				restore := setTier(tr)
+				got := cfLumaSum(p)
+				restore()
+				if got != want {
+					t.Fatalf("tier %v n %d off %d: luma sum %d, want %d", tr, n, off, got, want)
+				}
 			}
 		}
 	}

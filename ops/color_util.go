@@ -54,6 +54,10 @@ type cfBufs struct {
 	row   []float32 // blur padded row
 	kern  []float32 // blur kernel
 	offs  []int32   // blur vertical row offsets
+	dbl   []int32   // blur ring slot offsets, twice round the ring
+	refl  []int32   // blur reflected border columns
+	out   []uint8   // blur output when the image is cut into strips
+	gray  []uint8   // blur: one channel of an RGB image whose channels are equal
 	bytes []uint8   // luma rows, Sobel padded plane
 }
 

@@ -174,6 +174,8 @@ TEXT ·resizeH3Q2AVX2(SB), NOSPLIT, $0-64
 	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
 	SUBQ SI, R12
+	CMPQ DX, $4
+	JEQ  q4pix
 
 q2pix:
 	TESTQ CX, CX
@@ -215,6 +217,37 @@ q2tap:
 	DECQ         CX
 	JMP          q2pix
 
+	// k == 4 (the common downscale by less than 2): one group of four taps
+	// per output, no tap loop, no zeroed accumulators. Same sums.
+q4pix:
+	TESTQ CX, CX
+	JZ    q2done
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VMOVDQU        (R8), Y4
+	VBROADCASTI128 (R9), Y2
+	VBROADCASTI128 (R9)(R12*1), Y3
+	VPSHUFB        Y15, Y2, Y2
+	VPSHUFB        Y15, Y3, Y3
+	VPMADDWD       Y4, Y2, Y0
+	VPMADDWD       Y4, Y3, Y1
+	VPERM2I128   $0x20, Y1, Y0, Y2
+	VPERM2I128   $0x31, Y1, Y0, Y3
+	VPADDD       Y3, Y2, Y2
+	VPADDD       Y14, Y2, Y2
+	VPSRAD       $7, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (DI)
+	VEXTRACTI128 $1, Y2, X3
+	VMOVQ        X3, (R11)
+	ADDQ         $6, DI
+	ADDQ         $6, R11
+	ADDQ         $4, BX
+	ADDQ         $32, R8
+	DECQ         CX
+	JMP          q4pix
+
 q2done:
 	VZEROUPPER
 	RET
@@ -241,6 +274,8 @@ TEXT ·resizeH3P2AVX2(SB), NOSPLIT, $0-64
 	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
 	SUBQ SI, R12
+	CMPQ DX, $2
+	JEQ  p1pix
 
 p2pix:
 	TESTQ CX, CX
@@ -274,6 +309,32 @@ p2tap:
 	ADDQ         $4, BX
 	DECQ         CX
 	JMP          p2pix
+
+	// k == 2 (upscaling): one pair of taps per output, no tap loop.
+p1pix:
+	TESTQ CX, CX
+	JZ    p2done
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	VMOVQ        (SI)(AX*1), X1
+	LEAQ         (SI)(AX*1), R9
+	VMOVQ        (R9)(R12*1), X2
+	VINSERTI128  $1, X2, Y1, Y1
+	VPSHUFB      Y15, Y1, Y1
+	VPBROADCASTD (R8), Y2
+	VPMADDWD     Y2, Y1, Y1
+	VPADDD       Y14, Y1, Y0
+	VPSRAD       $7, Y0, Y0
+	VPACKSSDW    Y0, Y0, Y0
+	VMOVQ        X0, (DI)
+	VEXTRACTI128 $1, Y0, X3
+	VMOVQ        X3, (R11)
+	ADDQ         $6, DI
+	ADDQ         $6, R11
+	ADDQ         $4, BX
+	ADDQ         $4, R8
+	DECQ         CX
+	JMP          p1pix
 
 p2done:
 	VZEROUPPER
