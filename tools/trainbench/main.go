@@ -1,0 +1,160 @@
+// Command trainbench measures pairflow's SimCLR training step on the
+// workload of ../shared/peers/train_bench.py: 256 source images = 512 views
+// of 3×32×32 (random N(0,1) inputs) in one forward pass, encoder, projection
+// head Linear(d,512)-ReLU-Linear(512,128), NT-Xent τ=0.5, SGD momentum 0.9
+// (lr 0.1, weight decay 1e-6) or Adam (lr 1e-3). It prints source images/s
+// (median, min, max over the timed steps) for training and forward-only, the
+// GFLOP/s from the same analytic count as the peer script, and the time per
+// layer kind.
+//
+// Usage:
+//
+//	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/pairflow/pairflow/trainer"
+)
+
+func main() {
+	encoder := flag.String("encoder", "smallcnn", "encoder: smallcnn (E1) or resnet18 (E2)")
+	threads := flag.Int("threads", 2, "threads (GOMAXPROCS and kernel goroutines)")
+	batch := flag.Int("batch", 256, "source images per step (views = 2×)")
+	steps := flag.Int("steps", 0, "timed steps (default smallcnn 10, resnet18 3)")
+	warmup := flag.Int("warmup", 0, "warm-up steps (default smallcnn 3, resnet18 1)")
+	opt := flag.String("opt", "sgd", "optimizer: sgd or adam")
+	noForward := flag.Bool("no-forward", false, "skip the forward-only measurement")
+	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	flag.Parse()
+	if err := run(*encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut); err != nil {
+		fmt.Fprintln(os.Stderr, "trainbench:", err)
+		os.Exit(1)
+	}
+}
+
+type summary struct {
+	StepS      []float64  `json:"step_s"`
+	ImagesPerS [3]float64 `json:"images_per_s_median_min_max"`
+	GFLOPPerS  float64    `json:"GFLOP_per_s_median"`
+}
+
+func summarise(ts []float64, n int, flops float64) summary {
+	s := append([]float64(nil), ts...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return summary{StepS: ts, ImagesPerS: [3]float64{float64(n) / med, float64(n) / s[len(s)-1], float64(n) / s[0]}, GFLOPPerS: flops / med / 1e9}
+}
+
+func run(encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut string) error {
+	switch encoder {
+	case "E1":
+		encoder = "smallcnn"
+	case "E2":
+		encoder = "resnet18"
+	}
+	if steps == 0 {
+		steps = map[bool]int{true: 10, false: 3}[encoder == "smallcnn"]
+	}
+	if warmup == 0 {
+		warmup = map[bool]int{true: 3, false: 1}[encoder == "smallcnn"]
+	}
+	runtime.GOMAXPROCS(threads)
+	trainer.SetThreads(threads)
+	cfg := trainer.Config{Model: encoder, Channels: 3, Tau: 0.5, Seed: 0}
+	switch opt {
+	case "sgd":
+		cfg.Optimizer, cfg.Momentum, cfg.Schedule, cfg.WeightDecay = "sgd", 0.9, trainer.Constant(0.1), 1e-6
+	case "adam":
+		cfg.Optimizer, cfg.Schedule = "adam", trainer.Constant(1e-3)
+	default:
+		return fmt.Errorf("unknown -opt %q", opt)
+	}
+	s, err := trainer.NewSimCLR(cfg)
+	if err != nil {
+		return err
+	}
+	r := trainer.NewRNG(1)
+	x := trainer.NewTensor[float32](2*batch, 3, 32, 32)
+	for i := range x.Data {
+		x.Data[i] = float32(r.Normal())
+	}
+	model := s.Model()
+	s.Forward(x)
+	fwdFlops := trainer.ForwardFLOPs[float32](model)
+	var firstConv int64
+	trainer.Walk[float32](model, func(l trainer.Layer[float32]) {
+		if c, ok := l.(*trainer.Conv2d[float32]); ok && firstConv == 0 {
+			firstConv = trainer.ForwardFLOPs[float32](c)
+		}
+	})
+	trainFlops := 3*fwdFlops - firstConv
+
+	bench := func(fn func(), w, n int) []float64 {
+		for i := 0; i < w; i++ {
+			fn()
+		}
+		ts := make([]float64, n)
+		for i := range ts {
+			t0 := time.Now()
+			fn()
+			ts[i] = time.Since(t0).Seconds()
+		}
+		return ts
+	}
+	var loss float64
+	prof := trainer.NewProfile()
+	tt := bench(func() { loss = s.StepTensor(x).Loss }, warmup, steps)
+	// A separate profiled pass, so that timing layers cannot slow the
+	// measured steps.
+	s.SetProfile(prof)
+	pt := bench(func() { s.StepTensor(x) }, 0, max(1, steps/2))
+	s.SetProfile(nil)
+	res := map[string]any{
+		"encoder": encoder, "threads": threads, "opt": opt, "images_per_step": batch, "views_per_step": 2 * batch,
+		"kernel_tier":        trainer.KernelTier().String(),
+		"fwd_GFLOP_per_step": float64(fwdFlops) / 1e9, "train_GFLOP_per_step": float64(trainFlops) / 1e9,
+		"train": summarise(tt, batch, float64(trainFlops)), "last_loss": loss,
+	}
+	if !noForward {
+		ft := bench(func() { s.Forward(x) }, max(1, warmup), steps)
+		res["forward_only"] = summarise(ft, batch, float64(fwdFlops))
+	}
+	tr := res["train"].(summary)
+	fmt.Printf("pairflow trainbench: %s, %d threads, tier %s, %d views of 3x32x32, opt %s\n", encoder, threads, trainer.KernelTier(), 2*batch, opt)
+	fmt.Printf("train:        %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s  step %.3f s\n",
+		tr.ImagesPerS[0], tr.ImagesPerS[1], tr.ImagesPerS[2], tr.GFLOPPerS, float64(batch)/tr.ImagesPerS[0])
+	if f, ok := res["forward_only"].(summary); ok {
+		fmt.Printf("forward-only: %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s\n", f.ImagesPerS[0], f.ImagesPerS[1], f.ImagesPerS[2], f.GFLOPPerS)
+	}
+	var total float64
+	for _, k := range prof.Kinds() {
+		total += (prof.Forward[k] + prof.Backward[k]).Seconds()
+	}
+	perStep := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(len(pt)) }
+	fmt.Printf("time per training step by layer kind (%d profiled steps):\n  %-10s %9s %9s %7s\n", len(pt), "kind", "fwd ms", "bwd ms", "share")
+	kinds := map[string]any{}
+	for _, k := range prof.Kinds() {
+		f, b := prof.Forward[k], prof.Backward[k]
+		fmt.Printf("  %-10s %9.1f %9.1f %6.1f%%\n", k, perStep(f), perStep(b), 100*(f+b).Seconds()/total)
+		kinds[k] = map[string]float64{"fwd_ms": perStep(f), "bwd_ms": perStep(b)}
+	}
+	res["per_kind_ms"] = kinds
+	if jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", " ")
+		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

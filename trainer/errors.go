@@ -1,0 +1,25 @@
+package trainer
+
+import (
+	"errors"
+
+	"github.com/pairflow/pairflow/trainer/safetensors"
+)
+
+// Sentinel errors. They are wrapped with context (file, tensor, field);
+// test with errors.Is.
+var (
+	// ErrConfig means an invalid option or hyper-parameter.
+	ErrConfig = errors.New("invalid configuration")
+	// ErrFormat means a checkpoint file is malformed (truncated, bad header,
+	// offsets out of range, unknown dtype).
+	ErrFormat = safetensors.ErrFormat
+	// ErrVersion means a checkpoint claims a format version this package
+	// does not read.
+	ErrVersion = errors.New("unsupported checkpoint version")
+	// ErrMismatch means a checkpoint does not fit the model (missing
+	// tensor, wrong shape or dtype).
+	ErrMismatch = errors.New("checkpoint does not match model")
+	// ErrShape means an input buffer does not match its stated shape.
+	ErrShape = errors.New("bad input shape")
+)
