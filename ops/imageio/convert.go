@@ -23,19 +23,65 @@ func over(c, a uint8) uint8 { return uint8((uint32(c)*uint32(a) + 127) / 255) }
 // ycc is color.YCbCrToRGB, inlined: exact 16.16 fixed-point arithmetic.
 func ycc(y, cb, cr uint8) (uint8, uint8, uint8) {
 	yy := int32(y) * 0x10101
-	b1 := int32(cb) - 128
-	r1 := int32(cr) - 128
-	r := yy + 91881*r1
-	g := yy - 22554*b1 - 46802*r1
-	b := yy + 116130*b1
-	return clamp16(r), clamp16(g), clamp16(b)
+	rd, gd, bd := chroma(cb, cr)
+	return clamp16(yy + rd), clamp16(yy + gd), clamp16(yy + bd)
 }
 
+// chroma returns the 16.16 offsets that Cb and Cr add to the scaled luma
+// for R, G and B (color.YCbCrToRGB's constants).
+func chroma(cb, cr uint8) (rd, gd, bd int32) {
+	b1 := int32(cb) - 128
+	r1 := int32(cr) - 128
+	return 91881 * r1, -22554*b1 - 46802*r1, 116130 * b1
+}
+
+// clamp16 takes the integer part of a 16.16 value, saturated to 0..255:
+// color.YCbCrToRGB's rule (v&0xff000000 == 0 ? v>>16 : v<0 ? 0 : 255),
+// written with min and max so that it compiles to conditional moves
+// rather than branches that photos' noisy chroma mispredicts.
 func clamp16(v int32) uint8 {
-	if uint32(v)&0xff000000 == 0 {
-		return uint8(v >> 16)
+	return uint8(min(max(v, 0), 0xffffff) >> 16)
+}
+
+// yccRow2Ref converts one row of pixels whose horizontal pairs share
+// chroma (4:2:0 and 4:2:2): len(y) pixels into o (3 bytes each), chroma
+// from cb[x/2], cr[x/2]. It needs len(cb), len(cr) >= (len(y)+1)/2 and
+// len(o) >= 3*len(y). It is the reference for yccRow2's fast paths.
+func yccRow2Ref(o, y, cb, cr []uint8) {
+	n := len(y) / 2
+	cb, cr = cb[:n], cr[:n]
+	o = o[:6*n]
+	for i := range cb {
+		rd, gd, bd := chroma(cb[i], cr[i])
+		y0 := int32(y[2*i]) * 0x10101
+		y1 := int32(y[2*i+1]) * 0x10101
+		p := o[6*i : 6*i+6 : 6*i+6]
+		p[0] = clamp16(y0 + rd)
+		p[1] = clamp16(y0 + gd)
+		p[2] = clamp16(y0 + bd)
+		p[3] = clamp16(y1 + rd)
+		p[4] = clamp16(y1 + gd)
+		p[5] = clamp16(y1 + bd)
 	}
-	return uint8(^(v >> 31))
+	if len(y)%2 == 1 {
+		x := len(y) - 1
+		p := o[:3*x+3]
+		p[3*x], p[3*x+1], p[3*x+2] = ycc(y[x], cb[:n+1][n], cr[:n+1][n])
+	}
+}
+
+// yccRow1 converts one row of 4:4:4 pixels.
+func yccRow1(o, y, cb, cr []uint8) {
+	cb, cr = cb[:len(y)], cr[:len(y)]
+	o = o[:3*len(y)]
+	for i, v := range y {
+		rd, gd, bd := chroma(cb[i], cr[i])
+		yy := int32(v) * 0x10101
+		p := o[3*i : 3*i+3 : 3*i+3]
+		p[0] = clamp16(yy + rd)
+		p[1] = clamp16(yy + gd)
+		p[2] = clamp16(yy + bd)
+	}
 }
 
 // convert writes m into dst as a tight image with c (1 or 3) channels,
@@ -189,23 +235,10 @@ func convertYCbCr(dst *ops.Image, m *image.YCbCr) {
 		// start at an even x.
 		if b.Min.X%2 == 0 {
 			for y := range h {
-				yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):][:w]
+				yo := m.YOffset(b.Min.X, b.Min.Y+y)
 				co := m.COffset(b.Min.X, b.Min.Y+y)
-				cbrow := m.Cb[co : co+(w+1)/2]
-				crrow := m.Cr[co : co+(w+1)/2]
-				row := dst.Row(y)
-				row = row[:3*w]
-				for x := 0; x+1 < w; x += 2 {
-					cb, cr := cbrow[x/2], crrow[x/2]
-					y2 := yrow[x : x+2 : x+2]
-					o := row[3*x : 3*x+6 : 3*x+6]
-					o[0], o[1], o[2] = ycc(y2[0], cb, cr)
-					o[3], o[4], o[5] = ycc(y2[1], cb, cr)
-				}
-				if w%2 == 1 {
-					x := w - 1
-					row[3*x], row[3*x+1], row[3*x+2] = ycc(yrow[x], cbrow[x/2], crrow[x/2])
-				}
+				n := (w + 1) / 2
+				yccRow2(dst.Row(y), m.Y[yo:yo+w], m.Cb[co:co+n], m.Cr[co:co+n])
 			}
 			return
 		}
@@ -213,11 +246,7 @@ func convertYCbCr(dst *ops.Image, m *image.YCbCr) {
 		for y := range h {
 			yo := m.YOffset(b.Min.X, b.Min.Y+y)
 			co := m.COffset(b.Min.X, b.Min.Y+y)
-			yrow, cbrow, crrow := m.Y[yo:yo+w], m.Cb[co:co+w], m.Cr[co:co+w]
-			row := dst.Row(y)
-			for x := range w {
-				row[3*x], row[3*x+1], row[3*x+2] = ycc(yrow[x], cbrow[x], crrow[x])
-			}
+			yccRow1(dst.Row(y), m.Y[yo:yo+w], m.Cb[co:co+w], m.Cr[co:co+w])
 		}
 		return
 	}

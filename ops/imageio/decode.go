@@ -112,7 +112,7 @@ func (d *Decoder) Decode(dst *ops.Image, b []byte) error {
 	if d.Channels != 0 && d.Channels != 1 && d.Channels != 3 {
 		return fmt.Errorf("%w: channels %d, want 0, 1 or 3", ErrInvalid, d.Channels)
 	}
-	cfg, err := DecodeConfig(b)
+	cfg, err := fastConfig(b)
 	if err != nil {
 		return err
 	}
@@ -159,6 +159,19 @@ func (d *Decoder) Decode(dst *ops.Image, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// fastConfig is DecodeConfig, reading a JPEG's frame header straight from
+// the bytes (image/jpeg's DecodeConfig allocates a whole decoder to do it).
+func fastConfig(b []byte) (Config, error) {
+	if w, h, comps, ok := jpegSOF(b); ok {
+		c := 3
+		if comps == 1 {
+			c = 1
+		}
+		return Config{Format: shards.JPEG, Width: w, Height: h, Channels: c}, nil
+	}
+	return DecodeConfig(b)
 }
 
 func (d *Decoder) check(cfg Config) error {

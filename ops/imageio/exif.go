@@ -85,3 +85,53 @@ func tiffOrientation(t []byte) int {
 	}
 	return 0
 }
+
+// jpegSOF reads the frame header of a baseline, extended or progressive
+// JPEG (SOF0, SOF1, SOF2) from b without decoding anything: its width,
+// height and component count. ok is false when the marker walk does not
+// reach such a header within 64 segments, or the header is implausible;
+// the caller then asks image/jpeg, which explains what is wrong.
+func jpegSOF(b []byte) (w, h, comps int, ok bool) {
+	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
+		return 0, 0, 0, false
+	}
+	i := 2
+	for seg := 0; seg < maxJPEGSegments; seg++ {
+		for i+1 < len(b) && b[i] == 0xff && b[i+1] == 0xff {
+			i++ // fill bytes
+		}
+		if i+4 > len(b) || b[i] != 0xff {
+			return 0, 0, 0, false
+		}
+		marker := b[i+1]
+		switch {
+		case marker == 0xda || marker == 0xd9: // scan or end before a frame
+			return 0, 0, 0, false
+		case marker >= 0xd0 && marker <= 0xd7: // RSTn: no length
+			i += 2
+			continue
+		case marker < 0xc0: // stuffed zero, TEM or reserved: image/jpeg's business
+			return 0, 0, 0, false
+		}
+		n := int(binary.BigEndian.Uint16(b[i+2:]))
+		if n < 2 || i+2+n > len(b) {
+			return 0, 0, 0, false
+		}
+		p := b[i+4 : i+2+n]
+		switch marker {
+		case 0xc0, 0xc1, 0xc2:
+			if len(p) < 6 || p[0] != 8 {
+				return 0, 0, 0, false
+			}
+			h, w, comps = int(binary.BigEndian.Uint16(p[1:])), int(binary.BigEndian.Uint16(p[3:])), int(p[5])
+			if w == 0 || h == 0 || (comps != 1 && comps != 3 && comps != 4) || len(p) < 6+3*comps {
+				return 0, 0, 0, false
+			}
+			return w, h, comps, true
+		case 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf: // unsupported frames
+			return 0, 0, 0, false
+		}
+		i += 2 + n
+	}
+	return 0, 0, 0, false
+}

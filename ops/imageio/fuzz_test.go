@@ -1,8 +1,12 @@
 package imageio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"os"
 	"testing"
 
@@ -46,6 +50,29 @@ func FuzzOrientation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if o := Orientation(data); o < 1 || o > 8 {
 			t.Fatalf("Orientation = %d", o)
+		}
+	})
+}
+
+// FuzzJPEGSOF: whenever jpegSOF reads a frame header, image/jpeg's
+// DecodeConfig must either fail or report the same geometry.
+func FuzzJPEGSOF(f *testing.F) {
+	f.Add(encode(f, shards.JPEG, testImage(9, 7)))
+	f.Add(withExif(encode(f, shards.JPEG, testImage(5, 3)), 6, binary.BigEndian))
+	gray := image.NewGray(image.Rect(0, 0, 4, 6))
+	f.Add(encode(f, shards.JPEG, gray))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, h, comps, ok := jpegSOF(data)
+		if !ok {
+			return
+		}
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		gray := cfg.ColorModel == color.GrayModel
+		if cfg.Width != w || cfg.Height != h || gray != (comps == 1) {
+			t.Fatalf("jpegSOF = %dx%d with %d components, image/jpeg says %dx%d %T", w, h, comps, cfg.Width, cfg.Height, cfg.ColorModel)
 		}
 	})
 }
