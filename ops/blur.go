@@ -121,7 +121,7 @@ func cfGaussKernel(dst []float32, k int, sigma float64) []float32 {
 // (most of a 32 KiB L1 data cache): wider images are blurred in
 // vertical strips. The vertical pass reads every ring row once per output
 // row, so a ring that spills to L2 costs it about half its speed.
-const cfBlurRingBytes = 20 << 10
+const cfBlurRingBytes = 24 << 10
 
 // cfBlur blurs m in place with a k-tap Gaussian of the given sigma: a
 // horizontal float32 pass into a ring of 2R+1 rows (small enough to stay in
@@ -151,10 +151,7 @@ func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
 		// values (RandomGrayscale before the blur): blur one, copy it.
 		g := Image{W: W, H: H, C: 1, Stride: W, Pix: cfGrowU8(&b.gray, W*H)}
 		for y := 0; y < H; y++ {
-			row, out := m.Row(y), g.Row(y)
-			for x := range out {
-				out[x] = row[3*x]
-			}
+			rgbRowTakeR(g.Row(y), m.Row(y))
 		}
 		cfBlur(s, &g, k, sigma)
 		grayToRGB(m, &g)
@@ -180,11 +177,8 @@ func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
 // It stops at the first colour pixel.
 func cfIsGray3(m *Image) bool {
 	for y := 0; y < m.H; y++ {
-		row := m.Row(y)
-		for i := 0; i+2 < len(row); i += 3 {
-			if row[i] != row[i+1] || row[i] != row[i+2] {
-				return false
-			}
+		if !rgbRowIsGray(m.Row(y)) {
+			return false
 		}
 	}
 	return true
@@ -221,6 +215,10 @@ func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
 	left, mid, right := pad[:nl], pad[nl:nl+(inHi-inLo)*C], pad[nl+(inHi-inLo)*C:]
 	reflL, reflR := refl[:nl], refl[nl:]
 	done, slot := 0, 0 // horizontal rows computed so far; done % K
+	hb := 0            // (H-K) % K, for cfBlurSlot
+	if H >= K {
+		hb = (H - K) % K
+	}
 	for y := 0; y < H; y++ {
 		for ; done < H && done <= y+R; done++ {
 			row := m.Row(done)
@@ -242,11 +240,32 @@ func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
 			ro = dbl[o : o+K]
 		} else {
 			for j := range offs {
-				offs[j] = int32(cfReflect(y-R+j, H) % K * n)
+				// r % K without a division: border rows read rows
+				// below K or from H-K on (see cfBlurSlot).
+				offs[j] = int32(cfBlurSlot(cfReflect(y-R+j, H), H, K, hb) * n)
 			}
 		}
+		// Every offset is slot*n with slot in [0, K) and len(ring) == K*n,
+		// as cfBlurV requires.
 		cfBlurV(dst.Row(y)[x0*C:x1*C], ring, ro, w)
 	}
+}
+
+// cfBlurSlot returns r % K for a row r in [0, H), with hb = (H-K) % K:
+// rows below K are their own slot and rows from H-K on count up from hb,
+// which covers every row a border output row reads; others divide.
+func cfBlurSlot(r, H, K, hb int) int {
+	switch {
+	case r < K:
+		return r
+	case r >= H-K:
+		s := hb + r - (H - K)
+		if s >= K {
+			s -= K
+		}
+		return s
+	}
+	return r % K
 }
 
 // cfBlurHRef is the horizontal pass: dst[i] = sum_k w[k]*pad[i+k*C], summed

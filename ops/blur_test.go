@@ -136,3 +136,20 @@ func TestBlurStripsMatchWhole(t *testing.T) {
 		restore()
 	}
 }
+
+// cfBlurSlot is r % K for every row and size.
+func TestBlurSlot(t *testing.T) {
+	for K := 1; K <= 31; K += 2 {
+		for H := 1; H <= 80; H++ {
+			hb := 0
+			if H >= K {
+				hb = (H - K) % K
+			}
+			for r := 0; r < H; r++ {
+				if got := cfBlurSlot(r, H, K, hb); got != r%K {
+					t.Fatalf("cfBlurSlot(%d, H=%d, K=%d) = %d, want %d", r, H, K, got, r%K)
+				}
+			}
+		}
+	}
+}

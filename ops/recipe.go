@@ -284,11 +284,7 @@ func (rc *Recipe) ApplyUint8(s *Scratch, src *Image, r *Rand, p *Params, dst []u
 
 func grayToRGB(dst, src *Image) {
 	for y := 0; y < src.H; y++ {
-		in := src.Pix[y*src.Stride : y*src.Stride+src.W]
-		out := dst.Pix[y*dst.Stride : y*dst.Stride+3*src.W]
-		for x, v := range in {
-			out[3*x], out[3*x+1], out[3*x+2] = v, v, v
-		}
+		grayRowToRGB(dst.Pix[y*dst.Stride:y*dst.Stride+3*src.W], src.Pix[y*src.Stride:y*src.Stride+src.W])
 	}
 }
 
