@@ -9,6 +9,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"io"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -61,23 +62,7 @@ func DecodeConfig(b []byte) (Config, error) {
 	if !ok {
 		return Config{}, ErrFormat
 	}
-	var cfg image.Config
-	var err error
-	r := bytes.NewReader(b)
-	switch f {
-	case shards.JPEG:
-		cfg, err = jpeg.DecodeConfig(r)
-	case shards.PNG:
-		cfg, err = png.DecodeConfig(r)
-	case shards.GIF:
-		cfg, err = gif.DecodeConfig(r)
-	case shards.BMP:
-		cfg, err = bmp.DecodeConfig(r)
-	case shards.TIFF:
-		cfg, err = tiff.DecodeConfig(r)
-	case shards.WebP:
-		cfg, err = webp.DecodeConfig(r)
-	}
+	cfg, err := codecs[f].decodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %v header: %v", ErrDecode, f, err)
 	}
@@ -86,6 +71,20 @@ func DecodeConfig(b []byte) (Config, error) {
 		c = 1
 	}
 	return Config{Format: f, Width: cfg.Width, Height: cfg.Height, Channels: c}, nil
+}
+
+// codecs holds the standard-library and x/image decoders of every encoded
+// format Sniff recognises.
+var codecs = map[shards.Encoding]struct {
+	decode       func(io.Reader) (image.Image, error)
+	decodeConfig func(io.Reader) (image.Config, error)
+}{
+	shards.JPEG: {jpeg.Decode, jpeg.DecodeConfig},
+	shards.PNG:  {png.Decode, png.DecodeConfig},
+	shards.GIF:  {gif.Decode, gif.DecodeConfig},
+	shards.BMP:  {bmp.Decode, bmp.DecodeConfig},
+	shards.TIFF: {tiff.Decode, tiff.DecodeConfig},
+	shards.WebP: {webp.Decode, webp.DecodeConfig},
 }
 
 // Decoder decodes images into reusable ops.Images. The zero value decodes
@@ -119,22 +118,7 @@ func (d *Decoder) Decode(dst *ops.Image, b []byte) error {
 	if err := d.check(cfg); err != nil {
 		return err
 	}
-	var m image.Image
-	r := bytes.NewReader(b)
-	switch cfg.Format {
-	case shards.JPEG:
-		m, err = jpeg.Decode(r)
-	case shards.PNG:
-		m, err = png.Decode(r)
-	case shards.GIF:
-		m, err = gif.Decode(r)
-	case shards.BMP:
-		m, err = bmp.Decode(r)
-	case shards.TIFF:
-		m, err = tiff.Decode(r)
-	case shards.WebP:
-		m, err = webp.Decode(r)
-	}
+	m, err := codecs[cfg.Format].decode(bytes.NewReader(b))
 	if err != nil {
 		return fmt.Errorf("%w: %v: %v", ErrDecode, cfg.Format, err)
 	}
