@@ -79,6 +79,35 @@ func (c TensorColumn) Float32(i int) []float32 {
 	return c.f32[lo : lo+c.elems : lo+c.elems]
 }
 
+// Uint8Rows returns tensors lo..hi−1 as one slice without copying (rows are
+// contiguous in an Arrow column), for consumers that take a whole batch at
+// once. It panics when the range is invalid or the column is not uint8.
+func (c TensorColumn) Uint8Rows(lo, hi int) []uint8 {
+	if c.u8 == nil && c.elems > 0 {
+		panic("pipeline: Uint8Rows on a " + c.Type.ValueType().String() + " tensor column")
+	}
+	c.checkRange(lo, hi)
+	a, b := (c.off+lo)*c.elems, (c.off+hi)*c.elems
+	return c.u8[a:b:b]
+}
+
+// Float32Rows returns tensors lo..hi−1 as one slice without copying. It
+// panics when the range is invalid or the column is not float32.
+func (c TensorColumn) Float32Rows(lo, hi int) []float32 {
+	if c.f32 == nil && c.elems > 0 {
+		panic("pipeline: Float32Rows on a " + c.Type.ValueType().String() + " tensor column")
+	}
+	c.checkRange(lo, hi)
+	a, b := (c.off+lo)*c.elems, (c.off+hi)*c.elems
+	return c.f32[a:b:b]
+}
+
+func (c TensorColumn) checkRange(lo, hi int) {
+	if lo < 0 || hi < lo || hi > c.n {
+		panic(fmt.Sprintf("pipeline: tensors %d..%d of %d", lo, hi, c.n))
+	}
+}
+
 func (c TensorColumn) check(i int) {
 	if i < 0 || i >= c.n {
 		panic(fmt.Sprintf("pipeline: tensor %d of %d", i, c.n))

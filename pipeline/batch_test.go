@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -25,6 +26,7 @@ func checkFixture(t *testing.T, c fixtureCase, recs []arrow.RecordBatch) {
 		if int(rec.NumRows()) != c.rows[bi] {
 			t.Fatalf("batch %d: %d rows, want %d", bi, rec.NumRows(), c.rows[bi])
 		}
+		checkRows(t, rec, len(c.layout.TensorColumns()))
 		ids := rec.Column(0).(*array.Uint64)
 		keys := rec.Column(1).(*array.String)
 		labels := rec.Column(2).(*array.Int32)
@@ -572,6 +574,47 @@ func TestReadSliced(t *testing.T) {
 		sl.Release()
 		for _, rec := range recs {
 			rec.Release()
+		}
+	}
+}
+
+// checkRows checks that Float32Rows/Uint8Rows over a whole batch, and over a
+// slice of it, are the rows' tensors back to back.
+func checkRows(t *testing.T, rec arrow.RecordBatch, ntens int) {
+	t.Helper()
+	n := int(rec.NumRows())
+	for _, r := range []arrow.RecordBatch{rec, rec.NewSlice(int64(min(1, n)), int64(n))} {
+		for tc := range ntens {
+			col, err := Tensors(r.Column(numCommon + tc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var whole, rows []float64
+			if col.Type.ValueType().ID() == arrow.FLOAT32 {
+				for _, v := range col.Float32Rows(0, col.Len()) {
+					whole = append(whole, float64(v))
+				}
+				for i := range col.Len() {
+					for _, v := range col.Float32(i) {
+						rows = append(rows, float64(v))
+					}
+				}
+			} else {
+				for _, v := range col.Uint8Rows(0, col.Len()) {
+					whole = append(whole, float64(v))
+				}
+				for i := range col.Len() {
+					for _, v := range col.Uint8(i) {
+						rows = append(rows, float64(v))
+					}
+				}
+			}
+			if !slices.Equal(whole, rows) {
+				t.Fatalf("tensor column %d: rows slice differs from the rows", tc)
+			}
+		}
+		if r != rec {
+			r.Release()
 		}
 	}
 }

@@ -130,18 +130,20 @@ const (
 	MaskCenter  = "center"  // one central square (rectangle for non-square views)
 	MaskBlocks  = "blocks"  // random rectangles until Ratio of the view is covered
 	MaskPatches = "patches" // a grid of Patch×Patch cells, round(Ratio × cells) of them masked
+	MaskSquare  = "square"  // one Patch×Patch square at a uniformly random position
 )
 
 // MaskOptions configure the masked region of Inpainting.
 type MaskOptions struct {
-	// Mode is "center" (default), "blocks" or "patches".
+	// Mode is "center" (default), "blocks", "patches" or "square".
 	Mode string `json:"mode,omitempty"`
 	// Ratio is the fraction of the view's pixels to mask, in (0, 1)
 	// (default 0.25).
 	Ratio float64 `json:"ratio,omitempty"`
-	// Patch is the cell side for "patches" and the largest block side for
-	// "blocks", in view pixels (default: a quarter of the shorter side for
-	// blocks, an eighth for patches, at least 1).
+	// Patch is the cell side for "patches", the largest block side for
+	// "blocks" and the side for "square", in view pixels (default: a quarter
+	// of the shorter side for blocks, an eighth for patches, √Ratio of the
+	// shorter side for square; at least 1).
 	Patch int `json:"patch,omitempty"`
 	// Fill is the value masked pixels get in the "masked" column, in the
 	// view's output units (a float for float32 views, 0–255 for uint8).
@@ -342,9 +344,9 @@ func (c *Config) Validate() error {
 	}
 	m := c.Mask
 	switch m.Mode {
-	case "", MaskCenter, MaskBlocks, MaskPatches:
+	case "", MaskCenter, MaskBlocks, MaskPatches, MaskSquare:
 	default:
-		return bad("mask mode %q (want center, blocks or patches)", m.Mode)
+		return bad("mask mode %q (want center, blocks, patches or square)", m.Mode)
 	}
 	if !(m.Ratio >= 0 && m.Ratio < 1) || m.Patch < 0 || m.Patch > ops.MaxSide || math.IsNaN(m.Fill) || math.IsInf(m.Fill, 0) {
 		return bad("mask ratio %v (want 0..1, 0 for the default), patch %d, fill %v", m.Ratio, m.Patch, m.Fill)

@@ -198,6 +198,14 @@ func drawMask(mask []uint8, w, h int, m *MaskOptions, r *ops.Rand, perm *[]int32
 			c := int(p[i])
 			rect((c%gw)*side, (c/gw)*side, side, side)
 		}
+	case MaskSquare:
+		side := m.Patch
+		if side == 0 {
+			side = max(int(math.Round(math.Sqrt(m.Ratio)*float64(min(w, h)))), 1)
+		}
+		side = min(side, w, h)
+		x := r.Intn(w - side + 1)
+		rect(x, r.Intn(h-side+1), side, side)
 	default: // center
 		s := math.Sqrt(m.Ratio)
 		bw := min(max(int(math.Round(s*float64(w))), 1), w)

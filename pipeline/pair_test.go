@@ -114,6 +114,7 @@ func TestInpaintingMasks(t *testing.T) {
 		{pipeline.MaskOptions{Ratio: 0.25, Fill: 7}, func(n int) bool { return n == 64 }},
 		{pipeline.MaskOptions{Mode: pipeline.MaskPatches, Ratio: 0.5, Patch: 4, Fill: 7}, func(n int) bool { return n == 128 }},
 		{pipeline.MaskOptions{Mode: pipeline.MaskBlocks, Ratio: 0.3, Patch: 5, Fill: 7}, func(n int) bool { return n >= 77 && n < 77+25 }},
+		{pipeline.MaskOptions{Mode: pipeline.MaskSquare, Patch: 6, Fill: 7}, func(n int) bool { return n == 36 }},
 	} {
 		t.Run(tc.mask.Mode, func(t *testing.T) {
 			cfg := baseConfig(pipeline.Inpainting)
@@ -144,6 +145,9 @@ func TestInpaintingMasks(t *testing.T) {
 					if !tc.masked(n) {
 						t.Fatalf("%d pixels masked", n)
 					}
+					if tc.mask.Mode == pipeline.MaskSquare && !isSquare(mask, 16, 6) {
+						t.Fatal("square mask is not one 6×6 square")
+					}
 					if tc.mask.Mode == "" && (mask[4*16+4] != 1 || mask[3*16+4] != 0 || mask[11*16+11] != 1 || mask[12*16+12] != 0) {
 						t.Fatal("central mask is not the 8×8 square at (4,4)")
 					}
@@ -155,6 +159,29 @@ func TestInpaintingMasks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// isSquare reports whether the set pixels of a w-wide mask are exactly one
+// side×side square.
+func isSquare(mask []uint8, w, side int) bool {
+	x0, y0 := -1, -1
+	for i, m := range mask {
+		if m != 0 {
+			x0, y0 = i%w, i/w
+			break
+		}
+	}
+	if x0 < 0 {
+		return false
+	}
+	for i, m := range mask {
+		x, y := i%w, i/w
+		in := x >= x0 && x < x0+side && y >= y0 && y < y0+side
+		if in != (m != 0) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestRelativePatchGeometry(t *testing.T) {

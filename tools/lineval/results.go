@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	resultsName    = "results.json"
+	tableName      = "table.md"
+	resultsVersion = 1
+)
+
+// Results is results.json: one entry per method (table row), in the order
+// they were first written.
+type Results struct {
+	Version int `json:"version"`
+	// TestRecords is the size of the test split of the latest run.
+	TestRecords int       `json:"test_records"`
+	Methods     []*Method `json:"methods"`
+}
+
+// Method is one row: how it was run and its cells.
+type Method struct {
+	Name     string         `json:"name"`
+	Mode     string         `json:"mode"`    // linear or finetune
+	Encoder  string         `json:"encoder"` // checkpoint path, or "random-init <model>"
+	Train    string         `json:"train"`
+	Test     string         `json:"test"`
+	Settings map[string]any `json:"settings"`
+	Cells    []Cell         `json:"cells"` // by fraction
+}
+
+// Cell is one label fraction: its runs (one per subset seed) and their mean
+// and sample standard deviation (0 for one run), in %.
+type Cell struct {
+	Fraction float64 `json:"fraction"`
+	Runs     []Run   `json:"runs"`
+	Top1Mean float64 `json:"top1_mean"`
+	Top1Std  float64 `json:"top1_std"`
+	Top5Mean float64 `json:"top5_mean"`
+	Top5Std  float64 `json:"top5_std"`
+}
+
+// Run is one (fraction, seed) training and evaluation.
+type Run struct {
+	Seed      uint64  `json:"seed"`
+	Subset    int     `json:"subset"`     // labelled records used
+	SubsetFNV string  `json:"subset_fnv"` // FNV-64a of the subset's indices (int64 little-endian)
+	Top1      float64 `json:"top1"`       // %
+	Top5      float64 `json:"top5"`       // %
+	Loss      float64 `json:"final_loss"` // last pass's mean (linear) or last step's (finetune)
+	Steps     int64   `json:"steps"`
+	Seconds   float64 `json:"seconds"`
+}
+
+func (c *Cell) summarize() {
+	t1 := make([]float64, len(c.Runs))
+	t5 := make([]float64, len(c.Runs))
+	for i, r := range c.Runs {
+		t1[i], t5[i] = r.Top1, r.Top5
+	}
+	c.Top1Mean, c.Top1Std = meanStd(t1)
+	c.Top5Mean, c.Top5Std = meanStd(t5)
+}
+
+// meanStd returns the mean and the sample standard deviation (n − 1; 0 for
+// fewer than two values).
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	m := s / float64(len(v))
+	if len(v) < 2 {
+		return m, 0
+	}
+	var q float64
+	for _, x := range v {
+		q += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(q / float64(len(v)-1))
+}
+
+func subsetHash(sub []int64) string {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, i := range sub {
+		binary.LittleEndian.PutUint64(b[:], uint64(i))
+		h.Write(b[:])
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+func (s *setup) newMethod() *Method {
+	o := s.o
+	m := &Method{Name: o.method, Mode: o.mode, Train: o.train, Test: o.test}
+	if o.encoder != "" {
+		m.Encoder = o.encoder
+	} else {
+		m.Encoder = fmt.Sprintf("random-init %s (seed %d)", s.model, o.initSeed)
+	}
+	set := map[string]any{
+		"model": s.model, "channels": s.channels, "size": s.size, "classes": s.classes,
+		"mean": s.mean, "std": s.std, "seeds": o.seeds,
+	}
+	if o.mode == "linear" {
+		set["optimizer"], set["lr"], set["weight_decay"] = "adam", o.linLR, o.linWD
+		set["passes"], set["batch"] = o.passes, o.linBatch
+		set["features"] = "eval view, BatchNorm eval mode, standardised by the subset's mean and unbiased std"
+	} else {
+		set["optimizer"], set["lr"], set["weight_decay"] = "adam", o.ftLR, o.ftWD
+		set["steps"], set["batch"], set["schedule"] = o.steps, o.ftBatch, "cosine to 0, no warm-up"
+		set["crop_scale"] = o.cropScale
+		set["recipe"] = json.RawMessage(s.trainRecipe())
+	}
+	m.Settings = set
+	return m
+}
+
+// readResults reads dir/results.json; a missing file gives empty Results.
+func readResults(dir string) (*Results, error) {
+	path := filepath.Join(dir, resultsName)
+	res := &Results{Version: resultsVersion}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return res, nil
+	case err != nil:
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(res); err != nil {
+		return nil, fmt.Errorf("%s: cannot merge with it: %w (move it away to start afresh)", path, err)
+	}
+	if res.Version != resultsVersion {
+		return nil, fmt.Errorf("%s: version %d, this lineval writes %d (move it away to start afresh)", path, res.Version, resultsVersion)
+	}
+	return res, nil
+}
+
+// writeResults merges m into dir/results.json (replacing the cells of the
+// same fractions of a method of the same name) and rewrites dir/table.md.
+// Invocations sharing dir take turns through a lock file.
+func writeResults(dir string, m *Method, testRecords int) (*Results, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	res, err := readResults(dir)
+	if err != nil {
+		return nil, err
+	}
+	res.TestRecords = testRecords
+	merge(res, m)
+	out, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(dir, resultsName), append(out, '\n')); err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(dir, tableName), []byte(renderTable(res))); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// lockDir takes dir's lock file (created exclusively), waiting up to a
+// minute for another invocation; a lock older than ten minutes is stale
+// (its writer died) and is taken over.
+func lockDir(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, "results.lock")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(path) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if st, serr := os.Stat(path); serr == nil && time.Since(st.ModTime()) > 10*time.Minute {
+			os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s: another lineval holds it for over a minute (remove it if none runs)", path)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func merge(res *Results, m *Method) {
+	i := slices.IndexFunc(res.Methods, func(x *Method) bool { return x.Name == m.Name })
+	if i < 0 {
+		res.Methods = append(res.Methods, m)
+		return
+	}
+	old := res.Methods[i]
+	cells := m.Cells
+	for _, c := range old.Cells {
+		if !slices.ContainsFunc(m.Cells, func(x Cell) bool { return x.Fraction == c.Fraction }) {
+			cells = append(cells, c)
+		}
+	}
+	slices.SortFunc(cells, func(a, b Cell) int {
+		switch {
+		case a.Fraction < b.Fraction:
+			return -1
+		case a.Fraction > b.Fraction:
+			return 1
+		}
+		return 0
+	})
+	m.Cells = cells
+	res.Methods[i] = m
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// renderTable makes table.md: top-1 and top-5 (%) per method and fraction,
+// mean ± sample std over the subset seeds.
+func renderTable(res *Results) string {
+	var fracs []float64
+	for _, m := range res.Methods {
+		for _, c := range m.Cells {
+			if !slices.Contains(fracs, c.Fraction) {
+				fracs = append(fracs, c.Fraction)
+			}
+		}
+	}
+	slices.Sort(fracs)
+	var b strings.Builder
+	for _, which := range []string{"Top-1", "Top-5"} {
+		fmt.Fprintf(&b, "| method (%s %%) |", which)
+		for _, f := range fracs {
+			fmt.Fprintf(&b, " %s%% labels |", strconv.FormatFloat(f*100, 'g', -1, 64))
+		}
+		b.WriteString("\n|---|")
+		for range fracs {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, m := range res.Methods {
+			fmt.Fprintf(&b, "| %s |", m.Name)
+			for _, f := range fracs {
+				i := slices.IndexFunc(m.Cells, func(c Cell) bool { return c.Fraction == f })
+				if i < 0 {
+					b.WriteString(" — |")
+					continue
+				}
+				c := m.Cells[i]
+				mean, std := c.Top1Mean, c.Top1Std
+				if which == "Top-5" {
+					mean, std = c.Top5Mean, c.Top5Std
+				}
+				if len(c.Runs) > 1 {
+					fmt.Fprintf(&b, " %.1f ± %.1f |", mean, std)
+				} else {
+					fmt.Fprintf(&b, " %.1f |", mean)
+				}
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, "Accuracy %% on the %d test images; ± is the sample standard deviation over the label-subset seeds "+
+		"(cells without ± ran one seed). Per-run numbers, subsets and settings: %s.\n", res.TestRecords, resultsName)
+	return b.String()
+}
