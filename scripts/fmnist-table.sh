@@ -64,19 +64,52 @@ pretrain() {
 has simclr && pretrain simclr-v1 --objective simclr
 has inpainting && pretrain inpainting-v1 --objective inpainting
 
-if has eval; then
-  table="$out/table"
-  ev=(--train "$data/train" --test "$data/test" --out "$table" --seeds "$seeds" --threads "$threads")
-  ck() { printf '%s/%s/checkpoints/epoch-%04d.safetensors' "$out" "$1" "$epochs"; }
-  "$bin/lineval" "${ev[@]}" --baseline random
-  "$bin/lineval" "${ev[@]}" --encoder "$(ck simclr-v1)" --mode linear --method "SimCLR ($epochs epochs) + linear"
-  "$bin/lineval" "${ev[@]}" --encoder "$(ck inpainting-v1)" --mode linear --method "inpainting ($epochs epochs) + linear"
-  "$bin/lineval" "${ev[@]}" --encoder "$(ck simclr-v1)" --mode finetune --method "SimCLR ($epochs epochs) + fine-tune"
-  "$bin/lineval" "${ev[@]}" --encoder "$(ck inpainting-v1)" --mode finetune --method "inpainting ($epochs epochs) + fine-tune"
-  "$bin/lineval" "${ev[@]}" --baseline supervised
-  for name in simclr-v1 inpainting-v1; do
-    knn=$(awk -F, -v e="$epochs" '$1==e {print $8}' "$out/$name/metrics.csv")
-    echo "kNN monitor (k=200) of $name after $epochs epochs: top-1 $knn" | tee -a "$table/table.md"
+# done METHOD FRACTION: is that cell already in results.json?
+done_cell() {
+  python3 - "$out/table/results.json" "$1" "$2" <<'PY'
+import json, sys
+path, method, frac = sys.argv[1], sys.argv[2], float(sys.argv[3])
+try:
+    methods = json.load(open(path))["methods"]
+except FileNotFoundError:
+    sys.exit(1)
+ok = any(m["name"] == method and any(abs(c["fraction"] - frac) < 1e-12 for c in m["cells"]) for m in methods)
+sys.exit(0 if ok else 1)
+PY
+}
+
+# cell METHOD FLAGS...: runs lineval for each label fraction whose cell is missing (so a stopped
+# script loses at most the fraction it was in).
+cell() {
+  local method="$1"; shift
+  for f in 0.01 0.1 1; do
+    if done_cell "$method" "$f"; then
+      echo "fmnist-table: $method at fraction $f is done"
+      continue
+    fi
+    "$bin/lineval" --train "$data/train" --test "$data/test" --out "$out/table" --seeds "$seeds" \
+      --threads "$threads" --fractions "$f" --method "$method" "$@"
   done
-  cat "$table/table.md"
+}
+
+if has eval; then
+  ck() { printf '%s/%s/checkpoints/epoch-%04d.safetensors' "$out" "$1" "$epochs"; }
+  cell "random-init encoder + linear" --baseline random
+  cell "supervised from scratch" --baseline supervised
+  for name in simclr-v1 inpainting-v1; do
+    label="SimCLR"
+    [ "$name" = inpainting-v1 ] && label="inpainting"
+    if [ ! -f "$(ck $name)" ]; then
+      echo "fmnist-table: $name has not finished pretraining: its rows are left out" >&2
+      continue
+    fi
+    cell "$label ($epochs epochs) + linear" --encoder "$(ck $name)" --mode linear
+    cell "$label ($epochs epochs) + fine-tune" --encoder "$(ck $name)" --mode finetune
+  done
+  for name in simclr-v1 inpainting-v1; do
+    [ -f "$out/$name/metrics.csv" ] || continue
+    knn=$(awk -F, -v e="$epochs" '$1==e {print $8}' "$out/$name/metrics.csv")
+    echo "kNN monitor (k=200, cosine, T=0.1) of $name after $epochs epochs: top-1 $knn" | tee -a "$out/table/table.md"
+  done
+  cat "$out/table/table.md"
 fi

@@ -213,6 +213,14 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 			return nil, err
 		}
 		defer test.Close()
+		var rec shards.Record
+		if err := test.Record(0, &rec); err != nil {
+			return nil, err
+		}
+		if !rec.HasLabel {
+			fmt.Fprintf(log, "%s has no labels: no kNN monitor\n", o.Test)
+			test = nil
+		}
 	}
 
 	// Resume: the run's configuration and position come from the checkpoint.
