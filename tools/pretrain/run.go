@@ -330,19 +330,19 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		cfg.Optimizer, cfg.LR, cfg.Schedule, o.Threads, trainer.KernelTier(), o.Workers)
 
 	var (
-		epoch                     = startEpoch
-		inEpoch                   int
-		lossSum, accSum           float64
-		epochTrain, epochWait     time.Duration
-		lastLR                    float64
-		lastLog                   = time.Now()
-		logTrain, logWait         time.Duration
-		logSteps                  int
-		stoppedEarly              bool
-		totalSteps                = int64(cfg.Epochs * stepsPerEpoch)
-		runCtx, cancel            = context.WithCancel(ctx)
-		waitStart                 = time.Now()
-		epochsThisProcess         int
+		epoch                 = startEpoch
+		inEpoch               int
+		lossSum, accSum       float64
+		epochTrain, epochWait time.Duration
+		lastLR                float64
+		lastLog               = time.Now()
+		logTrain, logWait     time.Duration
+		logSteps              int
+		stoppedEarly          bool
+		totalSteps            = int64(cfg.Epochs * stepsPerEpoch)
+		runCtx, cancel        = context.WithCancel(ctx)
+		waitStart             = time.Now()
+		epochsThisProcess     int
 	)
 	defer cancel()
 	for rec, err := range p.Batches(runCtx) {
