@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"testing"
+	"time"
 )
 
 // BenchmarkSimCLRStep is one SimCLR training step of smallcnn + head +
@@ -56,6 +57,46 @@ func BenchmarkConvLayer(b *testing.B) {
 				flops := 3 * 2 * 128 * s.h * s.h * s.cout * s.cin * 9
 				b.ReportMetric(float64(flops)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
+		}
+	}
+}
+
+// BenchmarkSimCLRStepFMNIST is issue #9's reference workload: one SimCLR
+// step of smallcnn (1 input channel) + projection head + NT-Xent + SGD
+// momentum on 512 source images, i.e. 1024 views of 1×28×28, on 2 threads.
+// It reports source images/s, the CPU time per step of the whole process
+// (cpu-ms/op: steadier than wall time when other jobs share the cores) and,
+// from a Profile, the wall milliseconds per step of each layer kind forward
+// (fwd-…) and backward (bwd-…); fused layer groups are booked under their
+// first layer (fwd-bn includes the ReLU and max pool after it, bwd-maxpool
+// the ReLU before it).
+func BenchmarkSimCLRStepFMNIST(b *testing.B) {
+	old := SetThreads(2)
+	defer SetThreads(old)
+	s, err := NewSimCLR(Config{Model: "smallcnn", Channels: 1, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const sources = 512
+	x := randTensor[float32](NewRNG(2), 2*sources, 1, 28, 28)
+	s.StepTensor(x) // buffers allocated here, not in the loop
+	p := NewProfile()
+	s.SetProfile(p)
+	b.SetBytes(int64(4 * len(x.Data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, cpuOK := processCPU()
+	for i := 0; i < b.N; i++ {
+		s.StepTensor(x)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*sources)/b.Elapsed().Seconds(), "images/s")
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		b.ReportMetric((cpu1-cpu0)*1e3/float64(b.N), "cpu-ms/op")
+	}
+	for dir, m := range map[string]map[string]time.Duration{"fwd-": p.Forward, "bwd-": p.Backward} {
+		for k, d := range m {
+			b.ReportMetric(float64(d.Microseconds())/1e3/float64(b.N), dir+k+"-ms/op")
 		}
 	}
 }

@@ -31,6 +31,7 @@ type BatchNorm[T Float] struct {
 	x          Tensor[T] // input of the last Forward (kern path)
 	mean, vr   []float32 // batch statistics (kern path)
 	kernPath   bool
+	grad       kern.BatchNormGrad // the last backwardCoeffs
 }
 
 // NewBatchNorm makes a BatchNorm layer over c channels in training mode,
@@ -84,18 +85,7 @@ func (b *BatchNorm[T]) Forward(x Tensor[T]) Tensor[T] {
 	}
 	b.kernPath = false
 	if x32, ok := f32(x.Data); ok && b.Train {
-		if cap(b.mean) < c {
-			b.mean, b.vr = make([]float32, c), make([]float32, c)
-		}
-		mean, vr := b.mean[:c], b.vr[:c]
-		kern.BatchNormStats(mean, vr, x32, n, c, L)
-		mo := b.Momentum
-		for ch := 0; ch < c; ch++ {
-			b.RunningMean.Data[ch] = T((1-mo)*float64(b.RunningMean.Data[ch]) + mo*float64(mean[ch]))
-			b.RunningVar.Data[ch] = T((1-mo)*float64(b.RunningVar.Data[ch]) + mo*float64(vr[ch])*float64(m)/float64(m-1))
-		}
-		kern.BatchNormForward(as32(y.Data), x32, mean, vr, as32(b.Weight.W), as32(b.Bias.W), float32(b.Eps), n, c, L)
-		b.x, b.kernPath = x, true
+		b.forwardKern(x, x32, y, false)
 		return y
 	}
 	xhat := ensure(&b.xhat, x.Shape...).Data
@@ -141,6 +131,107 @@ func (b *BatchNorm[T]) Forward(x Tensor[T]) Tensor[T] {
 		}
 	})
 	return y
+}
+
+// forwardKern is Forward's float32 training path on kern's kernels (the
+// caller has checked the shape, set n and L and counted the batch), with
+// the ReLU that follows fused in when relu is set.
+func (b *BatchNorm[T]) forwardKern(x Tensor[T], x32 []float32, y Tensor[T], relu bool) {
+	n, c, L := b.n, b.C, b.L
+	mean, vr := b.statsKern(x32)
+	if relu {
+		kern.BatchNormForwardReLU(as32(y.Data), x32, mean, vr, as32(b.Weight.W), as32(b.Bias.W), float32(b.Eps), n, c, L)
+	} else {
+		kern.BatchNormForward(as32(y.Data), x32, mean, vr, as32(b.Weight.W), as32(b.Bias.W), float32(b.Eps), n, c, L)
+	}
+	b.x, b.kernPath = x, true
+}
+
+// statsKern computes the batch statistics of x (kern path) into b.mean and
+// b.vr and updates the running statistics.
+func (b *BatchNorm[T]) statsKern(x32 []float32) (mean, vr []float32) {
+	n, c, L := b.n, b.C, b.L
+	m := n * L
+	if cap(b.mean) < c {
+		b.mean, b.vr = make([]float32, c), make([]float32, c)
+	}
+	mean, vr = b.mean[:c], b.vr[:c]
+	kern.BatchNormStats(mean, vr, x32, n, c, L)
+	mo := b.Momentum
+	for ch := 0; ch < c; ch++ {
+		b.RunningMean.Data[ch] = T((1-mo)*float64(b.RunningMean.Data[ch]) + mo*float64(mean[ch]))
+		b.RunningVar.Data[ch] = T((1-mo)*float64(b.RunningVar.Data[ch]) + mo*float64(vr[ch])*float64(m)/float64(m-1))
+	}
+	return mean, vr
+}
+
+// forwardReLUPool is Forward, r.Forward (an in-place ReLU) and p.Forward
+// in one pass that writes only the pooled output: the same values and
+// window indices as the three calls, without the full-size normalised
+// tensor (nothing reads it: BatchNorm's gradient needs its input, and the
+// ReLU's and pool's gradients run fused from the pooled output, see
+// MaxPool2d.backwardReLU). ok is false, and nothing done, off the kern
+// training path.
+func (b *BatchNorm[T]) forwardReLUPool(x Tensor[T], r *ReLU[T], p *MaxPool2d[T]) (y Tensor[T], ok bool) {
+	x32, ok := f32(x.Data)
+	if !ok || !b.Train || !r.InPlace || len(x.Shape) != 4 || x.Shape[1] != b.C {
+		return Tensor[T]{}, false
+	}
+	n, c, h, w := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	if n*h*w < 2 {
+		return Tensor[T]{}, false // Forward panics with its message
+	}
+	b.n, b.L = n, h*w
+	b.Tracked++
+	mean, vr := b.statsKern(x32)
+	b.x, b.kernPath = x, true
+	y = ensure(&p.y, n, c, h/2, w/2)
+	if cap(p.arg8) < len(y.Data) {
+		p.arg8 = make([]uint8, len(y.Data))
+	}
+	kern.BatchNormReLUMaxPool2(as32(y.Data), p.arg8[:len(y.Data)], x32, mean, vr, as32(b.Weight.W), as32(b.Bias.W), float32(b.Eps), n, c, h, w)
+	p.xshape = append(p.xshape[:0], x.Shape...)
+	p.out, p.fusedReLU = as32(y.Data), true
+	r.out, r.pooled = nil, true // never materialised; see ReLU.pooled
+	return y, true
+}
+
+// forwardReLU is Forward followed by r.Forward (an in-place ReLU) in one
+// pass over the output, bit-identical to the two calls; ok is false, and
+// nothing done, where BatchNorm would not take its kern training path.
+func (b *BatchNorm[T]) forwardReLU(x Tensor[T], r *ReLU[T]) (y Tensor[T], ok bool) {
+	x32, ok := f32(x.Data)
+	if !ok || !b.Train || !r.InPlace || len(x.Shape) != 4 || x.Shape[1] != b.C {
+		return Tensor[T]{}, false
+	}
+	n, L := x.Shape[0], x.Shape[2]*x.Shape[3]
+	if n*L < 2 {
+		return Tensor[T]{}, false // Forward panics with its message
+	}
+	b.n, b.L = n, L
+	y = ensure(&b.yBuf, x.Shape...)
+	b.Tracked++
+	b.forwardKern(x, x32, y, true)
+	r.out = y.Data[:y.Len()]
+	return y, true
+}
+
+// backwardCoeffs is the first half of Backward on the kern path: it sets
+// the parameter gradients and leaves the input gradient unwritten, as
+// b.grad (see kern.BatchNormGrad), for the convolution before to compute
+// where it reads it. ok is false, and nothing done, off the kern path.
+func (b *BatchNorm[T]) backwardCoeffs(dy Tensor[T]) (*kern.BatchNormGrad, bool) {
+	if !b.kernPath {
+		return nil, false
+	}
+	dy32, ok := f32(dy.Data)
+	if !ok {
+		return nil, false
+	}
+	n, c, L := b.n, b.C, b.L
+	kern.BatchNormBackwardCoeffs(&b.grad, as32(b.Weight.G), as32(b.Bias.G), dy32, as32(b.x.Data),
+		b.mean[:c], b.vr[:c], as32(b.Weight.W), float32(b.Eps), n, c, L)
+	return &b.grad, true
 }
 
 // Backward implements Layer. In training mode the gradient flows through the

@@ -278,15 +278,15 @@ func (c *Conv2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 	n, L := g.n, g.ho*g.wo
 	if c.kernPath {
 		s, dy32 := kernConvShape(g, c.Out), as32(dy.Data)
-		kern.Conv2dBackwardWeights(s, as32(c.x.Data), dy32, as32(c.Weight.G))
 		if c.Bias != nil {
 			kern.BiasGrad(as32(c.Bias.G), dy32, n, c.Out, L)
 		}
 		if c.SkipInputGrad {
+			kern.Conv2dBackward(s, as32(c.x.Data), dy32, as32(c.Weight.W), as32(c.Weight.G), nil)
 			return Tensor[T]{}
 		}
 		dx := ensure(&c.dxBuf, n, c.In, g.h, g.w)
-		kern.Conv2dBackwardInput(s, dy32, as32(c.Weight.W), as32(dx.Data))
+		kern.Conv2dBackward(s, as32(c.x.Data), dy32, as32(c.Weight.W), as32(c.Weight.G), as32(dx.Data))
 		return dx
 	}
 	kd := c.In * c.K * c.K
@@ -306,6 +306,29 @@ func (c *Conv2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 	gemm(true, false, kd, n*L, c.Out, 1, c.Weight.W, kd, cn, n*L, 0, col, n*L)
 	dx := ensure(&c.dxBuf, n, c.In, g.h, g.w)
 	col2im(g, col, dx.Data)
+	return dx
+}
+
+// canBackwardBN reports whether backwardBN applies: the last Forward took
+// the kern path, and there is no bias (whose gradient would need the
+// output gradient written out) and the kernel is not 1×1 (whose input
+// gradient kern writes directly, not through col2im).
+func (c *Conv2d[T]) canBackwardBN() bool {
+	return c.kernPath && c.Bias == nil && c.K > 1
+}
+
+// backwardBN is Backward with the output gradient given by the BatchNorm
+// after this convolution (kern.BatchNormGrad) rather than written out,
+// bit-identical to BatchNorm.Backward followed by Backward.
+func (c *Conv2d[T]) backwardBN(g *kern.BatchNormGrad) Tensor[T] {
+	geo := c.g
+	s := kernConvShape(geo, c.Out)
+	if c.SkipInputGrad {
+		kern.Conv2dBackwardBN(s, as32(c.x.Data), g, as32(c.Weight.W), as32(c.Weight.G), nil)
+		return Tensor[T]{}
+	}
+	dx := ensure(&c.dxBuf, geo.n, c.In, geo.h, geo.w)
+	kern.Conv2dBackwardBN(s, as32(c.x.Data), g, as32(c.Weight.W), as32(c.Weight.G), as32(dx.Data))
 	return dx
 }
 

@@ -40,7 +40,12 @@
 // tolerance; and tests with Debian's python3-torch compare a whole SimCLR
 // forward and backward pass, and the optimisers' updates, with PyTorch's.
 // Hot loops run on plain slices; reductions accumulate in float64
-// where it matters. Results are deterministic: the same seed and inputs give
+// where it matters. In training, Sequential runs a BatchNorm followed by an
+// in-place ReLU (and a MaxPool2d) as one fused pass, the gradients of that
+// ReLU and pool as another, and a convolution's gradients with the
+// BatchNorm after it without writing out the BatchNorm's input gradient,
+// all bit-identical to the layers in turn (a Profile books fused work under
+// "bn", "maxpool" and "conv"). Results are deterministic: the same seed and inputs give
 // bit-identical weights whatever the thread count.
 //
 // # What is not here

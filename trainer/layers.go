@@ -16,6 +16,10 @@ type ReLU[T Float] struct {
 	InPlace bool
 	y, dx   []T
 	out     []T // the last Forward's output
+	// pooled: the last forward pass was fused into the BatchNorm before and
+	// the max pool after (BatchNorm.forwardReLUPool); the pool's Backward
+	// applies this layer's gradient mask, so Backward passes dy through.
+	pooled bool
 }
 
 // NewReLU returns a ReLU layer.
@@ -31,6 +35,7 @@ func (r *ReLU[T]) Params() []*Param[T] { return nil }
 
 // Forward implements Layer.
 func (r *ReLU[T]) Forward(x Tensor[T]) Tensor[T] {
+	r.pooled = false
 	y := x
 	if !r.InPlace {
 		y = ensure(&r.y, x.Shape...)
@@ -52,6 +57,9 @@ func (r *ReLU[T]) Forward(x Tensor[T]) Tensor[T] {
 
 // Backward implements Layer.
 func (r *ReLU[T]) Backward(dy Tensor[T]) Tensor[T] {
+	if r.pooled {
+		return dy // masked by MaxPool2d.Backward already
+	}
 	dx := dy
 	if !r.InPlace {
 		dx = ensure(&r.dx, dy.Shape...)
@@ -81,6 +89,10 @@ type MaxPool2d[T Float] struct {
 	arg8   []uint8
 	y, dx  []T
 	xshape []int
+	out    []float32 // the last Forward's output on the kern path, else nil
+	// fusedReLU: the last forward pass was BatchNorm.forwardReLUPool, so
+	// Backward applies the (unwritten) ReLU's mask as backwardReLU does.
+	fusedReLU bool
 }
 
 // NewMaxPool2d returns a 2×2 max pool.
@@ -104,8 +116,10 @@ func (p *MaxPool2d[T]) Forward(x Tensor[T]) Tensor[T] {
 			p.arg8 = make([]uint8, len(y.Data))
 		}
 		kern.MaxPool2(as32(y.Data), p.arg8[:len(y.Data)], x32, n, c, h, w)
+		p.out, p.fusedReLU = as32(y.Data), false
 		return y
 	}
+	p.out, p.fusedReLU = nil, false
 	if cap(p.arg) < len(y.Data) {
 		p.arg = make([]int32, len(y.Data))
 	}
@@ -143,7 +157,14 @@ func (p *MaxPool2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 	n, c, h, w := p.xshape[0], p.xshape[1], p.xshape[2], p.xshape[3]
 	ho, wo := h/2, w/2
 	if dy32, ok := f32(dy.Data); ok {
-		kern.MaxPool2Backward(as32(dx.Data), dy32, p.arg8[:n*c*ho*wo], n, c, h, w)
+		m := n * c * ho * wo
+		if p.fusedReLU {
+			// The forward pass was fused with the ReLU before: apply its
+			// mask here (its input was never written out).
+			kern.MaxPool2BackwardReLU(as32(dx.Data), dy32, p.out[:m], p.arg8[:m], n, c, h, w)
+			return dx
+		}
+		kern.MaxPool2Backward(as32(dx.Data), dy32, p.arg8[:m], n, c, h, w)
 		return dx
 	}
 	parallelFor(n*c, grainFor(h*w), func(lo, hi int) {
@@ -156,6 +177,22 @@ func (p *MaxPool2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 		}
 	})
 	return dx
+}
+
+// backwardReLU is r.Backward(p.Backward(dy)) for the in-place ReLU r
+// whose output was this pool's input, in one pass (bit-identical); ok is
+// false, and nothing done, when the last Forward did not take the kern
+// path.
+func (p *MaxPool2d[T]) backwardReLU(dy Tensor[T], r *ReLU[T]) (Tensor[T], bool) {
+	dy32, ok := f32(dy.Data)
+	if !ok || p.out == nil || !r.InPlace {
+		return Tensor[T]{}, false
+	}
+	n, c, h, w := p.xshape[0], p.xshape[1], p.xshape[2], p.xshape[3]
+	m := n * c * (h / 2) * (w / 2)
+	dx := ensure(&p.dx, p.xshape...)
+	kern.MaxPool2BackwardReLU(as32(dx.Data), dy32, p.out[:m], p.arg8[:m], n, c, h, w)
+	return dx, true
 }
 
 // GlobalAvgPool averages each channel: [N, C, H, W] → [N, C]

@@ -22,6 +22,7 @@ type NTXent[T Float] struct {
 	dz       []T
 	rowLoss  []float64
 	rowHit   []bool
+	exps     []float64 // one row of exponentials per parallelFor chunk
 	accuracy float64
 }
 
@@ -62,7 +63,12 @@ func (l *NTXent[T]) Forward(z Tensor[T]) float64 {
 		l.rowLoss, l.rowHit = make([]float64, n2), make([]bool, n2)
 	}
 	rowLoss, rowHit := l.rowLoss[:n2], l.rowHit[:n2]
-	parallelFor(n2, grainFor(3*n2), func(lo, hi int) {
+	grain := grainFor(3 * n2)
+	if need := (n2 + grain - 1) / grain * n2; cap(l.exps) < need {
+		l.exps = make([]float64, need)
+	}
+	parallelFor(n2, grain, func(lo, hi int) {
+		e := l.exps[lo/grain*n2 : (lo/grain+1)*n2] // exp(s_ik − max), one exp per element
 		for i := lo; i < hi; i++ {
 			row := s[i*n2 : (i+1)*n2]
 			p := (i + half) % n2
@@ -76,17 +82,19 @@ func (l *NTXent[T]) Forward(z Tensor[T]) float64 {
 			var se float64
 			for k, v := range row {
 				if k != i {
-					se += math.Exp(float64(v) - mx)
+					e[k] = math.Exp(float64(v) - mx)
+					se += e[k]
 				}
 			}
 			lse := mx + math.Log(se)
 			rowLoss[i] = lse - float64(row[p])
 			rowHit[i] = arg == p
-			for k, v := range row {
+			inv := 1 / se
+			for k := range row {
 				if k == i {
 					row[k] = 0
 				} else {
-					row[k] = T(math.Exp(float64(v) - lse))
+					row[k] = T(e[k] * inv) // softmax: exp(s_ik − lse)
 				}
 			}
 		}

@@ -92,17 +92,30 @@ func runTimed[T Float](p *Profile, l Layer[T], fwd bool, x Tensor[T]) Tensor[T] 
 	return y
 }
 
-// Forward implements Layer.
+// Forward implements Layer. A BatchNorm followed by an in-place ReLU (and
+// a max pool) runs as one pass where kern has the fused kernel (see
+// fuseLayers).
 func (s *Sequential[T]) Forward(x Tensor[T]) Tensor[T] {
-	for _, l := range s.Layers {
-		x = runTimed(s.prof, l, true, x)
+	for i := 0; i < len(s.Layers); i++ {
+		if y, more := fusedForward(s.prof, s.Layers, i, x); more > 0 {
+			x = y
+			i += more
+			continue
+		}
+		x = runTimed(s.prof, s.Layers[i], true, x)
 	}
 	return x
 }
 
-// Backward implements Layer.
+// Backward implements Layer. The gradients of an in-place ReLU and the
+// max pool after it run as one pass where kern has the fused kernel.
 func (s *Sequential[T]) Backward(dy Tensor[T]) Tensor[T] {
 	for i := len(s.Layers) - 1; i >= 0; i-- {
+		if dx, ok := fusedBackward(s.prof, s.Layers, i, dy); ok {
+			dy = dx
+			i--
+			continue
+		}
 		dy = runTimed(s.prof, s.Layers[i], false, dy)
 	}
 	return dy

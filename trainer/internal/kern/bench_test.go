@@ -155,6 +155,51 @@ func BenchmarkConv2dSmallCNN(b *testing.B) {
 	}
 }
 
+// BenchmarkConv2dFMNIST times issue #9's convolutions (smallcnn on 1024
+// views of 1×28×28, two threads), forward and the fused backward
+// (Conv2dBackward: dW and dX), with images batched into one GEMM
+// (batchCols, the default) and one GEMM per image (batched=off).
+func BenchmarkConv2dFMNIST(b *testing.B) {
+	layers := []ConvShape{
+		{N: 1024, Cin: 1, H: 28, W: 28, Cout: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 1024, Cin: 32, H: 14, W: 14, Cout: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 1024, Cin: 64, H: 7, W: 7, Cout: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	}
+	for _, s := range layers {
+		r := rand.New(rand.NewPCG(1, 1))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		y, dx, dw := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.WeightLen())
+		flop := 2 * float64(s.N*s.OutH()*s.OutW()) * float64(s.Cout*s.Cin*s.KH*s.KW)
+		passes := []struct {
+			name  string
+			flops float64
+			f     func()
+		}{
+			{"fwd", flop, func() { Conv2d(s, x, w, y) }},
+			{"bwd", 2 * flop, func() { Conv2dBackward(s, x, dy, w, dw, dx) }},
+		}
+		for _, batched := range []bool{true, false} {
+			for _, p := range passes {
+				b.Run(fmt.Sprintf("%d→%d_%dx%d/%s/batched=%v", s.Cin, s.Cout, s.H, s.W, p.name, batched), func(b *testing.B) {
+					defer SetThreads(SetThreads(2))
+					old := batchCols
+					if !batched {
+						batchCols = 0
+					}
+					defer func() { batchCols = old }()
+					b.ReportAllocs()
+					cpu0 := cpuSeconds()
+					for b.Loop() {
+						p.f()
+					}
+					b.ReportMetric(p.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(p.flops*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
+				})
+			}
+		}
+	}
+}
+
 // cpuSeconds is the user+system CPU time this process has used.
 func cpuSeconds() float64 {
 	var ru syscall.Rusage
@@ -185,6 +230,25 @@ func BenchmarkLayers(b *testing.B) {
 		{"BatchNormForward", func() { BatchNormForward(y, x, mean, variance, gamma, beta, 1e-5, n, c, hw) }},
 		{"BatchNormBackward", func() { BatchNormBackward(dx, dg, db, dy, x, mean, variance, gamma, 1e-5, n, c, hw) }},
 		{"MaxPool2", func() { MaxPool2(y[:len(x)/4], arg, x, n, c, 32, 32) }},
+		{"MaxPool2Backward", func() { MaxPool2Backward(dx, dy[:len(x)/4], arg, n, c, 32, 32) }},
+		// Fused kernels, each beside the kernels it replaces run in turn.
+		{"BatchNormForwardReLU", func() { BatchNormForwardReLU(y, x, mean, variance, gamma, beta, 1e-5, n, c, hw) }},
+		{"BatchNormForward+ReLU", func() {
+			BatchNormForward(y, x, mean, variance, gamma, beta, 1e-5, n, c, hw)
+			ReLU(y, y)
+		}},
+		{"BatchNormReLUMaxPool2", func() {
+			BatchNormReLUMaxPool2(dx[:len(x)/4], arg, x, mean, variance, gamma, beta, 1e-5, n, c, 32, 32)
+		}},
+		{"BatchNormForwardReLU+MaxPool2", func() {
+			BatchNormForwardReLU(y, x, mean, variance, gamma, beta, 1e-5, n, c, hw)
+			MaxPool2(dx[:len(x)/4], arg, y, n, c, 32, 32)
+		}},
+		{"MaxPool2BackwardReLU", func() { MaxPool2BackwardReLU(dx, dy[:len(x)/4], x[:len(x)/4], arg, n, c, 32, 32) }},
+		{"MaxPool2Backward+ReLUGrad", func() {
+			MaxPool2Backward(dx, dy[:len(x)/4], arg, n, c, 32, 32)
+			ReLUGrad(dx, dx, x)
+		}},
 	}
 	for _, tr := range cpu.Tiers() {
 		for _, op := range ops {

@@ -57,21 +57,77 @@ func (s ConvShape) mustCheck(name string, lens ...[2]int) {
 // training loop does not allocate megabytes per layer and step.
 type scratch struct{ s []float32 }
 
-var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+// scratchFree is a small free list rather than a sync.Pool, which every GC
+// empties (the weight-gradient partial sums are megabytes).
+var scratchFree struct {
+	sync.Mutex
+	free []*scratch
+}
+
+const maxFreeScratch = 8
 
 // getScratch returns a buffer of n elements with unspecified contents.
 func getScratch(n int) *scratch {
-	b := scratchPool.Get().(*scratch)
+	scratchFree.Lock()
+	var b *scratch
+	if k := len(scratchFree.free); k > 0 {
+		b = scratchFree.free[k-1]
+		scratchFree.free = scratchFree.free[:k-1]
+	}
+	scratchFree.Unlock()
+	if b == nil {
+		b = new(scratch)
+	}
 	b.s = grow(b.s, n)
 	return b
 }
 
-func putScratch(b *scratch) { scratchPool.Put(b) }
+func putScratch(b *scratch) {
+	scratchFree.Lock()
+	defer scratchFree.Unlock()
+	if len(scratchFree.free) < maxFreeScratch {
+		scratchFree.free = append(scratchFree.free, b)
+	}
+}
 
-// convBuf is one goroutine's im2col workspace.
-type convBuf struct{ col []float32 }
+// convBuf is one goroutine's workspace: the patch matrix of a batch of
+// images and a [Cout][images·P] matrix (the GEMM output of a batched
+// forward pass, or the rearranged output gradient of a backward one).
+type convBuf struct{ col, cn []float32 }
 
-var convBufs = sync.Pool{New: func() any { return new(convBuf) }}
+// convBufs keeps convBuf workspaces between calls in a small free list
+// rather than a sync.Pool: a pool is emptied at every GC, and allocating
+// (and faulting in) megabytes of patch matrix again costs more than the
+// convolution of a small batch.
+var convBufs convBufList
+
+type convBufList struct {
+	sync.Mutex
+	free []*convBuf
+}
+
+const maxFreeConvBufs = 8
+
+// Get returns a workspace (empty or with buffers of any size).
+func (l *convBufList) Get() *convBuf {
+	l.Lock()
+	defer l.Unlock()
+	if n := len(l.free); n > 0 {
+		b := l.free[n-1]
+		l.free = l.free[:n-1]
+		return b
+	}
+	return new(convBuf)
+}
+
+// Put gives a workspace back.
+func (l *convBufList) Put(b *convBuf) {
+	l.Lock()
+	defer l.Unlock()
+	if len(l.free) < maxFreeConvBufs {
+		l.free = append(l.free, b)
+	}
+}
 
 // im2col writes the K×P patch matrix of one image (K = Cin·KH·KW rows in
 // weight order, P = OutH·OutW columns), zero where the window hangs over
@@ -160,8 +216,12 @@ func im2colSame(s ConvShape, x, col []float32, ldc int) {
 						lo, hi = s.W-dx, s.W
 					}
 					lo, hi = max(lo, 0), min(hi, s.W)
+					// Element stores: these ranges are one or two wide for
+					// the usual kernels, too short to pay for a clear call.
 					for o := 0; o < hw; o += s.W {
-						clear(dst[o+lo : o+hi])
+						for j := o + lo; j < o+hi; j++ {
+							dst[j] = 0
+						}
 					}
 				}
 			}
@@ -236,7 +296,9 @@ func col2imSame(t cpu.Tier, s ConvShape, col []float32, ldc int, dx []float32) {
 					}
 					lo, hi = max(lo, 0), min(hi, s.W)
 					for o := 0; o < hw; o += s.W {
-						clear(src[o+lo : o+hi])
+						for j := o + lo; j < o+hi; j++ {
+							src[j] = 0
+						}
 					}
 				}
 				vecAdd(t, img[f0+shift:f1+shift], src[f0:f1])
@@ -279,22 +341,35 @@ func (s ConvShape) is1x1() bool {
 	return s.KH == 1 && s.KW == 1 && s.StrideH == 1 && s.StrideW == 1 && s.PadH == 0 && s.PadW == 0
 }
 
+// batchCols is the number of patch-matrix columns a convolution aims to
+// give each GEMM: images whose output plane is smaller are batched, their
+// patch matrices side by side, so that the GEMM's N (and, for the weight
+// gradient, its K) is long enough to run the register tile at full speed
+// (a 7×7 plane alone is 49 columns, three full 16-wide tiles and one with a
+// single column). 0 turns batching off (benchmarks compare both).
+var batchCols = 768
+
+// convBatch is the number of images per GEMM (see batchCols), a function of
+// the shape alone so that results never depend on the thread count.
+func convBatch(s ConvShape) int {
+	p := s.OutH() * s.OutW()
+	if s.is1x1() || p >= batchCols {
+		return 1
+	}
+	return max(1, min(s.N, batchCols/p))
+}
+
 // forImages runs f over contiguous ranges of images [lo, hi) on up to
-// Threads() goroutines. Each image is processed the same way whatever the
-// split, so per-image results do not depend on the thread count.
+// Threads() goroutines (chunksPerThread ranges each, taken by whichever is
+// free). Each image is processed the same way whatever the split, so
+// per-image results do not depend on the thread count.
 func forImages(n int, f func(lo, hi int)) {
-	parts := min(Threads(), n)
-	if parts <= 1 {
+	threads := min(Threads(), n)
+	if threads <= 1 {
 		f(0, n)
 		return
 	}
-	p := pool.New().WithMaxGoroutines(parts)
-	per := (n + parts - 1) / parts
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		p.Go(func() { f(lo, hi) })
-	}
-	p.Wait()
+	runChunks(n, threads, min(n, chunksPerThread*threads), f)
 }
 
 // Conv2d computes y = conv(x, w) for NCHW x (s.InLen() elements), weights
@@ -307,8 +382,32 @@ func Conv2d(s ConvShape, x, w, y []float32) {
 	t := tier
 	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
 	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
+	if bsz := convBatch(s); bsz > 1 {
+		forImages((s.N+bsz-1)/bsz, func(lo, hi int) {
+			buf := convBufs.Get()
+			defer convBufs.Put(buf)
+			for g := lo; g < hi; g++ {
+				n0, n1 := g*bsz, min((g+1)*bsz, s.N)
+				cols := (n1 - n0) * p
+				ld := padLD(cols)
+				buf.col = grow(buf.col, need(k, cols, ld))
+				for n := n0; n < n1; n++ {
+					im2col(s, x[n*inSz:(n+1)*inSz], buf.col[(n-n0)*p:], ld)
+				}
+				buf.cn = grow(buf.cn, s.Cout*cols)
+				sgemm(t, 1, false, false, s.Cout, cols, k, 1, w, k, buf.col, ld, 0, buf.cn, cols)
+				for n := n0; n < n1; n++ {
+					yn := y[n*outSz : (n+1)*outSz]
+					for co := 0; co < s.Cout; co++ {
+						copy(yn[co*p:(co+1)*p], buf.cn[co*cols+(n-n0)*p:])
+					}
+				}
+			}
+		})
+		return
+	}
 	forImages(s.N, func(lo, hi int) {
-		buf := convBufs.Get().(*convBuf)
+		buf := convBufs.Get()
 		defer convBufs.Put(buf)
 		for n := lo; n < hi; n++ {
 			xn := x[n*inSz : (n+1)*inSz]
@@ -342,7 +441,7 @@ func Conv2dBackwardInput(s ConvShape, dy, w, dx []float32) {
 		}
 	}
 	forImages(s.N, func(lo, hi int) {
-		buf := convBufs.Get().(*convBuf)
+		buf := convBufs.Get()
 		defer convBufs.Put(buf)
 		for n := lo; n < hi; n++ {
 			dxn := dx[n*inSz : (n+1)*inSz]
@@ -394,7 +493,7 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 		lo, hi := g*per, min((g+1)*per, s.N)
 		part := parts[g*k*s.Cout : (g+1)*k*s.Cout]
 		pl.Go(func() {
-			buf := convBufs.Get().(*convBuf)
+			buf := convBufs.Get()
 			defer convBufs.Put(buf)
 			for n := lo; n < hi; n++ {
 				col, ld := x[n*inSz:(n+1)*inSz], p
@@ -418,6 +517,133 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 			v := parts[r*s.Cout+co]
 			for g := 1; g < ng; g++ {
 				v += parts[g*k*s.Cout+r*s.Cout+co]
+			}
+			dw[co*k+r] = v
+		}
+	}
+}
+
+// Conv2dBackward computes both gradients of Conv2d in one pass over the
+// batch: dw (overwritten) as Conv2dBackwardWeights and, unless dx is nil,
+// dx (overwritten) as Conv2dBackwardInput. Where the shape batches images
+// (see batchCols), each batch of images is handled together: its patch
+// matrix and its output gradient rearranged to [Cout][images·P] feed one
+// GEMM for the batch's share of dW (K = images·P) and one for the patch
+// gradient (N = images·P), which col2im then adds into each image's dx.
+// The weight gradient is reduced in the same groups as
+// Conv2dBackwardWeights (fixed by N), batches in order within a group; the
+// result is bit-identical whatever the thread count.
+func Conv2dBackward(s ConvShape, x, dy, w, dw, dx []float32) {
+	s.mustCheck("Conv2dBackward", [2]int{len(x), s.InLen()}, [2]int{len(dy), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dw), s.WeightLen()})
+	if dx != nil {
+		s.mustCheck("Conv2dBackward", [2]int{len(dx), s.InLen()})
+	}
+	bsz := convBatch(s)
+	if bsz <= 1 || s.N == 0 {
+		Conv2dBackwardWeights(s, x, dy, dw)
+		if dx != nil {
+			Conv2dBackwardInput(s, dy, w, dx)
+		}
+		return
+	}
+	conv2dBackward(s, bsz, x, dy, nil, w, dw, dx)
+}
+
+// Conv2dBackwardBN is Conv2dBackward whose output gradient is the input
+// gradient of a batch normalisation after the convolution, given as g
+// (BatchNormBackwardCoeffs) rather than written out: each row of it is
+// computed (vecBNBack) where the convolution reads it. dw and dx are
+// bit-identical to BatchNormBackward followed by Conv2dBackward.
+func Conv2dBackwardBN(s ConvShape, x []float32, g *BatchNormGrad, w, dw, dx []float32) {
+	s.mustCheck("Conv2dBackwardBN", [2]int{len(x), s.InLen()}, [2]int{len(g.DY), s.OutLen()}, [2]int{len(g.X), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dw), s.WeightLen()})
+	for _, c := range [][]float32{g.Mean, g.C1, g.C2, g.C0} {
+		mustLen("Conv2dBackwardBN per-channel", len(c), s.Cout)
+	}
+	if dx != nil {
+		s.mustCheck("Conv2dBackwardBN", [2]int{len(dx), s.InLen()})
+	}
+	if s.N == 0 {
+		clear(dw[:s.WeightLen()])
+		return
+	}
+	conv2dBackward(s, max(1, convBatch(s)), x, nil, g, w, dw, dx)
+}
+
+// conv2dBackward is Conv2dBackward's batched pass, bsz images per GEMM
+// (1 gives the same arithmetic as Conv2dBackwardWeights and
+// Conv2dBackwardInput), with the output gradient read from dy or, when g is
+// not nil, computed from g.
+func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, dw, dx []float32) {
+	t := tier
+	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
+	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
+	dw = dw[:s.Cout*k]
+	var wt []float32
+	if dx != nil {
+		wtBuf := getScratch(k * s.Cout)
+		defer putScratch(wtBuf)
+		wt = wtBuf.s
+		for co := 0; co < s.Cout; co++ {
+			for r := 0; r < k; r++ {
+				wt[r*s.Cout+co] = w[co*k+r]
+			}
+		}
+	}
+	ng := dwGroups(s.N)
+	per := (s.N + ng - 1) / ng
+	ng = (s.N + per - 1) / per
+	partsBuf := getScratch(ng * k * s.Cout)
+	defer putScratch(partsBuf)
+	parts := partsBuf.s // group g: dWᵀ partial, K×Cout
+	pl := pool.New().WithMaxGoroutines(max(1, min(Threads(), ng)))
+	for gi := range ng {
+		lo, hi := gi*per, min((gi+1)*per, s.N)
+		part := parts[gi*k*s.Cout : (gi+1)*k*s.Cout]
+		pl.Go(func() {
+			buf := convBufs.Get()
+			defer convBufs.Put(buf)
+			for n0 := lo; n0 < hi; n0 += bsz {
+				n1 := min(n0+bsz, hi)
+				cols := (n1 - n0) * p
+				ld := padLD(cols)
+				buf.col = grow(buf.col, need(k, cols, ld))
+				buf.cn = grow(buf.cn, s.Cout*cols)
+				for n := n0; n < n1; n++ {
+					im2col(s, x[n*inSz:(n+1)*inSz], buf.col[(n-n0)*p:], ld)
+					for co := 0; co < s.Cout; co++ {
+						dst := buf.cn[co*cols+(n-n0)*p : co*cols+(n-n0+1)*p]
+						o := n*outSz + co*p
+						if g == nil {
+							copy(dst, dy[o:o+p])
+						} else {
+							vecBNBack(t, dst, g.DY[o:o+p], g.X[o:o+p], g.Mean[co], g.C1[co], g.C2[co], g.C0[co])
+						}
+					}
+				}
+				beta := float32(1)
+				if n0 == lo {
+					beta = 0
+				}
+				sgemm(t, 1, false, true, k, s.Cout, cols, 1, buf.col, ld, buf.cn, cols, beta, part, s.Cout)
+				if dx == nil {
+					continue
+				}
+				// The patch matrix is no longer needed: its gradient goes there.
+				sgemm(t, 1, false, false, k, cols, s.Cout, 1, wt, s.Cout, buf.cn, cols, 0, buf.col, ld)
+				for n := n0; n < n1; n++ {
+					dxn := dx[n*inSz : (n+1)*inSz]
+					clear(dxn)
+					col2im(t, s, buf.col[(n-n0)*p:], ld, dxn)
+				}
+			}
+		})
+	}
+	pl.Wait()
+	for co := 0; co < s.Cout; co++ {
+		for r := 0; r < k; r++ {
+			v := parts[r*s.Cout+co]
+			for gi := 1; gi < ng; gi++ {
+				v += parts[gi*k*s.Cout+r*s.Cout+co]
 			}
 			dw[co*k+r] = v
 		}

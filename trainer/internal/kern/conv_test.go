@@ -104,27 +104,44 @@ func TestConv2d(t *testing.T) {
 				Conv2dBackwardWeights(s, x, dyIn, dw)
 				checkDW(t, "dw")
 				checkClose(t, "dw", dw, ref.dw, ref.dwAbs, gemmTol(s.N*s.OutH()*s.OutW()))
+
+				// The fused backward pass, with and without dx.
+				dw2, checkDW2 := guarded(s.WeightLen())
+				dx2, checkDX2 := guarded(s.InLen())
+				Conv2dBackward(s, x, dyIn, w, dw2, dx2)
+				checkDW2(t, "Conv2dBackward dw")
+				checkDX2(t, "Conv2dBackward dx")
+				checkClose(t, "Conv2dBackward dw", dw2, ref.dw, ref.dwAbs, gemmTol(s.N*s.OutH()*s.OutW()))
+				checkClose(t, "Conv2dBackward dx", dx2, ref.dx, ref.dxAbs, gemmTol(s.Cout*s.KH*s.KW))
+				dw3 := make([]float32, s.WeightLen())
+				Conv2dBackward(s, x, dyIn, w, dw3, nil)
+				if j := bitsEqual(dw2, dw3); j >= 0 {
+					t.Fatalf("Conv2dBackward without dx: dw[%d] = %g, with dx %g", j, dw3[j], dw2[j])
+				}
 			})
 		}
 	})
 }
 
 // TestConv2dDeterministicThreads: for a fixed tier, every output of the
-// three convolution kernels is bit-identical for 1, 2, 3 and 8 threads.
+// convolution kernels is bit-identical for 1, 2, 3 and 8 threads (the shape
+// batches 8 images per GEMM, the last batch short).
 func TestConv2dDeterministicThreads(t *testing.T) {
 	s := ConvShape{N: 19, Cin: 5, H: 10, W: 9, Cout: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	r := rand.New(rand.NewPCG(9, 9))
 	x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
 	forEachTier(t, func(t *testing.T) {
-		var first [3][]float32
+		var first [5][]float32
 		for _, th := range []int{1, 2, 3, 8} {
 			y, dx, dw := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.WeightLen())
+			dx2, dw2 := make([]float32, s.InLen()), make([]float32, s.WeightLen())
 			withThreads(th, func() {
 				Conv2d(s, x, w, y)
 				Conv2dBackwardInput(s, dy, w, dx)
 				Conv2dBackwardWeights(s, x, dy, dw)
+				Conv2dBackward(s, x, dy, w, dw2, dx2)
 			})
-			got := [3][]float32{y, dx, dw}
+			got := [5][]float32{y, dx, dw, dx2, dw2}
 			for i := range got {
 				if first[i] == nil {
 					first[i] = got[i]
@@ -177,4 +194,94 @@ func TestIm2colSame(t *testing.T) {
 			t.Fatalf("%+v: element %d (row %d) = %g, want %g", s, i, i/p, got[i], want[i])
 		}
 	}
+}
+
+// TestConv2dBatchedForward: batching images into one GEMM (batchCols)
+// changes neither the forward output nor the input gradient, bit for bit:
+// each of their elements is the same K-long reduction, in the same order,
+// whatever the number of columns beside it. (The weight gradient's
+// reduction runs over the batch, so batching regroups it; TestConv2d bounds
+// its error.)
+func TestConv2dBatchedForward(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		for _, s := range []ConvShape{
+			{N: 5, Cin: 3, H: 7, W: 7, Cout: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+			{N: 7, Cin: 2, H: 9, W: 6, Cout: 13, KH: 3, KW: 3, StrideH: 2, StrideW: 1, PadH: 1, PadW: 0},
+		} {
+			r := rand.New(rand.NewPCG(21, 21))
+			x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+			var ys, dxs [2][]float32
+			for i, bc := range []int{0, 100} {
+				old := batchCols
+				batchCols = bc
+				if b := convBatch(s); (bc == 0) != (b == 1) || b >= s.N {
+					t.Fatalf("%+v: batchCols %d gives %d images per GEMM", s, bc, b)
+				}
+				ys[i], dxs[i] = make([]float32, s.OutLen()), make([]float32, s.InLen())
+				Conv2d(s, x, w, ys[i])
+				Conv2dBackward(s, x, dy, w, make([]float32, s.WeightLen()), dxs[i])
+				batchCols = old
+			}
+			if j := bitsEqual(ys[0], ys[1]); j >= 0 {
+				t.Fatalf("%+v: batched y[%d] = %g, per image %g", s, j, ys[1][j], ys[0][j])
+			}
+			if j := bitsEqual(dxs[0], dxs[1]); j >= 0 {
+				t.Fatalf("%+v: batched dx[%d] = %g, per image %g", s, j, dxs[1][j], dxs[0][j])
+			}
+		}
+	})
+}
+
+// TestConv2dBackwardBN: the convolution's gradients from a BatchNormGrad
+// (the batch normalisation's input gradient never written out) are
+// bit-identical to BatchNormBackward followed by Conv2dBackward, with and
+// without dx, on every tier and for 1 and 3 threads: batched shapes (one
+// with a short last batch), an unbatched one (one image per GEMM), and a
+// strided 3×3.
+func TestConv2dBackwardBN(t *testing.T) {
+	shapes := []ConvShape{
+		{N: 23, Cin: 3, H: 7, W: 7, Cout: 6, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 3, Cin: 1, H: 28, W: 28, Cout: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 5, Cin: 2, H: 9, W: 8, Cout: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	}
+	forEachTier(t, func(t *testing.T) {
+		for i, s := range shapes {
+			r := rand.New(rand.NewPCG(uint64(30+i), 30))
+			x, w := randSlice(r, s.InLen()), randSlice(r, s.WeightLen())
+			n, c, hw := s.N, s.Cout, s.OutH()*s.OutW()
+			y, dyBN := randSlice(r, s.OutLen()), randSlice(r, s.OutLen())
+			gamma := randSlice(r, c)
+			mean, variance := make([]float32, c), make([]float32, c)
+			BatchNormStats(mean, variance, y, n, c, hw)
+
+			dyConv := make([]float32, s.OutLen())
+			dg, db := make([]float32, c), make([]float32, c)
+			BatchNormBackward(dyConv, dg, db, dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
+			wantDW, wantDX := make([]float32, s.WeightLen()), make([]float32, s.InLen())
+			Conv2dBackward(s, x, dyConv, w, wantDW, wantDX)
+
+			for _, th := range []int{1, 3} {
+				var g BatchNormGrad
+				dg2, db2 := make([]float32, c), make([]float32, c)
+				dw, checkDW := guarded(s.WeightLen())
+				dx, checkDX := guarded(s.InLen())
+				dwOnly := make([]float32, s.WeightLen())
+				withThreads(th, func() {
+					BatchNormBackwardCoeffs(&g, dg2, db2, dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
+					Conv2dBackwardBN(s, x, &g, w, dw, dx)
+					Conv2dBackwardBN(s, x, &g, w, dwOnly, nil)
+				})
+				checkDW(t, "dw")
+				checkDX(t, "dx")
+				for _, cmp := range []struct {
+					name      string
+					got, want []float32
+				}{{"dgamma", dg2, dg}, {"dbeta", db2, db}, {"dw", dw, wantDW}, {"dx", dx, wantDX}, {"dw without dx", dwOnly, wantDW}} {
+					if j := bitsEqual(cmp.want, cmp.got); j >= 0 {
+						t.Fatalf("shape %d, %d threads: %s[%d] = %g, want %g", i, th, cmp.name, j, cmp.got[j], cmp.want[j])
+					}
+				}
+			}
+		}
+	})
 }

@@ -20,6 +20,29 @@
 // tile kernel. C is split into disjoint blocks of whole tiles across up to
 // Threads() goroutines (github.com/sourcegraph/conc).
 //
+// # Convolution
+//
+// Conv2d, Conv2dBackwardInput and Conv2dBackwardWeights run im2col and
+// SGEMM per image; where an image's output plane is small (fewer than
+// batchCols = 768 positions, as smallcnn's 14×14 and 7×7 layers on
+// 28×28 inputs) several images' patch matrices sit side by side in one
+// GEMM, so that N (or, for the weight gradient, K) is long enough for full
+// register tiles. Conv2dBackward computes both gradients in one pass over
+// the batch, sharing each batch's rearranged output gradient. The batch size
+// depends on the shape alone.
+//
+// # Fused layer kernels
+//
+// BatchNormForwardReLU, BatchNormReLUMaxPool2 and MaxPool2BackwardReLU do
+// in one pass over memory what two or three layer kernels do in turn, with
+// bit-identical results (tests compare them with the kernels in turn, on
+// every tier): the trainer's Sequential uses them for BatchNorm → ReLU (→
+// MaxPool2d) chains. BatchNormReLUMaxPool2 never writes the full-size
+// normalised tensor. BatchNormBackwardCoeffs and Conv2dBackwardBN split
+// BatchNormBackward so that its input gradient is never written either:
+// the convolution before the normalisation computes each row of it where it
+// reads it.
+//
 // # Tiers
 //
 // Every kernel has a plain-Go path. On amd64 the AVX2/FMA tier adds
@@ -44,9 +67,9 @@
 // a chain of multiply-adds in index order, and threads only decide which
 // tiles of C they compute; when C is small and K long, K is cut into a
 // number of chunks that depends on (m, n, k) alone, summed in chunk order.
-// Conv2dBackwardWeights reduces its batch in a number of groups fixed by the
-// batch size, images in order within a group, then adds the group sums in
-// order. The layer kernels reduce each channel or row sequentially, in
+// Conv2dBackwardWeights and Conv2dBackward reduce the batch in a number of
+// groups fixed by the batch size, images (or batches of images) in order
+// within a group, then add the group sums in order. The layer kernels reduce each channel or row sequentially, in
 // float64. Results differ between tiers (the assembly fuses multiply-adds
 // and keeps eight partial sums, plain Go does neither), within the
 // tolerances below; given the same inputs, ReLU, ReLUGrad, BiasAdd,

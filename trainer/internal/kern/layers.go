@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/pairflow/pairflow/internal/cpu"
+
 	"github.com/sourcegraph/conc/pool"
 )
 
@@ -18,17 +20,32 @@ const minParallelElems = 1 << 15
 
 // parallelFor runs f over [0, n) split into contiguous ranges, on up to
 // Threads() goroutines when the total work (n·cost elements) is large.
+// There are chunksPerThread ranges per goroutine, taken in turn by whichever
+// goroutine is free, so that one goroutine held up (the cores are shared)
+// does not leave the others idle at the end. f must compute each index the
+// same way whatever range it falls in.
 func parallelFor(n, cost int, f func(lo, hi int)) {
-	parts := min(Threads(), n)
-	if parts <= 1 || n*cost < minParallelElems {
+	threads := min(Threads(), n)
+	if threads <= 1 || n*cost < minParallelElems {
 		f(0, n)
 		return
 	}
-	p := pool.New().WithMaxGoroutines(parts)
-	per := (n + parts - 1) / parts
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		p.Go(func() { f(lo, hi) })
+	runChunks(n, threads, min(n, chunksPerThread*threads), f)
+}
+
+// chunksPerThread is how many ranges parallelFor and forImages cut their
+// work into per goroutine.
+const chunksPerThread = 4
+
+// runChunks runs f over [0, n) cut into parts contiguous ranges of nearly
+// equal length, on threads goroutines.
+func runChunks(n, threads, parts int, f func(lo, hi int)) {
+	p := pool.New().WithMaxGoroutines(threads)
+	for i := 0; i < parts; i++ {
+		lo, hi := i*n/parts, (i+1)*n/parts
+		if lo < hi {
+			p.Go(func() { f(lo, hi) })
+		}
 	}
 	p.Wait()
 }
@@ -86,7 +103,12 @@ func ReLUGrad(dx, dy, y []float32) {
 
 // BatchNormStats sets mean[ch] and variance[ch] (biased: divided by n·hw,
 // as batch normalisation uses in training) over channel ch of x, shaped
-// [n][c][hw]. Two passes in float64.
+// [n][c][hw]. One pass in float64 over shifted data: with K the channel's
+// first element, it sums x and x·(x − K), whence Σ(x − K)² = Σx·(x − K) −
+// K·Σ(x − K) and variance = Σ(x − K)²/M − (mean − K)². The shift keeps the
+// cancellation small (K is within a few standard deviations of the mean for
+// any sensible activation), and float64 sums of float32 data leave the
+// result exact to float32 rounding.
 func BatchNormStats(mean, variance, x []float32, n, c, hw int) {
 	mustLen("BatchNormStats x", len(x), n*c*hw)
 	mustLen("BatchNormStats mean", len(mean), c)
@@ -95,16 +117,22 @@ func BatchNormStats(mean, variance, x []float32, n, c, hw int) {
 	t := tier
 	parallelFor(c, n*hw, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			var s float64
+			if n*hw == 0 {
+				mean[ch], variance[ch] = float32(math.NaN()), float32(math.NaN())
+				continue
+			}
+			k := float64(x[ch*hw])
+			var s, sx float64
 			for i := 0; i < n; i++ {
-				s += sum64(t, x[(i*c+ch)*hw:(i*c+ch+1)*hw])
+				xs := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				a, b := dotDev64(t, xs, xs, k)
+				s, sx = s+a, sx+b
 			}
 			m := s / cnt
-			var q float64
-			for i := 0; i < n; i++ {
-				q += sqDev64(t, x[(i*c+ch)*hw:(i*c+ch+1)*hw], m)
-			}
-			mean[ch], variance[ch] = float32(m), float32(q/cnt)
+			d := m - k
+			q := sx - k*(s-cnt*k) // Σ(x − K)²
+			v := max(q/cnt-d*d, 0)
+			mean[ch], variance[ch] = float32(m), float32(v)
 		}
 	})
 }
@@ -128,6 +156,26 @@ func BatchNormForward(y, x, mean, variance, gamma, beta []float32, eps float32, 
 	})
 }
 
+// BatchNormForwardReLU is BatchNormForward followed by ReLU in one pass:
+// y = max(BatchNormForward(x), 0), bit-identical to the two kernels in turn
+// (NaN and −0 kept as ReLU keeps them); y may be x.
+func BatchNormForwardReLU(y, x, mean, variance, gamma, beta []float32, eps float32, n, c, hw int) {
+	mustLen("BatchNormForwardReLU x", len(x), n*c*hw)
+	mustLen("BatchNormForwardReLU y", len(y), n*c*hw)
+	for _, s := range [][]float32{mean, variance, gamma, beta} {
+		mustLen("BatchNormForwardReLU per-channel", len(s), c)
+	}
+	t := tier
+	parallelFor(n*c, hw, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ch := i % c
+			inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+			sc := float32(float64(gamma[ch]) * inv)
+			vecAffineReLU(t, y[i*hw:(i+1)*hw], x[i*hw:(i+1)*hw], mean[ch], sc, beta[ch])
+		}
+	})
+}
+
 // BatchNormBackward computes the gradients of batch normalisation in
 // training mode (statistics from the batch itself, as BatchNormStats gives
 // them): with x̂ = (x − mean)/σ and σ = sqrt(variance + eps),
@@ -143,27 +191,66 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma []float32
 	for _, s := range [][]float32{dgamma, dbeta, mean, variance, gamma} {
 		mustLen("BatchNormBackward per-channel", len(s), c)
 	}
-	cnt := float64(n * hw)
 	t := tier
 	parallelFor(c, n*hw, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			m := float64(mean[ch])
-			inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
-			var sdy, sdxm float64
-			for i := 0; i < n; i++ {
-				o := (i*c + ch) * hw
-				a, b := dotDev64(t, dy[o:o+hw], x[o:o+hw], m)
-				sdy, sdxm = sdy+a, sdxm+b
-			}
-			sdyx := sdxm * inv // Σ dy·x̂
-			dbeta[ch], dgamma[ch] = float32(sdy), float32(sdyx)
-			// dx = k·(dy − a − x̂·b) = c1·dy + c2·(x − mean) + c0.
-			k := float64(gamma[ch]) * inv
-			c1, c2, c0 := float32(k), float32(-k*inv*sdyx/cnt), float32(-k*sdy/cnt)
+			c1, c2, c0 := batchNormGradChannel(t, ch, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
 				vecBNBack(t, dx[o:o+hw], dy[o:o+hw], x[o:o+hw], mean[ch], c1, c2, c0)
 			}
+		}
+	})
+}
+
+// batchNormGradChannel is BatchNormBackward's reduction for channel ch:
+// it sets dgamma[ch] and dbeta[ch] and returns the coefficients of
+// dx = c1·dy + c2·(x − mean) + c0.
+func batchNormGradChannel(t cpu.Tier, ch int, dgamma, dbeta, dy, x, mean, variance, gamma []float32, eps float32, n, c, hw int) (c1, c2, c0 float32) {
+	cnt := float64(n * hw)
+	m := float64(mean[ch])
+	inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+	var sdy, sdxm float64
+	for i := 0; i < n; i++ {
+		o := (i*c + ch) * hw
+		a, b := dotDev64(t, dy[o:o+hw], x[o:o+hw], m)
+		sdy, sdxm = sdy+a, sdxm+b
+	}
+	sdyx := sdxm * inv // Σ dy·x̂
+	dbeta[ch], dgamma[ch] = float32(sdy), float32(sdyx)
+	// dx = k·(dy − a − x̂·b) = c1·dy + c2·(x − mean) + c0.
+	k := float64(gamma[ch]) * inv
+	return float32(k), float32(-k * inv * sdyx / cnt), float32(-k * sdy / cnt)
+}
+
+// BatchNormGrad is batch normalisation's input gradient left unwritten:
+// element (i, ch, j) is C1[ch]·DY[i][ch][j] + C2[ch]·(X[i][ch][j] − Mean[ch])
+// + C0[ch], as BatchNormBackward would write it (vecBNBack). Conv2dBackwardBN
+// computes it row by row where it needs it.
+type BatchNormGrad struct {
+	DY, X, Mean, C1, C2, C0 []float32
+}
+
+// BatchNormBackwardCoeffs is the first half of BatchNormBackward: it sets
+// dgamma and dbeta and returns the gradient as a BatchNormGrad (holding dy,
+// x and mean, and c1, c2, c0 as slices of c elements it allocates or takes
+// from g when g's are long enough), bit-identical to what
+// BatchNormBackward writes.
+func BatchNormBackwardCoeffs(g *BatchNormGrad, dgamma, dbeta, dy, x, mean, variance, gamma []float32, eps float32, n, c, hw int) {
+	for _, s := range [][]float32{dy, x} {
+		mustLen("BatchNormBackwardCoeffs tensor", len(s), n*c*hw)
+	}
+	for _, s := range [][]float32{dgamma, dbeta, mean, variance, gamma} {
+		mustLen("BatchNormBackwardCoeffs per-channel", len(s), c)
+	}
+	for _, p := range []*[]float32{&g.C1, &g.C2, &g.C0} {
+		*p = grow(*p, c)
+	}
+	g.DY, g.X, g.Mean = dy[:n*c*hw], x[:n*c*hw], mean[:c]
+	t := tier
+	parallelFor(c, n*hw, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			g.C1[ch], g.C2[ch], g.C0[ch] = batchNormGradChannel(t, ch, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
 		}
 	})
 }
@@ -183,36 +270,132 @@ func MaxPool2(y []float32, arg []uint8, x []float32, n, c, h, w int) {
 	t := tier
 	parallelFor(n*c, h*w, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			src := x[pl*h*w : (pl+1)*h*w]
-			for oy := 0; oy < oh; oy++ {
-				r0, r1 := src[2*oy*w:2*oy*w+w], src[(2*oy+1)*w:(2*oy+1)*w+w]
-				o := (pl*oh + oy) * ow
-				yr := y[o : o+ow]
-				var ar []uint8
-				if arg != nil {
-					ar = arg[o : o+ow]
-				}
-				for ox := maxPool2RowSIMD(t, yr, ar, r0, r1); ox < ow; ox++ {
-					a, b := r0[2*ox], r0[2*ox+1]
-					c, d := r1[2*ox], r1[2*ox+1]
-					best, bi := a, uint8(0)
-					if b > best || (b != b && best == best) {
-						best, bi = b, 1
-					}
-					if c > best || (c != c && best == best) {
-						best, bi = c, 2
-					}
-					if d > best || (d != d && best == best) {
-						best, bi = d, 3
-					}
-					yr[ox] = best
-					if ar != nil {
-						ar[ox] = bi
-					}
-				}
+			var ap []uint8
+			if arg != nil {
+				ap = arg[pl*oh*ow : hi*oh*ow]
 			}
+			maxPool2Plane(t, y[pl*oh*ow:hi*oh*ow], ap, x[pl*h*w:hi*h*w], h, w, nil)
 		}
 	})
+}
+
+// BatchNormReLUMaxPool2 is BatchNormForwardReLU followed by MaxPool2, in
+// one pass that never writes the full-size normalised tensor: each input
+// element is normalised and clamped exactly as BatchNormForwardReLU does
+// (vecAffineReLU), then pooled exactly as MaxPool2 pools, so y and arg are
+// bit-identical to the two kernels in turn. x is [n][c][h][w]; y and arg
+// are [n][c][h/2][w/2] (arg may be nil).
+func BatchNormReLUMaxPool2(y []float32, arg []uint8, x, mean, variance, gamma, beta []float32, eps float32, n, c, h, w int) {
+	oh, ow := h/2, w/2
+	mustLen("BatchNormReLUMaxPool2 x", len(x), n*c*h*w)
+	mustLen("BatchNormReLUMaxPool2 y", len(y), n*c*oh*ow)
+	if arg != nil {
+		mustLen("BatchNormReLUMaxPool2 arg", len(arg), n*c*oh*ow)
+	}
+	for _, s := range [][]float32{mean, variance, gamma, beta} {
+		mustLen("BatchNormReLUMaxPool2 per-channel", len(s), c)
+	}
+	t := tier
+	parallelFor(n*c, h*w, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			ch := pl % c
+			inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+			aff := poolAffine{m: mean[ch], s: float32(float64(gamma[ch]) * inv), b: beta[ch]}
+			var ap []uint8
+			if arg != nil {
+				ap = arg[pl*oh*ow : hi*oh*ow]
+			}
+			maxPool2Plane(t, y[pl*oh*ow:hi*oh*ow], ap, x[pl*h*w:hi*h*w], h, w, &aff)
+		}
+	})
+}
+
+// poolAffine is the per-channel map v ↦ max((v − m)·s + b, 0) that
+// BatchNormReLUMaxPool2 applies to each element before pooling.
+type poolAffine struct{ m, s, b float32 }
+
+func (a *poolAffine) apply(v float32) float32 {
+	if a == nil {
+		return v
+	}
+	v = (v-a.m)*a.s + a.b
+	if v < 0 {
+		v = 0
+	}
+	return v
+}
+
+// maxPool2Row is maxPool2RowSIMD, or its affine-ReLU variant when aff is
+// not nil.
+func maxPool2Row(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32, aff *poolAffine) int {
+	if aff == nil {
+		return maxPool2RowSIMD(t, y, arg, r0, r1)
+	}
+	return maxPool2AffineReLURowSIMD(t, y, arg, r0, r1, aff.m, aff.s, aff.b)
+}
+
+// maxPool2Plane pools the h×w plane at the start of src into the start of
+// y (and arg, may be nil), each element first mapped by aff when aff is
+// not nil. src, y and arg may run on into later planes, which the caller
+// computes afterwards: a row of fewer than 8 outputs then spills its SIMD
+// block into them even on the plane's last row.
+func maxPool2Plane(t cpu.Tier, y []float32, arg []uint8, src []float32, h, w int, aff *poolAffine) {
+	oh, ow := h/2, w/2
+	more := len(src) > h*w // a later plane follows
+	for oy := 0; oy < oh; oy++ {
+		r0, r1 := src[2*oy*w:2*oy*w+w], src[(2*oy+1)*w:(2*oy+1)*w+w]
+		o := oy * ow
+		yr := y[o : o+ow]
+		var ar []uint8
+		if arg != nil {
+			ar = arg[o : o+ow]
+		}
+		ox := maxPool2Row(t, yr, ar, r0, r1, aff)
+		switch {
+		case ox > 0 && ox < ow:
+			// The last 8 outputs again, overlapping the ones done: the
+			// same inputs give the same values.
+			var at []uint8
+			if ar != nil {
+				at = ar[ow-8:]
+			}
+			if maxPool2Row(t, yr[ow-8:], at, r0[2*(ow-8):], r1[2*(ow-8):], aff) == 8 {
+				ox = ow
+			}
+		case ox == 0 && ow >= 4 && (oy < oh-1 || more):
+			// A row shorter than 8 outputs: 8 outputs from 16 columns of
+			// both input rows, the surplus spilling into the next output
+			// row (of this plane or the next, computed later, so
+			// overwritten). The reads stay inside src: w ≥ 8 and two more
+			// input rows, or a later plane, follow.
+			pr0, pr1 := src[2*oy*w:2*oy*w+16], src[(2*oy+1)*w:(2*oy+1)*w+16]
+			var at []uint8
+			if ar != nil {
+				at = arg[o : o+8]
+			}
+			if maxPool2Row(t, y[o:o+8], at, pr0, pr1, aff) == 8 {
+				ox = ow
+			}
+		}
+		for ; ox < ow; ox++ {
+			a, b := aff.apply(r0[2*ox]), aff.apply(r0[2*ox+1])
+			c, d := aff.apply(r1[2*ox]), aff.apply(r1[2*ox+1])
+			best, bi := a, uint8(0)
+			if b > best || (b != b && best == best) {
+				best, bi = b, 1
+			}
+			if c > best || (c != c && best == best) {
+				best, bi = c, 2
+			}
+			if d > best || (d != d && best == best) {
+				best, bi = d, 3
+			}
+			yr[ox] = best
+			if ar != nil {
+				ar[ox] = bi
+			}
+		}
+	}
 }
 
 // MaxPool2Backward routes dy (shaped like MaxPool2's y) to the winning
@@ -222,17 +405,30 @@ func MaxPool2Backward(dx, dy []float32, arg []uint8, n, c, h, w int) {
 	mustLen("MaxPool2Backward dx", len(dx), n*c*h*w)
 	mustLen("MaxPool2Backward dy", len(dy), n*c*oh*ow)
 	mustLen("MaxPool2Backward arg", len(arg), n*c*oh*ow)
+	t := tier
 	parallelFor(n*c, h*w, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
-			d := dx[pl*h*w : (pl+1)*h*w]
-			clear(d)
-			for oy := 0; oy < oh; oy++ {
-				o := (pl*oh + oy) * ow
-				for ox := 0; ox < ow; ox++ {
-					a := int(arg[o+ox])
-					d[(2*oy+(a>>1))*w+2*ox+(a&1)] = dy[o+ox]
-				}
-			}
+			maxPool2BackwardPlane(t, dx[pl*h*w:hi*h*w], dy[pl*oh*ow:hi*oh*ow], nil, arg[pl*oh*ow:hi*oh*ow], h, w)
+		}
+	})
+}
+
+// MaxPool2BackwardReLU is ReLUGrad after MaxPool2Backward, for a pool
+// whose input x is a ReLU's output: dy routed to each window's winner only
+// where the pool's output y is > 0. The winner's input is y itself and the
+// other elements get 0 anyway, so this is bit-identical to
+// MaxPool2Backward(dx, dy, …) followed by ReLUGrad(dx, dx, x), in one pass.
+func MaxPool2BackwardReLU(dx, dy, y []float32, arg []uint8, n, c, h, w int) {
+	oh, ow := h/2, w/2
+	mustLen("MaxPool2BackwardReLU dx", len(dx), n*c*h*w)
+	mustLen("MaxPool2BackwardReLU dy", len(dy), n*c*oh*ow)
+	mustLen("MaxPool2BackwardReLU y", len(y), n*c*oh*ow)
+	mustLen("MaxPool2BackwardReLU arg", len(arg), n*c*oh*ow)
+	t := tier
+	parallelFor(n*c, h*w, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			o0, o1 := pl*oh*ow, hi*oh*ow
+			maxPool2BackwardPlane(t, dx[pl*h*w:hi*h*w], dy[o0:o1], y[o0:o1], arg[o0:o1], h, w)
 		}
 	})
 }
@@ -421,4 +617,72 @@ func UpsampleNearest2Backward(dx, dy []float32, n, c, h, w int) {
 			}
 		}
 	})
+}
+
+// eqMask is all ones when k == i and 0 otherwise, for k, i < 2³¹, without
+// a branch: k^i − 1 wraps to all ones only when k^i is 0.
+func eqMask(k, i uint32) uint32 { return uint32(int32((k^i)-1) >> 31) }
+
+// maxPool2BackwardPlane writes every element of the h×w plane at the start
+// of d once: dy to the recorded winner of each window (only where y > 0
+// when y is not nil), +0 to the other three and to a trailing odd row or
+// column. d, dy, y and arg may run on into later planes, which the caller
+// computes afterwards (see maxPool2Plane).
+func maxPool2BackwardPlane(t cpu.Tier, d, dy, y []float32, arg []uint8, h, w int) {
+	oh, ow := h/2, w/2
+	more := len(dy) > oh*ow // a later plane follows
+	for oy := 0; oy < oh; oy++ {
+		d0, d1 := d[2*oy*w:2*oy*w+w], d[(2*oy+1)*w:(2*oy+1)*w+w]
+		g, a := dy[oy*ow:oy*ow+ow], arg[oy*ow:oy*ow+ow]
+		var ym []float32
+		if y != nil {
+			ym = y[oy*ow : oy*ow+ow]
+		}
+		ox := maxPool2BackRowSIMD(t, d0, d1, g, ym, a)
+		switch {
+		case ox > 0 && ox < ow:
+			// The last 8 windows again, overlapping: the same values.
+			var yt []float32
+			if ym != nil {
+				yt = ym[ow-8:]
+			}
+			if maxPool2BackRowSIMD(t, d0[2*(ow-8):], d1[2*(ow-8):], g[ow-8:], yt, a[ow-8:]) == 8 {
+				ox = ow
+			}
+		case ox == 0 && ow >= 4 && (oy < oh-1 || more):
+			// Fewer than 8 windows: 8, the surplus spilling from row d0
+			// into d1 (written next) and from d1 into the next pair of rows,
+			// the odd last row or the next plane (written later); dy, y and
+			// arg are read within the slices.
+			o := oy * ow
+			var yt []float32
+			if y != nil {
+				yt = y[o : o+8]
+			}
+			if maxPool2BackRowSIMD(t, d[2*oy*w:2*oy*w+16], d[(2*oy+1)*w:(2*oy+1)*w+16], dy[o:o+8], yt, arg[o:o+8]) == 8 {
+				ox = ow
+			}
+		}
+		for ; ox < ow; ox++ {
+			// Branch-free (the winner's index and the ReLU's sign are
+			// random: branches on them would mispredict about every other
+			// window): dy's bits masked by all-ones or zero words. +0 where
+			// masked, dy's exact bits elsewhere.
+			v := math.Float32bits(g[ox])
+			if ym != nil && !(ym[ox] > 0) {
+				v = 0
+			}
+			k := uint32(a[ox] & 3)
+			d0[2*ox] = math.Float32frombits(v & eqMask(k, 0))
+			d0[2*ox+1] = math.Float32frombits(v & eqMask(k, 1))
+			d1[2*ox] = math.Float32frombits(v & eqMask(k, 2))
+			d1[2*ox+1] = math.Float32frombits(v & eqMask(k, 3))
+		}
+		if w%2 == 1 {
+			d0[w-1], d1[w-1] = 0, 0
+		}
+	}
+	if h%2 == 1 {
+		clear(d[(h-1)*w : h*w])
+	}
 }

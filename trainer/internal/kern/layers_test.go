@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu"
 )
 
 // The layer kernels compute in float64 and round once (or a few times), so
@@ -137,10 +139,44 @@ func TestBatchNorm(t *testing.T) {
 	})
 }
 
+// TestBatchNormStatsOffset: the one-pass statistics stay exact to float32
+// rounding when the mean is large against the spread (mean 1000, standard
+// deviation ~0.01), where an unshifted float32 Σx² − (Σx)²/M would lose
+// every digit of the variance.
+func TestBatchNormStatsOffset(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(15, 15))
+		const n, c, hw = 7, 3, 29
+		x := randSlice(r, n*c*hw)
+		for i := range x {
+			x[i] = 1000 + 0.01*x[i]
+		}
+		mean, variance := make([]float32, c), make([]float32, c)
+		BatchNormStats(mean, variance, x, n, c, hw)
+		for ch := 0; ch < c; ch++ {
+			var s, q float64
+			for i := 0; i < n; i++ {
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					s += float64(v)
+				}
+			}
+			m := s / (n * hw)
+			for i := 0; i < n; i++ {
+				for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					q += (float64(v) - m) * (float64(v) - m)
+				}
+			}
+			v := q / (n * hw)
+			near(t, "mean", ch, mean[ch], m, m)
+			near(t, "variance", ch, variance[ch], v, v)
+		}
+	})
+}
+
 func TestMaxPool2(t *testing.T) {
 	forEachTier(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(6, 6))
-		for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {1, 2, 32, 32}, {2, 1, 1, 5}} {
+		for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {1, 2, 32, 32}, {2, 1, 1, 5}, {3, 2, 14, 14}, {2, 2, 28, 28}, {1, 3, 9, 11}} {
 			n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 			oh, ow := h/2, w/2
 			x := randSlice(r, n*c*h*w)
@@ -352,6 +388,187 @@ func TestUpsampleNearest2(t *testing.T) {
 						}
 						near(t, "dx", (pl*h+iy)*w+ix, dx[(pl*h+iy)*w+ix], s, a)
 					}
+				}
+			}
+		}
+	})
+}
+
+// TestBatchNormForwardReLU: the fused kernel is bit-identical to
+// BatchNormForward followed by ReLU, on every tier and against the generic
+// tier, including NaN, ±0 and ±Inf inputs and planes with SIMD tails.
+func TestBatchNormForwardReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 16))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for _, sh := range [][3]int{{1, 1, 1}, {2, 3, 7}, {3, 5, 33}, {2, 4, 196}} {
+		n, c, hw := sh[0], sh[1], sh[2]
+		x := randSlice(r, n*c*hw)
+		for i := range x {
+			if r.IntN(8) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+		}
+		mean, variance, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+		for i := range variance {
+			variance[i] = float32(math.Abs(float64(variance[i])))
+		}
+		beta[0] = 0 // (x − m)·s + 0 can round to −0
+		var generic []float32
+		forEachTier(t, func(t *testing.T) {
+			want := make([]float32, len(x))
+			BatchNormForward(want, x, mean, variance, gamma, beta, 1e-5, n, c, hw)
+			ReLU(want, want)
+			got, check := guarded(len(x))
+			BatchNormForwardReLU(got, x, mean, variance, gamma, beta, 1e-5, n, c, hw)
+			check(t, "y")
+			if i := bitsEqual(want, got); i >= 0 {
+				t.Fatalf("%v: y[%d] = %g, want %g", sh, i, got[i], want[i])
+			}
+			if generic == nil {
+				generic = got
+			} else if i := bitsEqual(generic, got); i >= 0 {
+				t.Fatalf("%v: y[%d] = %g, generic tier %g", sh, i, got[i], generic[i])
+			}
+		})
+	}
+}
+
+// TestMaxPool2BackwardReLU: the fused gradient is bit-identical to
+// MaxPool2Backward followed by ReLUGrad over the pool's (ReLU-ed) input,
+// with zeros, ties, NaNs and odd sizes.
+func TestMaxPool2BackwardReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 17))
+	for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {2, 2, 14, 14}, {1, 2, 28, 28}, {2, 1, 5, 17}} {
+		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
+		x := randSlice(r, n*c*h*w)
+		for i := range x {
+			switch r.IntN(6) {
+			case 0:
+				x[i] = float32(math.NaN())
+			case 1, 2:
+				x[i] = 0
+			}
+		}
+		ReLU(x, x)
+		y, arg := make([]float32, n*c*(h/2)*(w/2)), make([]uint8, n*c*(h/2)*(w/2))
+		MaxPool2(y, arg, x, n, c, h, w)
+		dy := randSlice(r, len(y))
+		forEachTier(t, func(t *testing.T) {
+			want := make([]float32, len(x))
+			MaxPool2Backward(want, dy, arg, n, c, h, w)
+			ReLUGrad(want, want, x)
+			got, check := guarded(len(x))
+			MaxPool2BackwardReLU(got, dy, y, arg, n, c, h, w)
+			check(t, "dx")
+			if i := bitsEqual(want, got); i >= 0 {
+				t.Fatalf("%v: dx[%d] = %g, want %g", sh, i, got[i], want[i])
+			}
+		})
+	}
+}
+
+// TestBatchNormReLUMaxPool2: the fused kernel's output and window indices
+// are bit-identical to BatchNormForwardReLU followed by MaxPool2, on every
+// tier and against the generic tier, for widths with and without SIMD tails,
+// rows shorter than 8 outputs, odd sizes, and NaN, ±0 and ±Inf inputs.
+func TestBatchNormReLUMaxPool2(t *testing.T) {
+	r := rand.New(rand.NewPCG(18, 18))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {2, 3, 14, 14}, {1, 2, 28, 28}, {2, 2, 7, 15},
+		{1, 3, 8, 8}, {3, 1, 9, 9}, {1, 2, 4, 16}, {2, 1, 5, 17}, {2, 2, 12, 7}, {1, 2, 6, 37}} {
+		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
+		x := randSlice(r, n*c*h*w)
+		for i := range x {
+			if r.IntN(10) == 0 {
+				x[i] = special[r.IntN(len(special))]
+			}
+		}
+		mean, variance, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+		for i := range variance {
+			variance[i] = float32(math.Abs(float64(variance[i])))
+		}
+		beta[0] = 0
+		m := n * c * (h / 2) * (w / 2)
+		var generic []float32
+		var genericArg []uint8
+		forEachTier(t, func(t *testing.T) {
+			z := make([]float32, len(x))
+			BatchNormForwardReLU(z, x, mean, variance, gamma, beta, 1e-5, n, c, h*w)
+			want, wantArg := make([]float32, m), make([]uint8, m)
+			MaxPool2(want, wantArg, z, n, c, h, w)
+			got, check := guarded(m)
+			gotArg := make([]uint8, m)
+			BatchNormReLUMaxPool2(got, gotArg, x, mean, variance, gamma, beta, 1e-5, n, c, h, w)
+			check(t, "y")
+			if i := bitsEqual(want, got); i >= 0 {
+				t.Fatalf("%v: y[%d] = %g, want %g", sh, i, got[i], want[i])
+			}
+			for i := range gotArg {
+				if gotArg[i] != wantArg[i] {
+					t.Fatalf("%v: arg[%d] = %d, want %d", sh, i, gotArg[i], wantArg[i])
+				}
+			}
+			noArg := make([]float32, m)
+			BatchNormReLUMaxPool2(noArg, nil, x, mean, variance, gamma, beta, 1e-5, n, c, h, w)
+			if i := bitsEqual(want, noArg); i >= 0 {
+				t.Fatalf("%v: without arg: y[%d] = %g, want %g", sh, i, noArg[i], want[i])
+			}
+			if generic == nil {
+				generic, genericArg = got, gotArg
+				return
+			}
+			if i := bitsEqual(generic, got); i >= 0 {
+				t.Fatalf("%v: y[%d] = %g, generic tier %g", sh, i, got[i], generic[i])
+			}
+			for i := range gotArg {
+				if gotArg[i] != genericArg[i] {
+					t.Fatalf("%v: arg[%d] = %d, generic tier %d", sh, i, gotArg[i], genericArg[i])
+				}
+			}
+		})
+	}
+}
+
+// TestPoolKernelsThreads: the pooling kernels split their planes into
+// chunks (and spill SIMD blocks of short rows into the next plane of the
+// same chunk only); outputs are bit-identical for 1, 2, 3 and 8 threads
+// and equal the generic tier's.
+func TestPoolKernelsThreads(t *testing.T) {
+	const n, c, h, w = 40, 8, 14, 14
+	r := rand.New(rand.NewPCG(19, 19))
+	x := randSlice(r, n*c*h*w)
+	m := n * c * (h / 2) * (w / 2)
+	dy := randSlice(r, m)
+	mean, variance, gamma, beta := randSlice(r, c), randSlice(r, c), randSlice(r, c), randSlice(r, c)
+	for i := range variance {
+		variance[i] = float32(math.Abs(float64(variance[i])))
+	}
+	run := func() [][]float32 {
+		y, arg := make([]float32, m), make([]uint8, m)
+		MaxPool2(y, arg, x, n, c, h, w)
+		dx := make([]float32, len(x))
+		MaxPool2Backward(dx, dy, arg, n, c, h, w)
+		yf, argf := make([]float32, m), make([]uint8, m)
+		BatchNormReLUMaxPool2(yf, argf, x, mean, variance, gamma, beta, 1e-5, n, c, h, w)
+		dxf := make([]float32, len(x))
+		MaxPool2BackwardReLU(dxf, dy, yf, argf, n, c, h, w)
+		a, af := make([]float32, m), make([]float32, m)
+		for i := range arg {
+			a[i], af[i] = float32(arg[i]), float32(argf[i])
+		}
+		return [][]float32{y, a, dx, yf, af, dxf}
+	}
+	prev, _ := SetTier(cpu.Generic)
+	var want [][]float32
+	withThreads(1, func() { want = run() })
+	SetTier(prev)
+	forEachTier(t, func(t *testing.T) {
+		for _, th := range []int{1, 2, 3, 8} {
+			var got [][]float32
+			withThreads(th, func() { got = run() })
+			for i := range want {
+				if j := bitsEqual(want[i], got[i]); j >= 0 {
+					t.Fatalf("%d threads: output %d differs from generic 1-thread at %d", th, i, j)
 				}
 			}
 		}

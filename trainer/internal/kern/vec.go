@@ -44,6 +44,20 @@ func vecAffine(t cpu.Tier, y, x []float32, m, s, b float32) {
 	}
 }
 
+// vecAffineReLU sets y[i] = max((x[i] − m)·s + b, 0), each operation
+// rounded, NaN and −0 kept: vecAffine then vecReLU, in one pass.
+func vecAffineReLU(t cpu.Tier, y, x []float32, m, s, b float32) {
+	y = y[:len(x)]
+	i := affineReLUSIMD(t, y, x, m, s, b)
+	for ; i < len(x); i++ {
+		v := (x[i]-m)*s + b
+		if v < 0 {
+			v = 0
+		}
+		y[i] = v
+	}
+}
+
 // vecAddConst adds c to every y[i].
 func vecAddConst(t cpu.Tier, y []float32, c float32) {
 	i := addConstSIMD(t, y, c)

@@ -17,6 +17,9 @@ func reluGradAVX2(dx, dy, y *float32, n int)
 func affineAVX2(y, x *float32, n int, m, s, b float32)
 
 //go:noescape
+func affineReLUAVX2(y, x *float32, n int, m, s, b float32)
+
+//go:noescape
 func addConstAVX2(y *float32, n int, c float32)
 
 //go:noescape
@@ -66,6 +69,15 @@ func affineSIMD(t cpu.Tier, y, x []float32, m, s, b float32) int {
 	if n > 0 {
 		_ = y[n-1]
 		affineAVX2(&y[0], &x[0], n, m, s, b)
+	}
+	return n
+}
+
+func affineReLUSIMD(t cpu.Tier, y, x []float32, m, s, b float32) int {
+	n := simdLen(t, len(x))
+	if n > 0 {
+		_ = y[n-1]
+		affineReLUAVX2(&y[0], &x[0], n, m, s, b)
 	}
 	return n
 }
@@ -140,5 +152,46 @@ func maxPool2RowSIMD(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32) int
 		ap, step = &arg[0], 8
 	}
 	maxPool2RowAVX2(&y[0], ap, step, &r0[0], &r1[0], n)
+	return n
+}
+
+//go:noescape
+func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0, r1 *float32, n int, m, s, b float32)
+
+// maxPool2AffineReLURowSIMD is maxPool2RowSIMD with every input element
+// first mapped to max((v − m)·s + b, 0) (see BatchNormReLUMaxPool2).
+func maxPool2AffineReLURowSIMD(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32, m, s, b float32) int {
+	n := simdLen(t, len(y))
+	if n == 0 {
+		return 0
+	}
+	_, _ = r0[2*n-1], r1[2*n-1]
+	var scratch [8]uint8
+	ap, step := &scratch[0], 0
+	if arg != nil {
+		_ = arg[n-1]
+		ap, step = &arg[0], 8
+	}
+	maxPool2AffineReLURowAVX2(&y[0], ap, step, &r0[0], &r1[0], n, m, s, b)
+	return n
+}
+
+//go:noescape
+func maxPool2BackRowAVX2(d0, d1, dy, y *float32, useY int, arg *uint8, n int)
+
+// maxPool2BackRowSIMD does the first multiple of 8 windows of one output
+// row of maxPool2BackwardPlane (y may be nil) and returns how many it did.
+func maxPool2BackRowSIMD(t cpu.Tier, d0, d1, dy, y []float32, arg []uint8) int {
+	n := simdLen(t, len(dy))
+	if n == 0 {
+		return 0
+	}
+	_, _, _ = d0[2*n-1], d1[2*n-1], arg[n-1]
+	yp, useY := &dy[0], 0
+	if y != nil {
+		_ = y[n-1]
+		yp, useY = &y[0], 1
+	}
+	maxPool2BackRowAVX2(&d0[0], &d1[0], &dy[0], yp, useY, &arg[0], n)
 	return n
 }

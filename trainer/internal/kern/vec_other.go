@@ -7,8 +7,11 @@ import "github.com/pairflow/pairflow/internal/cpu"
 func reluSIMD(cpu.Tier, []float32, []float32) int                              { return 0 }
 func reluGradSIMD(cpu.Tier, []float32, []float32, []float32) int               { return 0 }
 func affineSIMD(cpu.Tier, []float32, []float32, float32, float32, float32) int { return 0 }
-func addConstSIMD(cpu.Tier, []float32, float32) int                            { return 0 }
-func addSIMD(cpu.Tier, []float32, []float32) int                               { return 0 }
+func affineReLUSIMD(cpu.Tier, []float32, []float32, float32, float32, float32) int {
+	return 0
+}
+func addConstSIMD(cpu.Tier, []float32, float32) int { return 0 }
+func addSIMD(cpu.Tier, []float32, []float32) int    { return 0 }
 func bnBackSIMD(cpu.Tier, []float32, []float32, []float32, float32, float32, float32, float32) int {
 	return 0
 }
@@ -19,3 +22,11 @@ func dotDevSIMD(cpu.Tier, []float32, []float32, float64) (float64, float64, int)
 }
 
 func maxPool2RowSIMD(cpu.Tier, []float32, []uint8, []float32, []float32) int { return 0 }
+
+func maxPool2AffineReLURowSIMD(cpu.Tier, []float32, []uint8, []float32, []float32, float32, float32, float32) int {
+	return 0
+}
+
+func maxPool2BackRowSIMD(cpu.Tier, []float32, []float32, []float32, []float32, []uint8) int {
+	return 0
+}

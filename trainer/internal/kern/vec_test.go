@@ -71,34 +71,44 @@ func TestVecTiers(t *testing.T) {
 
 // TestMaxPool2Tiers feeds MaxPool2 ties, NaNs, infinities and signed zeros
 // and demands the same outputs and window indices, bit for bit, on every
-// tier.
+// tier. The widths cover rows of whole SIMD blocks, rows with a tail (done
+// again with an overlapping block), rows of 4 to 7 outputs (one block
+// spilling into the next row) and odd heights and widths.
 func TestMaxPool2Tiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 14))
-	const n, c, h, w = 2, 3, 6, 37
 	special := []float32{0, float32(math.Copysign(0, -1)), 1, 1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
-	x := make([]float32, n*c*h*w)
-	for i := range x {
-		x[i] = special[r.IntN(len(special))]
-	}
-	y0, a0 := make([]float32, n*c*(h/2)*(w/2)), make([]uint8, n*c*(h/2)*(w/2))
-	prev, _ := SetTier(cpu.Generic)
-	MaxPool2(y0, a0, x, n, c, h, w)
-	SetTier(prev)
-	forEachTier(t, func(t *testing.T) {
-		y, a := make([]float32, len(y0)), make([]uint8, len(a0))
-		MaxPool2(y, a, x, n, c, h, w)
-		if i := bitsEqual(y0, y); i >= 0 {
-			t.Fatalf("y[%d] = %g, want %g", i, y[i], y0[i])
-		}
-		for i := range a {
-			if a[i] != a0[i] {
-				t.Fatalf("arg[%d] = %d, want %d", i, a[i], a0[i])
+	for _, sh := range [][4]int{{2, 3, 6, 37}, {2, 3, 14, 14}, {1, 2, 28, 28}, {2, 2, 7, 15}, {1, 3, 8, 8},
+		{3, 1, 9, 9}, {1, 2, 6, 10}, {1, 2, 4, 16}, {2, 1, 5, 17}, {1, 2, 3, 8}, {1, 1, 2, 14}, {2, 2, 12, 7}} {
+		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
+		x := make([]float32, n*c*h*w)
+		for i := range x {
+			x[i] = special[r.IntN(len(special))]
+			if r.IntN(3) == 0 {
+				x[i] = float32(r.NormFloat64())
 			}
 		}
-		y2 := make([]float32, len(y0))
-		MaxPool2(y2, nil, x, n, c, h, w) // no arg
-		if i := bitsEqual(y0, y2); i >= 0 {
-			t.Fatalf("without arg: y[%d] = %g, want %g", i, y2[i], y0[i])
-		}
-	})
+		y0, a0 := make([]float32, n*c*(h/2)*(w/2)), make([]uint8, n*c*(h/2)*(w/2))
+		prev, _ := SetTier(cpu.Generic)
+		MaxPool2(y0, a0, x, n, c, h, w)
+		SetTier(prev)
+		forEachTier(t, func(t *testing.T) {
+			y, checkY := guarded(len(y0))
+			a := make([]uint8, len(a0))
+			MaxPool2(y, a, x, n, c, h, w)
+			checkY(t, "y")
+			if i := bitsEqual(y0, y); i >= 0 {
+				t.Fatalf("%v: y[%d] = %g, want %g", sh, i, y[i], y0[i])
+			}
+			for i := range a {
+				if a[i] != a0[i] {
+					t.Fatalf("%v: arg[%d] = %d, want %d", sh, i, a[i], a0[i])
+				}
+			}
+			y2 := make([]float32, len(y0))
+			MaxPool2(y2, nil, x, n, c, h, w) // no arg
+			if i := bitsEqual(y0, y2); i >= 0 {
+				t.Fatalf("%v: without arg: y[%d] = %g, want %g", sh, i, y2[i], y0[i])
+			}
+		})
+	}
 }
