@@ -118,13 +118,16 @@ func cfGaussKernel(dst []float32, k int, sigma float64) []float32 {
 }
 
 // cfBlurRingBytes is the size the float32 ring of cfBlur should stay within
-// (most of a 32 KiB L1 data cache): wider images are blurred in
-// vertical strips. The vertical pass reads every ring row once per output
-// row, so a ring that spills to L2 costs it about half its speed.
-const cfBlurRingBytes = 24 << 10
+// (a fraction of a 512 KiB L2 cache): wider images are blurred in vertical
+// strips. The vertical pass makes two output rows per sweep of the ring
+// (cfBlurV2), so a ring in L2 rather than L1 costs it little, while strips
+// cost a widened border of 2R pixels per strip and a copy of the image: a
+// 224-pixel RGB view (a 64.5 KiB ring for 23 taps) is faster in one piece
+// (BenchmarkBlurPasses).
+const cfBlurRingBytes = 96 << 10
 
 // cfBlur blurs m in place with a k-tap Gaussian of the given sigma: a
-// horizontal float32 pass into a ring of 2R+1 rows (small enough to stay in
+// horizontal float32 pass into a ring of 2R+2 rows (small enough to stay in
 // cache), and a vertical pass over the ring that rounds back to uint8. Output
 // row y needs horizontal rows [y-R, y+R] (reflected), which are distinct
 // modulo the ring size, and it is written only after every source row it
@@ -159,8 +162,8 @@ func cfBlur(s *Scratch, m *Image, k int, sigma float64) {
 	}
 	// Strips are a multiple of 64 pixels wide, so each strip's rows are
 	// whole 64-sample blocks of the AVX2 passes.
-	sw := 64 * max(1, cfBlurRingBytes/(64*C*K*4))
-	if W*C*K*4 <= cfBlurRingBytes || sw >= W || H <= 1 {
+	sw := 64 * max(1, cfBlurRingBytes/(64*C*(K+1)*4))
+	if W*C*(K+1)*4 <= cfBlurRingBytes || sw >= W || H <= 1 {
 		cfBlurStrip(b, m, m, 0, W, w)
 		return
 	}
@@ -186,19 +189,24 @@ func cfIsGray3(m *Image) bool {
 
 // cfBlurStrip blurs columns [x0, x1) of m into the same columns of dst,
 // which may be m itself only when the strip is the whole width.
+//
+// The ring holds K+1 horizontal rows (slot r % (K+1) for row r), one more
+// than an output row reads, so that two consecutive output rows away from
+// the borders can be made together by cfBlurV2 from K+1 consecutive slots.
 func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
 	W, H, C := m.W, m.H, m.C
 	R := len(w) / 2
 	K := 2*R + 1
+	M := K + 1 // ring slots
 	n := (x1 - x0) * C
-	ring := cfGrowF32(&b.f32, n*K)
+	ring := cfGrowF32(&b.f32, n*M)
 	pad := cfGrowF32(&b.row, n+2*R*C)
 	offs := cfGrowI32(&b.offs, K)
-	// dbl[i] is the offset of ring slot i mod K: the offsets of an output
-	// row away from the top and bottom borders are the window dbl[o:o+K].
-	dbl := cfGrowI32(&b.dbl, 2*K)
+	// dbl[i] is the offset of ring slot i mod M: the offsets of output
+	// rows away from the top and bottom borders are windows of dbl.
+	dbl := cfGrowI32(&b.dbl, 2*M)
 	for i := range dbl {
-		dbl[i] = int32(i % K * n)
+		dbl[i] = int32(i % M * n)
 	}
 	// The padded row holds pixels x0-R .. x1+R-1: those inside the image
 	// are widened from [inLo, inHi), the others are reflected; refl holds
@@ -214,13 +222,10 @@ func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
 	}
 	left, mid, right := pad[:nl], pad[nl:nl+(inHi-inLo)*C], pad[nl+(inHi-inLo)*C:]
 	reflL, reflR := refl[:nl], refl[nl:]
-	done, slot := 0, 0 // horizontal rows computed so far; done % K
-	hb := 0            // (H-K) % K, for cfBlurSlot
-	if H >= K {
-		hb = (H - K) % K
-	}
-	for y := 0; y < H; y++ {
-		for ; done < H && done <= y+R; done++ {
+	done, slot := 0, 0 // horizontal rows computed so far; done % M
+	// horiz computes the horizontal rows up to and including row last.
+	horiz := func(last int) {
+		for ; done < H && done <= last; done++ {
 			row := m.Row(done)
 			cfWiden(mid, row[inLo*C:inHi*C])
 			for j, o := range reflL {
@@ -230,30 +235,40 @@ func cfBlurStrip(b *cfBufs, dst, m *Image, x0, x1 int, w []float32) {
 				right[j] = float32(row[o])
 			}
 			cfBlurH(ring[slot*n:(slot+1)*n], pad, w, C)
-			if slot++; slot == K {
+			if slot++; slot == M {
 				slot = 0
 			}
 		}
-		ro := offs
-		if y >= R && y+R < H { // no reflection: consecutive ring slots
-			o := (y - R) % K
-			ro = dbl[o : o+K]
-		} else {
-			for j := range offs {
-				// r % K without a division: border rows read rows
-				// below K or from H-K on (see cfBlurSlot).
-				offs[j] = int32(cfBlurSlot(cfReflect(y-R+j, H), H, K, hb) * n)
-			}
+	}
+	hb := 0 // (H-M) % M, for cfBlurSlot
+	if H >= M {
+		hb = (H - M) % M
+	}
+	for y := 0; y < H; {
+		if y >= R && y+1+R < H { // rows y and y+1 need no reflection
+			horiz(y + 1 + R)
+			o := (y - R) % M
+			// Every offset is slot*n with slot in [0, M) and
+			// len(ring) == M*n, as cfBlurV2 requires.
+			cfBlurV2(dst.Row(y)[x0*C:x1*C], dst.Row(y + 1)[x0*C:x1*C], ring, dbl[o:o+M], w)
+			y += 2
+			continue
 		}
-		// Every offset is slot*n with slot in [0, K) and len(ring) == K*n,
-		// as cfBlurV requires.
-		cfBlurV(dst.Row(y)[x0*C:x1*C], ring, ro, w)
+		horiz(y + R)
+		for j := range offs {
+			// r % M without a division: border rows read rows
+			// below M or from H-M on (see cfBlurSlot).
+			offs[j] = int32(cfBlurSlot(cfReflect(y-R+j, H), H, M, hb) * n)
+		}
+		cfBlurV(dst.Row(y)[x0*C:x1*C], ring, offs, w)
+		y++
 	}
 }
 
 // cfBlurSlot returns r % K for a row r in [0, H), with hb = (H-K) % K:
 // rows below K are their own slot and rows from H-K on count up from hb,
-// which covers every row a border output row reads; others divide.
+// which covers every row a border output row reads; others divide. (K is
+// the ring size here.)
 func cfBlurSlot(r, H, K, hb int) int {
 	switch {
 	case r < K:
@@ -290,6 +305,15 @@ func cfBlurVRef(dst []uint8, tmp []float32, offs []int32, w []float32) {
 		}
 		dst[i] = cfRound(acc)
 	}
+}
+
+// cfBlurV2Ref is the vertical pass for two consecutive output rows whose
+// taps are consecutive ring rows: dst0 from the rows at offs[0:len(w)] and
+// dst1 (as long as dst0) from those at offs[1:len(w)+1], each exactly as
+// cfBlurVRef computes it.
+func cfBlurV2Ref(dst0, dst1 []uint8, tmp []float32, offs []int32, w []float32) {
+	cfBlurVRef(dst0, tmp, offs, w)
+	cfBlurVRef(dst1[:len(dst0)], tmp, offs[1:], w)
 }
 
 // cfWidenRef converts bytes to float32: dst[i] = float32(src[i]).

@@ -43,19 +43,23 @@ TEXT ·cfBlurHAVX2(SB), NOSPLIT, $0-48
 bh64:
 	CMPQ CX, $64
 	JGE  bh64go
-	// Fewer than 64 outputs left: if n >= 64, redo the last 64 outputs
-	// as one more wide block (it rewrites some outputs with the same
-	// values) instead of running the latency-bound 8-wide loop.
+	// Fewer than 64 outputs left: a 32-wide block while 32 are left,
+	// then, if n >= 32, the last 32 outputs once more as one overlapping
+	// 32-wide block (it rewrites some outputs with the same values)
+	// instead of running the latency-bound 8-wide loop.
 	TESTQ CX, CX
 	JZ   bhdone
-	CMPQ R14, $64
+	CMPQ CX, $32
+	JGE  bh32go
+	CMPQ R14, $32
 	JLT  bh8
-	MOVQ $64, AX
+	MOVQ $32, AX
 	SUBQ CX, AX
 	SHLQ $2, AX
 	SUBQ AX, SI
 	SUBQ AX, DI
-	MOVQ $64, CX
+	MOVQ $32, CX
+	JMP  bh32go
 
 bh64go:
 	VBROADCASTSS (R8), Y15
@@ -108,6 +112,44 @@ bh64store:
 	ADDQ $256, SI
 	ADDQ $256, DI
 	SUBQ $64, CX
+	JMP  bh64
+
+bh32go:
+	// Four accumulators: 32 outputs, same sums as the 64-wide block.
+	VBROADCASTSS (R8), Y15
+	VMULPS (SI), Y15, Y0
+	VMULPS 32(SI), Y15, Y1
+	VMULPS 64(SI), Y15, Y2
+	VMULPS 96(SI), Y15, Y3
+	LEAQ (SI)(R10*1), R11
+	LEAQ 4(R8), R12
+	MOVQ R9, R13
+	DECQ R13
+	JZ   bh32store
+
+bh32tap:
+	VBROADCASTSS (R12), Y15
+	VMULPS (R11), Y15, Y8
+	VMULPS 32(R11), Y15, Y9
+	VMULPS 64(R11), Y15, Y10
+	VMULPS 96(R11), Y15, Y11
+	VADDPS Y8, Y0, Y0
+	VADDPS Y9, Y1, Y1
+	VADDPS Y10, Y2, Y2
+	VADDPS Y11, Y3, Y3
+	ADDQ R10, R11
+	ADDQ $4, R12
+	DECQ R13
+	JNZ  bh32tap
+
+bh32store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
 	JMP  bh64
 
 bh8:
@@ -325,5 +367,156 @@ wloop:
 	JNZ  wloop
 
 wdone:
+	VZEROUPPER
+	RET
+
+// func cfBlurV2AVX2(dst0, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+//
+// Two output rows at once: dst0 from the rows at offs[0..nw-1], dst1 from
+// those at offs[1..nw], each with the taps w[0..nw-1] in order (dst1's tap
+// k reads the row of dst0's tap k+1). Every row loaded feeds both outputs,
+// which halves the loads of cfBlurVAVX2; each output's sum is still its
+// first product, then each further product rounded and added in tap
+// order, so the bytes are those of cfBlurVRef. 32 outputs per row per
+// block (Y0-Y3 for dst0, Y4-Y7 for dst1); n >= 32, and a last partial
+// block is redone as the overlapping last 32 outputs. nw >= 2.
+TEXT ·cfBlurV2AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst0+0(FP), DI
+	MOVQ dst1+8(FP), DX
+	MOVQ tmp+16(FP), SI
+	MOVQ offs+24(FP), R8
+	MOVQ w+32(FP), R9
+	MOVQ nw+40(FP), R10
+	MOVQ n+48(FP), CX
+
+b2blk:
+	CMPQ CX, $32
+	JGE  b2go
+	TESTQ CX, CX
+	JZ   b2done
+	// Fewer than 32 outputs left (n >= 32): redo the last 32.
+	MOVQ $32, AX
+	SUBQ CX, AX
+	SUBQ AX, DI
+	SUBQ AX, DX
+	SHLQ $2, AX
+	SUBQ AX, SI
+	MOVQ $32, CX
+
+b2go:
+	// row 0: dst0's first tap
+	MOVLQSX (R8), AX
+	LEAQ (SI)(AX*4), R11
+	VBROADCASTSS (R9), Y12
+	VMULPS (R11), Y12, Y0
+	VMULPS 32(R11), Y12, Y1
+	VMULPS 64(R11), Y12, Y2
+	VMULPS 96(R11), Y12, Y3
+	// row 1: dst1's first tap, dst0's second
+	MOVLQSX 4(R8), AX
+	LEAQ (SI)(AX*4), R11
+	VBROADCASTSS 4(R9), Y13
+	VMOVUPS (R11), Y8
+	VMOVUPS 32(R11), Y9
+	VMOVUPS 64(R11), Y10
+	VMOVUPS 96(R11), Y11
+	VMULPS Y8, Y12, Y4
+	VMULPS Y9, Y12, Y5
+	VMULPS Y10, Y12, Y6
+	VMULPS Y11, Y12, Y7
+	VMULPS Y8, Y13, Y14
+	VMULPS Y9, Y13, Y15
+	VADDPS Y14, Y0, Y0
+	VADDPS Y15, Y1, Y1
+	VMULPS Y10, Y13, Y14
+	VMULPS Y11, Y13, Y15
+	VADDPS Y14, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	MOVQ $2, BX
+
+b2tap:
+	// row BX: dst0's tap BX (while BX < nw), dst1's tap BX-1
+	MOVLQSX (R8)(BX*4), AX
+	LEAQ (SI)(AX*4), R11
+	VBROADCASTSS -4(R9)(BX*4), Y13
+	VMOVUPS (R11), Y8
+	VMOVUPS 32(R11), Y9
+	VMOVUPS 64(R11), Y10
+	VMOVUPS 96(R11), Y11
+	VMULPS Y8, Y13, Y14
+	VMULPS Y9, Y13, Y15
+	VADDPS Y14, Y4, Y4
+	VADDPS Y15, Y5, Y5
+	VMULPS Y10, Y13, Y14
+	VMULPS Y11, Y13, Y15
+	VADDPS Y14, Y6, Y6
+	VADDPS Y15, Y7, Y7
+	CMPQ BX, R10
+	JGE  b2out
+	VBROADCASTSS (R9)(BX*4), Y12
+	VMULPS Y8, Y12, Y14
+	VMULPS Y9, Y12, Y15
+	VADDPS Y14, Y0, Y0
+	VADDPS Y15, Y1, Y1
+	VMULPS Y10, Y12, Y14
+	VMULPS Y11, Y12, Y15
+	VADDPS Y14, Y2, Y2
+	VADDPS Y15, Y3, Y3
+	INCQ BX
+	JMP  b2tap
+
+b2out:
+	VXORPS  Y15, Y15, Y15
+	VMOVUPS cfbF255<>(SB), Y14
+	VMOVDQU cfbPerm<>(SB), Y13
+	VROUNDPS $0, Y0, Y0
+	VROUNDPS $0, Y1, Y1
+	VROUNDPS $0, Y2, Y2
+	VROUNDPS $0, Y3, Y3
+	VROUNDPS $0, Y4, Y4
+	VROUNDPS $0, Y5, Y5
+	VROUNDPS $0, Y6, Y6
+	VROUNDPS $0, Y7, Y7
+	VMAXPS Y15, Y0, Y0
+	VMAXPS Y15, Y1, Y1
+	VMAXPS Y15, Y2, Y2
+	VMAXPS Y15, Y3, Y3
+	VMAXPS Y15, Y4, Y4
+	VMAXPS Y15, Y5, Y5
+	VMAXPS Y15, Y6, Y6
+	VMAXPS Y15, Y7, Y7
+	VMINPS Y14, Y0, Y0
+	VMINPS Y14, Y1, Y1
+	VMINPS Y14, Y2, Y2
+	VMINPS Y14, Y3, Y3
+	VMINPS Y14, Y4, Y4
+	VMINPS Y14, Y5, Y5
+	VMINPS Y14, Y6, Y6
+	VMINPS Y14, Y7, Y7
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VCVTTPS2DQ Y4, Y4
+	VCVTTPS2DQ Y5, Y5
+	VCVTTPS2DQ Y6, Y6
+	VCVTTPS2DQ Y7, Y7
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD    Y0, Y13, Y0
+	VMOVDQU   Y0, (DI)
+	VPACKUSDW Y5, Y4, Y4
+	VPACKUSDW Y7, Y6, Y6
+	VPACKUSWB Y6, Y4, Y4
+	VPERMD    Y4, Y13, Y4
+	VMOVDQU   Y4, (DX)
+	ADDQ $128, SI
+	ADDQ $32, DI
+	ADDQ $32, DX
+	SUBQ $32, CX
+	JMP  b2blk
+
+b2done:
 	VZEROUPPER
 	RET

@@ -137,9 +137,9 @@ func TestBlurStripsMatchWhole(t *testing.T) {
 	}
 }
 
-// cfBlurSlot is r % K for every row and size.
+// cfBlurSlot is r % K for every row and size (K is the ring size: 2R+2).
 func TestBlurSlot(t *testing.T) {
-	for K := 1; K <= 31; K += 2 {
+	for K := 1; K <= 32; K++ {
 		for H := 1; H <= 80; H++ {
 			hb := 0
 			if H >= K {
@@ -151,5 +151,101 @@ func TestBlurSlot(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestBlurV2Kernel compares the two-row vertical pass with two calls of the
+// reference on every tier: lengths 0..100 (tails of the 32-wide AVX2
+// blocks), 1..23 taps, random ring offsets (as cfBlurStrip's are: any slot,
+// not only consecutive ones), unaligned destinations and guard bytes after
+// them.
+func TestBlurV2Kernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	const guard = 7
+	for _, tr := range cpu.Tiers() {
+		restore := setTier(tr)
+		for n := 0; n <= 100; n++ {
+			for _, nw := range []int{1, 2, 3, 7, 15, 23} {
+				slots := nw + 1
+				ring := make([]float32, slots*n+1)
+				for i := range ring {
+					ring[i] = rng.Float32() * 300
+				}
+				w := make([]float32, nw)
+				for i := range w {
+					w[i] = rng.Float32() / float32(nw)
+				}
+				offs := make([]int32, nw+1)
+				for i := range offs {
+					offs[i] = int32(rng.IntN(slots) * n)
+				}
+				want0, want1 := make([]uint8, n), make([]uint8, n)
+				cfBlurVRef(want0, ring, offs, w)
+				cfBlurVRef(want1, ring, offs[1:], w)
+				buf := make([]uint8, 2*(n+2*guard)+1)
+				for i := range buf {
+					buf[i] = 0xA5
+				}
+				d0 := buf[1+guard : 1+guard+n]
+				d1 := buf[1+3*guard+n : 1+3*guard+2*n]
+				cfBlurV2(d0, d1, ring, offs, w)
+				for i := 0; i < n; i++ {
+					if d0[i] != want0[i] || d1[i] != want1[i] {
+						t.Fatalf("%v n=%d taps=%d: sample %d = %d,%d want %d,%d", tr, n, nw, i, d0[i], d1[i], want0[i], want1[i])
+					}
+				}
+				for i, v := range buf {
+					in0 := i >= 1+guard && i < 1+guard+n
+					in1 := i >= 1+3*guard+n && i < 1+3*guard+2*n
+					if !in0 && !in1 && v != 0xA5 {
+						t.Fatalf("%v n=%d taps=%d: guard byte %d overwritten", tr, n, nw, i)
+					}
+				}
+			}
+		}
+		restore()
+	}
+}
+
+// TestBlurHKernel compares the horizontal pass with its reference on every
+// tier: lengths 0..200 (the 64- and 32-wide blocks, their overlapping last
+// blocks and the 8-wide loop), 1..23 taps, 1 and 3 channels, an unaligned
+// destination with guard values after it.
+func TestBlurHKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	const guard = 5
+	for _, tr := range cpu.Tiers() {
+		restore := setTier(tr)
+		for _, c := range []int{1, 3} {
+			for _, nw := range []int{1, 3, 9, 23} {
+				w := make([]float32, nw)
+				for i := range w {
+					w[i] = rng.Float32()
+				}
+				for n := 0; n <= 200; n++ {
+					pad := make([]float32, n+(nw-1)*c)
+					for i := range pad {
+						pad[i] = float32(rng.IntN(256))
+					}
+					want := make([]float32, n)
+					cfBlurHRef(want, pad, w, c)
+					buf := make([]float32, n+1+guard)
+					for i := range buf {
+						buf[i] = -3
+					}
+					got := buf[1 : 1+n]
+					cfBlurH(got, pad, w, c)
+					for i := range got {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v c=%d taps=%d n=%d: output %d = %v, want %v", tr, c, nw, n, i, got[i], want[i])
+						}
+					}
+					if buf[0] != -3 || buf[1+n] != -3 {
+						t.Fatalf("%v c=%d taps=%d n=%d: guard overwritten", tr, c, nw, n)
+					}
+				}
+			}
+		}
+		restore()
 	}
 }

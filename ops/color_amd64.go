@@ -13,7 +13,14 @@ import "github.com/pairflow/pairflow/internal/cpu"
 //go:noescape
 func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
 
-// cfSaturateAVX2 is cfSaturateRef over n pixels, n a multiple of 8.
+// cfScaleAVX2 is cfAffineRef with b == 0 over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfScaleAVX2(dst, src *uint8, n int, a float32)
+
+// cfSaturateAVX2 is cfSaturateRef over n pixels, n a multiple of 8; like
+// every kernel that reads pixels with LOADRGB8 (the gray, hue, luma-sum
+// ones too), it reads 8 bytes past the n pixels (see cfWideLoadPixels).
 //
 //go:noescape
 func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
@@ -41,6 +48,18 @@ func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
 //go:noescape
 func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
 
+// cfWideLoadPixels returns how many of the first n pixels (n a multiple of
+// 8) of src, nbytes long, the kernels built on LOADRGB8 may take: each block
+// of 8 pixels loads 32 bytes, 8 past its own 24, so the last block needs 8
+// more bytes in the slice; without them it is left to the reference (8
+// pixels fewer).
+func cfWideLoadPixels(n, nbytes int) int {
+	if n > 0 && 3*n+8 > nbytes {
+		n -= 8
+	}
+	return n
+}
+
 // cfHueChunk is the number of pixels the two hue loops pass through their
 // buffer at a time (3 KiB of float32s, well inside L1).
 const cfHueChunk = 256
@@ -60,7 +79,10 @@ func cfLumaSum(p []uint8) uint64 {
 	var sum uint64
 	if tier >= cpu.AVX2 {
 		for len(p) >= 24 {
-			n := min(len(p)/3&^7, 1<<24)
+			n := cfWideLoadPixels(min(len(p)/3&^7, 1<<24), len(p))
+			if n == 0 {
+				break
+			}
 			sum += cfLumaSumAVX2(&p[0], n)
 			p = p[3*n:]
 		}
@@ -83,7 +105,11 @@ func cfAffine(dst, src []uint8, a, b float32) {
 	dst = dst[:len(src)]
 	if tier >= cpu.AVX2 {
 		if n := len(src) &^ 31; n > 0 {
-			cfAffineAVX2(&dst[0], &src[0], n, a, b)
+			if b == 0 && a >= 0 { // brightness: a*x + 0 == a*x
+				cfScaleAVX2(&dst[0], &src[0], n, a)
+			} else {
+				cfAffineAVX2(&dst[0], &src[0], n, a, b)
+			}
 			dst, src = dst[n:], src[n:]
 		}
 	}
@@ -93,7 +119,7 @@ func cfAffine(dst, src []uint8, a, b float32) {
 func cfSaturate(dst, src []uint8, a, c float32) {
 	dst = dst[:len(src)]
 	if tier >= cpu.AVX2 {
-		if n := len(src) / 3 &^ 7; n > 0 {
+		if n := cfWideLoadPixels(len(src)/3&^7, len(src)); n > 0 {
 			cfSaturateAVX2(&dst[0], &src[0], n, a, c)
 			dst, src = dst[3*n:], src[3*n:]
 		}
@@ -103,7 +129,7 @@ func cfSaturate(dst, src []uint8, a, c float32) {
 
 func cfGray(dst, src []uint8, outC int) {
 	if tier >= cpu.AVX2 {
-		if n := len(src) / 3 &^ 7; n > 0 {
+		if n := cfWideLoadPixels(len(src)/3&^7, len(src)); n > 0 {
 			if outC == 1 {
 				_ = dst[n-1]
 				cfGray1AVX2(&dst[0], &src[0], n)
@@ -122,7 +148,7 @@ func cfHue(dst, src []uint8, hue float32) {
 	if tier >= cpu.AVX2 {
 		var hsv [3 * cfHueChunk]float32
 		for {
-			n := min(len(src)/3&^7, cfHueChunk)
+			n := cfWideLoadPixels(min(len(src)/3&^7, cfHueChunk), len(src))
 			if n == 0 {
 				break
 			}

@@ -96,6 +96,87 @@ DATA cfInv6<>+24(SB)/4, $0x3e2aaaab
 DATA cfInv6<>+28(SB)/4, $0x3e2aaaab
 GLOBL cfInv6<>(SB), RODATA|NOPTR, $32
 
+// Low parts of 1/255 and 1/6 (float32(1/D - float64(float32(1/D)))), for
+// DIVEXACT2.
+DATA cfInv255Lo<>+0(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+4(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+8(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+12(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+16(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+20(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+24(SB)/4, $0xaf7efeff
+DATA cfInv255Lo<>+28(SB)/4, $0xaf7efeff
+GLOBL cfInv255Lo<>(SB), RODATA|NOPTR, $32
+
+DATA cfInv6Lo<>+0(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+4(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+8(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+12(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+16(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+20(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+24(SB)/4, $0xb1aaaaab
+DATA cfInv6Lo<>+28(SB)/4, $0xb1aaaaab
+GLOBL cfInv6Lo<>(SB), RODATA|NOPTR, $32
+
+// Sector tables of the inverse hue step, indexed by the sector i =
+// floor(h*6) in 0..6 (6 is sector 0): channel c of sector i takes the value
+// v*(1 - s*x) with x = A[i] + B[i]*f, which is x = 0 (v), 1 (p), f (q) or
+// 1-f (t): red v q p p t v, green t v v q p p, blue p p t v v q.
+DATA cfHueAR<>+0(SB)/4, $0x00000000
+DATA cfHueAR<>+4(SB)/4, $0x00000000
+DATA cfHueAR<>+8(SB)/4, $0x3f800000
+DATA cfHueAR<>+12(SB)/4, $0x3f800000
+DATA cfHueAR<>+16(SB)/4, $0x3f800000
+DATA cfHueAR<>+20(SB)/4, $0x00000000
+DATA cfHueAR<>+24(SB)/4, $0x00000000
+DATA cfHueAR<>+28(SB)/4, $0x00000000
+GLOBL cfHueAR<>(SB), RODATA|NOPTR, $32
+DATA cfHueBR<>+0(SB)/4, $0x00000000
+DATA cfHueBR<>+4(SB)/4, $0x3f800000
+DATA cfHueBR<>+8(SB)/4, $0x00000000
+DATA cfHueBR<>+12(SB)/4, $0x00000000
+DATA cfHueBR<>+16(SB)/4, $0xbf800000
+DATA cfHueBR<>+20(SB)/4, $0x00000000
+DATA cfHueBR<>+24(SB)/4, $0x00000000
+DATA cfHueBR<>+28(SB)/4, $0x00000000
+GLOBL cfHueBR<>(SB), RODATA|NOPTR, $32
+DATA cfHueAG<>+0(SB)/4, $0x3f800000
+DATA cfHueAG<>+4(SB)/4, $0x00000000
+DATA cfHueAG<>+8(SB)/4, $0x00000000
+DATA cfHueAG<>+12(SB)/4, $0x00000000
+DATA cfHueAG<>+16(SB)/4, $0x3f800000
+DATA cfHueAG<>+20(SB)/4, $0x3f800000
+DATA cfHueAG<>+24(SB)/4, $0x3f800000
+DATA cfHueAG<>+28(SB)/4, $0x00000000
+GLOBL cfHueAG<>(SB), RODATA|NOPTR, $32
+DATA cfHueBG<>+0(SB)/4, $0xbf800000
+DATA cfHueBG<>+4(SB)/4, $0x00000000
+DATA cfHueBG<>+8(SB)/4, $0x00000000
+DATA cfHueBG<>+12(SB)/4, $0x3f800000
+DATA cfHueBG<>+16(SB)/4, $0x00000000
+DATA cfHueBG<>+20(SB)/4, $0x00000000
+DATA cfHueBG<>+24(SB)/4, $0xbf800000
+DATA cfHueBG<>+28(SB)/4, $0x00000000
+GLOBL cfHueBG<>(SB), RODATA|NOPTR, $32
+DATA cfHueAB<>+0(SB)/4, $0x3f800000
+DATA cfHueAB<>+4(SB)/4, $0x3f800000
+DATA cfHueAB<>+8(SB)/4, $0x3f800000
+DATA cfHueAB<>+12(SB)/4, $0x00000000
+DATA cfHueAB<>+16(SB)/4, $0x00000000
+DATA cfHueAB<>+20(SB)/4, $0x00000000
+DATA cfHueAB<>+24(SB)/4, $0x3f800000
+DATA cfHueAB<>+28(SB)/4, $0x00000000
+GLOBL cfHueAB<>(SB), RODATA|NOPTR, $32
+DATA cfHueBB<>+0(SB)/4, $0x00000000
+DATA cfHueBB<>+4(SB)/4, $0x00000000
+DATA cfHueBB<>+8(SB)/4, $0xbf800000
+DATA cfHueBB<>+12(SB)/4, $0x00000000
+DATA cfHueBB<>+16(SB)/4, $0x00000000
+DATA cfHueBB<>+20(SB)/4, $0x3f800000
+DATA cfHueBB<>+24(SB)/4, $0x00000000
+DATA cfHueBB<>+28(SB)/4, $0x00000000
+GLOBL cfHueBB<>(SB), RODATA|NOPTR, $32
+
 DATA cfLR<>+0(SB)/4, $0x3e99096c
 DATA cfLR<>+4(SB)/4, $0x3e99096c
 DATA cfLR<>+8(SB)/4, $0x3e99096c
@@ -136,38 +217,6 @@ DATA cfPerm<>+24(SB)/4, $3
 DATA cfPerm<>+28(SB)/4, $7
 GLOBL cfPerm<>(SB), RODATA|NOPTR, $32
 
-DATA cfMRG0<>+0(SB)/8, $0x80800f0c09060300
-DATA cfMRG0<>+8(SB)/8, $0x8080800d0a070401
-GLOBL cfMRG0<>(SB), RODATA|NOPTR, $16
-
-DATA cfMRG1<>+0(SB)/8, $0x0502808080808080
-DATA cfMRG1<>+8(SB)/8, $0x0603008080808080
-GLOBL cfMRG1<>(SB), RODATA|NOPTR, $16
-
-DATA cfMB0<>+0(SB)/8, $0x8080800e0b080502
-DATA cfMB0<>+8(SB)/8, $0x8080808080808080
-GLOBL cfMB0<>(SB), RODATA|NOPTR, $16
-
-DATA cfMB1<>+0(SB)/8, $0x0704018080808080
-DATA cfMB1<>+8(SB)/8, $0x8080808080808080
-GLOBL cfMB1<>(SB), RODATA|NOPTR, $16
-
-DATA cfMI0<>+0(SB)/8, $0x0a02800901800800
-DATA cfMI0<>+8(SB)/8, $0x05800c04800b0380
-GLOBL cfMI0<>(SB), RODATA|NOPTR, $16
-
-DATA cfMI1<>+0(SB)/8, $0x8080018080008080
-DATA cfMI1<>+8(SB)/8, $0x8004808003808002
-GLOBL cfMI1<>(SB), RODATA|NOPTR, $16
-
-DATA cfMI2<>+0(SB)/8, $0x800f07800e06800d
-DATA cfMI2<>+8(SB)/8, $0x8080808080808080
-GLOBL cfMI2<>(SB), RODATA|NOPTR, $16
-
-DATA cfMI3<>+0(SB)/8, $0x0780800680800580
-DATA cfMI3<>+8(SB)/8, $0x8080808080808080
-GLOBL cfMI3<>(SB), RODATA|NOPTR, $16
-
 DATA cfMG0<>+0(SB)/8, $0x0202010101000000
 DATA cfMG0<>+8(SB)/8, $0x0504040403030302
 GLOBL cfMG0<>(SB), RODATA|NOPTR, $16
@@ -176,21 +225,44 @@ DATA cfMG1<>+0(SB)/8, $0x0707070606060505
 DATA cfMG1<>+8(SB)/8, $0x8080808080808080
 GLOBL cfMG1<>(SB), RODATA|NOPTR, $16
 
-// LOADRGB8 reads 8 RGB pixels (24 bytes) at SI, no more, into Y0 (R), Y1 (G)
-// and Y2 (B) as float32. Clobbers X3, X4, X5.
+DATA cfLdPerm<>+0(SB)/4, $0
+DATA cfLdPerm<>+4(SB)/4, $1
+DATA cfLdPerm<>+8(SB)/4, $2
+DATA cfLdPerm<>+12(SB)/4, $2
+DATA cfLdPerm<>+16(SB)/4, $3
+DATA cfLdPerm<>+20(SB)/4, $4
+DATA cfLdPerm<>+24(SB)/4, $5
+DATA cfLdPerm<>+28(SB)/4, $5
+GLOBL cfLdPerm<>(SB), RODATA|NOPTR, $32
+DATA cfLdR<>+0(SB)/8, $0x8080800380808000
+DATA cfLdR<>+8(SB)/8, $0x8080800980808006
+DATA cfLdR<>+16(SB)/8, $0x8080800380808000
+DATA cfLdR<>+24(SB)/8, $0x8080800980808006
+GLOBL cfLdR<>(SB), RODATA|NOPTR, $32
+DATA cfLdG<>+0(SB)/8, $0x8080800480808001
+DATA cfLdG<>+8(SB)/8, $0x8080800a80808007
+DATA cfLdG<>+16(SB)/8, $0x8080800480808001
+DATA cfLdG<>+24(SB)/8, $0x8080800a80808007
+GLOBL cfLdG<>(SB), RODATA|NOPTR, $32
+DATA cfLdB<>+0(SB)/8, $0x8080800580808002
+DATA cfLdB<>+8(SB)/8, $0x8080800b80808008
+DATA cfLdB<>+16(SB)/8, $0x8080800580808002
+DATA cfLdB<>+24(SB)/8, $0x8080800b80808008
+GLOBL cfLdB<>(SB), RODATA|NOPTR, $32
+
+// LOADRGB8 reads 8 RGB pixels (24 bytes) at SI into Y0 (R), Y1 (G) and Y2
+// (B) as float32. It loads 32 bytes: the caller guarantees 8 readable bytes
+// after the 24 (the Go wrappers leave a last block without them to the
+// reference, see cfWideLoadPixels). VPERMD puts pixels 0-3 (bytes 0-11) in
+// the low lane and 4-7 (bytes 12-23) in the high lane; one in-lane VPSHUFB
+// per channel then picks the channel's bytes as zero-extended int32s.
+// Clobbers Y3.
 #define LOADRGB8 \
-	VMOVDQU (SI), X3; \
-	VMOVQ   16(SI), X4; \
-	VPSHUFB cfMRG0<>(SB), X3, X0; \
-	VPSHUFB cfMRG1<>(SB), X4, X5; \
-	VPOR    X5, X0, X0; \
-	VPSHUFB cfMB0<>(SB), X3, X2; \
-	VPSHUFB cfMB1<>(SB), X4, X5; \
-	VPOR    X5, X2, X2; \
-	VPSRLDQ $8, X0, X1; \
-	VPMOVZXBD X0, Y0; \
-	VPMOVZXBD X1, Y1; \
-	VPMOVZXBD X2, Y2; \
+	VMOVDQU cfLdPerm<>(SB), Y3; \
+	VPERMD  (SI), Y3, Y3; \
+	VPSHUFB cfLdR<>(SB), Y3, Y0; \
+	VPSHUFB cfLdG<>(SB), Y3, Y1; \
+	VPSHUFB cfLdB<>(SB), Y3, Y2; \
 	VCVTDQ2PS Y0, Y0; \
 	VCVTDQ2PS Y1, Y1; \
 	VCVTDQ2PS Y2, Y2
@@ -205,22 +277,35 @@ GLOBL cfMG1<>(SB), RODATA|NOPTR, $16
 	VADDPS Y4, Y3, Y3; \
 	VCVTTPS2DQ Y3, Y3
 
+DATA cfStPerm<>+0(SB)/4, $0
+DATA cfStPerm<>+4(SB)/4, $1
+DATA cfStPerm<>+8(SB)/4, $2
+DATA cfStPerm<>+12(SB)/4, $4
+DATA cfStPerm<>+16(SB)/4, $5
+DATA cfStPerm<>+20(SB)/4, $6
+DATA cfStPerm<>+24(SB)/4, $7
+DATA cfStPerm<>+28(SB)/4, $7
+GLOBL cfStPerm<>(SB), RODATA|NOPTR, $32
+DATA cfStI<>+0(SB)/8, $0x0602090501080400
+DATA cfStI<>+8(SB)/8, $0x808080800b07030a
+DATA cfStI<>+16(SB)/8, $0x0602090501080400
+DATA cfStI<>+24(SB)/8, $0x808080800b07030a
+GLOBL cfStI<>(SB), RODATA|NOPTR, $32
+
 // STORERGB8 packs the int32 samples (0..255) of Y0 (R), Y1 (G), Y2 (B) and
-// writes 8 interleaved RGB pixels (24 bytes) at DI. Clobbers Y0-Y5.
+// writes 8 interleaved RGB pixels (24 bytes, no more) at DI: per lane the
+// packs give R0-3 G0-3 B0-3 (pixels 0-3 low, 4-7 high), one in-lane VPSHUFB
+// interleaves them into 12 bytes, VPERMD (index Y15 = cfStPerm) joins the
+// two lanes' 12 bytes. Clobbers Y0-Y2.
 #define STORERGB8 \
 	VPACKUSDW Y1, Y0, Y0; \
 	VPACKUSDW Y2, Y2, Y2; \
 	VPACKUSWB Y2, Y0, Y0; \
+	VPSHUFB cfStI<>(SB), Y0, Y0; \
 	VPERMD    Y0, Y15, Y0; \
-	VEXTRACTI128 $1, Y0, X2; \
-	VPSHUFB cfMI0<>(SB), X0, X3; \
-	VPSHUFB cfMI1<>(SB), X2, X4; \
-	VPOR    X4, X3, X3; \
-	VMOVDQU X3, (DI); \
-	VPSHUFB cfMI2<>(SB), X0, X3; \
-	VPSHUFB cfMI3<>(SB), X2, X4; \
-	VPOR    X4, X3, X3; \
-	VMOVQ   X3, 16(DI)
+	VMOVDQU X0, (DI); \
+	VEXTRACTI128 $1, Y0, X1; \
+	VMOVQ   X1, 16(DI)
 
 // func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
 //
@@ -274,6 +359,55 @@ affloop:
 	JNZ  affloop
 
 affdone:
+	VZEROUPPER
+	RET
+
+// func cfScaleAVX2(dst, src *uint8, n int, a float32)
+//
+// cfAffineAVX2 with b == 0 (brightness): the reference's float32(a*x) + 0
+// is float32(a*x) itself (a*x >= 0), so the addition is left out.
+TEXT ·cfScaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y14
+	VMOVDQU cfF255<>(SB), Y11
+	VMOVDQU cfPerm<>(SB), Y15
+	SHRQ $5, CX
+	JZ   scdone
+
+scloop:
+	VPMOVZXBD (SI), Y0
+	VPMOVZXBD 8(SI), Y1
+	VPMOVZXBD 16(SI), Y2
+	VPMOVZXBD 24(SI), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMULPS Y14, Y0, Y0
+	VMULPS Y14, Y1, Y1
+	VMULPS Y14, Y2, Y2
+	VMULPS Y14, Y3, Y3
+	VMINPS Y11, Y0, Y0
+	VMINPS Y11, Y1, Y1
+	VMINPS Y11, Y2, Y2
+	VMINPS Y11, Y3, Y3
+	VCVTTPS2DQ Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VPACKUSDW Y1, Y0, Y0
+	VPACKUSDW Y3, Y2, Y2
+	VPACKUSWB Y2, Y0, Y0
+	VPERMD    Y0, Y15, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scloop
+
+scdone:
 	VZEROUPPER
 	RET
 
@@ -338,7 +472,7 @@ TEXT ·cfSaturateAVX2(SB), NOSPLIT, $0-32
 	VBROADCASTSS a+24(FP), Y14
 	VBROADCASTSS c+28(FP), Y13
 	VMOVDQU cfF255<>(SB), Y11
-	VMOVDQU cfPerm<>(SB), Y15
+	VMOVDQU cfStPerm<>(SB), Y15
 	SHRQ $3, CX
 	JZ   satdone
 
@@ -381,16 +515,16 @@ satdone:
 // overlap about twice as well. The float32 values pass through memory
 // unchanged, so the bytes are those of the single-loop version.
 
-// DIVEXACT sets X to X/D, correctly rounded, without a division: q0 =
-// X*I (I = float32(1/D)), the exact remainder r = X - q0*D by one FMA,
-// then q0 + r*I by another (Markstein's correction). That this equals
-// VDIVPS is not assumed: cfHueFwdAVX2 uses it only for x/255 (x an
-// integer in [0, 255]) and h/6 (h a function of the pixel), and
-// TestHueFwdAllColours compares its output bit for bit with the
-// reference's divisions on all 2^24 colours. Clobbers Y13.
-#define DIVEXACT(X, D, I) \
-	VMULPS I, X, Y13; \
-	VFNMADD231PS D, Y13, X; \
+// DIVEXACT2 sets X to X/D, correctly rounded, without a division and in
+// two operations: with I = float32(1/D) and L the float32 nearest 1/D - I,
+// X*I + float32(X*L) by one FMA, an error of about 2^-48 of the quotient
+// before the one rounding. That this equals VDIVPS is not assumed:
+// cfHueFwdAVX2 uses it only for x/255 (x an integer in [0, 255]) and h/6 (h
+// a function of the pixel), and TestHueFwdAllColours compares its output
+// bit for bit with the reference's divisions on all 2^24 colours. Clobbers
+// Y13.
+#define DIVEXACT2(X, I, L) \
+	VMULPS L, X, Y13; \
 	VFMADD231PS I, X, Y13; \
 	VMOVAPS Y13, X
 
@@ -407,11 +541,11 @@ TEXT ·cfHueFwdAVX2(SB), NOSPLIT, $0-24
 
 hfloop:
 	LOADRGB8
-	VMOVUPS cfF255<>(SB), Y10
-	VMOVUPS cfInv255<>(SB), Y11
-	DIVEXACT(Y0, Y10, Y11)         // r/255
-	DIVEXACT(Y1, Y10, Y11)         // g/255
-	DIVEXACT(Y2, Y10, Y11)         // b/255
+	VMOVUPS cfInv255<>(SB), Y10
+	VMOVUPS cfInv255Lo<>(SB), Y11
+	DIVEXACT2(Y0, Y10, Y11)        // r/255
+	DIVEXACT2(Y1, Y10, Y11)        // g/255
+	DIVEXACT2(Y2, Y10, Y11)        // b/255
 	VMAXPS Y1, Y0, Y3
 	VMAXPS Y2, Y3, Y3              // maxc
 	VMINPS Y1, Y0, Y4
@@ -445,9 +579,9 @@ hfloop:
 	VADDPS Y5, Y10, Y5             // off + P/crd
 	VDIVPS Y9, Y6, Y6
 	VSUBPS Y6, Y5, Y6              // h
-	VMOVUPS cfF6<>(SB), Y10
-	VMOVUPS cfInv6<>(SB), Y11
-	DIVEXACT(Y6, Y10, Y11)         // h/6
+	VMOVUPS cfInv6<>(SB), Y10
+	VMOVUPS cfInv6Lo<>(SB), Y11
+	DIVEXACT2(Y6, Y10, Y11)        // h/6
 	VADDPS Y7, Y6, Y6              // h/6 + 1
 	VSUBPS Y7, Y6, Y8
 	VCMPPS $0x0d, Y7, Y6, Y9       // h >= 1
@@ -471,7 +605,7 @@ TEXT ·cfHueInvAVX2(SB), NOSPLIT, $0-28
 	MOVQ hsv+8(FP), SI
 	MOVQ n+16(FP), CX
 	VBROADCASTSS hue+24(FP), Y14
-	VMOVDQU cfPerm<>(SB), Y15
+	VMOVDQU cfStPerm<>(SB), Y15
 	SHRQ $3, CX
 	JZ   hidone
 
@@ -494,44 +628,38 @@ hiloop:
 	// cr/maxc with cr <= maxc), f = h6 - floor(h6) in [0, 1), and float32
 	// products and differences of numbers in [0, 1] (1-x, a*b) round to
 	// values in [0, 1].
+	//
+	// Each channel is v*(1 - s*x) with x = A[i] + B[i]*f from the sector
+	// tables (one FMA: B is 0, 1 or -1, so x is exactly 0, 1, f or the
+	// reference's float32(1-f)); x = 0 gives v*(1-0) = v, x = 1 gives
+	// p = v*(1-s), x = f gives q and x = 1-f gives t, the products and
+	// differences of the reference in its order.
 	VMULPS cfF6<>(SB), Y6, Y6      // h6
 	VROUNDPS $1, Y6, Y5            // fi = floor(h6)
 	VSUBPS Y5, Y6, Y6              // f
-	VSUBPS Y13, Y7, Y0
-	VMULPS Y0, Y3, Y0              // p
-	VMULPS Y6, Y13, Y1
+	VCVTTPS2DQ Y5, Y5              // sector i in 0..6
+	VPERMPS cfHueAR<>(SB), Y5, Y0
+	VPERMPS cfHueBR<>(SB), Y5, Y8
+	VFMADD231PS Y6, Y8, Y0         // red x
+	VPERMPS cfHueAG<>(SB), Y5, Y1
+	VPERMPS cfHueBG<>(SB), Y5, Y9
+	VFMADD231PS Y6, Y9, Y1         // green x
+	VPERMPS cfHueAB<>(SB), Y5, Y2
+	VPERMPS cfHueBB<>(SB), Y5, Y10
+	VFMADD231PS Y6, Y10, Y2        // blue x
+	VMULPS Y13, Y0, Y0
+	VMULPS Y13, Y1, Y1
+	VMULPS Y13, Y2, Y2             // s*x
+	VSUBPS Y0, Y7, Y0
 	VSUBPS Y1, Y7, Y1
-	VMULPS Y1, Y3, Y1              // q
-	VSUBPS Y6, Y7, Y2
-	VMULPS Y2, Y13, Y2
-	VSUBPS Y2, Y7, Y2
-	VMULPS Y2, Y3, Y2              // t
-	// masks fi == 1..5 in Y6, Y8, Y9, Y10, Y11
-	VCMPPS $0, Y7, Y5, Y6
-	VCMPPS $0, cfF2<>(SB), Y5, Y8
-	VCMPPS $0, cfF3<>(SB), Y5, Y9
-	VCMPPS $0, cfF4<>(SB), Y5, Y10
-	VCMPPS $0, cfF5<>(SB), Y5, Y11
-	// red: 0 v, 1 q, 2 p, 3 p, 4 t, 5 v
-	VBLENDVPS Y6, Y1, Y3, Y12
-	VORPS     Y8, Y9, Y4
-	VBLENDVPS Y4, Y0, Y12, Y12
-	VBLENDVPS Y10, Y2, Y12, Y12
-	// green: 0 t, 1 v, 2 v, 3 q, 4 p, 5 p
-	VORPS     Y6, Y8, Y4
-	VBLENDVPS Y4, Y3, Y2, Y13
-	VBLENDVPS Y9, Y1, Y13, Y13
-	VORPS     Y10, Y11, Y4
-	VBLENDVPS Y4, Y0, Y13, Y13
-	// blue: 0 p, 1 p, 2 t, 3 v, 4 v, 5 q
-	VBLENDVPS Y8, Y2, Y0, Y7
-	VORPS     Y9, Y10, Y4
-	VBLENDVPS Y4, Y3, Y7, Y7
-	VBLENDVPS Y11, Y1, Y7, Y7
+	VSUBPS Y2, Y7, Y2              // 1 - s*x
+	VMULPS Y3, Y0, Y0
+	VMULPS Y3, Y1, Y1
+	VMULPS Y3, Y2, Y2              // v*(1 - s*x)
 	VMOVUPS cfF255<>(SB), Y4
-	VMULPS Y4, Y12, Y0
-	VMULPS Y4, Y13, Y1
-	VMULPS Y4, Y7, Y2
+	VMULPS Y4, Y0, Y0
+	VMULPS Y4, Y1, Y1
+	VMULPS Y4, Y2, Y2
 	VCVTTPS2DQ Y0, Y0
 	VCVTTPS2DQ Y1, Y1
 	VCVTTPS2DQ Y2, Y2

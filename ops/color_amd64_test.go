@@ -20,8 +20,8 @@ func TestHueFwdAllColours(t *testing.T) {
 	if !cpu.Supported(cpu.AVX2) {
 		t.Skip("no AVX2")
 	}
-	const n = 1 << 16 // one (r, g) plane: every b for 256 g values
-	src := make([]uint8, 3*n)
+	const n = 1 << 16           // one (r, g) plane: every b for 256 g values
+	src := make([]uint8, 3*n+8) // the kernel reads 8 bytes past the last pixel
 	hsv := make([]float32, 3*n)
 	for r := 0; r < 256; r++ {
 		for i := 0; i < n; i++ {

@@ -23,6 +23,13 @@ func convertRow3AVX2(d0, d1, d2 *float32, row *uint8, n int, ms *[6]float32, pla
 //go:noescape
 func convertRow1AVX2(d *float32, row *uint8, n int, ms *[6]float32, plain bool)
 
+// convertRow3PlainAVX2 is convertRow3AVX2 with plain set, over n pixels (n
+// a multiple of 8), reading 8 bytes past the n pixels of row (the caller
+// makes sure they are in the slice).
+//
+//go:noescape
+func convertRow3PlainAVX2(d0, d1, d2 *float32, row *uint8, n int)
+
 func convertRow3(d0, d1, d2 []float32, row []uint8, ms *[6]float32) int {
 	n := len(d0) &^ 7
 	if n == 0 {
@@ -30,7 +37,21 @@ func convertRow3(d0, d1, d2 []float32, row []uint8, ms *[6]float32) int {
 	}
 	m := len(d0)
 	_, _, _, _ = d0[m-1], d1[m-1], d2[m-1], row[3*m-1]
-	convertRow3AVX2(&d0[0], &d1[0], &d2[0], &row[0], n, ms, convertPlain(ms))
+	done := 0
+	if convertPlain(ms) {
+		// The plain kernel reads 32 bytes per 24: the last block
+		// without 8 more bytes in row goes to convertRow3AVX2.
+		done = n
+		if 3*done+8 > len(row) {
+			done -= 8
+		}
+		if done > 0 {
+			convertRow3PlainAVX2(&d0[0], &d1[0], &d2[0], &row[0], done)
+		}
+	}
+	if done < n {
+		convertRow3AVX2(&d0[done], &d1[done], &d2[done], &row[3*done], n-done, ms, convertPlain(ms))
+	}
 	if n < m {
 		// The tail: redo the last 8 pixels, overlapping (idempotent).
 		t := m - 8

@@ -102,3 +102,53 @@ func TestConvertErrors(t *testing.T) {
 		t.Fatalf("uint8 sub-image: %v %v", err, out)
 	}
 }
+
+// TestConvertAllBytes runs every byte value through every channel on every
+// tier, plain and normalised: the AVX2 paths divide by 255 with
+// multiplications and FMAs, which match the division only because it is
+// checked here for all 256 inputs. The image is 256x2 so that all of the
+// first row's values go through the plain bulk kernel (which leaves a tight
+// image's last block to the general one).
+func TestConvertAllBytes(t *testing.T) {
+	mean, std := []float32{0.485, 0.456, 0.406}, []float32{0.229, 0.224, 0.225}
+	for _, c := range []int{1, 3} {
+		m := NewImage(256, 2, c)
+		for y := 0; y < 2; y++ {
+			for x := 0; x < 256; x++ {
+				for ch := 0; ch < c; ch++ {
+					// a permutation of 0..255 per channel and row
+					m.Pix[y*m.Stride+x*c+ch] = uint8(x*(2*ch+1) + 17*ch + 101*y)
+				}
+			}
+		}
+		plane := 2 * 256
+		for _, norm := range []bool{false, true} {
+			for _, tr := range cpu.Tiers() {
+				got := make([]float32, plane*c)
+				restore := setTier(tr)
+				var err error
+				if norm {
+					err = ToFloat32CHW(got, m, mean[:c], std[:c])
+				} else {
+					err = ToFloat32CHW(got, m, nil, nil)
+				}
+				restore()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < plane; i++ {
+					for ch := 0; ch < c; ch++ {
+						v := m.Pix[i*c+ch]
+						want := float32(v) / 255
+						if norm {
+							want = (want - mean[ch]) / std[ch]
+						}
+						if g := got[ch*plane+i]; math.Float32bits(g) != math.Float32bits(want) {
+							t.Fatalf("%v c=%d norm=%v pixel %d byte %d: %v want %v", tr, c, norm, i, v, g, want)
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -6,9 +6,10 @@ import "encoding/binary"
 // time so the compiler drops the per-sample bounds checks. They are exact
 // copies of the obvious loops (TestGrayRows checks them against those).
 
-// grayRowToRGB writes out[3x], out[3x+1], out[3x+2] = in[x] for every x;
-// out must hold 3*len(in) bytes.
-func grayRowToRGB(out, in []uint8) {
+// grayRowToRGBGo writes out[3x], out[3x+1], out[3x+2] = in[x] for every
+// x; out must hold 3*len(in) bytes. It is grayRowToRGB's reference and tail
+// (gray_amd64.go has the AVX2 bulk).
+func grayRowToRGBGo(out, in []uint8) {
 	out = out[:3*len(in)]
 	x := 0
 	for ; x+8 <= len(in); x += 8 {
@@ -29,9 +30,9 @@ func grayRowToRGB(out, in []uint8) {
 	}
 }
 
-// rgbRowTakeR writes out[x] = row[3x] for every x of out; row must hold
-// 3*len(out) bytes.
-func rgbRowTakeR(out, row []uint8) {
+// rgbRowTakeRGo writes out[x] = row[3x] for every x of out; row must hold
+// 3*len(out) bytes. It is rgbRowTakeR's reference and tail.
+func rgbRowTakeRGo(out, row []uint8) {
 	row = row[:3*len(out)]
 	x := 0
 	for ; x+8 <= len(out); x += 8 {

@@ -50,23 +50,42 @@ type resizePlan struct {
 // (quad) pads taps to a multiple of 4 when it has more than 2, so the AVX2
 // kernel can take four taps per step; vertical plans pad to a multiple of 2.
 func buildResizePlan(in, out int, quad bool) *resizePlan {
+	return buildResizePlanIn(nil, in, out, quad)
+}
+
+// buildResizePlanIn is buildResizePlan taking the plan and its arrays from
+// the cache's slabs (c may be nil: plain allocations). Crop sizes vary per
+// view, so a plan is built each time a new size misses the cache; from the
+// slabs that costs an allocation only once per many plans.
+func buildResizePlanIn(c *resizePlans, in, out int, quad bool) *resizePlan {
 	scale := float64(in) / float64(out)
 	support, inv := 1.0, 1.0
 	if scale >= 1 {
 		support, inv = scale, 1/scale
 	}
-	type span struct{ lo, n int }
-	spans := make([]span, out)
-	kmax := 1
-	for i := range spans {
+	// span returns the source taps [lo, lo+n) of output i.
+	span := func(i int) (lo, n int) {
 		c := scale * (float64(i) + 0.5)
-		lo := max(int(c-support+0.5), 0)
+		lo = max(int(c-support+0.5), 0)
 		hi := min(int(c+support+0.5), in)
 		if hi <= lo { // cannot happen for in >= 1; keep one tap anyway
 			lo, hi = min(lo, in-1), min(lo, in-1)+1
 		}
-		spans[i] = span{lo, hi - lo}
-		kmax = max(kmax, hi-lo)
+		return lo, hi - lo
+	}
+	// weight is the triangle weight of source j for output i.
+	weight := func(i, j int) float64 {
+		c := scale * (float64(i) + 0.5)
+		x := math.Abs((float64(j) - c + 0.5) * inv)
+		if x < 1 {
+			return 1 - x
+		}
+		return 0
+	}
+	kmax := 1
+	for i := 0; i < out; i++ {
+		_, n := span(i)
+		kmax = max(kmax, n)
 	}
 	k := kmax + kmax&1
 	fast := k <= in
@@ -76,32 +95,35 @@ func buildResizePlan(in, out int, quad bool) *resizePlan {
 	if k4 := (kmax + 3) &^ 3; quad && fast && kmax > 2 && k4 <= in {
 		k = k4
 	}
-	p := &resizePlan{in: in, out: out, k: k, start: make([]int32, out), w: make([]int16, out*k), fast: fast}
-	fw := make([]float64, kmax)
-	for i, sp := range spans {
-		c := scale * (float64(i) + 0.5)
+	n8, nq := 0, 0
+	if quad && k <= 8 {
+		n8 = out * 8
+	}
+	if quad && fast && k%4 == 0 {
+		nq = out * k * 2
+	}
+	i32 := c.ints32(out + nq)
+	i16 := c.ints16(out*k + n8)
+	p := c.newPlan()
+	*p = resizePlan{in: in, out: out, k: k, start: i32[:out:out], w: i16[: out*k : out*k], fast: fast}
+	for i := 0; i < out; i++ {
+		lo, n := span(i)
 		total := 0.0
-		for j := 0; j < sp.n; j++ {
-			x := math.Abs((float64(j+sp.lo) - c + 0.5) * inv)
-			w := 0.0
-			if x < 1 {
-				w = 1 - x
-			}
-			fw[j] = w
-			total += w
+		for j := 0; j < n; j++ {
+			total += weight(i, lo+j)
 		}
-		st := min(sp.lo, in-k)
+		st := min(lo, in-k)
 		if st < 0 {
 			st = 0
 		}
 		p.start[i] = int32(st)
 		ws := p.w[i*k : i*k+k]
-		off := sp.lo - st
+		off := lo - st
 		sum, big := 0, off
-		for j := 0; j < sp.n; j++ {
+		for j := 0; j < n; j++ {
 			var q int
 			if total > 0 {
-				q = int(math.Round(fw[j] / total * (1 << resizeWeightBits)))
+				q = int(math.Round(weight(i, lo+j) / total * (1 << resizeWeightBits)))
 			} else if j == 0 {
 				q = 1 << resizeWeightBits
 			}
@@ -114,14 +136,14 @@ func buildResizePlan(in, out int, quad bool) *resizePlan {
 		// Make the weights sum exactly to one so the bounds above hold.
 		ws[big] += int16(1<<resizeWeightBits - sum)
 	}
-	if quad && k <= 8 {
-		p.w8 = make([]int16, out*8)
+	if n8 > 0 {
+		p.w8 = i16[out*k:]
 		for i := 0; i < out; i++ {
 			copy(p.w8[i*8:i*8+8], p.w[i*k:i*k+k])
 		}
 	}
-	if quad && fast && k%4 == 0 {
-		p.wq = make([]int32, 0, out*k*2)
+	if nq > 0 {
+		p.wq = i32[out:out]
 		pair := func(a, b int16) int32 { return int32(uint32(uint16(a)) | uint32(uint16(b))<<16) }
 		for i := 0; i < out; i++ {
 			ws := p.w[i*k : i*k+k]
@@ -138,11 +160,16 @@ func buildResizePlan(in, out int, quad bool) *resizePlan {
 // of the intermediate rows. It lives in the Scratch under one zero-size key
 // so that looking a plan up never allocates.
 type resizePlans struct {
-	m    map[[3]int32]*resizePlan
-	mid  []int16
-	pad  []uint8
-	pad2 []uint8
-	acc  []int32 // row accumulator of the reference vertical pass
+	m map[[3]int32]*resizePlan
+	// Slabs the plans are carved from (see buildResizePlanIn); each
+	// plan's slices keep their slab alive.
+	plans []resizePlan
+	s32   []int32
+	s16   []int16
+	mid   []int16
+	pad   []uint8
+	pad2  []uint8
+	acc   []int32 // row accumulator of the reference vertical pass
 	// last holds the most recent plan per direction: views of one recipe
 	// mostly repeat sizes, and this skips the map.
 	last [3]*resizePlan
@@ -155,8 +182,56 @@ const maxResizePlans = 4096
 
 func resizeCache(s *Scratch) *resizePlans {
 	return s.Plan(resizePlansKey{}, func() any {
-		return &resizePlans{m: make(map[[3]int32]*resizePlan)}
+		return &resizePlans{m: make(map[[3]int32]*resizePlan, 256)}
 	}).(*resizePlans)
+}
+
+// Slab sizes of the plan cache: 64 plans, 64 Ki int32s and 64 Ki int16s
+// per allocation (an RGB horizontal plan to 224 pixels with 8 taps takes
+// 3808 int32s and 2016 int16s).
+const (
+	resizeSlabPlans = 64
+	resizeSlabInts  = 1 << 16
+)
+
+// newPlan returns a zero plan from c's slab (a fresh one when c is nil).
+func (c *resizePlans) newPlan() *resizePlan {
+	if c == nil {
+		return new(resizePlan)
+	}
+	if len(c.plans) == 0 {
+		c.plans = make([]resizePlan, resizeSlabPlans)
+	}
+	p := &c.plans[0]
+	c.plans = c.plans[1:]
+	return p
+}
+
+// ints32 returns n zero int32s from c's slab (fresh ones when c is nil or
+// n is large), with capacity n.
+func (c *resizePlans) ints32(n int) []int32 {
+	if c == nil || n > resizeSlabInts/4 {
+		return make([]int32, n)
+	}
+	if len(c.s32) < n {
+		c.s32 = make([]int32, resizeSlabInts)
+	}
+	b := c.s32[:n:n]
+	c.s32 = c.s32[n:]
+	return b
+}
+
+// ints16 is ints32 for int16s.
+func (c *resizePlans) ints16(n int) []int16 {
+	if c == nil || n > resizeSlabInts/4 {
+		return make([]int16, n)
+	}
+	if len(c.s16) < n {
+		c.s16 = make([]int16, resizeSlabInts)
+	}
+	b := c.s16[:n:n]
+	c.s16 = c.s16[n:]
+	return b
 }
 
 // plan returns the plan in→out of kind planV (vertical), planH (horizontal)
@@ -171,9 +246,12 @@ func (c *resizePlans) plan(in, out, kind int) *resizePlan {
 		return p
 	}
 	if len(c.m) >= maxResizePlans {
-		clear(c.m) // bound the cache for streams of ever-new sizes
+		// Bound the cache for streams of ever-new sizes; the old slabs
+		// go with the plans cut from them (last may still hold one).
+		clear(c.m)
+		c.plans, c.s32, c.s16 = nil, nil, nil
 	}
-	p := buildResizePlan(in, out, kind != planV)
+	p := buildResizePlanIn(c, in, out, kind != planV)
 	if kind == planHFlip {
 		p.mirror()
 	}

@@ -67,6 +67,58 @@ TEXT ·resizeVAVX2(SB), NOSPLIT, $0-48
 	VPBROADCASTD X14, Y14
 	XORQ R12, R12
 
+	// 32 samples per column while they last (the tap loop's loads,
+	// broadcast and counters shared by twice the outputs), then 16.
+vcol32:
+	LEAQ 32(R12), AX
+	CMPQ AX, CX
+	JGT  vcol
+	VMOVDQA Y14, Y0
+	VMOVDQA Y14, Y1
+	VMOVDQA Y14, Y7
+	VMOVDQA Y14, Y8
+	LEAQ (SI)(R12*2), R9
+	MOVQ R8, R13
+	MOVQ DX, R10
+
+vtap32:
+	VMOVDQU      (R9), Y2
+	VMOVDQU      (R9)(R11*1), Y3
+	VMOVDQU      32(R9), Y9
+	VMOVDQU      32(R9)(R11*1), Y10
+	VPBROADCASTD (R13), Y6
+	VPUNPCKLWD   Y3, Y2, Y4
+	VPUNPCKHWD   Y3, Y2, Y5
+	VPUNPCKLWD   Y10, Y9, Y11
+	VPUNPCKHWD   Y10, Y9, Y12
+	VPMADDWD     Y6, Y4, Y4
+	VPMADDWD     Y6, Y5, Y5
+	VPMADDWD     Y6, Y11, Y11
+	VPMADDWD     Y6, Y12, Y12
+	VPADDD       Y4, Y0, Y0
+	VPADDD       Y5, Y1, Y1
+	VPADDD       Y11, Y7, Y7
+	VPADDD       Y12, Y8, Y8
+	LEAQ         (R9)(R11*2), R9
+	ADDQ         $4, R13
+	SUBQ         $2, R10
+	JNZ          vtap32
+
+	VPSRAD    $21, Y0, Y0
+	VPSRAD    $21, Y1, Y1
+	VPSRAD    $21, Y7, Y7
+	VPSRAD    $21, Y8, Y8
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y8, Y7, Y7
+	VPACKUSWB Y0, Y0, Y0
+	VPACKUSWB Y7, Y7, Y7
+	VPERMQ    $0x08, Y0, Y0
+	VPERMQ    $0x08, Y7, Y7
+	VMOVDQU   X0, (DI)(R12*1)
+	VMOVDQU   X7, 16(DI)(R12*1)
+	ADDQ      $32, R12
+	JMP       vcol32
+
 vcol:
 	CMPQ R12, CX
 	JGE  vdone
@@ -175,7 +227,9 @@ TEXT ·resizeH3Q2AVX2(SB), NOSPLIT, $0-64
 	VPBROADCASTD X14, Y14
 	SUBQ SI, R12
 	CMPQ DX, $4
-	JEQ  q4pix
+	JEQ  q4pair
+	CMPQ DX, $8
+	JEQ  q8pair
 
 q2pix:
 	TESTQ CX, CX
@@ -218,7 +272,124 @@ q2tap:
 	JMP          q2pix
 
 	// k == 4 (the common downscale by less than 2): one group of four taps
-	// per output, no tap loop, no zeroed accumulators. Same sums.
+	// per output, no tap loop, no zeroed accumulators. Same sums. Two
+	// outputs A, B per step while there are two: their lane sums are
+	// formed together ([A | B] per row), packed as [A0 A1 | B0 B1] and
+	// stored as four quadwords (each writes one int16 past its pixel,
+	// which the next store or the row gap absorbs).
+q4pair:
+	CMPQ CX, $2
+	JLT  q4pix
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	MOVLQSX 4(BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R10
+	VMOVDQU        (R8), Y4
+	VBROADCASTI128 (R9), Y0
+	VBROADCASTI128 (R9)(R12*1), Y1
+	VMOVDQU        32(R8), Y5
+	VBROADCASTI128 (R10), Y2
+	VBROADCASTI128 (R10)(R12*1), Y3
+	VPSHUFB        Y15, Y0, Y0
+	VPSHUFB        Y15, Y1, Y1
+	VPSHUFB        Y15, Y2, Y2
+	VPSHUFB        Y15, Y3, Y3
+	VPMADDWD       Y4, Y0, Y0     // A row 0: [taps 0-1 | taps 2-3]
+	VPMADDWD       Y4, Y1, Y1     // A row 1
+	VPMADDWD       Y5, Y2, Y2     // B row 0
+	VPMADDWD       Y5, Y3, Y3     // B row 1
+	VPERM2I128     $0x20, Y2, Y0, Y4
+	VPERM2I128     $0x31, Y2, Y0, Y5
+	VPADDD         Y5, Y4, Y4     // row 0: [A | B]
+	VPERM2I128     $0x20, Y3, Y1, Y6
+	VPERM2I128     $0x31, Y3, Y1, Y7
+	VPADDD         Y7, Y6, Y6     // row 1: [A | B]
+	VPADDD         Y14, Y4, Y4
+	VPADDD         Y14, Y6, Y6
+	VPSRAD         $7, Y4, Y4
+	VPSRAD         $7, Y6, Y6
+	VPACKSSDW      Y6, Y4, Y4     // [A0 A1 | B0 B1]
+	VEXTRACTI128   $1, Y4, X5
+	VMOVQ          X4, (DI)
+	VMOVHPS        X4, (R11)
+	VMOVQ          X5, 6(DI)
+	VMOVHPS        X5, 6(R11)
+	ADDQ           $12, DI
+	ADDQ           $12, R11
+	ADDQ           $8, BX
+	ADDQ           $64, R8
+	SUBQ           $2, CX
+	JMP            q4pair
+
+	// k == 8 (downscales by about 1.5 to 2): two groups of four taps per
+	// output, unrolled, two outputs per step as in q4pair (the group sums
+	// are added before the lanes are).
+q8pair:
+	CMPQ CX, $2
+	JLT  q2pix
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	MOVLQSX 4(BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R10
+	VMOVDQU        (R8), Y8       // A taps 0-3
+	VMOVDQU        32(R8), Y9     // A taps 4-7
+	VMOVDQU        64(R8), Y10    // B taps 0-3
+	VMOVDQU        96(R8), Y11    // B taps 4-7
+	VBROADCASTI128 (R9), Y0
+	VBROADCASTI128 12(R9), Y4
+	VPSHUFB        Y15, Y0, Y0
+	VPSHUFB        Y15, Y4, Y4
+	VPMADDWD       Y8, Y0, Y0
+	VPMADDWD       Y9, Y4, Y4
+	VPADDD         Y4, Y0, Y0     // A row 0
+	VBROADCASTI128 (R9)(R12*1), Y1
+	VBROADCASTI128 12(R9)(R12*1), Y5
+	VPSHUFB        Y15, Y1, Y1
+	VPSHUFB        Y15, Y5, Y5
+	VPMADDWD       Y8, Y1, Y1
+	VPMADDWD       Y9, Y5, Y5
+	VPADDD         Y5, Y1, Y1     // A row 1
+	VBROADCASTI128 (R10), Y2
+	VBROADCASTI128 12(R10), Y6
+	VPSHUFB        Y15, Y2, Y2
+	VPSHUFB        Y15, Y6, Y6
+	VPMADDWD       Y10, Y2, Y2
+	VPMADDWD       Y11, Y6, Y6
+	VPADDD         Y6, Y2, Y2     // B row 0
+	VBROADCASTI128 (R10)(R12*1), Y3
+	VBROADCASTI128 12(R10)(R12*1), Y7
+	VPSHUFB        Y15, Y3, Y3
+	VPSHUFB        Y15, Y7, Y7
+	VPMADDWD       Y10, Y3, Y3
+	VPMADDWD       Y11, Y7, Y7
+	VPADDD         Y7, Y3, Y3     // B row 1
+	VPERM2I128     $0x20, Y2, Y0, Y4
+	VPERM2I128     $0x31, Y2, Y0, Y5
+	VPADDD         Y5, Y4, Y4     // row 0: [A | B]
+	VPERM2I128     $0x20, Y3, Y1, Y6
+	VPERM2I128     $0x31, Y3, Y1, Y7
+	VPADDD         Y7, Y6, Y6     // row 1: [A | B]
+	VPADDD         Y14, Y4, Y4
+	VPADDD         Y14, Y6, Y6
+	VPSRAD         $7, Y4, Y4
+	VPSRAD         $7, Y6, Y6
+	VPACKSSDW      Y6, Y4, Y4     // [A0 A1 | B0 B1]
+	VEXTRACTI128   $1, Y4, X5
+	VMOVQ          X4, (DI)
+	VMOVHPS        X4, (R11)
+	VMOVQ          X5, 6(DI)
+	VMOVHPS        X5, 6(R11)
+	ADDQ           $12, DI
+	ADDQ           $12, R11
+	ADDQ           $8, BX
+	ADDQ           $128, R8
+	SUBQ           $2, CX
+	JMP            q8pair
+
 q4pix:
 	TESTQ CX, CX
 	JZ    q2done
@@ -275,7 +446,7 @@ TEXT ·resizeH3P2AVX2(SB), NOSPLIT, $0-64
 	VPBROADCASTD X14, Y14
 	SUBQ SI, R12
 	CMPQ DX, $2
-	JEQ  p1pix
+	JEQ  p1pair
 
 p2pix:
 	TESTQ CX, CX
@@ -310,7 +481,47 @@ p2tap:
 	DECQ         CX
 	JMP          p2pix
 
-	// k == 2 (upscaling): one pair of taps per output, no tap loop.
+	// k == 2 (upscaling): one pair of taps per output, no tap loop. Two
+	// outputs A, B per step while there are two, packed as [A0 B0 | A1
+	// B1] and stored as four quadwords (see q4pair).
+p1pair:
+	CMPQ CX, $2
+	JLT  p1pix
+	MOVLQSX (BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VMOVQ        (R9), X0
+	VMOVQ        (R9)(R12*1), X1
+	MOVLQSX 4(BX), AX
+	LEAQ  (AX)(AX*2), AX
+	LEAQ  (SI)(AX*1), R9
+	VMOVQ        (R9), X2
+	VMOVQ        (R9)(R12*1), X3
+	VINSERTI128  $1, X1, Y0, Y0
+	VINSERTI128  $1, X3, Y2, Y2
+	VPSHUFB      Y15, Y0, Y0
+	VPSHUFB      Y15, Y2, Y2
+	VPBROADCASTD (R8), Y4
+	VPBROADCASTD 4(R8), Y5
+	VPMADDWD     Y4, Y0, Y0       // A: [row 0 | row 1]
+	VPMADDWD     Y5, Y2, Y2       // B
+	VPADDD       Y14, Y0, Y0
+	VPADDD       Y14, Y2, Y2
+	VPSRAD       $7, Y0, Y0
+	VPSRAD       $7, Y2, Y2
+	VPACKSSDW    Y2, Y0, Y0       // [A0 B0 | A1 B1]
+	VEXTRACTI128 $1, Y0, X1
+	VMOVQ        X0, (DI)
+	VMOVHPS      X0, 6(DI)
+	VMOVQ        X1, (R11)
+	VMOVHPS      X1, 6(R11)
+	ADDQ         $12, DI
+	ADDQ         $12, R11
+	ADDQ         $8, BX
+	ADDQ         $8, R8
+	SUBQ         $2, CX
+	JMP          p1pair
+
 p1pix:
 	TESTQ CX, CX
 	JZ    p2done
