@@ -70,7 +70,9 @@ func BenchmarkConvLayer(b *testing.B) {
 // (fwd-…) and backward (bwd-…); fused layer groups are booked under their
 // first layer (fwd-bn includes the ReLU and max pool after it, bwd-maxpool
 // the ReLU before it).
-func BenchmarkSimCLRStepFMNIST(b *testing.B) {
+func BenchmarkSimCLRStepFMNIST(b *testing.B) { benchSimCLRStepFMNIST(b) }
+
+func benchSimCLRStepFMNIST(b *testing.B) {
 	old := SetThreads(2)
 	defer SetThreads(old)
 	s, err := NewSimCLR(Config{Model: "smallcnn", Channels: 1, Seed: 1})

@@ -379,6 +379,10 @@ func forImages(n int, f func(lo, hi int)) {
 // or short slice.
 func Conv2d(s ConvShape, x, w, y []float32) {
 	s.mustCheck("Conv2d", [2]int{len(x), s.InLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(y), s.OutLen()})
+	if useWinograd(s) {
+		winogradForward(s, x, w, y)
+		return
+	}
 	t := tier
 	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
 	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
@@ -428,6 +432,10 @@ func Conv2d(s ConvShape, x, w, y []float32) {
 // dcol = Wᵀ·dy_n, then col2im. dx is overwritten.
 func Conv2dBackwardInput(s ConvShape, dy, w, dx []float32) {
 	s.mustCheck("Conv2dBackwardInput", [2]int{len(dy), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dx), s.InLen()})
+	if useWinograd(s) {
+		winogradBackwardInput(s, dy, w, dx)
+		return
+	}
 	t := tier
 	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
 	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
@@ -578,8 +586,29 @@ func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, 
 	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
 	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
 	dw = dw[:s.Cout*k]
-	var wt []float32
-	if dx != nil {
+	// The input gradient runs on Winograd where it applies, after the
+	// weight-gradient pass over the whole output gradient (dy, or the
+	// BatchNorm's input gradient kept as it is computed): measured faster
+	// than doing it batch by batch beside the patch matrices, whose
+	// working sets together overflow the caches. Otherwise it runs on the
+	// patch matrix and col2im, batch by batch.
+	wino := dx != nil && useWinograd(s)
+	var wt, dyAll []float32
+	if wino {
+		utBuf := getScratch(16 * s.Cout * s.Cin)
+		defer putScratch(utBuf)
+		ut := utBuf.s
+		winoFilter(w, s.Cout, s.Cin, true, ut)
+		dyAll = dy
+		if dy == nil {
+			dyBuf := getScratch(s.OutLen())
+			defer putScratch(dyBuf)
+			dyAll = dyBuf.s
+		}
+		// Deferred: runs after the weight gradient below, before the
+		// scratch buffers are given back.
+		defer winoConv(s.N, s.Cout, s.Cin, s.H, s.W, dyAll, ut, dx)
+	} else if dx != nil {
 		wtBuf := getScratch(k * s.Cout)
 		defer putScratch(wtBuf)
 		wt = wtBuf.s
@@ -626,6 +655,19 @@ func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, 
 				}
 				sgemm(t, 1, false, true, k, s.Cout, cols, 1, buf.col, ld, buf.cn, cols, beta, part, s.Cout)
 				if dx == nil {
+					continue
+				}
+				if wino {
+					// The input gradient is computed after the loop; keep
+					// the batch's output gradient for it when it was
+					// computed here.
+					if dy == nil {
+						for n := n0; n < n1; n++ {
+							for co := 0; co < s.Cout; co++ {
+								copy(dyAll[n*outSz+co*p:][:p], buf.cn[co*cols+(n-n0)*p:])
+							}
+						}
+					}
 					continue
 				}
 				// The patch matrix is no longer needed: its gradient goes there.

@@ -1,0 +1,69 @@
+//go:build amd64 && !purego && !noasm
+
+package kern
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+// winoInAVX2 is winoInTileGo for th, tw ≥ 1 on 8 tiles at a time: each row
+// of tiles is written in ⌈tw/8⌉ whole vectors (up to 7 elements past the
+// row's end in each ξ row of dst, which the next row or the caller's slack
+// absorbs), reading p up to column 2·⌈tw/8⌉·8+1 of each row. pw and xs are
+// in elements.
+//
+//go:noescape
+func winoInAVX2(p *float32, pw, th, tw int, dst *float32, xs int)
+
+// winoOutAVX2 is winoOutTileGo for th, tw ≥ 1 on 8 tiles at a time: each
+// row of tiles reads ⌈tw/8⌉ whole vectors of m (up to 7 tiles past the
+// row's end) and writes 2·⌈tw/8⌉·8 columns of two rows of y.
+//
+//go:noescape
+func winoOutAVX2(m *float32, ms, th, tw int, y *float32, yw int)
+
+// winoInTile is winoInTileGo, on AVX2 where the tier allows (see
+// winoInAVX2 for what it reads and writes past each row). The results are
+// bit-identical: both do the same additions in the same order.
+func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) {
+	if t < cpu.AVX2 || th == 0 || tw == 0 {
+		winoInTileGo(p, pw, th, tw, dst, xs)
+		return
+	}
+	r8 := (tw + 7) &^ 7
+	// Bounds the assembly relies on: the last vectors it reads and writes.
+	_ = p[(2*th+1)*pw+2*r8+1]
+	_ = dst[15*xs+(th-1)*tw+r8-1]
+	winoInAVX2(&p[0], pw, th, tw, &dst[0], xs)
+}
+
+// winoOutTile is winoOutTileGo, on AVX2 where the tier allows (see
+// winoOutAVX2); bit-identical.
+func winoOutTile(t cpu.Tier, m []float32, ms, th, tw int, y []float32, yw int) {
+	if t < cpu.AVX2 || th == 0 || tw == 0 {
+		winoOutTileGo(m, ms, th, tw, y, yw)
+		return
+	}
+	r8 := (tw + 7) &^ 7
+	if yw < 2*r8 {
+		panic("kern: winoOutTile: output rows too short for whole vectors")
+	}
+	_ = m[15*ms+(th-1)*tw+r8-1]
+	_ = y[(2*th-1)*yw+2*r8-1]
+	winoOutAVX2(&m[0], ms, th, tw, &y[0], yw)
+}
+
+// winoOutDense is winoOutput's fast case: on AVX2, for planes of at most 8
+// tiles per row, it writes the output tiles of an h×w plane to y with rows
+// w apart, so that they form the plane itself (rows 0..h−1), and reports
+// true. Each row of tiles is one vector per output row, stored in order:
+// what a store writes past its row's end lands on rows stored after it.
+// y needs (2⌈h/2⌉−1)·w + 16 elements.
+func winoOutDense(t cpu.Tier, m []float32, ms, h, w int, y []float32) bool {
+	th, tw := (h+1)/2, (w+1)/2
+	if t < cpu.AVX2 || tw > 8 {
+		return false
+	}
+	_ = m[15*ms+(th-1)*tw+7]
+	_ = y[(2*th-1)*w+15]
+	winoOutAVX2(&m[0], ms, th, tw, &y[0], w)
+	return true
+}

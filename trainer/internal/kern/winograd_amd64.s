@@ -1,0 +1,203 @@
+//go:build amd64 && !purego && !noasm
+
+#include "textflag.h"
+
+// AVX2 bodies of the Winograd F(2×2,3×3) transforms; their references are
+// winoInTileGo and winoOutTileGo in winograd.go, whose additions they do in
+// the same order (no fused operations), so the results are bit-identical.
+
+// EVENODD splits 16 consecutive floats A = (a0..a7), B = (b0..b7) into
+// even = (a0 a2 a4 a6 b0 b2 b4 b6) and odd = (a1 a3 ... b7): VSHUFPS works
+// within 128-bit lanes, VPERMPD puts the 64-bit pairs back in order.
+#define EVENODD(A, B, even, odd) \
+	VSHUFPS $0x88, B, A, even \
+	VSHUFPS $0xDD, B, A, odd  \
+	VPERMPD $0xD8, even, even \
+	VPERMPD $0xD8, odd, odd
+
+// LOADROW loads d_i0..d_i3 of 8 tiles from the padded row at addr (column
+// 2·tx0): d_i0, d_i1 from columns 2tx, 2tx+1, d_i2, d_i3 from 2tx+2, 2tx+3.
+// T0, T1 are scratch.
+#define LOADROW(addr0, addr8, addr2, addr10, d0, d1, d2, d3, T0, T1) \
+	VMOVUPS addr0, T0             \
+	VMOVUPS addr8, T1             \
+	EVENODD(T0, T1, d0, d1)       \
+	VMOVUPS addr2, T0             \
+	VMOVUPS addr10, T1            \
+	EVENODD(T0, T1, d2, d3)
+
+// COLS applies ·B to z0..z3 (Y8–Y11) into Y12–Y15 and stores them at R8,
+// R8+xs, R8+2xs, R8+3xs, leaving R8 at R8+4xs (R10 = xs bytes).
+#define COLS \
+	VSUBPS  Y10, Y8, Y12 \
+	VADDPS  Y10, Y9, Y13 \
+	VSUBPS  Y9, Y10, Y14 \
+	VSUBPS  Y11, Y9, Y15 \
+	VMOVUPS Y12, (R8)    \
+	ADDQ    R10, R8      \
+	VMOVUPS Y13, (R8)    \
+	ADDQ    R10, R8      \
+	VMOVUPS Y14, (R8)    \
+	ADDQ    R10, R8      \
+	VMOVUPS Y15, (R8)    \
+	ADDQ    R10, R8
+
+// func winoInAVX2(p *float32, pw, th, tw int, dst *float32, xs int)
+// Input transform V = Bᵀ·d·B of 8 tiles per iteration. SI = padded row 2ty,
+// R9 = pw bytes, R11 = 3·pw bytes; AX = column 2·tx0 of that row (+64 bytes
+// per iteration); DI = the row of tiles in dst, DX = tile tx0 there, R8
+// walks the 16 ξ rows (R10 = xs bytes). Y0–Y3 = d1j, Y4–Y7 = d2j,
+// Y8–Y11 = a row of Bᵀ·d, Y12–Y15 scratch and outputs.
+TEXT ·winoInAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ pw+8(FP), R9
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), R11
+	MOVQ th+16(FP), BX
+	MOVQ dst+32(FP), DI
+	MOVQ xs+40(FP), R10
+	SHLQ $2, R10
+
+winoinrow:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ tw+24(FP), CX
+
+winoinchunk:
+	LOADROW((AX)(R9*1), 32(AX)(R9*1), 8(AX)(R9*1), 40(AX)(R9*1), Y0, Y1, Y2, Y3, Y12, Y13)
+	LOADROW((AX)(R9*2), 32(AX)(R9*2), 8(AX)(R9*2), 40(AX)(R9*2), Y4, Y5, Y6, Y7, Y12, Y13)
+	MOVQ DX, R8
+
+	// a_j = d0j − d2j → ξ 0..3
+	LOADROW((AX), 32(AX), 8(AX), 40(AX), Y8, Y9, Y10, Y11, Y12, Y13)
+	VSUBPS Y4, Y8, Y8
+	VSUBPS Y5, Y9, Y9
+	VSUBPS Y6, Y10, Y10
+	VSUBPS Y7, Y11, Y11
+	COLS
+
+	// b_j = d1j + d2j → ξ 4..7
+	VADDPS Y4, Y0, Y8
+	VADDPS Y5, Y1, Y9
+	VADDPS Y6, Y2, Y10
+	VADDPS Y7, Y3, Y11
+	COLS
+
+	// c_j = d2j − d1j → ξ 8..11
+	VSUBPS Y0, Y4, Y8
+	VSUBPS Y1, Y5, Y9
+	VSUBPS Y2, Y6, Y10
+	VSUBPS Y3, Y7, Y11
+	COLS
+
+	// e_j = d1j − d3j → ξ 12..15
+	LOADROW((AX)(R11*1), 32(AX)(R11*1), 8(AX)(R11*1), 40(AX)(R11*1), Y8, Y9, Y10, Y11, Y12, Y13)
+	VSUBPS Y8, Y0, Y8
+	VSUBPS Y9, Y1, Y9
+	VSUBPS Y10, Y2, Y10
+	VSUBPS Y11, Y3, Y11
+	COLS
+
+	ADDQ $64, AX
+	ADDQ $32, DX
+	SUBQ $8, CX
+	JG   winoinchunk
+
+	LEAQ (SI)(R9*2), SI
+	MOVQ tw+24(FP), R8
+	SHLQ $2, R8
+	ADDQ R8, DI
+	DECQ BX
+	JNZ  winoinrow
+	VZEROUPPER
+	RET
+
+// func winoOutAVX2(m *float32, ms, th, tw int, y *float32, yw int)
+// Output transform Aᵀ·M·A of 8 tiles per iteration. SI = the row of tiles
+// in m, DX = tile tx0 there; DX, R12, R13, AX = rows ξ = 0, 4, 8, 12
+// (R8 = ms bytes, R9 = 3·ms); DI = output row 2ty of y, R11 = column 2·tx0
+// there (R10 = yw bytes). Y0–Y3 = p_j, Y4–Y7 = q_j, Y8–Y11 = y00, y01,
+// y10, y11, Y12–Y15 their interleaving into output rows.
+TEXT ·winoOutAVX2(SB), NOSPLIT, $0-48
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), R8
+	SHLQ $2, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ th+16(FP), BX
+	MOVQ y+32(FP), DI
+	MOVQ yw+40(FP), R10
+	SHLQ $2, R10
+
+winooutrow:
+	MOVQ SI, DX
+	MOVQ DI, R11
+	MOVQ tw+24(FP), CX
+
+winooutchunk:
+	LEAQ (DX)(R8*4), R12
+	LEAQ (R12)(R8*4), R13
+	LEAQ (R13)(R8*4), AX
+
+	// p_j = (M0j + M1j) + M2j
+	VMOVUPS (DX), Y0
+	VADDPS  (R12), Y0, Y0
+	VADDPS  (R13), Y0, Y0
+	VMOVUPS (DX)(R8*1), Y1
+	VADDPS  (R12)(R8*1), Y1, Y1
+	VADDPS  (R13)(R8*1), Y1, Y1
+	VMOVUPS (DX)(R8*2), Y2
+	VADDPS  (R12)(R8*2), Y2, Y2
+	VADDPS  (R13)(R8*2), Y2, Y2
+	VMOVUPS (DX)(R9*1), Y3
+	VADDPS  (R12)(R9*1), Y3, Y3
+	VADDPS  (R13)(R9*1), Y3, Y3
+
+	// q_j = (M1j − M2j) − M3j
+	VMOVUPS (R12), Y4
+	VSUBPS  (R13), Y4, Y4
+	VSUBPS  (AX), Y4, Y4
+	VMOVUPS (R12)(R8*1), Y5
+	VSUBPS  (R13)(R8*1), Y5, Y5
+	VSUBPS  (AX)(R8*1), Y5, Y5
+	VMOVUPS (R12)(R8*2), Y6
+	VSUBPS  (R13)(R8*2), Y6, Y6
+	VSUBPS  (AX)(R8*2), Y6, Y6
+	VMOVUPS (R12)(R9*1), Y7
+	VSUBPS  (R13)(R9*1), Y7, Y7
+	VSUBPS  (AX)(R9*1), Y7, Y7
+
+	VADDPS Y1, Y0, Y8
+	VADDPS Y2, Y8, Y8
+	VSUBPS Y2, Y1, Y9
+	VSUBPS Y3, Y9, Y9
+	VADDPS Y5, Y4, Y10
+	VADDPS Y6, Y10, Y10
+	VSUBPS Y6, Y5, Y11
+	VSUBPS Y7, Y11, Y11
+
+	// Row 2ty: y00, y01 interleaved; row 2ty+1: y10, y11.
+	VUNPCKLPS  Y9, Y8, Y12
+	VUNPCKHPS  Y9, Y8, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)
+	VMOVUPS    Y15, 32(R11)
+	VUNPCKLPS  Y11, Y10, Y12
+	VUNPCKHPS  Y11, Y10, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)(R10*1)
+	VMOVUPS    Y15, 32(R11)(R10*1)
+
+	ADDQ $32, DX
+	ADDQ $64, R11
+	SUBQ $8, CX
+	JG   winooutchunk
+
+	MOVQ tw+24(FP), CX
+	LEAQ (SI)(CX*4), SI
+	LEAQ (DI)(R10*2), DI
+	DECQ BX
+	JNZ  winooutrow
+	VZEROUPPER
+	RET

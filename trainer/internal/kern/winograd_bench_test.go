@@ -1,0 +1,57 @@
+package kern
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// BenchmarkWinograd times the 3×3 stride-1 padding-1 convolutions that
+// useWinograd accepts, on im2col (wino=off) and Winograd (wino=on), forward,
+// input gradient alone (dX) and the fused backward (bwd: dW on im2col, dX
+// on either), two threads. GFLOP/cpu-s counts the direct convolution's
+// 2·N·H·W·Cout·Cin·9 per pass (4× that for bwd's two), divided by this
+// process's CPU time, so both paths are measured in the same unit.
+func BenchmarkWinograd(b *testing.B) {
+	type shp struct {
+		name            string
+		n, cin, cout, h int
+	}
+	for _, sh := range []shp{
+		{"fmnist-conv2", 256, 32, 64, 14}, {"fmnist-conv3", 256, 64, 128, 7},
+		{"cifar-conv2", 128, 32, 64, 16}, {"cifar-conv3", 128, 64, 128, 8},
+		{"res-64x32", 32, 64, 64, 32}, {"res-128x16", 32, 128, 128, 16},
+		{"res-256x8", 32, 256, 256, 8}, {"res-512x4", 32, 512, 512, 4},
+	} {
+		s := ConvShape{N: sh.n, Cin: sh.cin, H: sh.h, W: sh.h, Cout: sh.cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		r := rand.New(rand.NewPCG(1, 1))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		y, dx, dw := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.WeightLen())
+		flop := 2 * float64(s.N*s.H*s.W) * float64(s.Cout*s.Cin*9)
+		passes := []struct {
+			name  string
+			flops float64
+			f     func()
+		}{
+			{"fwd", flop, func() { Conv2d(s, x, w, y) }},
+			{"dX", flop, func() { Conv2dBackwardInput(s, dy, w, dx) }},
+			{"bwd", 2 * flop, func() { Conv2dBackward(s, x, dy, w, dw, dx) }},
+		}
+		for _, p := range passes {
+			for _, on := range []bool{false, true} {
+				b.Run(fmt.Sprintf("%s/%s/wino=%v", sh.name, p.name, on), func(b *testing.B) {
+					defer SetThreads(SetThreads(2))
+					defer SetWinograd(SetWinograd(on))
+					b.SetBytes(int64(4 * (s.InLen() + s.OutLen())))
+					b.ReportAllocs()
+					cpu0 := cpuSeconds()
+					for b.Loop() {
+						p.f()
+					}
+					b.ReportMetric(p.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(p.flops*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package trainer
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/pairflow/pairflow/trainer/internal/kern"
+)
+
+var winogradFlag = flag.String("winograd", "", "on or off: run kern's 3×3 convolutions on Winograd F(2×2,3×3) or im2col (default: kern's rule), so that any benchmark can compare the paths")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	switch *winogradFlag {
+	case "":
+	case "on", "off":
+		kern.SetWinograd(*winogradFlag == "on")
+	default:
+		fmt.Fprintf(os.Stderr, "-winograd=%q: want on or off\n", *winogradFlag)
+		os.Exit(2)
+	}
+	os.Exit(m.Run())
+}
+
+// BenchmarkWinogradStep is BenchmarkSimCLRStepFMNIST (1024 views of
+// 1×28×28, two threads) and BenchmarkSimCLRStep's kern-layers case (128
+// views of 3×32×32) with kern's Winograd F(2×2,3×3) convolutions off and on
+// in turn; run with -count to alternate them. Compare cpu-ms/op (fmnist) or
+// the CPU time of the whole run (cifar).
+func BenchmarkWinogradStep(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fmnist/wino=%v", on), func(b *testing.B) {
+			defer kern.SetWinograd(kern.SetWinograd(on))
+			benchSimCLRStepFMNIST(b)
+		})
+	}
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("cifar/wino=%v", on), func(b *testing.B) {
+			defer kern.SetWinograd(kern.SetWinograd(on))
+			s, err := NewSimCLR(Config{Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			x := randTensor[float32](NewRNG(2), 128, 3, 32, 32)
+			s.StepTensor(x)
+			b.SetBytes(int64(4 * len(x.Data)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0, cpuOK := processCPU()
+			for i := 0; i < b.N; i++ {
+				s.StepTensor(x)
+			}
+			b.StopTimer()
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric((cpu1-cpu0)*1e3/float64(b.N), "cpu-ms/op")
+			}
+		})
+	}
+}
