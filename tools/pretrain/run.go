@@ -512,24 +512,23 @@ func readMeta(path string) (*checkpointMeta, error) {
 // sameRun checks the flags given explicitly on a --resume command line
 // against the checkpoint's run.
 func sameRun(ck, flags *runConfig, explicit map[string]string) error {
-	have := map[string]string{
-		"objective": ck.Objective, "model": ck.Model, "recipe": ck.Recipe, "epochs": fmt.Sprint(ck.Epochs),
-		"batch": fmt.Sprint(ck.Batch), "lr": fmt.Sprint(ck.LR), "schedule": ck.Schedule, "warmup-epochs": fmt.Sprint(ck.WarmupEpochs),
-		"optimizer": ck.Optimizer, "momentum": fmt.Sprint(ck.Momentum), "wd": fmt.Sprint(ck.WeightDecay),
-		"no-decay-bn-bias": fmt.Sprint(ck.NoDecayBNBias), "tau": fmt.Sprint(ck.Tau), "mask-side": fmt.Sprint(ck.MaskSide), "seed": fmt.Sprint(ck.Seed),
-	}
-	want := map[string]string{
-		"objective": flags.Objective, "model": flags.Model, "recipe": flags.Recipe, "epochs": fmt.Sprint(flags.Epochs),
-		"batch": fmt.Sprint(flags.Batch), "lr": fmt.Sprint(flags.LR), "schedule": flags.Schedule, "warmup-epochs": fmt.Sprint(flags.WarmupEpochs),
-		"optimizer": flags.Optimizer, "momentum": fmt.Sprint(flags.Momentum), "wd": fmt.Sprint(flags.WeightDecay),
-		"no-decay-bn-bias": fmt.Sprint(flags.NoDecayBNBias), "tau": fmt.Sprint(flags.Tau), "mask-side": fmt.Sprint(flags.MaskSide), "seed": fmt.Sprint(flags.Seed),
-	}
+	have, want := ck.flagValues(), flags.flagValues()
 	for name := range explicit {
 		if h, ok := have[name]; ok && h != want[name] {
 			return fmt.Errorf("--%s %s differs from the run's %s (a resumed run keeps its settings)", name, want[name], h)
 		}
 	}
 	return nil
+}
+
+// flagValues maps the command's flag names to c's values, as text.
+func (c *runConfig) flagValues() map[string]string {
+	return map[string]string{
+		"objective": c.Objective, "model": c.Model, "recipe": c.Recipe, "epochs": fmt.Sprint(c.Epochs),
+		"batch": fmt.Sprint(c.Batch), "lr": fmt.Sprint(c.LR), "schedule": c.Schedule, "warmup-epochs": fmt.Sprint(c.WarmupEpochs),
+		"optimizer": c.Optimizer, "momentum": fmt.Sprint(c.Momentum), "wd": fmt.Sprint(c.WeightDecay),
+		"no-decay-bn-bias": fmt.Sprint(c.NoDecayBNBias), "tau": fmt.Sprint(c.Tau), "mask-side": fmt.Sprint(c.MaskSide), "seed": fmt.Sprint(c.Seed),
+	}
 }
 
 func short(s string) string {
