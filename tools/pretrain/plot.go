@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -38,6 +39,17 @@ func plotCurves(path, objective string, rows []epochRow) error {
 	bottom.Y.Label.Text = "top-1 %"
 	if err := addLine(bottom, knn, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}); err != nil {
 		return err
+	}
+	// One epoch axis for both panels, labelled with plain numbers.
+	last := 1.0
+	for _, xy := range [...]plotter.XYs{loss, knn} {
+		if len(xy) > 0 {
+			last = max(last, xy[len(xy)-1].X)
+		}
+	}
+	for _, p := range []*plot.Plot{top, bottom} {
+		p.X.Min, p.X.Max = 0, last
+		p.X.Tick.Marker = epochTicks{}
 	}
 	img := vgimg.New(vg.Points(640), vg.Points(640))
 	dc := draw.New(img)
@@ -77,4 +89,18 @@ func addLine(p *plot.Plot, xy plotter.XYs, c color.Color) error {
 	s.Radius = vg.Points(2)
 	p.Add(l, s, plotter.NewGrid())
 	return nil
+}
+
+// epochTicks is plot.DefaultTicks with labels written as plain numbers
+// ("25", not "25.00").
+type epochTicks struct{}
+
+func (epochTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
