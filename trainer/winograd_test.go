@@ -59,3 +59,33 @@ func BenchmarkWinogradStep(b *testing.B) {
 		})
 	}
 }
+
+// TestWinogradConvLayer: Conv2d layers whose 3×3 convolutions kern runs on
+// Winograd F(2×2,3×3) (forward, input and weight gradients), smallcnn's
+// FMNIST shapes among them, match the float64 layer within tol32, and
+// their weight gradients match kern's im2col path within 1e-5 of the
+// largest element (kern's TestWinogradWeightGrad measures ≤ 1e-6).
+func TestWinogradConvLayer(t *testing.T) {
+	for _, c := range []struct{ n, in, out, h, w int }{
+		{4, 32, 64, 14, 14}, {6, 64, 128, 7, 7}, {3, 16, 16, 5, 5}, {2, 16, 24, 32, 32},
+	} {
+		t.Run(fmt.Sprintf("%dx%dx%dx%d-%d", c.n, c.in, c.h, c.w, c.out), func(t *testing.T) {
+			defer kern.SetWinograd(kern.SetWinograd(true))
+			l32, l64 := NewConv2d[float32]("c", c.in, c.out, 3, 1, 1, false, NewRNG(3)), NewConv2d[float64]("c", c.in, c.out, 3, 1, 1, false, NewRNG(3))
+			r := NewRNG(4)
+			x := randTensor[float32](r, c.n, c.in, c.h, c.w)
+			matchLayer32(t, l32, l64, x, r)
+
+			dy := randTensor[float32](NewRNG(5), c.n, c.out, c.h, c.w)
+			l32.Forward(x)
+			l32.Backward(dy)
+			wino := append([]float32(nil), l32.Weight.G...)
+			kern.SetWinograd(false)
+			l32.Forward(x)
+			l32.Backward(dy)
+			if e := maxRel(wino, l32.Weight.G); e > 1e-5 {
+				t.Errorf("weight grad: Winograd vs im2col rel error %.3g > 1e-5", e)
+			}
+		})
+	}
+}

@@ -479,7 +479,9 @@ func dwGroups(n int) int { return min(n, 8) }
 // into the group's sum (dWᵀ += col(x_n)·dy_nᵀ, so only the smaller dy
 // operand is packed transposed and the patch matrix of one image stays in
 // L2); the group sums are then added in group order. The result is
-// bit-identical whatever the thread count.
+// bit-identical whatever the thread count. The shapes useWinograd accepts
+// run on Winograd F(3×3,2×2) instead, in the same groups
+// (winogradBackwardWeights).
 func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 	s.mustCheck("Conv2dBackwardWeights", [2]int{len(x), s.InLen()}, [2]int{len(dy), s.OutLen()}, [2]int{len(dw), s.WeightLen()})
 	t := tier
@@ -488,6 +490,10 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 	dw = dw[:s.Cout*k]
 	if s.N == 0 {
 		clear(dw)
+		return
+	}
+	if useWinograd(s) {
+		winogradBackwardWeights(s, x, dy, dw)
 		return
 	}
 	ng := dwGroups(s.N)
@@ -540,7 +546,8 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 // gradient (N = images·P), which col2im then adds into each image's dx.
 // The weight gradient is reduced in the same groups as
 // Conv2dBackwardWeights (fixed by N), batches in order within a group; the
-// result is bit-identical whatever the thread count.
+// result is bit-identical whatever the thread count. The shapes
+// useWinograd accepts run both gradients on Winograd (winogradBackward).
 func Conv2dBackward(s ConvShape, x, dy, w, dw, dx []float32) {
 	s.mustCheck("Conv2dBackward", [2]int{len(x), s.InLen()}, [2]int{len(dy), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dw), s.WeightLen()})
 	if dx != nil {
@@ -560,8 +567,10 @@ func Conv2dBackward(s ConvShape, x, dy, w, dw, dx []float32) {
 // Conv2dBackwardBN is Conv2dBackward whose output gradient is the input
 // gradient of a batch normalisation after the convolution, given as g
 // (BatchNormBackwardCoeffs) rather than written out: each row of it is
-// computed (vecBNBack) where the convolution reads it. dw and dx are
-// bit-identical to BatchNormBackward followed by Conv2dBackward.
+// computed (vecBNBack) where the convolution reads it (on Winograd, batch
+// by batch where the weight gradient reads it, and kept for the input
+// gradient). dw and dx are bit-identical to BatchNormBackward followed by
+// Conv2dBackward.
 func Conv2dBackwardBN(s ConvShape, x []float32, g *BatchNormGrad, w, dw, dx []float32) {
 	s.mustCheck("Conv2dBackwardBN", [2]int{len(x), s.InLen()}, [2]int{len(g.DY), s.OutLen()}, [2]int{len(g.X), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dw), s.WeightLen()})
 	for _, c := range [][]float32{g.Mean, g.C1, g.C2, g.C0} {
@@ -580,35 +589,19 @@ func Conv2dBackwardBN(s ConvShape, x []float32, g *BatchNormGrad, w, dw, dx []fl
 // conv2dBackward is Conv2dBackward's batched pass, bsz images per GEMM
 // (1 gives the same arithmetic as Conv2dBackwardWeights and
 // Conv2dBackwardInput), with the output gradient read from dy or, when g is
-// not nil, computed from g.
+// not nil, computed from g. The shapes useWinograd accepts go to
+// winogradBackward.
 func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, dw, dx []float32) {
+	if useWinograd(s) {
+		winogradBackward(s, x, dy, g, w, dw, dx)
+		return
+	}
 	t := tier
 	k, p := s.Cin*s.KH*s.KW, s.OutH()*s.OutW()
 	inSz, outSz := s.Cin*s.H*s.W, s.Cout*p
 	dw = dw[:s.Cout*k]
-	// The input gradient runs on Winograd where it applies, after the
-	// weight-gradient pass over the whole output gradient (dy, or the
-	// BatchNorm's input gradient kept as it is computed): measured faster
-	// than doing it batch by batch beside the patch matrices, whose
-	// working sets together overflow the caches. Otherwise it runs on the
-	// patch matrix and col2im, batch by batch.
-	wino := dx != nil && useWinograd(s)
-	var wt, dyAll []float32
-	if wino {
-		utBuf := getScratch(16 * s.Cout * s.Cin)
-		defer putScratch(utBuf)
-		ut := utBuf.s
-		winoFilter(w, s.Cout, s.Cin, true, ut)
-		dyAll = dy
-		if dy == nil {
-			dyBuf := getScratch(s.OutLen())
-			defer putScratch(dyBuf)
-			dyAll = dyBuf.s
-		}
-		// Deferred: runs after the weight gradient below, before the
-		// scratch buffers are given back.
-		defer winoConv(s.N, s.Cout, s.Cin, s.H, s.W, dyAll, ut, dx)
-	} else if dx != nil {
+	var wt []float32
+	if dx != nil {
 		wtBuf := getScratch(k * s.Cout)
 		defer putScratch(wtBuf)
 		wt = wtBuf.s
@@ -655,19 +648,6 @@ func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, 
 				}
 				sgemm(t, 1, false, true, k, s.Cout, cols, 1, buf.col, ld, buf.cn, cols, beta, part, s.Cout)
 				if dx == nil {
-					continue
-				}
-				if wino {
-					// The input gradient is computed after the loop; keep
-					// the batch's output gradient for it when it was
-					// computed here.
-					if dy == nil {
-						for n := n0; n < n1; n++ {
-							for co := 0; co < s.Cout; co++ {
-								copy(dyAll[n*outSz+co*p:][:p], buf.cn[co*cols+(n-n0)*p:])
-							}
-						}
-					}
 					continue
 				}
 				// The patch matrix is no longer needed: its gradient goes there.

@@ -32,14 +32,17 @@
 // depends on the shape alone.
 //
 // 3×3 convolutions with stride 1 and padding 1, at least 16 input and
-// output channels and planes larger than 4×4 run their forward pass and
-// their input gradient (in Conv2dBackwardInput, Conv2dBackward and
-// Conv2dBackwardBN) on Winograd F(2×2,3×3) instead (winograd.go): input
-// tiles and filters transformed, 16 GEMMs of Cout×Cin by Cin×tiles, output
-// tiles transformed back; 16 multiplies per 2×2 output tile and channel
-// instead of 36. The transforms have AVX2 bodies (winograd_amd64.s,
-// bit-identical to their Go references). The weight gradient stays on
-// im2col. SetWinograd(false) turns the path off (tests and benchmarks
+// output channels and planes larger than 4×4 run their forward pass, their
+// input gradient and their weight gradient (in Conv2dBackwardInput,
+// Conv2dBackwardWeights, Conv2dBackward and Conv2dBackwardBN) on Winograd
+// F(2×2,3×3) instead (winograd.go, winograd_dw.go): input tiles and
+// filters transformed, 16 GEMMs of Cout×Cin by Cin×tiles, output tiles
+// transformed back; 16 multiplies per 2×2 output tile and channel instead
+// of 36. The weight gradient transforms the input tiles and the 2×2
+// output-gradient tiles, reduces 16 GEMMs of Cout×tiles by tiles×Cin over
+// the batch's tiles, and transforms the 4×4 sums to 3×3 once. The
+// transforms have AVX2 bodies (winograd_amd64.s, bit-identical to their Go
+// references). SetWinograd(false) turns the path off (tests and benchmarks
 // compare both).
 //
 // # Fused layer kernels
@@ -95,7 +98,8 @@
 //
 // (the classical error bound of a float32 sum, with a factor 2 to spare).
 // The Winograd convolutions are held to the same bound on normal random
-// data (they stay within 2% of it, im2col within 1.2%; it is not an
+// data (forward and input gradient stay within 2% of it, im2col within
+// 1.2%; the weight gradient within 3.3%, im2col 2.6%; it is not an
 // element-wise guarantee for them, whose transforms mix the 16 inputs of a
 // tile), and to ‖wino − im2col‖∞ ≤ 1e-5·‖im2col‖∞.
 // The layer kernels, which accumulate in float64, are within 16·2⁻²⁴ of the

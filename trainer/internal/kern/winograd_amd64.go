@@ -67,3 +67,25 @@ func winoOutDense(t cpu.Tier, m []float32, ms, h, w int, y []float32) bool {
 	winoOutAVX2(&m[0], ms, th, tw, &y[0], w)
 	return true
 }
+
+// winoGradOutAVX2 is winoGradOutTileGo for n ≥ 1 on 8 tiles at a time:
+// it reads 16·⌈n/8⌉ elements of r0 and of r1 and writes 8·⌈n/8⌉ elements
+// of each ξ row of dst (up to 7 past the last tile). xs is in elements.
+//
+//go:noescape
+func winoGradOutAVX2(r0, r1 *float32, n int, dst *float32, xs int)
+
+// winoGradOutTile is winoGradOutTileGo, on AVX2 where the tier allows (see
+// winoGradOutAVX2 for what it reads and writes past the last tile);
+// bit-identical.
+func winoGradOutTile(t cpu.Tier, r0, r1 []float32, n int, dst []float32, xs int) {
+	if t < cpu.AVX2 || n == 0 {
+		winoGradOutTileGo(r0, r1, n, dst, xs)
+		return
+	}
+	n8 := (n + 7) &^ 7
+	_ = r0[2*n8-1]
+	_ = r1[2*n8-1]
+	_ = dst[15*xs+n8-1]
+	winoGradOutAVX2(&r0[0], &r1[0], n, &dst[0], xs)
+}

@@ -201,3 +201,55 @@ winooutchunk:
 	JNZ  winooutrow
 	VZEROUPPER
 	RET
+
+// GROW4 stores u0, u0+u1, u0−u1, u1 (one row of A'·e·A'ᵀ for 8 tiles) at
+// R8, R8+xs, R8+2xs, R8+3xs, leaving R8 at R8+4xs (R10 = xs bytes);
+// Y8, Y9 are scratch.
+#define GROW4(u0, u1) \
+	VADDPS  u1, u0, Y8 \
+	VSUBPS  u1, u0, Y9 \
+	VMOVUPS u0, (R8)   \
+	ADDQ    R10, R8    \
+	VMOVUPS Y8, (R8)   \
+	ADDQ    R10, R8    \
+	VMOVUPS Y9, (R8)   \
+	ADDQ    R10, R8    \
+	VMOVUPS u1, (R8)   \
+	ADDQ    R10, R8
+
+// func winoGradOutAVX2(r0, r1 *float32, n int, dst *float32, xs int)
+// Output-gradient transform A'·e·A'ᵀ of 8 tiles per iteration. SI, DI =
+// the even and odd row streams (+64 bytes per iteration), DX = tile t0 in
+// dst (+32 bytes), R8 walks the 16 ξ rows (R10 = xs bytes). Y2, Y3 = e00,
+// e01; Y4, Y5 = e10, e11; Y6, Y7 = s or f; Y8, Y9 scratch.
+TEXT ·winoGradOutAVX2(SB), NOSPLIT, $0-40
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ dst+24(FP), DX
+	MOVQ xs+32(FP), R10
+	SHLQ $2, R10
+
+winogradoutloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	EVENODD(Y0, Y1, Y2, Y3)
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	EVENODD(Y0, Y1, Y4, Y5)
+	MOVQ    DX, R8
+	GROW4(Y2, Y3)
+	VADDPS  Y4, Y2, Y6 // s0 = e00 + e10
+	VADDPS  Y5, Y3, Y7 // s1 = e01 + e11
+	GROW4(Y6, Y7)
+	VSUBPS  Y4, Y2, Y6 // f0 = e00 − e10
+	VSUBPS  Y5, Y3, Y7 // f1 = e01 − e11
+	GROW4(Y6, Y7)
+	GROW4(Y4, Y5)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JG      winogradoutloop
+	VZEROUPPER
+	RET

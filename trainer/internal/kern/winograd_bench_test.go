@@ -8,8 +8,8 @@ import (
 
 // BenchmarkWinograd times the 3×3 stride-1 padding-1 convolutions that
 // useWinograd accepts, on im2col (wino=off) and Winograd (wino=on), forward,
-// input gradient alone (dX) and the fused backward (bwd: dW on im2col, dX
-// on either), two threads. GFLOP/cpu-s counts the direct convolution's
+// input gradient alone (dX), weight gradient alone (dW) and the fused
+// backward (bwd: both), two threads. GFLOP/cpu-s counts the direct convolution's
 // 2·N·H·W·Cout·Cin·9 per pass (4× that for bwd's two), divided by this
 // process's CPU time, so both paths are measured in the same unit.
 func BenchmarkWinograd(b *testing.B) {
@@ -35,6 +35,7 @@ func BenchmarkWinograd(b *testing.B) {
 		}{
 			{"fwd", flop, func() { Conv2d(s, x, w, y) }},
 			{"dX", flop, func() { Conv2dBackwardInput(s, dy, w, dx) }},
+			{"dW", flop, func() { Conv2dBackwardWeights(s, x, dy, dw) }},
 			{"bwd", 2 * flop, func() { Conv2dBackward(s, x, dy, w, dw, dx) }},
 		}
 		for _, p := range passes {
@@ -52,6 +53,37 @@ func BenchmarkWinograd(b *testing.B) {
 					b.ReportMetric(p.flops*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
 				})
 			}
+		}
+	}
+}
+
+// BenchmarkCopyRows compares the two ways of copying the short rows of a
+// small plane into a padded one (winoPadRows, winoGradOut): an element loop
+// and copy (memmove), for 64 planes of w×w.
+func BenchmarkCopyRows(b *testing.B) {
+	for _, w := range []int{7, 14, 28} {
+		src := make([]float32, 64*w*w)
+		pw := w + 2
+		dst := make([]float32, 64*pw*pw)
+		for _, loop := range []bool{true, false} {
+			b.Run(fmt.Sprintf("w=%d/loop=%v", w, loop), func(b *testing.B) {
+				b.SetBytes(int64(4 * len(src)))
+				for b.Loop() {
+					for p := 0; p < 64; p++ {
+						for y := 0; y < w; y++ {
+							row := dst[p*pw*pw+(y+1)*pw+1:][:w]
+							s := src[(p*w+y)*w:][:w]
+							if !loop {
+								copy(row, s)
+								continue
+							}
+							for x, v := range s {
+								row[x] = v
+							}
+						}
+					}
+				}
+			})
 		}
 	}
 }

@@ -13,3 +13,7 @@ func winoOutTile(_ cpu.Tier, m []float32, ms, th, tw int, y []float32, yw int) {
 }
 
 func winoOutDense(cpu.Tier, []float32, int, int, int, []float32) bool { return false }
+
+func winoGradOutTile(_ cpu.Tier, r0, r1 []float32, n int, dst []float32, xs int) {
+	winoGradOutTileGo(r0, r1, n, dst, xs)
+}

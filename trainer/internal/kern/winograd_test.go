@@ -191,31 +191,38 @@ func TestWinogradBackwardBN(t *testing.T) {
 	})
 }
 
-// TestWinogradDeterministicThreads: the Winograd outputs are bit-identical
-// for 1, 2, 3 and 8 threads.
+// TestWinogradDeterministicThreads: the Winograd outputs, weight gradients
+// included, are bit-identical for 1, 2, 3 and 8 threads: on 14×14 (one
+// weight-gradient batch per image group) and 24×24 (two per group).
 func TestWinogradDeterministicThreads(t *testing.T) {
-	s := ConvShape{N: 29, Cin: 16, H: 14, W: 14, Cout: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	r := rand.New(rand.NewPCG(8, 8))
-	x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
-	forEachTier(t, func(t *testing.T) {
-		var first [3][]float32
-		for _, th := range []int{1, 2, 3, 8} {
-			y, dx, dx2 := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.InLen())
-			withThreads(th, func() {
-				Conv2d(s, x, w, y)
-				Conv2dBackwardInput(s, dy, w, dx)
-				Conv2dBackward(s, x, dy, w, make([]float32, s.WeightLen()), dx2)
-			})
-			got := [3][]float32{y, dx, dx2}
-			for i := range got {
-				if first[i] == nil {
-					first[i] = got[i]
-				} else if j := bitsEqual(first[i], got[i]); j >= 0 {
-					t.Fatalf("output %d: %d threads differ from 1 thread at %d", i, th, j)
+	for _, s := range []ConvShape{
+		{N: 29, Cin: 16, H: 14, W: 14, Cout: 32, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+		{N: 29, Cin: 16, H: 24, W: 24, Cout: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},
+	} {
+		r := rand.New(rand.NewPCG(8, 8))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		forEachTier(t, func(t *testing.T) {
+			var first [5][]float32
+			for _, th := range []int{1, 2, 3, 8} {
+				y, dx, dx2 := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.InLen())
+				dw, dw2 := make([]float32, s.WeightLen()), make([]float32, s.WeightLen())
+				withThreads(th, func() {
+					Conv2d(s, x, w, y)
+					Conv2dBackwardInput(s, dy, w, dx)
+					Conv2dBackward(s, x, dy, w, dw2, dx2)
+					Conv2dBackwardWeights(s, x, dy, dw)
+				})
+				got := [5][]float32{y, dx, dx2, dw, dw2}
+				for i := range got {
+					if first[i] == nil {
+						first[i] = got[i]
+					} else if j := bitsEqual(first[i], got[i]); j >= 0 {
+						t.Fatalf("%dx%d output %d: %d threads differ from 1 thread at %d", s.H, s.W, i, th, j)
+					}
 				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // TestWinogradTransformTiers: winoInTile and winoOutTile on every tier are
@@ -358,4 +365,262 @@ func tileInput(d [16]float32) [16]float32 {
 	var v [16]float32
 	winoInTileGo(d[:], 4, 1, 1, v[:], 1)
 	return v
+}
+
+// winoDWShapes are the weight-gradient shapes: odd and even planes (7×7,
+// 5×5 and 13×13 have a partial last row and column of tiles; 14×14, 32×32
+// and 6×10 none), 16 to 128 channels (some not multiples of the GEMM's
+// register tile), and batches of 1 image to several groups (dwGroups) of
+// several weight-gradient batches (winoDWImages) each, the last short.
+func winoDWShapes(short bool) []ConvShape {
+	c3 := func(n, cin, cout, h, w int) ConvShape {
+		return ConvShape{N: n, Cin: cin, H: h, W: w, Cout: cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	}
+	s := []ConvShape{
+		c3(1, 16, 16, 7, 7),
+		c3(3, 16, 24, 5, 5),
+		c3(2, 17, 19, 6, 10),
+		c3(11, 16, 16, 14, 14),
+		c3(9, 16, 16, 32, 32), // one image per batch, two batches per group
+		c3(40, 16, 17, 4, 5),
+	}
+	if !short {
+		s = append(s, c3(9, 32, 64, 14, 14), c3(37, 64, 128, 7, 7), c3(3, 128, 64, 13, 13), c3(4, 32, 16, 32, 32))
+	}
+	return s
+}
+
+// TestWinogradWeightGrad checks the Winograd weight gradient
+// (Conv2dBackwardWeights, and Conv2dBackward's and Conv2dBackwardBN's dw)
+// against the float64 reference and against im2col, on every tier.
+//
+// Tolerances. Against the float64 reference: the element-wise bound im2col
+// is held to, |got − want| ≤ 2·(K+2)·2⁻²⁴·Σ|terms| with K = N·H·W, the
+// length of each element's sum. As for the forward pass, Winograd has no
+// such element-wise guarantee: the final transform G'ᵀ·M·G' combines up
+// to 9 of the 16 sums M[ξ] with weights 1 and ½, each M[ξ] a sum over the
+// tiles of products of transformed values (each a ± sum of up to 4 output
+// gradients times a ± sum of up to 4 inputs), so an element's error scales
+// with Σ_tiles |E[ξ]|·|V[ξ]| rather than with its own terms. On normal
+// data it stays far inside (max |err|/bound 0.033 over the shapes and
+// tiers here, im2col 0.026; go test -v logs them), while a real mistake (a
+// wrong sign, a lost tile, a misplaced partial tile) is an error of the
+// order of the terms themselves and fails by orders of magnitude.
+// Against im2col: ‖wino − im2col‖∞ ≤ 1e-5·‖im2col‖∞: both are sums of
+// K = N·H·W products whose rounding errors stay near √K·2⁻²⁴ of the
+// largest element (measured ≤ 7.7e-7 here, so 1e-5 leaves a margin of 13).
+func TestWinogradWeightGrad(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		for i, s := range winoDWShapes(testing.Short()) {
+			t.Run(fmt.Sprintf("%d", i), func(t *testing.T) {
+				if !useWinograd(s) {
+					t.Fatalf("%+v: useWinograd is false", s)
+				}
+				r := rand.New(rand.NewPCG(uint64(i), 91))
+				x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+				ref := referenceConv(s, x, w, dy)
+				tol := gemmTol(s.N * s.H * s.W)
+
+				old := SetWinograd(false)
+				dwIm := make([]float32, s.WeightLen())
+				Conv2dBackwardWeights(s, x, dy, dwIm)
+				SetWinograd(true)
+				defer SetWinograd(old)
+
+				dw, checkDW := guarded(s.WeightLen())
+				Conv2dBackwardWeights(s, x, dy, dw)
+				checkDW(t, "dw")
+				checkClose(t, "dw", dw, ref.dw, ref.dwAbs, tol)
+				t.Logf("%+v: max |err|/bound: dw %.4f (im2col %.4f); ‖wino − im2col‖∞/‖im2col‖∞ %.2g", s,
+					boundRatio(dw, ref.dw, ref.dwAbs, tol), boundRatio(dwIm, ref.dw, ref.dwAbs, tol), relDiff(dw, dwIm))
+				checkRel(t, "dw vs im2col", dw, dwIm, 1e-5)
+
+				// The fused pass (with and without dx) computes the same dw.
+				for _, withDX := range []bool{true, false} {
+					dw2, checkDW2 := guarded(s.WeightLen())
+					var dx []float32
+					if withDX {
+						dx = make([]float32, s.InLen())
+					}
+					Conv2dBackward(s, x, dy, w, dw2, dx)
+					checkDW2(t, "Conv2dBackward dw")
+					if j := bitsEqual(dw, dw2); j >= 0 {
+						t.Fatalf("Conv2dBackward (dx %v) dw[%d] = %g, Conv2dBackwardWeights %g", withDX, j, dw2[j], dw[j])
+					}
+				}
+			})
+		}
+	})
+}
+
+// relDiff is ‖got − want‖∞ / ‖want‖∞.
+func relDiff(got, want []float32) float64 {
+	var d, m float64
+	for i := range want {
+		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
+		m = math.Max(m, math.Abs(float64(want[i])))
+	}
+	return d / m
+}
+
+// TestWinogradGradOutTiers: winoGradOutTile on every tier is bit-identical
+// to winoGradOutTileGo for 1..40 tiles (partial and whole vectors of 8) and
+// writes nothing past the 7 elements after the last tile that it
+// documents; the row streams' elements past the last tile are NaN, which
+// may reach only those lanes.
+func TestWinogradGradOutTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	forEachTier(t, func(t *testing.T) {
+		for n := 1; n <= 40; n++ {
+			rl := winoGradRowLen(n)
+			r0, r1 := make([]float32, rl), make([]float32, rl)
+			for i := range r0 {
+				r0[i], r1[i] = sentinel, sentinel
+				if i < 2*n {
+					r0[i], r1[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+				}
+			}
+			xs := n + 8 + r.IntN(5)
+			want := make([]float32, 16*xs)
+			winoGradOutTileGo(r0, r1, n, want, xs)
+			got, check := guarded(16 * xs)
+			winoGradOutTile(Tier(), r0, r1, n, got, xs)
+			check(t, fmt.Sprintf("winoGradOutTile %d", n))
+			for xi := 0; xi < 16; xi++ {
+				row := got[xi*xs : xi*xs+xs]
+				if j := bitsEqual(want[xi*xs:xi*xs+n], row[:n]); j >= 0 {
+					t.Fatalf("winoGradOutTile %d tiles: ξ %d tile %d = %g, want %g", n, xi, j, row[j], want[xi*xs+j])
+				}
+				for j := n + 7; j < xs; j++ {
+					if !isSentinel(row[j]) {
+						t.Fatalf("winoGradOutTile %d tiles: ξ %d wrote element %d, %d past the last tile", n, xi, j, j-n)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestWinogradGradOutPlanes: winoGradOut on every tier, for planes of 1..18
+// rows and columns of small integers (exact in float32), writes exactly
+// E = A'·e·A'ᵀ of each 2×2 tile e, with zeros for the part of a partial
+// last tile outside the plane, even where its scratch held NaN.
+func TestWinogradGradOutPlanes(t *testing.T) {
+	r := rand.New(rand.NewPCG(14, 15))
+	ap := [4][2]float64{{1, 0}, {1, 1}, {1, -1}, {0, 1}} // A'
+	forEachTier(t, func(t *testing.T) {
+		for h := 1; h <= 18; h++ {
+			for w := 1; w <= 18; w++ {
+				th, tw := (h+1)/2, (w+1)/2
+				tiles := th * tw
+				src := make([]float32, h*w)
+				for i := range src {
+					src[i] = float32(r.IntN(33) - 16)
+				}
+				pad := make([]float32, winoGradOutLen(h, w))
+				for i := range pad {
+					pad[i] = sentinel
+				}
+				xs := tiles + 8
+				dst := make([]float32, 16*xs)
+				winoGradOut(Tier(), src, h, w, pad, dst, xs)
+				for ty := 0; ty < th; ty++ {
+					for tx := 0; tx < tw; tx++ {
+						var e [2][2]float64
+						for a := range 2 {
+							for b := range 2 {
+								if y, x := 2*ty+a, 2*tx+b; y < h && x < w {
+									e[a][b] = float64(src[y*w+x])
+								}
+							}
+						}
+						for i := range 4 {
+							for j := range 4 {
+								var want float64
+								for a := range 2 {
+									for b := range 2 {
+										want += ap[i][a] * e[a][b] * ap[j][b]
+									}
+								}
+								if got := dst[(4*i+j)*xs+ty*tw+tx]; float64(got) != want {
+									t.Fatalf("%dx%d tile (%d,%d) ξ %d = %g, want %g", h, w, ty, tx, 4*i+j, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestWinogradGradTransformsExact: on small integers the weight-gradient
+// transforms compose to the direct correlation exactly:
+// G'ᵀ·[(A'·e·A'ᵀ) ⊙ (Bᵀ·d·B)]·G' = Σ_ab e[a][b]·d[a+i][b+j] for a 2×2
+// output gradient e and a 4×4 input window d.
+func TestWinogradGradTransformsExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(16, 17))
+	for trial := 0; trial < 50; trial++ {
+		var d [16]float32
+		var e [4]float32
+		for i := range d {
+			d[i] = float32(r.IntN(17) - 8)
+		}
+		for i := range e {
+			e[i] = float32(r.IntN(17) - 8)
+		}
+		v := tileInput(d)
+		var et [16]float32
+		winoGradOutTileGo(e[:2], e[2:], 1, et[:], 1)
+		m := make([]float32, 16)
+		for i := range m {
+			m[i] = et[i] * v[i]
+		}
+		dw := make([]float32, 9)
+		winoGradFilter(m, 1, 1, 1, dw)
+		for i := range 3 {
+			for j := range 3 {
+				var want float32
+				for a := range 2 {
+					for b := range 2 {
+						want += e[2*a+b] * d[(a+i)*4+b+j]
+					}
+				}
+				if got := dw[3*i+j]; got != want {
+					t.Fatalf("trial %d: dw[%d][%d] = %g, want %g", trial, i, j, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestWinogradWeightGradLargeLayer: a 512→512 layer, whose partial sums
+// winoDWPartsMax limits to 4 groups, agrees with im2col (as in
+// TestWinogradWeightGrad) and gives bit-identical dw for 1 and 2 threads.
+func TestWinogradWeightGradLargeLayer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 512×512 layer")
+	}
+	s := ConvShape{N: 9, Cin: 512, H: 5, W: 5, Cout: 512, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	if ng := min(dwGroups(s.N), max(1, winoDWPartsMax/(16*s.Cout*s.Cin))); ng != 4 {
+		t.Fatalf("groups = %d, want 4", ng)
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	x, dy := randSlice(r, s.InLen()), randSlice(r, s.OutLen())
+	old := SetWinograd(false)
+	dwIm := make([]float32, s.WeightLen())
+	Conv2dBackwardWeights(s, x, dy, dwIm)
+	SetWinograd(true)
+	defer SetWinograd(old)
+	var first []float32
+	for _, th := range []int{1, 2} {
+		dw := make([]float32, s.WeightLen())
+		withThreads(th, func() { Conv2dBackwardWeights(s, x, dy, dw) })
+		checkRel(t, "dw vs im2col", dw, dwIm, 1e-5)
+		if first == nil {
+			first = dw
+		} else if j := bitsEqual(first, dw); j >= 0 {
+			t.Fatalf("%d threads: dw[%d] = %g, 1 thread %g", th, j, dw[j], first[j])
+		}
+	}
 }
