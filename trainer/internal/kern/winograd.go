@@ -116,6 +116,16 @@ func getWinoBuf() *winoBuf {
 	return new(winoBuf)
 }
 
+// padFor makes b.pad the zero-bordered padded plane of h×w inputs
+// (winoPadInit), kept as long as the plane size does not change.
+func (b *winoBuf) padFor(h, w int) {
+	if n := winoPadLen(h, w); len(b.pad) != n || b.padH != h || b.padW != w {
+		b.pad = grow(b.pad, n)
+		b.padH, b.padW = h, w
+		winoPadInit(h, w, b.pad)
+	}
+}
+
 func putWinoBuf(b *winoBuf) {
 	winoBufs.Lock()
 	defer winoBufs.Unlock()
@@ -317,11 +327,7 @@ func winoBatch(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32,
 	buf.v = grow(buf.v, 16*vs)
 	buf.m = grow(buf.m, 16*ms)
 	buf.y = grow(buf.y, 2*th*winoRowLen(w))
-	if n := winoPadLen(h, w); len(buf.pad) != n || buf.padH != h || buf.padW != w {
-		buf.pad = grow(buf.pad, n)
-		buf.padH, buf.padW = h, w
-		winoPadInit(h, w, buf.pad)
-	}
+	buf.padFor(h, w)
 	// Images outer, channels inner: a plane's vector spill past its last
 	// tile lands on the next image's first tiles, written later.
 	for i := 0; i < nimg; i++ {

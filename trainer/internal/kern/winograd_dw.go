@@ -188,11 +188,7 @@ func winoGradBatch(t cpu.Tier, buf *winoBuf, s ConvShape, x, dy []float32, n0, n
 	buf.v = grow(buf.v, 16*vs)
 	buf.m = grow(buf.m, 16*es)
 	buf.y = grow(buf.y, winoGradOutLen(h, w))
-	if n := winoPadLen(h, w); len(buf.pad) != n || buf.padH != h || buf.padW != w {
-		buf.pad = grow(buf.pad, n)
-		buf.padH, buf.padW = h, w
-		winoPadInit(h, w, buf.pad)
-	}
+	buf.padFor(h, w)
 	// Images outer, channels inner: a plane's vector spill past its last
 	// tile lands on the next image's first tiles, written later.
 	for i := n0; i < n1; i++ {
