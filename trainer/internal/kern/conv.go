@@ -467,14 +467,35 @@ func Conv2dBackwardInput(s ConvShape, dy, w, dx []float32) {
 	})
 }
 
-// dwGroups is the number of image groups Conv2dBackwardWeights reduces
-// separately before summing them in order: a function of the batch size
-// only, so the result does not depend on the thread count.
-func dwGroups(n int) int { return min(n, 8) }
+// dwMaxGroups is the most image groups Conv2dBackwardWeights reduces
+// separately before summing them in order.
+const dwMaxGroups = 8
+
+// imageGroups cuts n images into at most maxGroups contiguous groups of per
+// images each (the last may hold fewer) and returns the group count and
+// size; n must be positive. The cut depends on its arguments alone, never on the thread count,
+// so partial sums reduced per group and then added in group order are the
+// same bits whatever Threads() is.
+func imageGroups(n, maxGroups int) (ng, per int) {
+	ng = max(1, min(n, maxGroups))
+	per = (n + ng - 1) / ng
+	return (n + per - 1) / per, per
+}
+
+// forGroups runs fn(g, lo, hi) for each of imageGroups' ng groups of per
+// images out of n, on at most Threads() goroutines, and waits for them.
+func forGroups(n, ng, per int, fn func(g, lo, hi int)) {
+	pl := pool.New().WithMaxGoroutines(max(1, min(Threads(), ng)))
+	for g := range ng {
+		lo, hi := g*per, min((g+1)*per, n)
+		pl.Go(func() { fn(g, lo, hi) })
+	}
+	pl.Wait()
+}
 
 // Conv2dBackwardWeights computes dw (overwritten), the gradient of the loss
 // with respect to Conv2d's weights, from x and dy: dW = Σ_n dy_n·col(x_n)ᵀ.
-// The batch is cut into dwGroups(N) contiguous groups fixed by N. Within a
+// The batch is cut into imageGroups(N, dwMaxGroups) contiguous groups. Within a
 // group the images are reduced in order, one GEMM per image accumulating
 // into the group's sum (dWᵀ += col(x_n)·dy_nᵀ, so only the smaller dy
 // operand is packed transposed and the patch matrix of one image stays in
@@ -496,36 +517,29 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 		winogradBackwardWeights(s, x, dy, dw)
 		return
 	}
-	ng := dwGroups(s.N)
-	per := (s.N + ng - 1) / ng
-	ng = (s.N + per - 1) / per
+	ng, per := imageGroups(s.N, dwMaxGroups)
 	partsBuf := getScratch(ng * k * s.Cout)
 	defer putScratch(partsBuf)
 	parts := partsBuf.s // group g: dWᵀ partial, K×Cout
-	pl := pool.New().WithMaxGoroutines(max(1, min(Threads(), ng)))
-	for g := range ng {
-		lo, hi := g*per, min((g+1)*per, s.N)
+	forGroups(s.N, ng, per, func(g, lo, hi int) {
 		part := parts[g*k*s.Cout : (g+1)*k*s.Cout]
-		pl.Go(func() {
-			buf := convBufs.Get()
-			defer convBufs.Put(buf)
-			for n := lo; n < hi; n++ {
-				col, ld := x[n*inSz:(n+1)*inSz], p
-				if !s.is1x1() {
-					ld = padLD(p)
-					buf.col = grow(buf.col, need(k, p, ld))
-					col = buf.col
-					im2col(s, x[n*inSz:(n+1)*inSz], col, ld)
-				}
-				beta := float32(1)
-				if n == lo {
-					beta = 0
-				}
-				sgemm(t, 1, false, true, k, s.Cout, p, 1, col, ld, dy[n*outSz:(n+1)*outSz], p, beta, part, s.Cout)
+		buf := convBufs.Get()
+		defer convBufs.Put(buf)
+		for n := lo; n < hi; n++ {
+			col, ld := x[n*inSz:(n+1)*inSz], p
+			if !s.is1x1() {
+				ld = padLD(p)
+				buf.col = grow(buf.col, need(k, p, ld))
+				col = buf.col
+				im2col(s, x[n*inSz:(n+1)*inSz], col, ld)
 			}
-		})
-	}
-	pl.Wait()
+			beta := float32(1)
+			if n == lo {
+				beta = 0
+			}
+			sgemm(t, 1, false, true, k, s.Cout, p, 1, col, ld, dy[n*outSz:(n+1)*outSz], p, beta, part, s.Cout)
+		}
+	})
 	for co := 0; co < s.Cout; co++ {
 		for r := 0; r < k; r++ {
 			v := parts[r*s.Cout+co]
@@ -611,56 +625,49 @@ func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, 
 			}
 		}
 	}
-	ng := dwGroups(s.N)
-	per := (s.N + ng - 1) / ng
-	ng = (s.N + per - 1) / per
+	ng, per := imageGroups(s.N, dwMaxGroups)
 	partsBuf := getScratch(ng * k * s.Cout)
 	defer putScratch(partsBuf)
-	parts := partsBuf.s // group g: dWᵀ partial, K×Cout
-	pl := pool.New().WithMaxGoroutines(max(1, min(Threads(), ng)))
-	for gi := range ng {
-		lo, hi := gi*per, min((gi+1)*per, s.N)
+	parts := partsBuf.s // group gi: dWᵀ partial, K×Cout
+	forGroups(s.N, ng, per, func(gi, lo, hi int) {
 		part := parts[gi*k*s.Cout : (gi+1)*k*s.Cout]
-		pl.Go(func() {
-			buf := convBufs.Get()
-			defer convBufs.Put(buf)
-			for n0 := lo; n0 < hi; n0 += bsz {
-				n1 := min(n0+bsz, hi)
-				cols := (n1 - n0) * p
-				ld := padLD(cols)
-				buf.col = grow(buf.col, need(k, cols, ld))
-				buf.cn = grow(buf.cn, s.Cout*cols)
-				for n := n0; n < n1; n++ {
-					im2col(s, x[n*inSz:(n+1)*inSz], buf.col[(n-n0)*p:], ld)
-					for co := 0; co < s.Cout; co++ {
-						dst := buf.cn[co*cols+(n-n0)*p : co*cols+(n-n0+1)*p]
-						o := n*outSz + co*p
-						if g == nil {
-							copy(dst, dy[o:o+p])
-						} else {
-							vecBNBack(t, dst, g.DY[o:o+p], g.X[o:o+p], g.Mean[co], g.C1[co], g.C2[co], g.C0[co])
-						}
+		buf := convBufs.Get()
+		defer convBufs.Put(buf)
+		for n0 := lo; n0 < hi; n0 += bsz {
+			n1 := min(n0+bsz, hi)
+			cols := (n1 - n0) * p
+			ld := padLD(cols)
+			buf.col = grow(buf.col, need(k, cols, ld))
+			buf.cn = grow(buf.cn, s.Cout*cols)
+			for n := n0; n < n1; n++ {
+				im2col(s, x[n*inSz:(n+1)*inSz], buf.col[(n-n0)*p:], ld)
+				for co := 0; co < s.Cout; co++ {
+					dst := buf.cn[co*cols+(n-n0)*p : co*cols+(n-n0+1)*p]
+					o := n*outSz + co*p
+					if g == nil {
+						copy(dst, dy[o:o+p])
+					} else {
+						vecBNBack(t, dst, g.DY[o:o+p], g.X[o:o+p], g.Mean[co], g.C1[co], g.C2[co], g.C0[co])
 					}
 				}
-				beta := float32(1)
-				if n0 == lo {
-					beta = 0
-				}
-				sgemm(t, 1, false, true, k, s.Cout, cols, 1, buf.col, ld, buf.cn, cols, beta, part, s.Cout)
-				if dx == nil {
-					continue
-				}
-				// The patch matrix is no longer needed: its gradient goes there.
-				sgemm(t, 1, false, false, k, cols, s.Cout, 1, wt, s.Cout, buf.cn, cols, 0, buf.col, ld)
-				for n := n0; n < n1; n++ {
-					dxn := dx[n*inSz : (n+1)*inSz]
-					clear(dxn)
-					col2im(t, s, buf.col[(n-n0)*p:], ld, dxn)
-				}
 			}
-		})
-	}
-	pl.Wait()
+			beta := float32(1)
+			if n0 == lo {
+				beta = 0
+			}
+			sgemm(t, 1, false, true, k, s.Cout, cols, 1, buf.col, ld, buf.cn, cols, beta, part, s.Cout)
+			if dx == nil {
+				continue
+			}
+			// The patch matrix is no longer needed: its gradient goes there.
+			sgemm(t, 1, false, false, k, cols, s.Cout, 1, wt, s.Cout, buf.cn, cols, 0, buf.col, ld)
+			for n := n0; n < n1; n++ {
+				dxn := dx[n*inSz : (n+1)*inSz]
+				clear(dxn)
+				col2im(t, s, buf.col[(n-n0)*p:], ld, dxn)
+			}
+		}
+	})
 	for co := 0; co < s.Cout; co++ {
 		for r := 0; r < k; r++ {
 			v := parts[r*s.Cout+co]

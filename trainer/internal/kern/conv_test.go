@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -284,4 +285,34 @@ func TestConv2dBackwardBN(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestImageGroups: imageGroups' groups cover the batch in order, none is
+// empty, there are at most maxGroups, and forGroups visits each once.
+func TestImageGroups(t *testing.T) {
+	for n := 1; n <= 70; n++ {
+		for maxGroups := 1; maxGroups <= 10; maxGroups++ {
+			ng, per := imageGroups(n, maxGroups)
+			if ng < 1 || ng > maxGroups || ng > n {
+				t.Fatalf("imageGroups(%d, %d) = %d groups", n, maxGroups, ng)
+			}
+			seen := make([]int, n)
+			var mu sync.Mutex
+			forGroups(n, ng, per, func(g, lo, hi int) {
+				if lo >= hi || lo != g*per {
+					t.Errorf("imageGroups(%d, %d): group %d is [%d, %d)", n, maxGroups, g, lo, hi)
+				}
+				mu.Lock()
+				for i := lo; i < hi; i++ {
+					seen[i]++
+				}
+				mu.Unlock()
+			})
+			for i, c := range seen {
+				if c != 1 {
+					t.Fatalf("imageGroups(%d, %d): image %d in %d groups", n, maxGroups, i, c)
+				}
+			}
+		}
+	}
 }

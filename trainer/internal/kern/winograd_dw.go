@@ -1,9 +1,6 @@
 package kern
 
-import (
-	"github.com/pairflow/pairflow/internal/cpu"
-	"github.com/sourcegraph/conc/pool"
-)
+import "github.com/pairflow/pairflow/internal/cpu"
 
 // The weight gradient on Winograd F(2×2, 3×3). Per tile, the 3×3 gradient
 // of one filter is the correlation of the tile's 4×4 input window d with
@@ -30,9 +27,10 @@ import (
 // output gradient outside the plane, so whatever its window holds there
 // adds nothing.
 //
-// Determinism: as on im2col, the batch is cut into dwGroups(N) contiguous
-// groups fixed by N (fewer for the largest layers, see winoDWPartsMax); within a group, batches of winoDWImages images (a
-// function of the shape) are reduced in order, each batch's GEMMs
+// Determinism: as on im2col, the batch is cut into contiguous image groups
+// fixed by the shape (imageGroups(N, winoDWMaxGroups(s))); within a group,
+// batches of winoDWImages images (a function of the shape) are reduced in
+// order, each batch's GEMMs
 // accumulating into the group's M (K = the batch's tiles: each element's
 // reduction order depends on the shape alone); the groups' M are then
 // added in group order and transformed once. Nothing depends on the
@@ -51,9 +49,15 @@ const winoDWWork = 12288
 
 // winoDWPartsMax bounds the groups' partial sums (16·Cout·Cin floats
 // each) to 64 MiB: layers of 512→512 channels reduce in 4 groups rather
-// than dwGroups' 8 (im2col's 9·Cout·Cin per group would be 72 MiB). Like
-// dwGroups it depends on the shape alone.
+// than dwMaxGroups' 8 (im2col's 9·Cout·Cin per group would be 72 MiB).
 const winoDWPartsMax = 1 << 24
+
+// winoDWMaxGroups is the most image groups the Winograd weight gradient
+// of shape s reduces separately: dwMaxGroups, fewer where the partial sums
+// would pass winoDWPartsMax. It depends on the shape alone.
+func winoDWMaxGroups(s ConvShape) int {
+	return min(dwMaxGroups, max(1, winoDWPartsMax/(16*s.Cout*s.Cin)))
+}
 
 // winoDWImages is the number of images per weight-gradient batch.
 func winoDWImages(s ConvShape) int {
@@ -236,34 +240,27 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 	}
 	bsz := winoDWImages(s)
 	msz := 16 * s.Cout * s.Cin
-	ng := min(dwGroups(s.N), max(1, winoDWPartsMax/msz))
-	per := (s.N + ng - 1) / ng
-	ng = (s.N + per - 1) / per
+	ng, per := imageGroups(s.N, winoDWMaxGroups(s))
 	partsBuf := getScratch(ng * msz)
 	defer putScratch(partsBuf)
 	parts := partsBuf.s
-	pl := pool.New().WithMaxGoroutines(max(1, min(Threads(), ng)))
-	for gi := range ng {
-		lo, hi := gi*per, min((gi+1)*per, s.N)
+	forGroups(s.N, ng, per, func(gi, lo, hi int) {
 		part := parts[gi*msz : (gi+1)*msz]
-		pl.Go(func() {
-			buf := getWinoBuf()
-			defer putWinoBuf(buf)
-			for n0 := lo; n0 < hi; n0 += bsz {
-				n1 := min(n0+bsz, hi)
-				if g != nil {
-					for n := n0; n < n1; n++ {
-						for co := 0; co < s.Cout; co++ {
-							o := (n*s.Cout + co) * hw
-							vecBNBack(t, dy[o:o+hw], g.DY[o:o+hw], g.X[o:o+hw], g.Mean[co], g.C1[co], g.C2[co], g.C0[co])
-						}
+		buf := getWinoBuf()
+		defer putWinoBuf(buf)
+		for n0 := lo; n0 < hi; n0 += bsz {
+			n1 := min(n0+bsz, hi)
+			if g != nil {
+				for n := n0; n < n1; n++ {
+					for co := 0; co < s.Cout; co++ {
+						o := (n*s.Cout + co) * hw
+						vecBNBack(t, dy[o:o+hw], g.DY[o:o+hw], g.X[o:o+hw], g.Mean[co], g.C1[co], g.C2[co], g.C0[co])
 					}
 				}
-				winoGradBatch(t, buf, s, x, dy, n0, n1, n0 == lo, part)
 			}
-		})
-	}
-	pl.Wait()
+			winoGradBatch(t, buf, s, x, dy, n0, n1, n0 == lo, part)
+		}
+	})
 	winoGradFilter(parts, ng, s.Cout, s.Cin, dw)
 	if dx != nil {
 		winogradBackwardInput(s, dy, w, dx)

@@ -370,7 +370,7 @@ func tileInput(d [16]float32) [16]float32 {
 // winoDWShapes are the weight-gradient shapes: odd and even planes (7×7,
 // 5×5 and 13×13 have a partial last row and column of tiles; 14×14, 32×32
 // and 6×10 none), 16 to 128 channels (some not multiples of the GEMM's
-// register tile), and batches of 1 image to several groups (dwGroups) of
+// register tile), and batches of 1 image to several groups (imageGroups) of
 // several weight-gradient batches (winoDWImages) each, the last short.
 func winoDWShapes(short bool) []ConvShape {
 	c3 := func(n, cin, cout, h, w int) ConvShape {
@@ -602,7 +602,7 @@ func TestWinogradWeightGradLargeLayer(t *testing.T) {
 		t.Skip("a 512×512 layer")
 	}
 	s := ConvShape{N: 9, Cin: 512, H: 5, W: 5, Cout: 512, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	if ng := min(dwGroups(s.N), max(1, winoDWPartsMax/(16*s.Cout*s.Cin))); ng != 4 {
+	if ng := winoDWMaxGroups(s); ng != 4 {
 		t.Fatalf("groups = %d, want 4", ng)
 	}
 	r := rand.New(rand.NewPCG(21, 22))
