@@ -49,10 +49,13 @@ func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
 func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
 
 // cfWideLoadPixels returns how many of the first n pixels (n a multiple of
-// 8) of src, nbytes long, the kernels built on LOADRGB8 may take: each block
-// of 8 pixels loads 32 bytes, 8 past its own 24, so the last block needs 8
-// more bytes in the slice; without them it is left to the reference (8
-// pixels fewer).
+// 8) of src the kernels built on LOADRGB8 may take, given nbytes = cap(src):
+// each block of 8 pixels loads 32 bytes, 8 past its own 24, so the last
+// block needs 8 more bytes in the slice's backing array (the kernels ignore
+// them); without them it is left to the reference (8 pixels fewer). The
+// capacity, not the length, is what counts: a row of a strided image, or
+// any row but the last of a tight one, has the next bytes of its image
+// behind it.
 func cfWideLoadPixels(n, nbytes int) int {
 	if n > 0 && 3*n+8 > nbytes {
 		n -= 8
@@ -79,7 +82,7 @@ func cfLumaSum(p []uint8) uint64 {
 	var sum uint64
 	if tier >= cpu.AVX2 {
 		for len(p) >= 24 {
-			n := cfWideLoadPixels(min(len(p)/3&^7, 1<<24), len(p))
+			n := cfWideLoadPixels(min(len(p)/3&^7, 1<<24), cap(p))
 			if n == 0 {
 				break
 			}
@@ -119,7 +122,7 @@ func cfAffine(dst, src []uint8, a, b float32) {
 func cfSaturate(dst, src []uint8, a, c float32) {
 	dst = dst[:len(src)]
 	if tier >= cpu.AVX2 {
-		if n := cfWideLoadPixels(len(src)/3&^7, len(src)); n > 0 {
+		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			cfSaturateAVX2(&dst[0], &src[0], n, a, c)
 			dst, src = dst[3*n:], src[3*n:]
 		}
@@ -129,7 +132,7 @@ func cfSaturate(dst, src []uint8, a, c float32) {
 
 func cfGray(dst, src []uint8, outC int) {
 	if tier >= cpu.AVX2 {
-		if n := cfWideLoadPixels(len(src)/3&^7, len(src)); n > 0 {
+		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			if outC == 1 {
 				_ = dst[n-1]
 				cfGray1AVX2(&dst[0], &src[0], n)
@@ -148,7 +151,7 @@ func cfHue(dst, src []uint8, hue float32) {
 	if tier >= cpu.AVX2 {
 		var hsv [3 * cfHueChunk]float32
 		for {
-			n := cfWideLoadPixels(min(len(src)/3&^7, cfHueChunk), len(src))
+			n := cfWideLoadPixels(min(len(src)/3&^7, cfHueChunk), cap(src))
 			if n == 0 {
 				break
 			}

@@ -367,3 +367,50 @@ func TestLumaSumTiers(t *testing.T) {
 		}
 	}
 }
+
+// TestColorKernelsReadPastLen: the AVX2 colour kernels may load up to 8
+// bytes past a slice's length when its capacity holds them (a row of a
+// strided image); the result must still be the reference's, from the first
+// len bytes only, and nothing past len may be written. Every tier, lengths
+// around the block size, 0 to 9 spare bytes of capacity holding noise.
+func TestColorKernelsReadPastLen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 7, 8, 9, 16, 17, 31, 32, 33, 100} {
+		for spare := 0; spare <= 9; spare++ {
+			buf := make([]uint8, 3*n+spare)
+			for i := range buf {
+				buf[i] = uint8(rng.IntN(256))
+			}
+			src := buf[: 3*n : 3*n+spare]
+			want := map[string][]uint8{"saturate": make([]uint8, 3*n), "hue": make([]uint8, 3*n), "gray": make([]uint8, n)}
+			cfSaturateRef(want["saturate"], src, 1.3, -20)
+			cfHueRef(want["hue"], src, 0.2)
+			cfGrayRef(want["gray"], src, 1)
+			for _, tr := range cpu.Tiers() {
+				restore := setTier(tr)
+				for op, f := range map[string]func(w []uint8){
+					"saturate": func(w []uint8) { cfSaturate(w, w, 1.3, -20) },
+					"hue":      func(w []uint8) { cfHue(w, w, 0.2) },
+				} {
+					w := bytes.Clone(buf)
+					f(w[: 3*n : 3*n+spare])
+					if !bytes.Equal(w[:3*n], want[op]) {
+						t.Fatalf("tier %v n %d spare %d: %s differs from the reference", tr, n, spare, op)
+					}
+					if !bytes.Equal(w[3*n:], buf[3*n:]) {
+						t.Fatalf("tier %v n %d spare %d: %s wrote past the slice", tr, n, spare, op)
+					}
+				}
+				gray := make([]uint8, n)
+				cfGray(gray, src, 1)
+				if !bytes.Equal(gray, want["gray"]) {
+					t.Fatalf("tier %v n %d spare %d: gray differs from the reference", tr, n, spare)
+				}
+				if got, w := cfLumaSum(src), cfSumU8Ref(want["gray"]); got != w {
+					t.Fatalf("tier %v n %d spare %d: luma sum %d, want %d", tr, n, spare, got, w)
+				}
+				restore()
+			}
+		}
+	}
+}

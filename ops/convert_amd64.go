@@ -25,7 +25,7 @@ func convertRow1AVX2(d *float32, row *uint8, n int, ms *[6]float32, plain bool)
 
 // convertRow3PlainAVX2 is convertRow3AVX2 with plain set, over n pixels (n
 // a multiple of 8), reading 8 bytes past the n pixels of row (the caller
-// makes sure they are in the slice).
+// makes sure they are within cap(row)).
 //
 //go:noescape
 func convertRow3PlainAVX2(d0, d1, d2 *float32, row *uint8, n int)
@@ -40,9 +40,10 @@ func convertRow3(d0, d1, d2 []float32, row []uint8, ms *[6]float32) int {
 	done := 0
 	if convertPlain(ms) {
 		// The plain kernel reads 32 bytes per 24: the last block
-		// without 8 more bytes in row goes to convertRow3AVX2.
+		// without 8 more bytes in row's backing array goes to
+		// convertRow3AVX2.
 		done = n
-		if 3*done+8 > len(row) {
+		if 3*done+8 > cap(row) {
 			done -= 8
 		}
 		if done > 0 {
