@@ -62,11 +62,10 @@ import (
 	"time"
 
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
 	"github.com/pairflow/pairflow/trainer"
 )
-
-var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -77,15 +76,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := lineval(ctx, args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "lineval: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "lineval: %v\n", err)
-	return 1
+	return cli.ExitCode("lineval", err, stderr)
 }
 
 // options are the parsed and checked flags.
@@ -148,10 +139,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{errUsage}, a...)...)
+		return fmt.Errorf("%w: "+format, append([]any{cli.ErrUsage}, a...)...)
 	}
 	if fs.NArg() > 0 {
 		return nil, bad("unexpected arguments %q", fs.Args())
@@ -312,7 +303,7 @@ func perChannel(v []float64, channels int, name string) ([]float64, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%w: --%s has %d values for %d channels", errUsage, name, len(v), channels)
+	return nil, fmt.Errorf("%w: --%s has %d values for %d channels", cli.ErrUsage, name, len(v), channels)
 }
 
 // setup is what every run of one invocation shares.
@@ -436,7 +427,7 @@ func (s *setup) fill() error {
 		s.encoderSource = fmt.Sprintf("random-init %s (init seed %d)", s.model, o.initSeed)
 	}
 	if s.channels != 1 && s.channels != 3 {
-		return fmt.Errorf("%w: %d input channels (give --channels 1 or 3)", errUsage, s.channels)
+		return fmt.Errorf("%w: %d input channels (give --channels 1 or 3)", cli.ErrUsage, s.channels)
 	}
 	if s.mean, err = perChannel(o.mean, s.channels, "mean"); err != nil {
 		return err

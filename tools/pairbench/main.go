@@ -30,9 +30,8 @@ import (
 
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
-
-var errUsage = errors.New("usage")
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -40,15 +39,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	err := bench(args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "pairbench: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "pairbench: %v\n", err)
-	return 1
+	return cli.ExitCode("pairbench", err, stderr)
 }
 
 // Result is one configuration's measurement.
@@ -102,10 +93,10 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	if o.data == "" || o.batch < 1 || o.batches < 1 || o.warmup < 0 {
-		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", errUsage)
+		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", cli.ErrUsage)
 	}
 	if o.child {
 		r, err := measure(&o)
@@ -117,7 +108,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	var kinds []string
 	for _, k := range strings.Split(o.kinds, ",") {
 		if !validKind(k) {
-			return fmt.Errorf("%w: kind %q", errUsage, k)
+			return fmt.Errorf("%w: kind %q", cli.ErrUsage, k)
 		}
 		kinds = append(kinds, k)
 	}
@@ -125,7 +116,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	for _, w := range strings.Split(o.workers, ",") {
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 1 {
-			return fmt.Errorf("%w: workers %q", errUsage, w)
+			return fmt.Errorf("%w: workers %q", cli.ErrUsage, w)
 		}
 		workers = append(workers, n)
 	}

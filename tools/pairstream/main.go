@@ -41,9 +41,8 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
-
-var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -54,15 +53,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := stream(ctx, args, stdout, stderr)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "pairstream: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "pairstream: %v\n", err)
-	return 1
+	return cli.ExitCode("pairstream", err, stderr)
 }
 
 type recipeList []string
@@ -111,13 +102,13 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
 	}
 	if *data == "" || *out == "" {
-		return fmt.Errorf("%w: --data and --out are required", errUsage)
+		return fmt.Errorf("%w: --data and --out are required", cli.ErrUsage)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -182,13 +173,13 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	if cfg.Epochs == 0 && cfg.Kind != pipeline.Eval && *batches == 0 {
-		return fmt.Errorf("%w: --epochs 0 runs without end: give --batches", errUsage)
+		return fmt.Errorf("%w: --epochs 0 runs without end: give --batches", cli.ErrUsage)
 	}
 	if *batches < 0 {
-		return fmt.Errorf("%w: --batches %d", errUsage, *batches)
+		return fmt.Errorf("%w: --batches %d", cli.ErrUsage, *batches)
 	}
 
 	ds, err := shards.Open(*data)
@@ -266,7 +257,7 @@ func recipeArg(r string) (string, error) {
 	}
 	b, err := os.ReadFile(r)
 	if err != nil {
-		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", errUsage, r, ops.Presets(), err)
+		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", cli.ErrUsage, r, ops.Presets(), err)
 	}
 	return string(b), nil
 }

@@ -16,7 +16,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -29,9 +28,8 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
-
-var errUsage = errors.New("usage")
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -39,17 +37,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	err := preview(args, stdout)
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "preview: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "preview: %v\n", err)
-	return 1
+	return cli.ExitCode("preview", err, stderr)
 }
 
 type config struct {
@@ -83,13 +71,13 @@ func preview(args []string, stdout io.Writer) error {
 	}
 	switch {
 	case fs.NArg() != 0:
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, fs.Arg(0))
 	case c.data == "":
-		return fmt.Errorf("%w: --data is required", errUsage)
+		return fmt.Errorf("%w: --data is required", cli.ErrUsage)
 	case c.n < 1 || c.n > 1024 || c.k < 1 || c.k > 64:
-		return fmt.Errorf("%w: --n must be 1..1024 and --k 1..64", errUsage)
+		return fmt.Errorf("%w: --n must be 1..1024 and --k 1..64", cli.ErrUsage)
 	case c.cell < 1 || c.cell > 1024 || c.gap < 0 || c.gap > 64:
-		return fmt.Errorf("%w: --cell must be 1..1024 and --gap 0..64", errUsage)
+		return fmt.Errorf("%w: --cell must be 1..1024 and --gap 0..64", cli.ErrUsage)
 	}
 	if c.params == "" {
 		c.params = strings.TrimSuffix(c.out, ".png") + ".json"
@@ -103,7 +91,7 @@ func loadRecipe(name string) (*ops.Recipe, error) {
 	}
 	r, err := ops.Preset(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", errUsage, name, ops.Presets())
+		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", cli.ErrUsage, name, ops.Presets())
 	}
 	return r, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
 	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
 )
@@ -52,10 +53,10 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: inspect takes one directory", errUsage)
+		return fmt.Errorf("%w: inspect takes one directory", cli.ErrUsage)
 	}
 	if *n < 1 || *n > 1024 || *cell < 16 || *cell > 512 {
-		return fmt.Errorf("%w: --n must be 1..1024 and --cell 16..512", errUsage)
+		return fmt.Errorf("%w: --n must be 1..1024 and --cell 16..512", cli.ErrUsage)
 	}
 	dir := pos[0]
 	d, err := shards.Open(dir)

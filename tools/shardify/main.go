@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
 const usage = `shardify packs image datasets into pairflow shards.
@@ -29,9 +31,7 @@ Usage:
 Run "shardify COMMAND --help" for the flags of each command.
 `
 
-// errUsage marks command-line mistakes (exit status 2).
-var errUsage = errors.New("usage")
-
+// cli.ErrUsage marks command-line mistakes (exit status 2).
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -58,17 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardify: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "shardify: %v\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "shardify: %v\n", err)
-	return 1
+	return cli.ExitCode("shardify", err, stderr)
 }
 
 // parseInterleaved parses flags that may come before or after positional
@@ -80,7 +70,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {

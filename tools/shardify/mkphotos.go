@@ -14,6 +14,7 @@ import (
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
 )
 
@@ -72,7 +73,7 @@ func cmdMkPhotos(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" || *n < 1 || *quality < 1 || *quality > 100 || *workers < 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: mkphotos needs --out, --n ≥ 1, --quality 1..100, --workers ≥ 1", errUsage)
+		return fmt.Errorf("%w: mkphotos needs --out, --n ≥ 1, --quality 1..100, --workers ≥ 1", cli.ErrUsage)
 	}
 	var srcs []*ops.Image
 	var names []string

@@ -18,6 +18,7 @@ import (
 	"github.com/sourcegraph/conc/stream"
 
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
 	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
@@ -81,20 +82,20 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("%w: pack takes no positional arguments (got %q); use --in and --out", errUsage, pos)
+		return fmt.Errorf("%w: pack takes no positional arguments (got %q); use --in and --out", cli.ErrUsage, pos)
 	}
 	if c.in == "" || c.out == "" {
 		fs.Usage()
-		return fmt.Errorf("%w: pack needs --in and --out", errUsage)
+		return fmt.Errorf("%w: pack needs --in and --out", cli.ErrUsage)
 	}
 	if c.shardSize, err = parseSize(shardSize); err != nil || c.shardSize < 1<<10 {
-		return fmt.Errorf("%w: --shard-size %q: want a size of at least 1KiB such as 256MiB", errUsage, shardSize)
+		return fmt.Errorf("%w: --shard-size %q: want a size of at least 1KiB such as 256MiB", cli.ErrUsage, shardSize)
 	}
 	if c.maxPixels, err = parseCount(maxPixels); err != nil || c.maxPixels < 1 {
-		return fmt.Errorf("%w: --max-pixels %q: want a positive count such as 100M", errUsage, maxPixels)
+		return fmt.Errorf("%w: --max-pixels %q: want a positive count such as 100M", cli.ErrUsage, maxPixels)
 	}
 	if c.workers < 1 || c.workers > 1024 {
-		return fmt.Errorf("%w: --workers %d outside 1..1024", errUsage, c.workers)
+		return fmt.Errorf("%w: --workers %d outside 1..1024", cli.ErrUsage, c.workers)
 	}
 	_, err = pack(c, stderr)
 	return err
@@ -112,7 +113,7 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	var st packStats
 	conv, err := convert.New(convert.Options{Encoding: c.encoding, Quality: c.quality, MaxSide: c.maxSide, MaxPixels: c.maxPixels}, decodeImage)
 	if err != nil {
-		return st, fmt.Errorf("%w: %v", errUsage, err)
+		return st, fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	src, err := source.Open(c.in, c.format, source.Options{Split: c.split})
 	if err != nil {
@@ -124,7 +125,7 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 		format, _ = source.Detect(c.in)
 	}
 	if c.encoding == "keep" && (format == "idx" || format == "cifar") {
-		return st, fmt.Errorf("%w: --encoding keep needs encoded images; %s inputs hold raw pixels (use raw-zstd, raw-s2 or jpeg)", errUsage, format)
+		return st, fmt.Errorf("%w: --encoding keep needs encoded images; %s inputs hold raw pixels (use raw-zstd, raw-s2 or jpeg)", cli.ErrUsage, format)
 	}
 	classes := src.Classes()
 	if c.classes != "" {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
 const verifySynopsis = `Usage: shardify verify DIR
@@ -23,7 +24,7 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return fmt.Errorf("%w: verify takes one directory", errUsage)
+		return fmt.Errorf("%w: verify takes one directory", cli.ErrUsage)
 	}
 	dir := pos[0]
 	d, err := shards.Open(dir)
