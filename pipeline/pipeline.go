@@ -36,7 +36,10 @@ import (
 // byte-identical batches, and tools/preview shows exactly a run's views. A
 // record drawn twice in one epoch (wrap padding, subset draws with
 // replacement, a replacement for a skipped record) gets the same views both
-// times.
+// times. The function is one build's: JPEG records decode with Go's
+// image/jpeg by default and with libjpeg-turbo under the turbojpeg build tag,
+// whose pixels differ slightly (imageio.JPEGDecoder names the one in use);
+// raw records decode the same in every build.
 //
 // # Memory bound
 //

@@ -118,13 +118,22 @@ func (d *Decoder) Decode(dst *ops.Image, b []byte) error {
 	if err := d.check(cfg); err != nil {
 		return err
 	}
-	m, err := codecs[cfg.Format].decode(bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("%w: %v: %v", ErrDecode, cfg.Format, err)
-	}
 	c := d.Channels
 	if c == 0 {
 		c = cfg.Channels
+	}
+	if cfg.Format == shards.JPEG {
+		if done, err := decodeJPEG(dst, b, cfg, c); done {
+			if err != nil {
+				return err
+			}
+			d.orient(dst, b)
+			return nil
+		}
+	}
+	m, err := codecs[cfg.Format].decode(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("%w: %v: %v", ErrDecode, cfg.Format, err)
 	}
 	if b := m.Bounds(); b != image.Rect(0, 0, cfg.Width, cfg.Height) {
 		// A GIF's first frame may cover only part of the logical screen:
@@ -137,12 +146,21 @@ func (d *Decoder) Decode(dst *ops.Image, b []byte) error {
 		m = canvas
 	}
 	convert(dst, m, c)
-	if cfg.Format == shards.JPEG && !d.IgnoreOrientation {
-		if o := Orientation(b); o != 1 {
-			d.scratch = orient(dst, o, d.scratch)
-		}
+	if cfg.Format == shards.JPEG {
+		d.orient(dst, b)
 	}
 	return nil
+}
+
+// orient applies the EXIF orientation of the JPEG b to dst, unless
+// d.IgnoreOrientation is set.
+func (d *Decoder) orient(dst *ops.Image, b []byte) {
+	if d.IgnoreOrientation {
+		return
+	}
+	if o := Orientation(b); o != 1 {
+		d.scratch = orient(dst, o, d.scratch)
+	}
 }
 
 // fastConfig is DecodeConfig, reading a JPEG's frame header straight from

@@ -20,7 +20,8 @@ func FuzzDecode(f *testing.F) {
 		f.Add(encode(f, e, src))
 	}
 	f.Add(withExif(encode(f, shards.JPEG, src), 6, binary.BigEndian))
-	for _, name := range []string{"blue-purple-pink.lossy.webp", "gopher-doc.1bpp.lossless.webp"} {
+	for _, name := range []string{"blue-purple-pink.lossy.webp", "gopher-doc.1bpp.lossless.webp",
+		"turbo/progressive.jpg", "turbo/restart.jpg", "turbo/cmyk.jpg"} {
 		if b, err := os.ReadFile("testdata/" + name); err == nil {
 			f.Add(b)
 		}

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -125,6 +126,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var results []Result
+	fmt.Fprintf(stdout, "JPEG decoder: %s\n\n", imageio.JPEGDecoder)
 	fmt.Fprintf(stdout, "| data | kind | recipe | workers | images/s | first batch | peak RSS | busy: read / decode / augment / pair / assemble |\n|---|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
 		for _, w := range workers {
@@ -155,9 +157,10 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.jsonOut != "" {
 		b, err := json.MarshalIndent(struct {
-			Results []Result        `json:"results"`
-			Peer    json.RawMessage `json:"peer,omitempty"`
-		}{results, peer}, "", " ")
+			JPEGDecoder string          `json:"jpeg_decoder"`
+			Results     []Result        `json:"results"`
+			Peer        json.RawMessage `json:"peer,omitempty"`
+		}{imageio.JPEGDecoder, results, peer}, "", " ")
 		if err != nil {
 			return err
 		}
