@@ -203,8 +203,20 @@ type Conv2d[T Float] struct {
 
 	g               geom
 	cn, yBuf, dxBuf []T
-	x               Tensor[T] // input of the last Forward
-	kernPath        bool
+	// dxSlot, when set, holds the input gradient instead of dxBuf: a
+	// buffer the model builder shares between convolutions whose input
+	// gradients are never alive at once (see shareGradSlots).
+	dxSlot   *[]T
+	x        Tensor[T] // input of the last Forward
+	kernPath bool
+}
+
+// dxStore is where Backward writes the input gradient.
+func (c *Conv2d[T]) dxStore() *[]T {
+	if c.dxSlot != nil {
+		return c.dxSlot
+	}
+	return &c.dxBuf
 }
 
 // NewConv2d makes a convolution initialised as PyTorch does:
@@ -285,7 +297,7 @@ func (c *Conv2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 			kern.Conv2dBackward(s, as32(c.x.Data), dy32, as32(c.Weight.W), as32(c.Weight.G), nil)
 			return Tensor[T]{}
 		}
-		dx := ensure(&c.dxBuf, n, c.In, g.h, g.w)
+		dx := ensure(c.dxStore(), n, c.In, g.h, g.w)
 		kern.Conv2dBackward(s, as32(c.x.Data), dy32, as32(c.Weight.W), as32(c.Weight.G), as32(dx.Data))
 		return dx
 	}
@@ -304,7 +316,7 @@ func (c *Conv2d[T]) Backward(dy Tensor[T]) Tensor[T] {
 		return Tensor[T]{}
 	}
 	gemm(true, false, kd, n*L, c.Out, 1, c.Weight.W, kd, cn, n*L, 0, col, n*L)
-	dx := ensure(&c.dxBuf, n, c.In, g.h, g.w)
+	dx := ensure(c.dxStore(), n, c.In, g.h, g.w)
 	col2im(g, col, dx.Data)
 	return dx
 }
@@ -327,7 +339,7 @@ func (c *Conv2d[T]) backwardBN(g *kern.BatchNormGrad) Tensor[T] {
 		kern.Conv2dBackwardBN(s, as32(c.x.Data), g, as32(c.Weight.W), as32(c.Weight.G), nil)
 		return Tensor[T]{}
 	}
-	dx := ensure(&c.dxBuf, geo.n, c.In, geo.h, geo.w)
+	dx := ensure(c.dxStore(), geo.n, c.In, geo.h, geo.w)
 	kern.Conv2dBackwardBN(s, as32(c.x.Data), g, as32(c.Weight.W), as32(c.Weight.G), as32(dx.Data))
 	return dx
 }

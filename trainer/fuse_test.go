@@ -125,3 +125,46 @@ func sameSnapshotNamed(t *testing.T, model string, mode, what int, a, b [][]floa
 		}
 	}
 }
+
+// TestResNet18SharedGradSlots: resnet18's convolutions writing their input
+// gradients into the three shared slots (shareGradSlots) give the same
+// parameter gradients, bit for bit, as with a private buffer each, for two
+// backward passes in a row, with the fused layer groups on and off.
+func TestResNet18SharedGradSlots(t *testing.T) {
+	run := func(shared, fuse bool) [][]float32 {
+		old := fuseLayers
+		fuseLayers = fuse
+		defer func() { fuseLayers = old }()
+		enc := ResNet18[float32]("e.", 3, NewRNG(4))
+		slots := 0
+		Walk[float32](enc, func(l Layer[float32]) {
+			if c, ok := l.(*Conv2d[float32]); ok && c.dxSlot != nil {
+				slots++
+				if !shared {
+					c.dxSlot = nil
+				}
+			}
+		})
+		if slots != 19 { // 8 blocks × 2 + 3 shortcuts
+			t.Fatalf("%d convolutions on shared slots, want 19", slots)
+		}
+		var grads [][]float32
+		for step := range 2 {
+			x := randTensor[float32](NewRNG(uint64(5+step)), 4, 3, 32, 32)
+			y := enc.Forward(x)
+			enc.Backward(randTensor[float32](NewRNG(uint64(7+step)), y.Shape...))
+			for _, p := range enc.Params() {
+				grads = append(grads, append([]float32(nil), p.G...))
+			}
+		}
+		return grads
+	}
+	for _, fuse := range []bool{true, false} {
+		own, shared := run(false, fuse), run(true, fuse)
+		for i := range own {
+			if !equalBits(own[i], shared[i]) {
+				t.Fatalf("fuse %v: parameter gradient %d differs with shared slots", fuse, i)
+			}
+		}
+	}
+}
