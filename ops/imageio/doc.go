@@ -45,9 +45,10 @@
 // its accurate integer IDCT and triangle-filter chroma upsampling give the
 // very bytes PIL (and so torchvision) decodes to, and a damaged stream is
 // an error rather than gray padding. The two decoders' pixels differ
-// slightly (luma by 0.5 levels on average on photos), so a pipeline's
-// output is reproducible within one build; JPEGDecoder names the one in
-// use. CMYK and YCCK JPEGs go to image/jpeg in both builds.
+// slightly (luma by under 0.5 levels on average per photo in data/photos),
+// so a pipeline's output is reproducible within one build; JPEGDecoder
+// names the one in use. CMYK and YCCK JPEGs go to image/jpeg in both
+// builds.
 //
 // This package does not resize or augment (see ops) and does not read shard
 // files (see shards); DecodeRecord decodes a record that shards has read.

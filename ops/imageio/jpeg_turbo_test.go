@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"image"
 	"image/jpeg"
 	"os"
 	"path/filepath"
@@ -18,25 +19,22 @@ import (
 	"github.com/pairflow/pairflow/ops"
 )
 
-// turboGoldens reads testdata/turbo/goldens.json (made by make.py beside it
-// from PIL's decodes).
-func turboGoldens(t *testing.T) map[string]struct {
+// turboGolden is one fixture's entry in testdata/turbo/goldens.json.
+type turboGolden struct {
 	Width, Height int
 	Mode          string
 	RGBSHA256     string `json:"rgb_sha256"`
-} {
+}
+
+// turboGoldens reads testdata/turbo/goldens.json (made by make.py beside it
+// from PIL's decodes).
+func turboGoldens(t *testing.T) map[string]turboGolden {
 	t.Helper()
 	b, err := os.ReadFile("testdata/turbo/goldens.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var g struct {
-		Files map[string]struct {
-			Width, Height int
-			Mode          string
-			RGBSHA256     string `json:"rgb_sha256"`
-		}
-	}
+	var g struct{ Files map[string]turboGolden }
 	if err := json.Unmarshal(b, &g); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +48,16 @@ func readFixture(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// stdDecode decodes b with image/jpeg, the default build's decoder.
+func stdDecode(t *testing.T, b []byte) image.Image {
+	t.Helper()
+	m, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // TestTurboMatchesPIL: the turbojpeg build decodes each fixture (4:2:0,
@@ -76,10 +84,7 @@ func TestTurboMatchesPIL(t *testing.T) {
 // RGB, decodes exactly as the image/jpeg build decodes it.
 func TestTurboCMYKFallsBack(t *testing.T) {
 	b := readFixture(t, "cmyk.jpg")
-	m, err := jpeg.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := stdDecode(t, b)
 	var got ops.Image
 	if err := (&Decoder{}).Decode(&got, b); err != nil {
 		t.Fatal(err)
@@ -94,10 +99,7 @@ func TestTurboCMYKFallsBack(t *testing.T) {
 // replicated RGB on request.
 func TestTurboChannels(t *testing.T) {
 	b := readFixture(t, "420.jpg")
-	m, err := jpeg.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := stdDecode(t, b)
 	var got ops.Image
 	if err := (&Decoder{Channels: 1}).Decode(&got, b); err != nil {
 		t.Fatal(err)

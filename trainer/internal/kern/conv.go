@@ -473,9 +473,9 @@ const dwMaxGroups = 8
 
 // imageGroups cuts n images into at most maxGroups contiguous groups of per
 // images each (the last may hold fewer) and returns the group count and
-// size; n must be positive. The cut depends on its arguments alone, never on the thread count,
-// so partial sums reduced per group and then added in group order are the
-// same bits whatever Threads() is.
+// size; n must be positive. The cut depends on its arguments alone, never
+// on the thread count, so partial sums reduced per group and then added in
+// group order are the same bits whatever Threads() is.
 func imageGroups(n, maxGroups int) (ng, per int) {
 	ng = max(1, min(n, maxGroups))
 	per = (n + ng - 1) / ng
@@ -493,16 +493,30 @@ func forGroups(n, ng, per int, fn func(g, lo, hi int)) {
 	pl.Wait()
 }
 
+// sumGroupsT writes dw (Cout×K) as the sum, in group order, of the ng
+// transposed partials (K×Cout each) in parts.
+func sumGroupsT(dw, parts []float32, ng, k, cout int) {
+	for co := 0; co < cout; co++ {
+		for r := 0; r < k; r++ {
+			v := parts[r*cout+co]
+			for g := 1; g < ng; g++ {
+				v += parts[g*k*cout+r*cout+co]
+			}
+			dw[co*k+r] = v
+		}
+	}
+}
+
 // Conv2dBackwardWeights computes dw (overwritten), the gradient of the loss
 // with respect to Conv2d's weights, from x and dy: dW = Σ_n dy_n·col(x_n)ᵀ.
-// The batch is cut into imageGroups(N, dwMaxGroups) contiguous groups. Within a
-// group the images are reduced in order, one GEMM per image accumulating
-// into the group's sum (dWᵀ += col(x_n)·dy_nᵀ, so only the smaller dy
-// operand is packed transposed and the patch matrix of one image stays in
-// L2); the group sums are then added in group order. The result is
-// bit-identical whatever the thread count. The shapes useWinograd accepts
-// run on Winograd F(3×3,2×2) instead, in the same groups
-// (winogradBackwardWeights).
+// The batch is cut into imageGroups(N, dwMaxGroups) contiguous groups.
+// Within a group the images are reduced in order, one GEMM per image
+// accumulating into the group's sum (dWᵀ += col(x_n)·dy_nᵀ, so only the
+// smaller dy operand is packed transposed and the patch matrix of one image
+// stays in L2); the group sums are then added in group order (sumGroupsT).
+// The result is bit-identical whatever the thread count. The shapes
+// useWinograd accepts run on Winograd F(3×3,2×2) instead, with groups cut
+// the same way (winogradBackwardWeights).
 func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 	s.mustCheck("Conv2dBackwardWeights", [2]int{len(x), s.InLen()}, [2]int{len(dy), s.OutLen()}, [2]int{len(dw), s.WeightLen()})
 	t := tier
@@ -540,15 +554,7 @@ func Conv2dBackwardWeights(s ConvShape, x, dy, dw []float32) {
 			sgemm(t, 1, false, true, k, s.Cout, p, 1, col, ld, dy[n*outSz:(n+1)*outSz], p, beta, part, s.Cout)
 		}
 	})
-	for co := 0; co < s.Cout; co++ {
-		for r := 0; r < k; r++ {
-			v := parts[r*s.Cout+co]
-			for g := 1; g < ng; g++ {
-				v += parts[g*k*s.Cout+r*s.Cout+co]
-			}
-			dw[co*k+r] = v
-		}
-	}
+	sumGroupsT(dw, parts, ng, k, s.Cout)
 }
 
 // Conv2dBackward computes both gradients of Conv2d in one pass over the
@@ -668,13 +674,5 @@ func conv2dBackward(s ConvShape, bsz int, x, dy []float32, g *BatchNormGrad, w, 
 			}
 		}
 	})
-	for co := 0; co < s.Cout; co++ {
-		for r := 0; r < k; r++ {
-			v := parts[r*s.Cout+co]
-			for gi := 1; gi < ng; gi++ {
-				v += parts[gi*k*s.Cout+r*s.Cout+co]
-			}
-			dw[co*k+r] = v
-		}
-	}
+	sumGroupsT(dw, parts, ng, k, s.Cout)
 }

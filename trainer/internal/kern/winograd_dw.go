@@ -30,11 +30,10 @@ import "github.com/pairflow/pairflow/internal/cpu"
 // Determinism: as on im2col, the batch is cut into contiguous image groups
 // fixed by the shape (imageGroups(N, winoDWMaxGroups(s))); within a group,
 // batches of winoDWImages images (a function of the shape) are reduced in
-// order, each batch's GEMMs
-// accumulating into the group's M (K = the batch's tiles: each element's
-// reduction order depends on the shape alone); the groups' M are then
-// added in group order and transformed once. Nothing depends on the
-// thread count.
+// order, each batch's GEMMs accumulating into the group's M (K = the
+// batch's tiles: each element's reduction order depends on the shape
+// alone); the groups' M are then added in group order and transformed
+// once. Nothing depends on the thread count.
 
 // winoDWWork sets the size of a weight-gradient batch: about
 // winoDWWork/(Cin+Cout) tiles, so that its transformed tiles,
