@@ -64,30 +64,39 @@ pretrain() {
 has simclr && pretrain simclr-v1 --objective simclr
 has inpainting && pretrain inpainting-v1 --objective inpainting
 
-# done METHOD FRACTION: is that cell already in results.json?
-done_cell() {
-  python3 - "$out/table/results.json" "$1" "$2" <<'PY'
+# missing METHOD FRACTION: prints the subset seeds of $seeds that cell has no run of yet, comma-
+# separated (fraction 1 runs with the first seed only); prints nothing when the cell is complete.
+missing() {
+  python3 - "$out/table/results.json" "$1" "$2" "$seeds" <<'PY'
 import json, sys
-path, method, frac = sys.argv[1], sys.argv[2], float(sys.argv[3])
+path, method, frac, want = sys.argv[1], sys.argv[2], float(sys.argv[3]), [int(s) for s in sys.argv[4].split(",")]
+if frac == 1:
+    want = want[:1]
 try:
     methods = json.load(open(path))["methods"]
 except FileNotFoundError:
-    sys.exit(1)
-ok = any(m["name"] == method and any(abs(c["fraction"] - frac) < 1e-12 for c in m["cells"]) for m in methods)
-sys.exit(0 if ok else 1)
+    methods = []
+have = {r["seed"] for m in methods if m["name"] == method
+        for c in m["cells"] if abs(c["fraction"] - frac) < 1e-12 for r in c["runs"]}
+if frac == 1 and have:
+    want = []
+print(",".join(str(s) for s in want if s not in have))
 PY
 }
 
-# cell METHOD FLAGS...: runs lineval for each label fraction whose cell is missing (so a stopped
-# script loses at most the fraction it was in).
+# cell METHOD FLAGS...: runs lineval for each label fraction and subset seed missing from
+# results.json (lineval adds further seeds to a cell run the same way, so a stopped script loses
+# at most the invocation it was in, and SEEDS=1,2,3,4,5 after a 1,2,3 table runs seeds 4 and 5).
 cell() {
   local method="$1"; shift
+  local f need
   for f in 0.01 0.1 1; do
-    if done_cell "$method" "$f"; then
+    need=$(missing "$method" "$f")
+    if [ -z "$need" ]; then
       echo "fmnist-table: $method at fraction $f is done"
       continue
     fi
-    "$bin/lineval" --train "$data/train" --test "$data/test" --out "$out/table" --seeds "$seeds" \
+    "$bin/lineval" --train "$data/train" --test "$data/test" --out "$out/table" --seeds "$need" \
       --threads "$threads" --fractions "$f" --method "$method" "$@"
   done
 }

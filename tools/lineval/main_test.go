@@ -418,3 +418,45 @@ func TestFinetuneStartsFromCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestMoreSeedsAddToACell: a second invocation with further subset seeds
+// adds runs to the cell (each seed's run as if all had run together), and
+// one that ran differently replaces the cell.
+func TestMoreSeedsAddToACell(t *testing.T) {
+	train, test := writeSplit(t, 96, 0), writeSplit(t, 32, 5)
+	ckpt := saveCheckpoint(t)
+	lin := func(out, seeds string, extra ...string) {
+		t.Helper()
+		args := append([]string{"--train", train, "--test", test, "--out", out, "--fractions", "0.5",
+			"--seeds", seeds, "--quiet", "--encoder", ckpt, "--mode", "linear", "--linear-batch", "8"}, extra...)
+		if code, _, stderr := runArgs(args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+	}
+	together, split := t.TempDir(), t.TempDir()
+	lin(together, "1,2,3", "--passes", "20")
+	lin(split, "3,1", "--passes", "20")
+	lin(split, "2", "--passes", "20")
+	want, got := readResultsT(t, together).Methods[0], readResultsT(t, split).Methods[0]
+	if len(got.Cells) != 1 || len(got.Cells[0].Runs) != 3 {
+		t.Fatalf("cells after seeds 3,1 then 2: %+v", got.Cells)
+	}
+	for i, r := range got.Cells[0].Runs {
+		w := want.Cells[0].Runs[i]
+		r.Seconds, w.Seconds = 0, 0
+		if r != w {
+			t.Errorf("run %d: %+v, run with all seeds together %+v", i, r, w)
+		}
+	}
+	if g, w := got.Cells[0].Top1Mean, want.Cells[0].Top1Mean; g != w {
+		t.Errorf("mean %v, together %v", g, w)
+	}
+	if s := fmt.Sprint(got.Settings["seeds"]); s != "[1 2 3]" {
+		t.Errorf("settings seeds %s, want [1 2 3]", s)
+	}
+	lin(split, "4", "--passes", "10") // another recipe: the cell is replaced
+	got = readResultsT(t, split).Methods[0]
+	if n := len(got.Cells[0].Runs); n != 1 || got.Cells[0].Runs[0].Seed != 4 {
+		t.Errorf("after a run with other settings the cell holds %+v, want seed 4 alone", got.Cells[0].Runs)
+	}
+}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -155,8 +157,8 @@ func readResults(dir string) (*Results, error) {
 	return res, nil
 }
 
-// writeResults merges m into dir/results.json (replacing the cells of the
-// same fractions of a method of the same name) and rewrites dir/table.md.
+// writeResults merges m into dir/results.json (see merge) and rewrites
+// dir/table.md.
 // Invocations sharing dir take turns through a lock file.
 func writeResults(dir string, m *Method, testRecords int) (*Results, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -212,6 +214,12 @@ func lockDir(dir string) (unlock func(), err error) {
 	}
 }
 
+// merge puts m into res. A method of another name is added. For a method of
+// the same name, m's cells replace the old cells of their fractions, except
+// that when the old method ran the same way (mode, encoder, splits and
+// settings other than the seeds) the old cell's runs of seeds m did not run
+// are kept: a later invocation with more subset seeds adds to a cell rather
+// than replacing it (settings' "seeds" becomes the union).
 func merge(res *Results, m *Method) {
 	i := slices.IndexFunc(res.Methods, func(x *Method) bool { return x.Name == m.Name })
 	if i < 0 {
@@ -219,23 +227,75 @@ func merge(res *Results, m *Method) {
 		return
 	}
 	old := res.Methods[i]
+	same := sameRunSettings(old, m)
 	cells := m.Cells
 	for _, c := range old.Cells {
-		if !slices.ContainsFunc(m.Cells, func(x Cell) bool { return x.Fraction == c.Fraction }) {
+		j := slices.IndexFunc(cells, func(x Cell) bool { return x.Fraction == c.Fraction })
+		switch {
+		case j < 0:
 			cells = append(cells, c)
+		case same:
+			for _, r := range c.Runs {
+				if !slices.ContainsFunc(cells[j].Runs, func(x Run) bool { return x.Seed == r.Seed }) {
+					cells[j].Runs = append(cells[j].Runs, r)
+				}
+			}
+			slices.SortFunc(cells[j].Runs, func(a, b Run) int { return cmp.Compare(a.Seed, b.Seed) })
+			cells[j].summarize()
 		}
 	}
-	slices.SortFunc(cells, func(a, b Cell) int {
-		switch {
-		case a.Fraction < b.Fraction:
-			return -1
-		case a.Fraction > b.Fraction:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(cells, func(a, b Cell) int { return cmp.Compare(a.Fraction, b.Fraction) })
 	m.Cells = cells
+	if same && m.Settings != nil {
+		m.Settings["seeds"] = seedUnion(old.Settings["seeds"], m.Settings["seeds"])
+	}
 	res.Methods[i] = m
+}
+
+// sameRunSettings reports whether a and b ran the same way but for their
+// subset seeds. Settings are compared in canonical JSON, since one of them
+// was read back from results.json.
+func sameRunSettings(a, b *Method) bool {
+	if a.Mode != b.Mode || a.Encoder != b.Encoder || a.Train != b.Train || a.Test != b.Test {
+		return false
+	}
+	ca, errA := canonicalSettings(a.Settings)
+	cb, errB := canonicalSettings(b.Settings)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
+}
+
+func canonicalSettings(set map[string]any) ([]byte, error) {
+	rest := maps.Clone(set)
+	delete(rest, "seeds")
+	b, err := json.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v) // maps' keys sorted, nested ones too
+}
+
+// seedUnion is the sorted union of two "seeds" settings (lists of seeds,
+// as this lineval writes them or as read back from JSON).
+func seedUnion(a, b any) []uint64 {
+	var out []uint64
+	for _, v := range []any{a, b} {
+		switch s := v.(type) {
+		case []uint64:
+			out = append(out, s...)
+		case []any:
+			for _, x := range s {
+				if f, ok := x.(float64); ok && f >= 0 && f == math.Trunc(f) {
+					out = append(out, uint64(f))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func writeAtomic(path string, b []byte) error {
