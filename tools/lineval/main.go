@@ -38,7 +38,12 @@
 // method run again replaces the cells (label fractions) it ran, so the table
 // can be built by several invocations (--method names the row; they may
 // run at the same time: the read-merge-write takes turns through
-// results.lock). The output directory is checked before any work.
+// results.lock). When the method ran the same way before (encoder, splits,
+// settings) a cell keeps the runs of the seeds not run again, so further
+// subset seeds can be added later. --merge FILE,... merges results.json
+// files written elsewhere (say, seeds run on another machine) into --out by
+// the same rules, without evaluating anything. The output directory is
+// checked before any work.
 //
 // --workers sets the pipeline's workers and --threads the trainer's
 // matrix-kernel goroutines; neither changes a number.
@@ -94,13 +99,14 @@ type options struct {
 	steps, ftBatch                                           int
 	cropScale                                                []float64
 	quiet                                                    bool
+	merge                                                    []string // results.json files to merge into out
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("lineval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	var fractions, seeds, mean, std, cropScale string
+	var fractions, seeds, mean, std, cropScale, merge string
 	fs.StringVar(&o.train, "train", "", "labelled train split (shard directory, required)")
 	fs.StringVar(&o.test, "test", "", "labelled test split (shard directory, required)")
 	fs.StringVar(&o.encoder, "encoder", "", "pretrained checkpoint (safetensors); or give --baseline")
@@ -130,6 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.ftBatch, "ft-batch", 256, "fine-tuning: batch size (draws with replacement)")
 	fs.StringVar(&cropScale, "crop-scale", "0.5,1", "fine-tuning: RandomResizedCrop scale range")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&merge, "merge", "", "instead of evaluating: merge these results.json files (comma-separated) into --out's and rewrite its table.md")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lineval (--encoder CKPT | --baseline random|supervised) --train DIR --test DIR --out DIR [flags]\n\n"+
 			"Linear probe or fine-tuning on class-balanced label subsets; writes table.md and results.json.\n\n")
@@ -146,6 +153,27 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, bad("unexpected arguments %q", fs.Args())
+	}
+	if merge != "" {
+		var other []string
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name != "merge" && f.Name != "out" && f.Name != "quiet" {
+				other = append(other, "--"+f.Name)
+			}
+		})
+		switch {
+		case o.out == "":
+			return nil, bad("--merge needs --out")
+		case len(other) > 0:
+			return nil, bad("--merge takes only --out (and --quiet), not %s", strings.Join(other, ", "))
+		}
+		for f := range strings.SplitSeq(merge, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				return nil, bad("--merge %q has an empty file name", merge)
+			}
+			o.merge = append(o.merge, f)
+		}
+		return o, nil
 	}
 	if o.train == "" || o.test == "" || o.out == "" {
 		return nil, bad("--train, --test and --out are required")
@@ -331,6 +359,14 @@ func lineval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	// Fail before any work on an output directory we cannot merge into.
 	if _, err := readResults(o.out); err != nil {
+		return err
+	}
+	if len(o.merge) > 0 {
+		res, err := mergeFiles(o.out, o.merge)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(stdout, renderTable(res))
 		return err
 	}
 	start := time.Now()

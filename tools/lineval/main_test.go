@@ -460,3 +460,60 @@ func TestMoreSeedsAddToACell(t *testing.T) {
 		t.Errorf("after a run with other settings the cell holds %+v, want seed 4 alone", got.Cells[0].Runs)
 	}
 }
+
+// TestMergeFlag: --merge adds the runs of a results.json written elsewhere
+// (here seed 3 run on its own) to --out's cells as if run together, and
+// refuses other flags and files about another test split.
+func TestMergeFlag(t *testing.T) {
+	train, test := writeSplit(t, 96, 0), writeSplit(t, 32, 5)
+	ckpt := saveCheckpoint(t)
+	lin := func(out, seeds, test string) {
+		t.Helper()
+		args := []string{"--train", train, "--test", test, "--out", out, "--fractions", "0.5", "--seeds", seeds,
+			"--quiet", "--encoder", ckpt, "--mode", "linear", "--linear-batch", "8", "--passes", "20"}
+		if code, _, stderr := runArgs(args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+	}
+	together, here, there := t.TempDir(), t.TempDir(), t.TempDir()
+	lin(together, "1,2,3", test)
+	lin(here, "1,2", test)
+	lin(there, "3", test)
+	code, stdout, stderr := runArgs("--merge", filepath.Join(there, resultsName), "--out", here)
+	if code != 0 {
+		t.Fatalf("--merge: exit %d: %s", code, stderr)
+	}
+	want, got := readResultsT(t, together).Methods, readResultsT(t, here).Methods
+	if len(got) != 1 || len(got[0].Cells) != 1 || len(got[0].Cells[0].Runs) != 3 {
+		t.Fatalf("after --merge: %+v", got)
+	}
+	for i, r := range got[0].Cells[0].Runs {
+		w := want[0].Cells[0].Runs[i]
+		r.Seconds, w.Seconds = 0, 0
+		if r != w {
+			t.Errorf("run %d: %+v, run together %+v", i, r, w)
+		}
+	}
+	table, err := os.ReadFile(filepath.Join(here, tableName))
+	if err != nil || string(table) != stdout {
+		t.Errorf("table.md (%v) differs from what --merge printed:\n%s\n%s", err, table, stdout)
+	}
+
+	other := t.TempDir()
+	lin(other, "4", writeSplit(t, 20, 9)) // 20 test images, not 32
+	if code, _, stderr := runArgs("--merge", filepath.Join(other, resultsName), "--out", here); code != 1 || !strings.Contains(stderr, "not one table") {
+		t.Errorf("merging a file about another test split: exit %d: %s", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"--merge", filepath.Join(there, resultsName)},
+		{"--merge", filepath.Join(there, resultsName), "--out", here, "--seeds", "1"},
+		{"--merge", ",", "--out", here},
+	} {
+		if code, _, stderr := runArgs(args...); code != 2 {
+			t.Errorf("%q: exit %d (want 2): %s", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runArgs("--merge", filepath.Join(t.TempDir(), "none.json"), "--out", here); code != 1 || !strings.Contains(stderr, "none.json") {
+		t.Errorf("a missing file: exit %d: %s", code, stderr)
+	}
+}

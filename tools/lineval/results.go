@@ -137,13 +137,18 @@ func (s *setup) newMethod() *Method {
 
 // readResults reads dir/results.json; a missing file gives empty Results.
 func readResults(dir string) (*Results, error) {
-	path := filepath.Join(dir, resultsName)
+	res, err := readResultsFile(filepath.Join(dir, resultsName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Results{Version: resultsVersion}, nil
+	}
+	return res, err
+}
+
+// readResultsFile reads one results.json of this lineval's version.
+func readResultsFile(path string) (*Results, error) {
 	res := &Results{Version: resultsVersion}
 	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return res, nil
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	d := json.NewDecoder(bytes.NewReader(b))
@@ -159,8 +164,17 @@ func readResults(dir string) (*Results, error) {
 
 // writeResults merges m into dir/results.json (see merge) and rewrites
 // dir/table.md.
-// Invocations sharing dir take turns through a lock file.
 func writeResults(dir string, m *Method, testRecords int) (*Results, error) {
+	return updateResults(dir, func(res *Results) error {
+		res.TestRecords = testRecords
+		merge(res, m)
+		return nil
+	})
+}
+
+// updateResults applies change to dir/results.json and rewrites it and
+// dir/table.md. Invocations sharing dir take turns through a lock file.
+func updateResults(dir string, change func(*Results) error) (*Results, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -173,8 +187,9 @@ func writeResults(dir string, m *Method, testRecords int) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.TestRecords = testRecords
-	merge(res, m)
+	if err := change(res); err != nil {
+		return nil, err
+	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return nil, err
@@ -186,6 +201,36 @@ func writeResults(dir string, m *Method, testRecords int) (*Results, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// mergeFiles merges the methods of the results.json files into
+// dir/results.json, in order, by merge's rules, and rewrites dir/table.md.
+// Every file must be this lineval's version and about the same number of
+// test images as dir's.
+func mergeFiles(dir string, files []string) (*Results, error) {
+	var ins []*Results
+	for _, f := range files {
+		in, err := readResultsFile(f)
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	return updateResults(dir, func(res *Results) error {
+		for i, in := range ins {
+			if res.TestRecords != 0 && in.TestRecords != 0 && in.TestRecords != res.TestRecords {
+				return fmt.Errorf("%s: evaluated on %d test images, %s on %d: not one table",
+					files[i], in.TestRecords, filepath.Join(dir, resultsName), res.TestRecords)
+			}
+			if res.TestRecords == 0 {
+				res.TestRecords = in.TestRecords
+			}
+			for _, m := range in.Methods {
+				merge(res, m)
+			}
+		}
+		return nil
+	})
 }
 
 // lockDir takes dir's lock file (created exclusively), waiting up to a
