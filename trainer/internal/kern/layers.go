@@ -116,25 +116,59 @@ func BatchNormStats(mean, variance, x []float32, n, c, hw int) {
 	cnt := float64(n * hw)
 	t := tier
 	parallelFor(c, n*hw, func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			if n*hw == 0 {
+		if n*hw == 0 {
+			for ch := lo; ch < hi; ch++ {
 				mean[ch], variance[ch] = float32(math.NaN()), float32(math.NaN())
-				continue
 			}
-			k := float64(x[ch*hw])
-			var s, sx float64
-			for i := 0; i < n; i++ {
-				xs := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
-				a, b := dotDev64(t, xs, xs, k)
-				s, sx = s+a, sx+b
-			}
-			m := s / cnt
-			d := m - k
-			q := sx - k*(s-cnt*k) // Σ(x − K)²
+			return
+		}
+		var arr [3 * chanScratch]float64
+		k, s, sx := chanSums(arr[:], hi-lo)
+		for ch := lo; ch < hi; ch++ {
+			k[ch-lo] = float64(x[ch*hw])
+		}
+		channelDotDev(t, x, x, k, s, sx, lo, hi, n, c, hw)
+		for ch := lo; ch < hi; ch++ {
+			j := ch - lo
+			m := s[j] / cnt
+			d := m - k[j]
+			q := sx[j] - k[j]*(s[j]-cnt*k[j]) // Σ(x − K)²
 			v := max(q/cnt-d*d, 0)
 			mean[ch], variance[ch] = float32(m), float32(v)
 		}
 	})
+}
+
+// chanScratch is the number of channels whose float64 sums a reduction
+// keeps on the stack; a wider channel range allocates.
+const chanScratch = 128
+
+// chanSums cuts three zeroed slices of w float64s from arr, or allocates
+// them when arr is too short.
+func chanSums(arr []float64, w int) (a, b, c []float64) {
+	if 3*w > len(arr) {
+		arr = make([]float64, 3*w)
+	}
+	return arr[:w:w], arr[w : 2*w : 2*w], arr[2*w : 3*w : 3*w]
+}
+
+// channelDotDev adds, for every channel ch in [lo, hi) of dy and x (shaped
+// [n][c][hw]), dotDev64 of each image's plane of ch with shift[ch−lo] to
+// sdy[ch−lo] and sdx[ch−lo], image by image. Each channel's sums take the
+// same additions in the same order as a loop over that channel's planes
+// alone; visiting the images in the outer loop only changes the memory
+// traffic: runs of (hi−lo)·hw contiguous elements instead of planes of hw
+// spaced c·hw apart (BatchNormStats on 1,024 views of 32×28×28 ran 2.2×
+// slower plane by plane than one contiguous pass over the same data).
+func channelDotDev(t cpu.Tier, dy, x []float32, shift, sdy, sdx []float64, lo, hi, n, c, hw int) {
+	for i := 0; i < n; i++ {
+		for ch := lo; ch < hi; ch++ {
+			o := (i*c + ch) * hw
+			a, b := dotDev64(t, dy[o:o+hw], x[o:o+hw], shift[ch-lo])
+			sdy[ch-lo] += a
+			sdx[ch-lo] += b
+		}
+	}
 }
 
 // BatchNormForward sets y = gamma[ch]·(x − mean[ch])/sqrt(variance[ch] + eps)
@@ -191,36 +225,40 @@ func BatchNormBackward(dx, dgamma, dbeta, dy, x, mean, variance, gamma []float32
 	for _, s := range [][]float32{dgamma, dbeta, mean, variance, gamma} {
 		mustLen("BatchNormBackward per-channel", len(s), c)
 	}
+	coef := make([]float32, 3*c)
+	c1, c2, c0 := coef[:c], coef[c:2*c], coef[2*c:]
 	t := tier
 	parallelFor(c, n*hw, func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			c1, c2, c0 := batchNormGradChannel(t, ch, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
-			for i := 0; i < n; i++ {
+		batchNormGradChannels(t, lo, hi, c1, c2, c0, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
+		for i := 0; i < n; i++ {
+			for ch := lo; ch < hi; ch++ {
 				o := (i*c + ch) * hw
-				vecBNBack(t, dx[o:o+hw], dy[o:o+hw], x[o:o+hw], mean[ch], c1, c2, c0)
+				vecBNBack(t, dx[o:o+hw], dy[o:o+hw], x[o:o+hw], mean[ch], c1[ch], c2[ch], c0[ch])
 			}
 		}
 	})
 }
 
-// batchNormGradChannel is BatchNormBackward's reduction for channel ch:
-// it sets dgamma[ch] and dbeta[ch] and returns the coefficients of
-// dx = c1·dy + c2·(x − mean) + c0.
-func batchNormGradChannel(t cpu.Tier, ch int, dgamma, dbeta, dy, x, mean, variance, gamma []float32, eps float32, n, c, hw int) (c1, c2, c0 float32) {
+// batchNormGradChannels is BatchNormBackward's reduction for channels
+// [lo, hi): it sets their dgamma and dbeta, and their c1, c2 and c0, the
+// coefficients of dx = c1·dy + c2·(x − mean) + c0.
+func batchNormGradChannels(t cpu.Tier, lo, hi int, c1, c2, c0, dgamma, dbeta, dy, x, mean, variance, gamma []float32, eps float32, n, c, hw int) {
 	cnt := float64(n * hw)
-	m := float64(mean[ch])
-	inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
-	var sdy, sdxm float64
-	for i := 0; i < n; i++ {
-		o := (i*c + ch) * hw
-		a, b := dotDev64(t, dy[o:o+hw], x[o:o+hw], m)
-		sdy, sdxm = sdy+a, sdxm+b
+	var arr [3 * chanScratch]float64
+	m, sdy, sdxm := chanSums(arr[:], hi-lo)
+	for ch := lo; ch < hi; ch++ {
+		m[ch-lo] = float64(mean[ch])
 	}
-	sdyx := sdxm * inv // Σ dy·x̂
-	dbeta[ch], dgamma[ch] = float32(sdy), float32(sdyx)
-	// dx = k·(dy − a − x̂·b) = c1·dy + c2·(x − mean) + c0.
-	k := float64(gamma[ch]) * inv
-	return float32(k), float32(-k * inv * sdyx / cnt), float32(-k * sdy / cnt)
+	channelDotDev(t, dy, x, m, sdy, sdxm, lo, hi, n, c, hw)
+	for ch := lo; ch < hi; ch++ {
+		j := ch - lo
+		inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+		sdyx := sdxm[j] * inv // Σ dy·x̂
+		dbeta[ch], dgamma[ch] = float32(sdy[j]), float32(sdyx)
+		// dx = k·(dy − a − x̂·b) = c1·dy + c2·(x − mean) + c0.
+		k := float64(gamma[ch]) * inv
+		c1[ch], c2[ch], c0[ch] = float32(k), float32(-k*inv*sdyx/cnt), float32(-k*sdy[j]/cnt)
+	}
 }
 
 // BatchNormGrad is batch normalisation's input gradient left unwritten:
@@ -249,9 +287,7 @@ func BatchNormBackwardCoeffs(g *BatchNormGrad, dgamma, dbeta, dy, x, mean, varia
 	g.DY, g.X, g.Mean = dy[:n*c*hw], x[:n*c*hw], mean[:c]
 	t := tier
 	parallelFor(c, n*hw, func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			g.C1[ch], g.C2[ch], g.C0[ch] = batchNormGradChannel(t, ch, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
-		}
+		batchNormGradChannels(t, lo, hi, g.C1, g.C2, g.C0, dgamma, dbeta, dy, x, mean, variance, gamma, eps, n, c, hw)
 	})
 }
 

@@ -574,3 +574,106 @@ func TestPoolKernelsThreads(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchNormReductionOrder: BatchNormStats, BatchNormBackward and
+// BatchNormBackwardCoeffs visit the images in the outer loop (channelDotDev)
+// yet give bit for bit what one channel's planes summed in image order give
+// (the loop they replaced, kept here), on every tier and thread count, with
+// channel ranges wider than the stack scratch too.
+func TestBatchNormReductionOrder(t *testing.T) {
+	forEachTier(t, func(t *testing.T) {
+		tr := tier
+		r := rand.New(rand.NewPCG(9, 9))
+		for _, sh := range [][3]int{{1, 1, 1}, {3, 17, 33}, {8, 40, 49}, {4, 300, 9}, {64, 32, 196}} {
+			n, c, hw := sh[0], sh[1], sh[2]
+			x, dy := randSlice(r, n*c*hw), randSlice(r, n*c*hw)
+			for i := range x {
+				x[i] = 1 + 3*x[i]
+			}
+			gamma := randSlice(r, c)
+			const eps float32 = 1e-5
+			// The channel-major reference.
+			cnt := float64(n * hw)
+			wm, wv := make([]float32, c), make([]float32, c)
+			wc := make([][3]float32, c)
+			wg, wb := make([]float32, c), make([]float32, c)
+			for ch := 0; ch < c; ch++ {
+				k := float64(x[ch*hw])
+				var s, sx float64
+				for i := 0; i < n; i++ {
+					xs := x[(i*c+ch)*hw : (i*c+ch+1)*hw]
+					a, b := dotDev64(tr, xs, xs, k)
+					s, sx = s+a, sx+b
+				}
+				m := s / cnt
+				d := m - k
+				wm[ch], wv[ch] = float32(m), float32(max((sx-k*(s-cnt*k))/cnt-d*d, 0))
+				mm := float64(wm[ch])
+				inv := 1 / math.Sqrt(float64(wv[ch])+float64(eps))
+				var sdy, sdxm float64
+				for i := 0; i < n; i++ {
+					o := (i*c + ch) * hw
+					a, b := dotDev64(tr, dy[o:o+hw], x[o:o+hw], mm)
+					sdy, sdxm = sdy+a, sdxm+b
+				}
+				sdyx := sdxm * inv
+				wb[ch], wg[ch] = float32(sdy), float32(sdyx)
+				kk := float64(gamma[ch]) * inv
+				wc[ch] = [3]float32{float32(kk), float32(-kk * inv * sdyx / cnt), float32(-kk * sdy / cnt)}
+			}
+			// The float64 sums themselves, where a changed order shows.
+			for _, lohi := range [][2]int{{0, c}, {c / 3, c}} {
+				lo, hi := lohi[0], lohi[1]
+				shift := make([]float64, hi-lo)
+				for j := range shift {
+					shift[j] = float64(x[(lo+j)*hw])
+				}
+				sdy, sdx := make([]float64, hi-lo), make([]float64, hi-lo)
+				channelDotDev(tr, dy, x, shift, sdy, sdx, lo, hi, n, c, hw)
+				for ch := lo; ch < hi; ch++ {
+					var a0, b0 float64
+					for i := 0; i < n; i++ {
+						o := (i*c + ch) * hw
+						a, b := dotDev64(tr, dy[o:o+hw], x[o:o+hw], shift[ch-lo])
+						a0, b0 = a0+a, b0+b
+					}
+					if sdy[ch-lo] != a0 || sdx[ch-lo] != b0 {
+						t.Fatalf("%v channels [%d,%d) ch %d: sums %v %v, channel-major %v %v", sh, lo, hi, ch, sdy[ch-lo], sdx[ch-lo], a0, b0)
+					}
+				}
+			}
+			for _, threads := range []int{1, 2, 3} {
+				prev := SetThreads(threads)
+				mean, variance := make([]float32, c), make([]float32, c)
+				BatchNormStats(mean, variance, x, n, c, hw)
+				var g BatchNormGrad
+				dg, db := make([]float32, c), make([]float32, c)
+				BatchNormBackwardCoeffs(&g, dg, db, dy, x, mean, variance, gamma, eps, n, c, hw)
+				dx := make([]float32, len(x))
+				dg2, db2 := make([]float32, c), make([]float32, c)
+				BatchNormBackward(dx, dg2, db2, dy, x, mean, variance, gamma, eps, n, c, hw)
+				SetThreads(prev)
+				for ch := 0; ch < c; ch++ {
+					if mean[ch] != wm[ch] || variance[ch] != wv[ch] {
+						t.Fatalf("%v threads %d ch %d: stats %v %v, channel-major %v %v", sh, threads, ch, mean[ch], variance[ch], wm[ch], wv[ch])
+					}
+					if got := [3]float32{g.C1[ch], g.C2[ch], g.C0[ch]}; got != wc[ch] || dg[ch] != wg[ch] || db[ch] != wb[ch] ||
+						dg2[ch] != wg[ch] || db2[ch] != wb[ch] {
+						t.Fatalf("%v threads %d ch %d: coefficients %v dgamma %v/%v dbeta %v/%v, channel-major %v %v %v",
+							sh, threads, ch, got, dg[ch], dg2[ch], db[ch], db2[ch], wc[ch], wg[ch], wb[ch])
+					}
+					for i := 0; i < n; i++ {
+						o := (i*c + ch) * hw
+						want := make([]float32, hw)
+						vecBNBack(tr, want, dy[o:o+hw], x[o:o+hw], wm[ch], wc[ch][0], wc[ch][1], wc[ch][2])
+						for j := range want {
+							if dx[o+j] != want[j] {
+								t.Fatalf("%v threads %d dx[%d]: %v, channel-major %v", sh, threads, o+j, dx[o+j], want[j])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
