@@ -121,7 +121,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&mean, "mean", "0.2860", "normalisation mean per channel (one value: every channel)")
 	fs.StringVar(&std, "std", "0.3530", "normalisation std per channel (one value: every channel)")
 	fs.StringVar(&fractions, "fractions", "0.01,0.1,1", "label fractions, comma-separated, each in (0, 1]")
-	fs.StringVar(&seeds, "seeds", "1,2,3", "label-subset seeds, comma-separated (fraction 1 uses the first)")
+	fs.StringVar(&seeds, "seeds", "1,2,3,4,5", "label-subset seeds, comma-separated (fraction 1 uses the first; the recipe uses five)")
 	fs.Uint64Var(&o.initSeed, "init-seed", 0, "initialisation seed of the baselines' encoder")
 	fs.IntVar(&o.workers, "workers", 0, "pipeline workers (0: GOMAXPROCS)")
 	fs.IntVar(&o.threads, "threads", 0, "trainer matrix-kernel threads (0: the trainer's default)")
