@@ -71,16 +71,14 @@ missing() {
   python3 - "$out/table/results.json" "$1" "$2" "$seeds" <<'PY'
 import json, sys
 path, method, frac, want = sys.argv[1], sys.argv[2], float(sys.argv[3]), [int(s) for s in sys.argv[4].split(",")]
-if frac == 1:
-    want = want[:1]
 try:
     methods = json.load(open(path))["methods"]
 except FileNotFoundError:
     methods = []
 have = {r["seed"] for m in methods if m["name"] == method
         for c in m["cells"] if abs(c["fraction"] - frac) < 1e-12 for r in c["runs"]}
-if frac == 1 and have:
-    want = []
+if frac == 1:
+    want = [] if have else want[:1]
 print(",".join(str(s) for s in want if s not in have))
 PY
 }

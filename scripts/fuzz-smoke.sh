@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the given packages for a short, time-bounded smoke run.
 #
-#   scripts/fuzz-smoke.sh [-tags TAGS] [-fuzztime 5s] [PACKAGE PATTERN...]   (default ./...)
+#   scripts/fuzz-smoke.sh [-tags TAGS] [-fuzztime 5s] [-run REGEXP] [PACKAGE PATTERN...]   (default ./...)
+#
+# -run picks the fuzz targets (default every Fuzz function).
 #
 # Fails on a real finding: a panic or a failed check writes its input under
 # testdata/fuzz/<Target>/ and the run fails with it.
@@ -15,12 +17,14 @@ set -euo pipefail
 
 tags=""
 fuzztime="5s"
+run="^Fuzz"
 retry_count="${FUZZ_RETRY_COUNT:-1000x}"
 while [ $# -gt 0 ]; do
   case "$1" in
     -tags) tags="$2"; shift 2 ;;
     -fuzztime) fuzztime="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -run) run="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz-smoke: unknown flag $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -35,7 +39,7 @@ fuzz() { # pkg target budget
 
 flakes=0
 for pkg in $(go list "${tagflag[@]}" "$@"); do
-  for target in $(go test "${tagflag[@]}" -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+  for target in $(go test "${tagflag[@]}" -list "$run" "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
     if out=$(fuzz "$pkg" "$target" "$fuzztime"); then
       printf '%s\n' "$out"

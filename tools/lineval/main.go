@@ -357,16 +357,16 @@ func lineval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	// Fail before any work on an output directory we cannot merge into.
-	if _, err := readResults(o.out); err != nil {
-		return err
-	}
 	if len(o.merge) > 0 {
 		res, err := mergeFiles(o.out, o.merge)
 		if err != nil {
 			return err
 		}
 		_, err = io.WriteString(stdout, renderTable(res))
+		return err
+	}
+	// Fail before any work on an output directory we cannot merge into.
+	if _, err := readResults(o.out); err != nil {
 		return err
 	}
 	start := time.Now()

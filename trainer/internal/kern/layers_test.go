@@ -653,6 +653,7 @@ func TestBatchNormReductionOrder(t *testing.T) {
 				dg2, db2 := make([]float32, c), make([]float32, c)
 				BatchNormBackward(dx, dg2, db2, dy, x, mean, variance, gamma, eps, n, c, hw)
 				SetThreads(prev)
+				want := make([]float32, hw)
 				for ch := 0; ch < c; ch++ {
 					if mean[ch] != wm[ch] || variance[ch] != wv[ch] {
 						t.Fatalf("%v threads %d ch %d: stats %v %v, channel-major %v %v", sh, threads, ch, mean[ch], variance[ch], wm[ch], wv[ch])
@@ -664,7 +665,6 @@ func TestBatchNormReductionOrder(t *testing.T) {
 					}
 					for i := 0; i < n; i++ {
 						o := (i*c + ch) * hw
-						want := make([]float32, hw)
 						vecBNBack(tr, want, dy[o:o+hw], x[o:o+hw], wm[ch], wc[ch][0], wc[ch][1], wc[ch][2])
 						for j := range want {
 							if dx[o+j] != want[j] {
