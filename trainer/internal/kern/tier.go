@@ -9,7 +9,7 @@ import (
 )
 
 // topTier is the highest tier this package has kernels for.
-const topTier = cpu.AVX2
+const topTier = cpu.AVX512
 
 // tier is the SIMD tier the kernels use (the dispatch convention of package
 // cpu): cpu.Best capped at topTier. It is changed only by SetTier and by
