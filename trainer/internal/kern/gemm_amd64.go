@@ -4,10 +4,10 @@ package kern
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-//go:generate sh -c "cd _generate && go run . -out ../gemm_amd64.s -stubs ../gemm_decl_amd64.go -pkg kern"
+//go:generate sh -c "cd _generate && go run . -out ../gen_amd64.s -stubs ../gen_decl_amd64.go -pkg kern"
 
-// The SIMD plans. Their kernels and packers are generated (gemm_amd64.s,
-// declared in gemm_decl_amd64.go) from one description in _generate.
+// The SIMD plans. Their kernels and packers are generated (gen_amd64.s,
+// declared in gen_decl_amd64.go) from one description in _generate.
 func init() {
 	plans[cpu.AVX2] = &gemmPlan{
 		name: "avx2 6×16", mr: 6, nr: 16, mc: 144, nc: 3072,

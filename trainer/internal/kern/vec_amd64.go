@@ -4,29 +4,11 @@ package kern
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// The AVX2 bodies of the vec helpers in vec.go (their references). Each
-// takes n, a positive multiple of 8, and touches only elements 0..n-1.
-
-//go:noescape
-func reluAVX2(y, x *float32, n int)
-
-//go:noescape
-func reluGradAVX2(dx, dy, y *float32, n int)
-
-//go:noescape
-func affineAVX2(y, x *float32, n int, m, s, b float32)
-
-//go:noescape
-func affineReLUAVX2(y, x *float32, n int, m, s, b float32)
-
-//go:noescape
-func addConstAVX2(y *float32, n int, c float32)
-
-//go:noescape
-func addAVX2(dst, src *float32, n int)
-
-//go:noescape
-func bnBackAVX2(dx, dy, x *float32, n int, m, c1, c2, c0 float32)
+// The SIMD bodies of the vec helpers in vec.go (their references). The
+// elementwise ones are generated for both tiers (gen_amd64.s): the AVX2
+// body takes n, a positive multiple of 8, the AVX-512 body any n ≥ 1 (a
+// masked tail). The reductions are hand-written AVX2 (below, vec_amd64.s)
+// and serve the AVX-512 tier too. Each touches only elements 0..n-1.
 
 //go:noescape
 func sumAVX2(x *float32, n int) float64
@@ -46,64 +28,102 @@ func simdLen(t cpu.Tier, n int) int {
 	return n &^ 7
 }
 
+// ewLen is how many leading elements of an n-element elementwise operation
+// tier t's generated body takes: all of them on AVX-512 (masked tail),
+// simdLen's multiple of 8 on AVX2.
+func ewLen(t cpu.Tier, n int) int {
+	if t >= cpu.AVX512 {
+		return n
+	}
+	return simdLen(t, n)
+}
+
 func reluSIMD(t cpu.Tier, y, x []float32) int {
-	n := simdLen(t, len(x))
+	n := ewLen(t, len(x))
 	if n > 0 {
 		_ = y[n-1]
-		reluAVX2(&y[0], &x[0], n)
+		if t >= cpu.AVX512 {
+			reluAVX512(&y[0], &x[0], n)
+		} else {
+			reluAVX2(&y[0], &x[0], n)
+		}
 	}
 	return n
 }
 
 func reluGradSIMD(t cpu.Tier, dx, dy, y []float32) int {
-	n := simdLen(t, len(y))
+	n := ewLen(t, len(y))
 	if n > 0 {
 		_, _ = dx[n-1], dy[n-1]
-		reluGradAVX2(&dx[0], &dy[0], &y[0], n)
+		if t >= cpu.AVX512 {
+			reluGradAVX512(&dx[0], &dy[0], &y[0], n)
+		} else {
+			reluGradAVX2(&dx[0], &dy[0], &y[0], n)
+		}
 	}
 	return n
 }
 
 func affineSIMD(t cpu.Tier, y, x []float32, m, s, b float32) int {
-	n := simdLen(t, len(x))
+	n := ewLen(t, len(x))
 	if n > 0 {
 		_ = y[n-1]
-		affineAVX2(&y[0], &x[0], n, m, s, b)
+		if t >= cpu.AVX512 {
+			affineAVX512(&y[0], &x[0], n, m, s, b)
+		} else {
+			affineAVX2(&y[0], &x[0], n, m, s, b)
+		}
 	}
 	return n
 }
 
 func affineReLUSIMD(t cpu.Tier, y, x []float32, m, s, b float32) int {
-	n := simdLen(t, len(x))
+	n := ewLen(t, len(x))
 	if n > 0 {
 		_ = y[n-1]
-		affineReLUAVX2(&y[0], &x[0], n, m, s, b)
+		if t >= cpu.AVX512 {
+			affineReLUAVX512(&y[0], &x[0], n, m, s, b)
+		} else {
+			affineReLUAVX2(&y[0], &x[0], n, m, s, b)
+		}
 	}
 	return n
 }
 
 func addConstSIMD(t cpu.Tier, y []float32, c float32) int {
-	n := simdLen(t, len(y))
+	n := ewLen(t, len(y))
 	if n > 0 {
-		addConstAVX2(&y[0], n, c)
+		if t >= cpu.AVX512 {
+			addConstAVX512(&y[0], n, c)
+		} else {
+			addConstAVX2(&y[0], n, c)
+		}
 	}
 	return n
 }
 
 func addSIMD(t cpu.Tier, dst, src []float32) int {
-	n := simdLen(t, len(src))
+	n := ewLen(t, len(src))
 	if n > 0 {
 		_ = dst[n-1]
-		addAVX2(&dst[0], &src[0], n)
+		if t >= cpu.AVX512 {
+			addAVX512(&dst[0], &src[0], n)
+		} else {
+			addAVX2(&dst[0], &src[0], n)
+		}
 	}
 	return n
 }
 
 func bnBackSIMD(t cpu.Tier, dx, dy, x []float32, m, c1, c2, c0 float32) int {
-	n := simdLen(t, len(x))
+	n := ewLen(t, len(x))
 	if n > 0 {
 		_, _ = dx[n-1], dy[n-1]
-		bnBackAVX2(&dx[0], &dy[0], &x[0], n, m, c1, c2, c0)
+		if t >= cpu.AVX512 {
+			bnBackAVX512(&dx[0], &dy[0], &x[0], n, m, c1, c2, c0)
+		} else {
+			bnBackAVX2(&dx[0], &dy[0], &x[0], n, m, c1, c2, c0)
+		}
 	}
 	return n
 }

@@ -8,25 +8,33 @@ import (
 	"github.com/pairflow/pairflow/internal/cpu"
 )
 
-// TestVecTiers drives each vector helper on lengths 0..41 at unaligned
-// offsets, on every tier, against the plain-Go tier: the float32 helpers
-// must agree bit for bit, the float64 sums within 2⁻⁴⁰ of the magnitude.
+// TestVecTiers drives each vector helper on lengths 0..41 (the AVX-512
+// bodies' masked tails and the AVX2 bodies' Go tails) at unaligned offsets,
+// with a NaN, ±0 and guard bands, on every tier, against the plain-Go tier:
+// the float32 helpers must agree bit for bit, the float64 sums within 2⁻⁴⁰
+// of the magnitude.
 func TestVecTiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
 	x, dy := randSlice(r, 64), randSlice(r, 64)
 	x[5], x[9] = 0, float32(math.Copysign(0, -1))
+	// xn adds a NaN for the float32 helpers (which must keep or drop it as
+	// the Go loops do); the float64 sums read x.
+	xn := append([]float32(nil), x...)
+	xn[20] = float32(math.NaN())
 	forEachTier(t, func(t *testing.T) {
 		for n := 0; n <= 41; n++ {
 			for _, off := range []int{0, 1, 3} {
 				xs, gs := x[off:off+n], dy[off:off+n]
+				xf := xn[off : off+n]
 				type f32op func(tr cpu.Tier, dst []float32)
 				ops := map[string]f32op{
-					"relu":     func(tr cpu.Tier, d []float32) { vecReLU(tr, d, xs) },
-					"reluGrad": func(tr cpu.Tier, d []float32) { vecReLUGrad(tr, d, gs, xs) },
-					"affine":   func(tr cpu.Tier, d []float32) { vecAffine(tr, d, xs, 0.3, -1.7, 2.5) },
-					"addConst": func(tr cpu.Tier, d []float32) { copy(d, xs); vecAddConst(tr, d, -0.625) },
-					"add":      func(tr cpu.Tier, d []float32) { copy(d, xs); vecAdd(tr, d, gs) },
-					"bnBack":   func(tr cpu.Tier, d []float32) { vecBNBack(tr, d, gs, xs, 0.1, 1.5, -0.25, 0.125) },
+					"relu":       func(tr cpu.Tier, d []float32) { vecReLU(tr, d, xf) },
+					"reluGrad":   func(tr cpu.Tier, d []float32) { vecReLUGrad(tr, d, gs, xf) },
+					"affine":     func(tr cpu.Tier, d []float32) { vecAffine(tr, d, xf, 0.3, -1.7, 2.5) },
+					"affineReLU": func(tr cpu.Tier, d []float32) { vecAffineReLU(tr, d, xf, 0.3, -1.7, 2.5) },
+					"addConst":   func(tr cpu.Tier, d []float32) { copy(d, xf); vecAddConst(tr, d, -0.625) },
+					"add":        func(tr cpu.Tier, d []float32) { copy(d, xf); vecAdd(tr, d, gs) },
+					"bnBack":     func(tr cpu.Tier, d []float32) { vecBNBack(tr, d, gs, xf, 0.1, 1.5, -0.25, 0.125) },
 				}
 				for name, op := range ops {
 					want := make([]float32, n)

@@ -1,6 +1,8 @@
-// Command _generate writes trainer/internal/kern's amd64 assembly with avo:
-// the SGEMM register-tile kernels and packers of every tier's plan, AVX2 and
-// AVX-512 emitted from one description (see tile). It is its own module so
+// Command _generate writes trainer/internal/kern's generated amd64
+// assembly (gen_amd64.s, declared in gen_decl_amd64.go) with avo: the SGEMM
+// register-tile kernels and packers of every tier's plan, AVX2 and AVX-512
+// emitted from one description (tile), and the elementwise layer kernels,
+// each emitted for both tiers from one description (elementwise). It is its own module so
 // that avo never enters pairflow's go.mod. Run it through go generate in
 // trainer/internal/kern (CI regenerates and fails on a diff).
 package main
@@ -29,6 +31,8 @@ func main() {
 	packAT(avx512Tile.mr, "AVX2")
 	packB(avx512Tile)
 	packBT(avx512Tile.nr(), "AVX2")
+
+	vecKernels()
 
 	Generate()
 }

@@ -4,16 +4,22 @@
 //
 // Usage:
 //
-//	gemmbench [-shapes square,smallcnn] [-threads 1,2] [-tiers generic,avx2] [-repeats 5]
+//	gemmbench [-shapes square,smallcnn,resnet18] [-threads 1,2] [-tiers avx2,avx512] [-repeats 5]
 //	          [-min-time 200ms] [-ref-max-gflop 2] [-peer /usr/bin/python3]
 //
 // Shapes are M×N×K for C[M×N] = A[M×K]·B[K×N], both operands untransposed
 // (as numpy's A @ B). "square" is 512, 1024 and 2048; "smallcnn" is the nine
-// im2col GEMMs of smallcnn at 512 views; "MxNxK" adds one shape. Each figure
-// is the median (and min–max) of -repeats timings, each looping the GEMM for
-// at least -min-time. For a fair OpenBLAS baseline run it as
+// im2col GEMMs of smallcnn at 512 views, "resnet18" the 33 of resnet18 at 64
+// views; "MxNxK" adds one shape. Each figure is the median (and min–max) of
+// -repeats timings, each looping the GEMM for at least -min-time; every
+// repeat times each tier and numpy in turn, and the ratios are medians of
+// the per-repeat ratios. %peak is against the measured FMA peak of the
+// tier's vector width. For a fair OpenBLAS baseline (OpenBLAS 0.3.21 does
+// not know Zen 4 or Sapphire Rapids and would run its generic kernel) run
 //
-//	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE gemmbench -peer /usr/bin/python3
+//	env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX gemmbench -peer /usr/bin/python3
+//
+// and check the kernel the peer line reports (threadpoolctl).
 package main
 
 import (
@@ -69,14 +75,14 @@ func parseFlags(args []string) (config, error) {
 		fmt.Fprintln(fs.Output(), `gemmbench: SGEMM GFLOP/s per shape, tier and thread count, next to the FMA peak.
 
 Shapes are M×N×K (C[M×N] = A[M×K]·B[K×N], untransposed). The fair OpenBLAS
-baseline: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE gemmbench -peer /usr/bin/python3
+baseline: env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX gemmbench -peer /usr/bin/python3
 
 Flags:`)
 		fs.PrintDefaults()
 	}
-	shapes := fs.String("shapes", "square,smallcnn", "comma-separated: square (512, 1024, 2048), smallcnn (nine im2col GEMMs), or MxNxK")
+	shapes := fs.String("shapes", "square,smallcnn", "comma-separated: square (512, 1024, 2048), smallcnn (nine im2col GEMMs at 512 views), resnet18 (33 im2col GEMMs at 64 views), or MxNxK")
 	threads := fs.String("threads", "1,2", "comma-separated thread counts")
-	tiers := fs.String("tiers", "", "comma-separated tiers to run (generic, avx2); default: every tier this CPU has")
+	tiers := fs.String("tiers", "", "comma-separated tiers to run (generic, avx2, avx512), timed in turn in each repeat; default: every tier this CPU has")
 	repeats := fs.Int("repeats", 5, "timed repeats per measurement (median, min and max are printed)")
 	minTime := fs.Duration("min-time", 200*time.Millisecond, "minimum duration of one repeat")
 	refMax := fs.Float64("ref-max-gflop", 2, "skip the generic (plain-Go) tier on shapes above this many GFLOP per call")
@@ -103,10 +109,12 @@ Flags:`)
 			}
 		case "smallcnn":
 			cfg.shapes = append(cfg.shapes, kern.SmallCNNShapes()...)
+		case "resnet18":
+			cfg.shapes = append(cfg.shapes, kern.ResNet18Shapes(64)...)
 		default:
 			d := strings.Split(s, "x")
 			if len(d) != 3 {
-				return cfg, fmt.Errorf("-shapes: %q is not square, smallcnn or MxNxK", s)
+				return cfg, fmt.Errorf("-shapes: %q is not square, smallcnn, resnet18 or MxNxK", s)
 			}
 			var v [3]int
 			for i, x := range d {
@@ -171,46 +179,33 @@ func timeRepeats(flop float64, repeats int, minTime time.Duration, f func()) []f
 	return out
 }
 
-// measurePeak runs the FMA loop on th goroutines at once.
-func measurePeak(th, repeats int, minTime time.Duration) []float64 {
+// measurePeak runs the FMA loop of tier t's width on th goroutines at once.
+func measurePeak(t cpu.Tier, th, repeats int, minTime time.Duration) []float64 {
 	const n = 1 << 20
+	loop, flopPerIter := peakLoop(t)
 	return timeRepeats(float64(th)*n*flopPerIter, repeats, minTime, func() {
 		var wg sync.WaitGroup
 		for range th {
-			wg.Go(func() { fmaLoop(n) })
+			wg.Go(func() { loop(n) })
 		}
 		wg.Wait()
 	})
 }
 
-func nominalGHz() float64 {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "cpu MHz") {
-			if i := strings.IndexByte(l, ':'); i >= 0 {
-				v, _ := strconv.ParseFloat(strings.TrimSpace(l[i+1:]), 64)
-				return v / 1000
-			}
-		}
-	}
-	return 0
-}
-
 func run(cfg config) error {
-	fmt.Printf("gemmbench: GOMAXPROCS %d, kern tier %v (process tier %s), tiers run: %v\n", runtime.GOMAXPROCS(0), kern.Tier(), cpu.Describe(), cfg.tiers)
+	fmt.Printf("gemmbench: GOMAXPROCS %d, process tier %s, kern tiers run: %v\n", runtime.GOMAXPROCS(0), cpu.Describe(), cfg.tiers)
 	fmt.Printf("environment: OPENBLAS_CORETYPE=%q OPENBLAS_L2_SIZE=%q\n", os.Getenv("OPENBLAS_CORETYPE"), os.Getenv("OPENBLAS_L2_SIZE"))
-	peak := map[int]float64{}
-	if ghz := nominalGHz(); ghz > 0 {
-		fmt.Printf("theoretical AVX2 fp32 peak at the nominal %.3f GHz: %.1f GFLOP/s per core (2 FMA pipes × 8 lanes × 2)\n", ghz, ghz*32)
-	}
-	if fmaAvailable() {
+	// peak[tier][threads]: the measured FMA peak of the tier's vector width.
+	peak := map[cpu.Tier]map[int]float64{}
+	for _, t := range cfg.tiers {
+		if loop, _ := peakLoop(t); loop == nil {
+			continue
+		}
+		peak[t] = map[int]float64{}
 		for _, th := range cfg.threads {
-			s := summarize(measurePeak(th, cfg.repeats, cfg.minTime))
-			peak[th] = s.max
-			fmt.Printf("measured AVX2 FMA peak, %d thread(s): %.1f GFLOP/s (best of %d; median %.1f)\n", th, s.max, cfg.repeats, s.med)
+			s := summarize(measurePeak(t, th, cfg.repeats, cfg.minTime))
+			peak[t][th] = s.max
+			fmt.Printf("measured %v FMA peak, %d thread(s): %.1f GFLOP/s (best of %d; median %.1f)\n", t, th, s.max, cfg.repeats, s.med)
 		}
 	}
 
@@ -226,7 +221,8 @@ func run(cfg config) error {
 		}
 	}
 
-	fmt.Printf("\n%-28s %7s %5s %6s %-8s %3s %8s %8s %8s %6s", "shape", "M", "N", "K", "tier", "thr", "median", "min", "max", "%peak")
+	base := cfg.tiers[0] // the "vs first" column compares each tier with the first one listed
+	fmt.Printf("\n%-30s %7s %5s %6s %-8s %3s %8s %8s %8s %6s %7s", "shape", "M", "N", "K", "tier", "thr", "median", "min", "max", "%peak", "vs "+base.String())
 	if len(peers) > 0 {
 		fmt.Printf(" %8s %6s", "numpy", "ratio")
 	}
@@ -243,57 +239,81 @@ func run(cfg config) error {
 			b[i] = float32(r.NormFloat64())
 		}
 		flop := 2 * float64(s.M) * float64(s.N) * float64(s.K)
+		var tiers []cpu.Tier
 		for _, t := range cfg.tiers {
 			if t == cpu.Generic && flop/1e9 > cfg.refMax {
-				fmt.Printf("%-28s %7d %5d %6d %-8v     (skipped: %.1f GFLOP per call > -ref-max-gflop)\n", s.Name, s.M, s.N, s.K, t, flop/1e9)
+				fmt.Printf("%-30s %7d %5d %6d %-8v     (skipped: %.1f GFLOP per call > -ref-max-gflop)\n", s.Name, s.M, s.N, s.K, t, flop/1e9)
 				continue
 			}
-			if _, err := kern.SetTier(t); err != nil {
-				return err
-			}
-			for _, th := range cfg.threads {
-				kern.SetThreads(th)
-				f := func() { kern.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N) }
+			tiers = append(tiers, t)
+		}
+		for _, th := range cfg.threads {
+			kern.SetThreads(th)
+			f := func() { kern.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, b, s.N, 0, c, s.N) }
+			// Iterations per repeat, from the first tier's warm-up; then
+			// each repeat times every tier and numpy in turn, so that all
+			// see the same machine load.
+			iters := 0
+			for _, t := range tiers {
+				if _, err := kern.SetTier(t); err != nil {
+					return err
+				}
 				f() // warm-up: buffers, page faults
 				t0 := time.Now()
 				f()
-				iters := max(1, int(cfg.minTime/max(time.Since(t0), time.Microsecond)))
-				// Compare with numpy only on the fastest tier; alternate
-				// repeats so both see the same machine load.
-				p := peers[th]
-				if t != cfg.tiers[len(cfg.tiers)-1] {
-					p = nil
+				if iters == 0 {
+					iters = max(1, int(cfg.minTime/max(time.Since(t0), time.Microsecond)))
 				}
-				var ours, theirs []float64
-				for range cfg.repeats {
+			}
+			ours := make([][]float64, len(tiers))
+			var theirs []float64
+			p := peers[th]
+			for range cfg.repeats {
+				for i, t := range tiers {
+					kern.SetTier(t)
 					t0 := time.Now()
 					for range iters {
 						f()
 					}
-					ours = append(ours, flop*float64(iters)/time.Since(t0).Seconds()/1e9)
-					if p != nil {
-						g, err := p.time(s, cfg.minTime)
-						if err != nil {
-							return err
-						}
-						theirs = append(theirs, g)
-					}
+					ours[i] = append(ours[i], flop*float64(iters)/time.Since(t0).Seconds()/1e9)
 				}
-				st := summarize(ours)
+				if p != nil {
+					g, err := p.time(s, cfg.minTime)
+					if err != nil {
+						return err
+					}
+					theirs = append(theirs, g)
+				}
+			}
+			// Same-run ratios are medians of per-repeat ratios.
+			for i, t := range tiers {
+				st := summarize(ours[i])
 				pk := "-"
-				if pv := peak[th]; pv > 0 {
+				if pv := peak[t][th]; pv > 0 {
 					pk = fmt.Sprintf("%.0f%%", 100*st.med/pv)
 				}
-				fmt.Printf("%-28s %7d %5d %6d %-8v %3d %8.1f %8.1f %8.1f %6s", s.Name, s.M, s.N, s.K, t, th, st.med, st.min, st.max, pk)
+				vs := "-"
+				if len(tiers) > 0 && tiers[0] == base && i > 0 {
+					vs = fmt.Sprintf("%.2fx", medianRatio(ours[i], ours[0]))
+				}
+				fmt.Printf("%-30s %7d %5d %6d %-8v %3d %8.1f %8.1f %8.1f %6s %7s", s.Name, s.M, s.N, s.K, t, th, st.med, st.min, st.max, pk, vs)
 				if len(theirs) > 0 {
-					ps := summarize(theirs)
-					fmt.Printf(" %8.1f %5.2fx", ps.med, st.med/ps.med)
+					fmt.Printf(" %8.1f %5.2fx", summarize(theirs).med, medianRatio(ours[i], theirs))
 				}
 				fmt.Println()
 			}
 		}
 	}
 	return nil
+}
+
+// medianRatio is the median of a[i]/b[i] over repeats timed back to back.
+func medianRatio(a, b []float64) float64 {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	return summarize(r).med
 }
 
 // peer is a running numpy_gemm.py server with a fixed OpenBLAS thread count.

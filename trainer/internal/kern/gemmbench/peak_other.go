@@ -2,8 +2,6 @@
 
 package main
 
-func fmaLoop(n int) {}
+import "github.com/pairflow/pairflow/internal/cpu"
 
-const flopPerIter = 192
-
-func fmaAvailable() bool { return false }
+func peakLoop(cpu.Tier) (func(int), float64) { return nil, 0 }
