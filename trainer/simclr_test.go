@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/trainer/internal/kern"
 )
 
@@ -22,6 +23,19 @@ func toyViews(n int, seed uint64) ViewBatch {
 		b[i] = float32(v + 0.1*r.Normal())
 	}
 	return ViewBatch{N: n, C: 1, H: 12, W: 12, F32: [2][]float32{a, b}}
+}
+
+// toyViews3 is toyViews with three channels of side×side.
+func toyViews3(n, side int, seed uint64) ViewBatch {
+	r := NewRNG(seed)
+	per := 3 * side * side
+	a, b := make([]float32, n*per), make([]float32, n*per)
+	for i := range a {
+		v := r.Uniform(-1, 1)
+		a[i] = float32(v + 0.1*r.Normal())
+		b[i] = float32(v + 0.1*r.Normal())
+	}
+	return ViewBatch{N: n, C: 3, H: side, W: side, F32: [2][]float32{a, b}}
 }
 
 func TestSimCLRLossDecreases(t *testing.T) {
@@ -89,6 +103,56 @@ func TestSimCLRDeterministic(t *testing.T) {
 	a := run(1)
 	sameSnapshot(t, a, run(2))
 	sameSnapshot(t, a, run(1))
+}
+
+// TestSimCLRTiersBitIdentical: SimCLR steps of smallcnn and (without
+// -short) resnet18 leave bit-identical weights on every SIMD tier (the kernels'
+// promise: SGEMM and the convolutions reduce each element in the same order
+// on every tile size), so a run can move between AVX2 and AVX-512 machines.
+func TestSimCLRTiersBitIdentical(t *testing.T) {
+	var simd []cpu.Tier
+	for _, tr := range cpu.Tiers() {
+		if tr > cpu.Generic && tr <= kern.TopTier() {
+			simd = append(simd, tr)
+		}
+	}
+	if len(simd) < 2 {
+		t.Skipf("fewer than two SIMD kernel tiers here (%v)", simd)
+	}
+	t.Logf("tiers compared: %v", simd)
+	models := []string{"smallcnn", "resnet18"}
+	if testing.Short() {
+		models = models[:1]
+	}
+	for _, model := range models {
+		var first [][]float32
+		for _, tr := range simd {
+			old, err := kern.SetTier(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewSimCLR(Config{Model: model, Channels: 3, Seed: 7, Schedule: Constant(0.05)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps, n := 3, 8
+			if model == "resnet18" {
+				steps, n = 2, 4 // a second step reads what the first one wrote
+			}
+			for i := 0; i < steps; i++ {
+				if _, err := s.Step(toyViews3(n, 32, uint64(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			kern.SetTier(old)
+			snap := snapshot(s)
+			if first == nil {
+				first = snap
+				continue
+			}
+			t.Run(model+"/"+tr.String(), func(t *testing.T) { sameSnapshot(t, first, snap) })
+		}
+	}
 }
 
 // TestSimCLRResume: a run saved after two steps and resumed is

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -131,7 +132,7 @@ func run(encoder string, threads, batch, steps, warmup int, opt string, noForwar
 		res["forward_only"] = summarise(ft, batch, float64(fwdFlops))
 	}
 	tr := res["train"].(summary)
-	fmt.Printf("pairflow trainbench: %s, %d threads, tier %s, %d views of 3x32x32, opt %s\n", encoder, threads, trainer.KernelTier(), 2*batch, opt)
+	fmt.Printf("pairflow trainbench: %s, %d threads, tier %s (process %s), %d views of 3x32x32, opt %s\n", encoder, threads, trainer.KernelTier(), cpu.Describe(), 2*batch, opt)
 	fmt.Printf("train:        %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s  step %.3f s\n",
 		tr.ImagesPerS[0], tr.ImagesPerS[1], tr.ImagesPerS[2], tr.GFLOPPerS, float64(batch)/tr.ImagesPerS[0])
 	if f, ok := res["forward_only"].(summary); ok {

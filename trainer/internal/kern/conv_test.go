@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu"
 )
 
 // convRef computes, in float64, the forward output and both gradients of
@@ -311,6 +313,56 @@ func TestImageGroups(t *testing.T) {
 			for i, c := range seen {
 				if c != 1 {
 					t.Fatalf("imageGroups(%d, %d): image %d in %d groups", n, maxGroups, i, c)
+				}
+			}
+		}
+	}
+}
+
+// TestConvBitIdenticalAcrossTiers runs the convolution passes on every SIMD
+// tier and demands identical bits: im2col (stride 2, odd sizes), batched
+// small planes, 1×1, and Winograd (forward, input and weight gradients),
+// since their GEMMs reduce every element in the same order on every tile
+// and the transforms and layer loops run the same operations.
+func TestConvBitIdenticalAcrossTiers(t *testing.T) {
+	var simd []cpu.Tier
+	for _, tr := range cpu.Tiers() {
+		if tr > cpu.Generic && tr <= topTier {
+			simd = append(simd, tr)
+		}
+	}
+	if len(simd) < 2 {
+		t.Skipf("fewer than two SIMD tiers here (%v): nothing to compare", simd)
+	}
+	t.Logf("tiers compared: %v", simd)
+	shapes := []ConvShape{
+		{N: 3, Cin: 5, H: 11, W: 9, Cout: 17, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},   // im2col
+		{N: 19, Cin: 5, H: 10, W: 9, Cout: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},  // batched
+		{N: 4, Cin: 24, H: 7, W: 6, Cout: 33, KH: 1, KW: 1, StrideH: 1, StrideW: 1},                     // 1×1
+		{N: 5, Cin: 16, H: 12, W: 10, Cout: 29, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, // Winograd
+	}
+	if !useWinograd(shapes[3]) || useWinograd(shapes[0]) {
+		t.Fatal("the shape list no longer covers both im2col and Winograd")
+	}
+	defer func(s cpu.Tier) { tier = s }(tier)
+	for i, s := range shapes {
+		r := rand.New(rand.NewPCG(uint64(i), 17))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		var first [5][]float32
+		for _, tr := range simd {
+			tier = tr
+			y, dx, dw := make([]float32, s.OutLen()), make([]float32, s.InLen()), make([]float32, s.WeightLen())
+			dx2, dw2 := make([]float32, s.InLen()), make([]float32, s.WeightLen())
+			Conv2d(s, x, w, y)
+			Conv2dBackwardInput(s, dy, w, dx)
+			Conv2dBackwardWeights(s, x, dy, dw)
+			Conv2dBackward(s, x, dy, w, dw2, dx2)
+			got := [5][]float32{y, dx, dw, dx2, dw2}
+			for j := range got {
+				if first[j] == nil {
+					first[j] = got[j]
+				} else if k := bitsEqual(first[j], got[j]); k >= 0 {
+					t.Fatalf("shape %d (winograd %v) output %d: %v differs from %v at %d: %g vs %g", i, useWinograd(s), j, tr, simd[0], k, got[j][k], first[j][k])
 				}
 			}
 		}
