@@ -84,6 +84,16 @@ func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, 
 	return n > 4*p.nr && (transA || lda%1024 == 0), transB || m >= 16*p.mr || ldb%1024 == 0
 }
 
+// packRuleAVX512 is packRuleAVX2 except that A is also packed, whatever N,
+// when its row stride is a multiple of 2 KiB: the fourteen rows a tile
+// reads in place would then share at most two L1 sets (eight ways each).
+// Measured on Zen 4 (GFLOP per CPU-second, the weight-gradient shapes
+// 288×64×32768 and 576×128×32768): 60 → 75 and 72 → 87 with the rule, no
+// change on shapes whose stride does not alias.
+func packRuleAVX512(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool) {
+	return (n > 4*p.nr && transA) || lda%512 == 0, transB || m >= 16*p.mr || ldb%1024 == 0
+}
+
 // minParallelWork is the m·n·k below which Sgemm runs on one goroutine.
 const minParallelWork = 1 << 18
 

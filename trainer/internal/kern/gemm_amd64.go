@@ -23,7 +23,7 @@ func init() {
 		packA:    packAAsm(14, packA14AVX2),
 		packB:    packBAsm(32, packB32AVX512),
 		packBT:   packBTAsm(32, packB32TAVX2),
-		packRule: packRuleAVX2,
+		packRule: packRuleAVX512,
 	}
 }
 

@@ -52,6 +52,7 @@ type config struct {
 	refMax   float64
 	peer     string
 	peerPath string
+	cpuClock bool
 }
 
 func main() {
@@ -87,6 +88,7 @@ Flags:`)
 	minTime := fs.Duration("min-time", 200*time.Millisecond, "minimum duration of one repeat")
 	refMax := fs.Float64("ref-max-gflop", 2, "skip the generic (plain-Go) tier on shapes above this many GFLOP per call")
 	peer := fs.String("peer", "", "python3 with numpy: also time numpy's matmul on the same shapes and print the ratio")
+	clock := fs.String("clock", "wall", "what GFLOP/s divide by: wall (elapsed time) or cpu (the process's CPU time, all its threads: on a machine shared with other work it leaves out the time others ran; numpy is measured the same way)")
 	peerPath := fs.String("peer-script", "", "path of numpy_gemm.py (default: trainer/internal/kern/gemmbench/numpy_gemm.py when run from the repository root, else ./numpy_gemm.py)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -94,7 +96,10 @@ Flags:`)
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := config{repeats: *repeats, minTime: *minTime, refMax: *refMax, peer: *peer, peerPath: *peerPath}
+	cfg := config{repeats: *repeats, minTime: *minTime, refMax: *refMax, peer: *peer, peerPath: *peerPath, cpuClock: *clock == "cpu"}
+	if *clock != "wall" && *clock != "cpu" {
+		return cfg, fmt.Errorf("-clock %q: want wall or cpu", *clock)
+	}
 	if cfg.repeats < 1 {
 		return cfg, fmt.Errorf("-repeats %d: want at least 1", cfg.repeats)
 	}
@@ -162,28 +167,33 @@ func summarize(g []float64) stats {
 }
 
 // timeRepeats calls f in a loop for at least minTime per repeat and returns
-// flop/s (in GFLOP/s) of each repeat.
-func timeRepeats(flop float64, repeats int, minTime time.Duration, f func()) []float64 {
+// flop/s (in GFLOP/s) of each repeat, per wall-clock or (cpuClock) process
+// CPU second.
+func timeRepeats(flop float64, repeats int, minTime time.Duration, cpuClock bool, f func()) []float64 {
 	f() // warm-up: buffers, page faults
 	t0 := time.Now()
 	f()
 	iters := max(1, int(minTime/max(time.Since(t0), time.Microsecond)))
 	out := make([]float64, repeats)
 	for r := range out {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuSeconds()
 		for range iters {
 			f()
 		}
-		out[r] = flop * float64(iters) / time.Since(t0).Seconds() / 1e9
+		d := time.Since(t0).Seconds()
+		if cpuClock {
+			d = cpuSeconds() - c0
+		}
+		out[r] = flop * float64(iters) / d / 1e9
 	}
 	return out
 }
 
 // measurePeak runs the FMA loop of tier t's width on th goroutines at once.
-func measurePeak(t cpu.Tier, th, repeats int, minTime time.Duration) []float64 {
+func measurePeak(t cpu.Tier, th, repeats int, minTime time.Duration, cpuClock bool) []float64 {
 	const n = 1 << 20
 	loop, flopPerIter := peakLoop(t)
-	return timeRepeats(float64(th)*n*flopPerIter, repeats, minTime, func() {
+	return timeRepeats(float64(th)*n*flopPerIter, repeats, minTime, cpuClock, func() {
 		var wg sync.WaitGroup
 		for range th {
 			wg.Go(func() { loop(n) })
@@ -193,7 +203,11 @@ func measurePeak(t cpu.Tier, th, repeats int, minTime time.Duration) []float64 {
 }
 
 func run(cfg config) error {
-	fmt.Printf("gemmbench: GOMAXPROCS %d, process tier %s, kern tiers run: %v\n", runtime.GOMAXPROCS(0), cpu.Describe(), cfg.tiers)
+	clock := "wall clock"
+	if cfg.cpuClock {
+		clock = "process CPU time (all threads)"
+	}
+	fmt.Printf("gemmbench: GOMAXPROCS %d, process tier %s, kern tiers run: %v; GFLOP/s per %s\n", runtime.GOMAXPROCS(0), cpu.Describe(), cfg.tiers, clock)
 	fmt.Printf("environment: OPENBLAS_CORETYPE=%q OPENBLAS_L2_SIZE=%q\n", os.Getenv("OPENBLAS_CORETYPE"), os.Getenv("OPENBLAS_L2_SIZE"))
 	// peak[tier][threads]: the measured FMA peak of the tier's vector width.
 	peak := map[cpu.Tier]map[int]float64{}
@@ -203,7 +217,7 @@ func run(cfg config) error {
 		}
 		peak[t] = map[int]float64{}
 		for _, th := range cfg.threads {
-			s := summarize(measurePeak(t, th, cfg.repeats, cfg.minTime))
+			s := summarize(measurePeak(t, th, cfg.repeats, cfg.minTime, cfg.cpuClock))
 			peak[t][th] = s.max
 			fmt.Printf("measured %v FMA peak, %d thread(s): %.1f GFLOP/s (best of %d; median %.1f)\n", t, th, s.max, cfg.repeats, s.med)
 		}
@@ -271,18 +285,25 @@ func run(cfg config) error {
 			for range cfg.repeats {
 				for i, t := range tiers {
 					kern.SetTier(t)
-					t0 := time.Now()
+					t0, c0 := time.Now(), cpuSeconds()
 					for range iters {
 						f()
 					}
-					ours[i] = append(ours[i], flop*float64(iters)/time.Since(t0).Seconds()/1e9)
+					d := time.Since(t0).Seconds()
+					if cfg.cpuClock {
+						d = cpuSeconds() - c0
+					}
+					ours[i] = append(ours[i], flop*float64(iters)/d/1e9)
 				}
 				if p != nil {
-					g, err := p.time(s, cfg.minTime)
+					wall, cpuG, err := p.time(s, cfg.minTime)
 					if err != nil {
 						return err
 					}
-					theirs = append(theirs, g)
+					if cfg.cpuClock {
+						wall = cpuG
+					}
+					theirs = append(theirs, wall)
 				}
 			}
 			// Same-run ratios are medians of per-repeat ratios.
@@ -366,18 +387,25 @@ func startPeer(cfg config, th int) (*peer, error) {
 }
 
 // time runs one timed repeat of numpy's matmul on shape s.
-func (p *peer) time(s kern.GemmShape, minTime time.Duration) (float64, error) {
+// time asks the peer for one timed loop of shape s and returns its GFLOP/s
+// by wall clock and by the peer process's CPU time.
+func (p *peer) time(s kern.GemmShape, minTime time.Duration) (wall, cpu float64, err error) {
 	if _, err := fmt.Fprintf(p.in, "%d %d %d %g\n", s.M, s.N, s.K, minTime.Seconds()); err != nil {
-		return 0, fmt.Errorf("peer: %w", err)
+		return 0, 0, fmt.Errorf("peer: %w", err)
 	}
 	if !p.out.Scan() {
-		return 0, fmt.Errorf("peer: no answer for %s: %v", s.Name, p.out.Err())
+		return 0, 0, fmt.Errorf("peer: no answer for %s: %v", s.Name, p.out.Err())
 	}
-	g, err := strconv.ParseFloat(strings.TrimSpace(p.out.Text()), 64)
-	if err != nil {
-		return 0, fmt.Errorf("peer answer %q: %w", p.out.Text(), err)
+	f := strings.Fields(p.out.Text())
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("peer answer %q: want two numbers", p.out.Text())
 	}
-	return g, nil
+	wall, err1 := strconv.ParseFloat(f[0], 64)
+	cpu, err2 := strconv.ParseFloat(f[1], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, 0, fmt.Errorf("peer answer %q: %w", p.out.Text(), err)
+	}
+	return wall, cpu, nil
 }
 
 func (p *peer) close() {
