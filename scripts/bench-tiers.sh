@@ -6,7 +6,11 @@
 # SkylakeX kernel (OPENBLAS_CORETYPE=SkylakeX, OPENBLAS_L2_SIZE unset).
 #
 # Usage: scripts/bench-tiers.sh PATH/TO/train_bench.py [smallcnn|resnet18]...
-#        (env REPS=3, THREADS=2; STEPS/WARMUP override the per-encoder defaults)
+#        (env REPS=3, THREADS=2; STEPS/WARMUP override the per-encoder defaults;
+#        CLOCK=cpu times steps by each process's CPU time, all threads, which
+#        leaves out the time other work on a shared machine ran: trainbench
+#        -clock cpu, and the peer with its step timer read from
+#        time.process_time instead of time.perf_counter)
 # Prints one markdown table row per encoder: medians of images/s and the
 # medians of the per-repetition ratios.
 set -euo pipefail
@@ -14,6 +18,11 @@ peer=${1:?usage: $0 PATH/TO/train_bench.py [smallcnn|resnet18]...}
 shift
 encoders=("${@:-smallcnn}")
 reps=${REPS:-3}
+clock=${CLOCK:-wall}
+peercmd=("$peer")
+if [ "$clock" = cpu ]; then
+  peercmd=(-c 'import runpy, sys, time; time.perf_counter = time.process_time; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")' "$peer")
+fi
 threads=${THREADS:-2}
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -27,15 +36,16 @@ for enc in "${encoders[@]}"; do
   esac
   for r in $(seq "$reps"); do
     echo "== $enc repetition $r/$reps" >&2
-    "$tmp/trainbench" -encoder "$enc" -threads "$threads" -steps "$steps" -warmup "$warm" -no-forward -json "$tmp/$enc.best.$r.json" >&2
-    PAIRFLOW_TIER=avx2 "$tmp/trainbench" -encoder "$enc" -threads "$threads" -steps "$steps" -warmup "$warm" -no-forward -json "$tmp/$enc.avx2.$r.json" >&2
-    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$peer" --encoder "$E" --threads "$threads" \
+    "$tmp/trainbench" -clock "$clock" -encoder "$enc" -threads "$threads" -steps "$steps" -warmup "$warm" -no-forward -json "$tmp/$enc.best.$r.json" >&2
+    PAIRFLOW_TIER=avx2 "$tmp/trainbench" -clock "$clock" -encoder "$enc" -threads "$threads" -steps "$steps" -warmup "$warm" -no-forward -json "$tmp/$enc.avx2.$r.json" >&2
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "${peercmd[@]}" --encoder "$E" --threads "$threads" \
       --steps "$steps" --warmup "$warm" --no-forward --json "$tmp/$enc.torch.$r.json" >/dev/null
   done
 done
 /usr/bin/python3 - "$tmp" "$reps" "${encoders[@]}" <<'PY'
 import json, statistics, sys
 tmp, reps, encs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+print(f"clock: {__import__('os').environ.get('CLOCK', 'wall')}")
 print("| encoder | best tier | images/s best | images/s avx2 | images/s PyTorch | best/avx2 | best/PyTorch | avx2/PyTorch |")
 print("|---|---|---|---|---|---|---|---|")
 for e in encs:
