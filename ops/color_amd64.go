@@ -4,26 +4,12 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// AVX2 kernels (color_amd64.s). Each processes whole blocks only; the Go
-// wrappers finish the tail with the reference kernel, which computes the same
-// bytes.
-
-// cfAffineAVX2 is cfAffineRef over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
-
-// cfScaleAVX2 is cfAffineRef with b == 0 over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfScaleAVX2(dst, src *uint8, n int, a float32)
-
-// cfSaturateAVX2 is cfSaturateRef over n pixels, n a multiple of 8; like
-// every kernel that reads pixels with LOADRGB8 (the gray, hue, luma-sum
-// ones too), it reads 8 bytes past the n pixels (see cfWideLoadPixels).
-//
-//go:noescape
-func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
+// The hand-written AVX2 kernels of color_amd64.s (gray, sums). The
+// saturation, hue and brightness/contrast kernels, AVX2 and AVX-512, are
+// generated (generated_amd64.go, from _generate). The AVX2 kernels process
+// whole blocks only and the Go wrappers finish the tail with the reference
+// kernel, which computes the same bytes; the AVX-512 ones take any length
+// and mask their last block.
 
 // cfGray1AVX2 is cfGrayRef(dst, src, 1) over n pixels, n a multiple of 8.
 //
@@ -35,21 +21,9 @@ func cfGray1AVX2(dst, src *uint8, n int)
 //go:noescape
 func cfGray3AVX2(dst, src *uint8, n int)
 
-// cfHueFwdAVX2 is the first half of cfHuePixel over n pixels (n a multiple
-// of 8): for each block of 8 it writes h (in [0, 1), before the shift), s and
-// v, 8 float32s each, to hsv (3*n float32s).
-//
-//go:noescape
-func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
-
-// cfHueInvAVX2 is the second half: it shifts the h of each block by hue and
-// writes the RGB pixels (n a multiple of 8).
-//
-//go:noescape
-func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
-
 // cfWideLoadPixels returns how many of the first n pixels (n a multiple of
-// 8) of src the kernels built on LOADRGB8 may take, given nbytes = cap(src):
+// 8) of src the AVX2 kernels built on LOADRGB8 (loadRGB in
+// _generate) may take, given nbytes = cap(src):
 // each block of 8 pixels loads 32 bytes, 8 past its own 24, so the last
 // block needs 8 more bytes in the slice's backing array (the kernels ignore
 // them); without them it is left to the reference (8 pixels fewer). The
@@ -106,6 +80,16 @@ func cfSumU8(p []uint8) uint64 {
 
 func cfAffine(dst, src []uint8, a, b float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		if len(src) > 0 {
+			if b == 0 && a >= 0 {
+				cfScaleAVX512(&dst[0], &src[0], len(src), a)
+			} else {
+				cfAffineAVX512(&dst[0], &src[0], len(src), a, b)
+			}
+		}
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := len(src) &^ 31; n > 0 {
 			if b == 0 && a >= 0 { // brightness: a*x + 0 == a*x
@@ -121,6 +105,14 @@ func cfAffine(dst, src []uint8, a, b float32) {
 
 func cfSaturate(dst, src []uint8, a, c float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		if n := len(src) / 3; n > 0 {
+			cfSaturateAVX512(&dst[0], &src[0], n, a, c)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+		cfSaturateRef(dst, src, a, c) // a last partial pixel, if any
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			cfSaturateAVX2(&dst[0], &src[0], n, a, c)
@@ -148,6 +140,18 @@ func cfGray(dst, src []uint8, outC int) {
 
 func cfHue(dst, src []uint8, hue float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		var hsv [3 * cfHueChunk]float32 // whole blocks of 16: cfHueChunk is a multiple
+		for len(src) >= 3 {
+			n := min(len(src)/3, cfHueChunk)
+			_ = dst[3*n-1]
+			cfHueFwdAVX512(&hsv[0], &src[0], n) // reads all n pixels first: dst may alias src
+			cfHueInvAVX512(&dst[0], &hsv[0], n, hue)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+		cfHueRef(dst, src, hue) // a last partial pixel, if any
+		return
+	}
 	if tier >= cpu.AVX2 {
 		var hsv [3 * cfHueChunk]float32
 		for {
