@@ -69,14 +69,26 @@ func loadRGB(a *isa, c *consts, src Mem, k Register) (r, g, b VecVirtual) {
 
 // storeRGB packs the int32 samples (0..255, negatives saturate to 0) of r,
 // g, b and writes the block of interleaved RGB pixels at dst: 24 bytes for
-// AVX2, the bytes of k for AVX-512. Clobbers r, g, b.
-func storeRGB(a *isa, c *consts, r, g, b VecVirtual, dst Mem, k Register) {
+// AVX2, 48 for a whole AVX-512 block, the bytes of k for the last
+// one. Clobbers r, g, b.
+func storeRGB(a *isa, c *consts, r, g, b VecVirtual, dst Mem, k Register, whole bool) {
 	VPACKUSDW(g, r, r)
 	VPACKUSDW(b, b, b)
 	VPACKUSWB(b, r, r)
 	VPSHUFB(c.op("stI"), r, r)
 	VPERMD(r, c.reg("stPerm"), r)
 	if a.z {
+		if whole {
+			// A whole block: 32 + 16 bytes. (A masked 64-byte store
+			// here makes the next block's load of the bytes behind
+			// it wait for the store on Zen 4 when dst is src:
+			// saturation ran at half the AVX2 speed.)
+			VMOVDQU32(r.AsY(), dst)
+			x := XMM()
+			VEXTRACTI32X4(U8(2), r, x)
+			VMOVDQU32(x, dst.Offset(32))
+			return
+		}
 		VMOVDQU8(r, k, dst)
 		return
 	}
@@ -121,7 +133,7 @@ func genSaturate(a *isa) {
 		"lumaB": splat("genLumaB", lumaB),
 	})))
 	c.keep("stPerm", "f255")
-	a.pixelLoop(n, func(k Register) {
+	a.pixelLoop(n, func(k Register, whole bool) {
 		r, g, b := loadRGB(a, c, src, k)
 		l := luma(a, c, r, g, b)
 		a.round(3, l, l) // the truncated luma, in float32
@@ -141,7 +153,7 @@ func genSaturate(a *isa) {
 		VCVTTPS2DQ(r, r)
 		VCVTTPS2DQ(g, g)
 		VCVTTPS2DQ(b, b)
-		storeRGB(a, c, r, g, b, dst, k)
+		storeRGB(a, c, r, g, b, dst, k, whole)
 	}, func() {
 		ADDQ(U8(3*a.lanes), src.Base)
 		ADDQ(U8(3*a.lanes), dst.Base)
@@ -192,7 +204,7 @@ func genHueFwd(a *isa) {
 		VXORPS(zero, zero, zero)
 	}
 	w := a.bytes()
-	a.pixelLoop(n, func(k Register) {
+	a.pixelLoop(n, func(k Register, whole bool) {
 		r, g, b := loadRGB(a, c, src, k)
 		r = divExact2(a, r, c.op("inv255"), c.op("inv255Lo"))
 		g = divExact2(a, g, c.op("inv255"), c.op("inv255Lo"))
@@ -290,7 +302,7 @@ func genHueInv(a *isa) {
 	}
 	c.keep("stPerm")
 	w := a.bytes()
-	a.pixelLoop(n, func(k Register) {
+	a.pixelLoop(n, func(k Register, whole bool) {
 		h, s, v := a.vec(), a.vec(), a.vec()
 		VMOVUPS(src, h)
 		VMOVUPS(src.Offset(w), s)
@@ -340,7 +352,7 @@ func genHueInv(a *isa) {
 		for _, x := range xs {
 			VCVTTPS2DQ(x, x)
 		}
-		storeRGB(a, c, xs[0], xs[1], xs[2], dst, k)
+		storeRGB(a, c, xs[0], xs[1], xs[2], dst, k, whole)
 	}, func() {
 		ADDQ(U32(3*w), src.Base)
 		ADDQ(U8(3*a.lanes), dst.Base)

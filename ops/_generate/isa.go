@@ -204,16 +204,16 @@ func byteMask(nbytes Register) Register {
 
 // pixelLoop emits the loop of a kernel over n RGB pixels, body handling
 // one block of a.lanes pixels at src/dst with the given opmask (nil for
-// AVX2). AVX2: n is a multiple of 8, whole blocks only. AVX-512: whole
+// AVX2); whole says whether the block is a whole one. AVX2: n is a multiple of 8, whole blocks only. AVX-512: whole
 // blocks of 16 under a 48-byte mask, then one block of the n%16 pixels
 // left under a mask of their 3*(n%16) bytes, so nothing outside the n
 // pixels is read or written.
-func (a *isa) pixelLoop(n Register, body func(k Register), advance func()) {
+func (a *isa) pixelLoop(n Register, body func(k Register, whole bool), advance func()) {
 	if !a.z {
 		SHRQ(U8(3), n)
 		JZ(LabelRef("done"))
 		Label("loop")
-		body(nil)
+		body(nil, true)
 		advance()
 		DECQ(n)
 		JNZ(LabelRef("loop"))
@@ -229,7 +229,7 @@ func (a *isa) pixelLoop(n Register, body func(k Register), advance func()) {
 	Label("loop")
 	CMPQ(n, U8(16))
 	JB(LabelRef("tail"))
-	body(kf)
+	body(kf, true)
 	advance()
 	SUBQ(U8(16), n)
 	JMP(LabelRef("loop"))
@@ -238,7 +238,7 @@ func (a *isa) pixelLoop(n Register, body func(k Register), advance func()) {
 	JZ(LabelRef("done"))
 	nb := GP64()
 	LEAQ(Mem{Base: n, Index: n, Scale: 2}, nb)
-	body(byteMask(nb))
+	body(byteMask(nb), false)
 	Label("done")
 	VZEROUPPER()
 	RET()
