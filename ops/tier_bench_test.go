@@ -7,22 +7,23 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pairflow/pairflow/internal/cpu"
+	"golang.org/x/sys/unix"
 )
 
-// threadCPU is the calling thread's user+system CPU time (the goroutine is
+// threadCPU is the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID, in
+// nanoseconds) (the goroutine is
 // locked to its thread): time the thread spent descheduled on a shared
 // machine does not count.
 func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		panic(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 // BenchmarkTierAB compares the AVX-512 tier with the AVX2 tier on the same
