@@ -28,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -126,7 +128,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var results []Result
-	fmt.Fprintf(stdout, "JPEG decoder: %s\n\n", imageio.JPEGDecoder)
+	fmt.Fprintf(stdout, "JPEG decoder: %s; SIMD tier: ops %v (process %s)\n\n", imageio.JPEGDecoder, ops.Tier(), cpu.Describe())
 	fmt.Fprintf(stdout, "| data | kind | recipe | workers | images/s | first batch | peak RSS | busy: read / decode / augment / pair / assemble |\n|---|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
 		for _, w := range workers {
