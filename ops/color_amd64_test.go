@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
 )
 
 // TestHueFwdAllColours checks the first half of the SIMD hue kernels (RGB
@@ -76,9 +77,8 @@ func TestGeneratedColorKernelsTails(t *testing.T) {
 		{"affine", 1, 200, func(d, s []uint8) { cfAffineRef(d, s, 0.7, 41.3) }, func(d, s []uint8) { cfAffine(d, s, 0.7, 41.3) }},
 		{"scale", 1, 200, func(d, s []uint8) { cfAffineRef(d, s, 1.9, 0) }, func(d, s []uint8) { cfAffine(d, s, 1.9, 0) }},
 	}
-	var covered []string
-	for _, tr := range cpu.Tiers() {
-		covered = append(covered, tr.String())
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		tr := tier
 		for _, op := range ops {
 			for n := 0; n <= op.maxLen; n++ {
 				for off := 0; off < 4; off++ {
@@ -98,9 +98,7 @@ func TestGeneratedColorKernelsTails(t *testing.T) {
 							copy(dst, src)
 							dst = dst[guard+off : guard+off+nb]
 						}
-						restore := setTier(tr)
 						op.run(dst, in)
-						restore()
 						if !bytes.Equal(dst, want) {
 							t.Fatalf("%s tier %v n %d offset %d in place %v: differs from the reference", op.name, tr, n, off, inPlace)
 						}
@@ -118,6 +116,5 @@ func TestGeneratedColorKernelsTails(t *testing.T) {
 				}
 			}
 		}
-	}
-	t.Logf("tiers covered: %v", covered)
+	})
 }
