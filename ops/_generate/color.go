@@ -173,6 +173,160 @@ func divExact2(a *isa, x VecVirtual, inv, lo Op) VecVirtual {
 	return t
 }
 
+// hueFwdTables and hueInvTables are the constants of the two halves.
+func hueFwdTables() map[string]Mem {
+	return loadTables(map[string]Mem{
+		"one":      splat("genF1", f1),
+		"two":      splat("genF2", f2),
+		"four":     splat("genF4", f4),
+		"inv255":   splat("genInv255", inv255),
+		"inv255Lo": splat("genInv255Lo", inv255Lo),
+		"inv6":     splat("genInv6", inv6),
+		"inv6Lo":   splat("genInv6Lo", inv6Lo),
+	})
+}
+
+// Sector tables, indexed by the sector i = floor(h*6) in 0..6 (6 is sector
+// 0): channel c of sector i takes the value v*(1 - s*x) with x = A[i] +
+// B[i]*f, which is x = 0 (v), 1 (p), f (q) or 1-f (t): red v q p p t v,
+// green t v v q p p, blue p p t v v q.
+func hueInvTables(t map[string]Mem) map[string]Mem {
+	t["one"] = splat("genF1", f1)
+	t["six"] = splat("genF6", f6)
+	t["f255"] = splat("genF255", f255)
+	t["AR"] = table("genHueAR", [16]uint32{0, 0, f1, f1, f1, 0, 0})
+	t["BR"] = table("genHueBR", [16]uint32{0, f1, 0, 0, fm1, 0, 0})
+	t["AG"] = table("genHueAG", [16]uint32{f1, 0, 0, 0, f1, f1, f1})
+	t["BG"] = table("genHueBG", [16]uint32{fm1, 0, 0, f1, 0, 0, fm1})
+	t["AB"] = table("genHueAB", [16]uint32{f1, f1, f1, 0, 0, 0, f1})
+	t["BB"] = table("genHueBB", [16]uint32{0, 0, fm1, 0, 0, f1, 0})
+	return storeTables(t)
+}
+
+// zeroVec returns a zeroed vector register: for AVX-512 one made before
+// the loop (pass it as z), for AVX2 a fresh one at the point of use.
+func zeroVec(a *isa, z VecVirtual) VecVirtual {
+	if a.z {
+		return z
+	}
+	z = YMM()
+	VXORPS(z, z, z)
+	return z
+}
+
+// hueFwd is cfHueFwd on the block of pixels at src: it returns h (in [0,
+// 1), before the shift), s and v. sv, when not nil, is called as soon as s
+// and v are known (to store them and free their registers).
+func hueFwd(a *isa, c *consts, zero VecVirtual, src Mem, k Register, sv func(s, v VecVirtual)) (h, s, v VecVirtual) {
+	r, g, b := loadRGB(a, c, src, k)
+	r = divExact2(a, r, c.op("inv255"), c.op("inv255Lo"))
+	g = divExact2(a, g, c.op("inv255"), c.op("inv255Lo"))
+	b = divExact2(a, b, c.op("inv255"), c.op("inv255Lo"))
+	maxc, minc := a.vec(), a.vec()
+	VMAXPS(g, r, maxc)
+	VMAXPS(b, maxc, maxc)
+	VMINPS(g, r, minc)
+	VMINPS(b, minc, minc)
+	cr := a.vec()
+	VSUBPS(minc, maxc, cr)
+	eqc := a.cmp(0, maxc, minc) // maxc == minc
+	one := c.reg("one")
+	den, crd := a.vec(), a.vec()
+	a.blend(eqc, one, maxc, den) // eqc ? 1 : maxc
+	a.blend(eqc, one, cr, crd)   // eqc ? 1 : cr
+	s = a.vec()
+	VDIVPS(den, cr, s) // s = cr / den
+	if sv != nil {
+		sv(s, maxc)
+	}
+	// Only two quotients per lane: h = (off + P/crd) - N/crd with (off,
+	// P, N) = (0, maxc-b, maxc-g) if maxc == r, else (2, maxc-r, maxc-b)
+	// if maxc == g, else (4, maxc-g, maxc-r): torchvision's bc-gc,
+	// (2+rc)-bc and (4+gc)-rc, rounded the same way.
+	mr, mg, mb := a.vec(), a.vec(), a.vec()
+	VSUBPS(r, maxc, mr)
+	VSUBPS(g, maxc, mg)
+	VSUBPS(b, maxc, mb)
+	isG := a.cmp(0, maxc, g)
+	isR := a.cmp(0, maxc, r)
+	p, q := a.vec(), a.vec()
+	a.blend(isG, mr, mg, p)
+	a.blend(isR, mb, p, p) // P
+	a.blend(isG, mb, mr, q)
+	a.blend(isR, mg, q, q) // N
+	off := a.vec()
+	if a.z {
+		a.blend(isG, c.op("two"), c.reg("four"), off)
+	} else {
+		VMOVUPS(c.op("four"), off)
+		a.blend(isG, c.op("two"), off, off)
+	}
+	a.blend(isR, zeroVec(a, zero), off, off)
+	VDIVPS(crd, p, p)
+	VADDPS(p, off, p) // off + P/crd
+	VDIVPS(crd, q, q)
+	VSUBPS(q, p, q) // h
+	h = divExact2(a, q, c.op("inv6"), c.op("inv6Lo"))
+	VADDPS(one, h, h) // h/6 + 1
+	a.subIf(a.cmp(0x0d, h, one), h, one)
+	return h, s, maxc
+}
+
+// hueInv is cfHueInv on a block: it shifts h by hue and writes the RGB
+// pixels of (h, s, v) at dst.
+func hueInv(a *isa, c *consts, zero, hue, h, s, v VecVirtual, dst Mem, k Register, whole bool) {
+	one := c.reg("one")
+	VADDPS(hue, h, h)                              // h + hue
+	a.subIf(a.cmp(0x0d, h, one), h, one)           // h >= 1 ? h-1 : h
+	a.addIf(a.cmp(1, h, zeroVec(a, zero)), h, one) // h < 0 ? h+1 : h
+	// The reference clamps p, q and t to [0, 1] as torchvision does; the
+	// clamps are left out because they never change a value: v and s lie
+	// in [0, 1], f in [0, 1), and float32 products and differences of
+	// numbers in [0, 1] round to values in [0, 1].
+	//
+	// Each channel is v*(1 - s*x) with x = A[i] + B[i]*f (one FMA: B is 0,
+	// 1 or -1, so x is exactly 0, 1, f or float32(1-f)).
+	VMULPS(c.op("six"), h, h) // h6
+	fi := a.vec()
+	a.round(1, h, fi) // floor(h6)
+	VSUBPS(fi, h, h)  // f
+	VCVTTPS2DQ(fi, fi)
+	xs := [3]VecVirtual{}
+	for ch, tab := range [3][2]string{{"AR", "BR"}, {"AG", "BG"}, {"AB", "BB"}} {
+		x, bt := a.vec(), a.vec()
+		VPERMPS(c.op(tab[0]), fi, x)
+		VPERMPS(c.op(tab[1]), fi, bt)
+		VFMADD231PS(h, bt, x)
+		xs[ch] = x
+	}
+	for _, x := range xs {
+		VMULPS(s, x, x) // s*x
+	}
+	for _, x := range xs {
+		VSUBPS(x, one, x) // 1 - s*x
+	}
+	for _, x := range xs {
+		VMULPS(v, x, x) // v*(1 - s*x)
+	}
+	m := c.reg("f255")
+	for _, x := range xs {
+		VMULPS(m, x, x)
+	}
+	for _, x := range xs {
+		VCVTTPS2DQ(x, x)
+	}
+	storeRGB(a, c, xs[0], xs[1], xs[2], dst, k, whole)
+}
+
+func zeroBefore(a *isa) VecVirtual {
+	if !a.z {
+		return nil
+	}
+	z := ZMM()
+	VXORPS(z, z, z)
+	return z
+}
+
 func genHueFwd(a *isa) {
 	TEXT("cfHueFwd"+a.name, NOSPLIT, "func(hsv *float32, src *uint8, n int)")
 	Pragma("noescape")
@@ -189,76 +343,14 @@ func genHueFwd(a *isa) {
 	dst := Mem{Base: Load(Param("hsv"), GP64())}
 	src := Mem{Base: Load(Param("src"), GP64())}
 	n := Load(Param("n"), GP64())
-	c := a.consts(loadTables(map[string]Mem{
-		"one":      splat("genF1", f1),
-		"two":      splat("genF2", f2),
-		"four":     splat("genF4", f4),
-		"inv255":   splat("genInv255", inv255),
-		"inv255Lo": splat("genInv255Lo", inv255Lo),
-		"inv6":     splat("genInv6", inv6),
-		"inv6Lo":   splat("genInv6Lo", inv6Lo),
-	}))
-	var zero VecVirtual
-	if a.z {
-		zero = ZMM()
-		VXORPS(zero, zero, zero)
-	}
+	c := a.consts(hueFwdTables())
+	zero := zeroBefore(a)
 	w := a.bytes()
 	a.pixelLoop(n, func(k Register, whole bool) {
-		r, g, b := loadRGB(a, c, src, k)
-		r = divExact2(a, r, c.op("inv255"), c.op("inv255Lo"))
-		g = divExact2(a, g, c.op("inv255"), c.op("inv255Lo"))
-		b = divExact2(a, b, c.op("inv255"), c.op("inv255Lo"))
-		maxc, minc := a.vec(), a.vec()
-		VMAXPS(g, r, maxc)
-		VMAXPS(b, maxc, maxc)
-		VMINPS(g, r, minc)
-		VMINPS(b, minc, minc)
-		cr := a.vec()
-		VSUBPS(minc, maxc, cr)
-		eqc := a.cmp(0, maxc, minc) // maxc == minc
-		one := c.reg("one")
-		den, crd := a.vec(), a.vec()
-		a.blend(eqc, one, maxc, den) // eqc ? 1 : maxc
-		a.blend(eqc, one, cr, crd)   // eqc ? 1 : cr
-		s := a.vec()
-		VDIVPS(den, cr, s) // s = cr / den
-		VMOVUPS(maxc, dst.Offset(2*w))
-		VMOVUPS(s, dst.Offset(w))
-		// Only two quotients per lane: h = (off + P/crd) - N/crd with
-		// (off, P, N) = (0, maxc-b, maxc-g) if maxc == r, else (2,
-		// maxc-r, maxc-b) if maxc == g, else (4, maxc-g, maxc-r):
-		// torchvision's bc-gc, (2+rc)-bc and (4+gc)-rc, rounded the same
-		// way.
-		mr, mg, mb := a.vec(), a.vec(), a.vec()
-		VSUBPS(r, maxc, mr)
-		VSUBPS(g, maxc, mg)
-		VSUBPS(b, maxc, mb)
-		isG := a.cmp(0, maxc, g)
-		isR := a.cmp(0, maxc, r)
-		p, q := a.vec(), a.vec()
-		a.blend(isG, mr, mg, p)
-		a.blend(isR, mb, p, p) // P
-		a.blend(isG, mb, mr, q)
-		a.blend(isR, mg, q, q) // N
-		off := a.vec()
-		if a.z {
-			a.blend(isG, c.op("two"), c.op("four"), off)
-			a.blend(isR, zero, off, off)
-		} else {
-			VMOVUPS(c.op("four"), off)
-			a.blend(isG, c.op("two"), off, off)
-			z := YMM()
-			VXORPS(z, z, z)
-			a.blend(isR, z, off, off)
-		}
-		VDIVPS(crd, p, p)
-		VADDPS(p, off, p) // off + P/crd
-		VDIVPS(crd, q, q)
-		VSUBPS(q, p, q) // h
-		h := divExact2(a, q, c.op("inv6"), c.op("inv6Lo"))
-		VADDPS(one, h, h) // h/6 + 1
-		a.subIf(a.cmp(0x0d, h, one), h, one)
+		h, _, _ := hueFwd(a, c, zero, src, k, func(s, v VecVirtual) {
+			VMOVUPS(v, dst.Offset(2*w))
+			VMOVUPS(s, dst.Offset(w))
+		})
 		VMOVUPS(h, dst)
 	}, func() {
 		ADDQ(U8(3*a.lanes), src.Base)
@@ -280,26 +372,8 @@ func genHueInv(a *isa) {
 	src := Mem{Base: Load(Param("hsv"), GP64())}
 	n := Load(Param("n"), GP64())
 	hue := a.broadcast("hue")
-	// Sector tables, indexed by the sector i = floor(h*6) in 0..6 (6 is
-	// sector 0): channel c of sector i takes the value v*(1 - s*x) with
-	// x = A[i] + B[i]*f, which is x = 0 (v), 1 (p), f (q) or 1-f (t): red
-	// v q p p t v, green t v v q p p, blue p p t v v q.
-	c := a.consts(storeTables(map[string]Mem{
-		"one":  splat("genF1", f1),
-		"six":  splat("genF6", f6),
-		"f255": splat("genF255", f255),
-		"AR":   table("genHueAR", [16]uint32{0, 0, f1, f1, f1, 0, 0}),
-		"BR":   table("genHueBR", [16]uint32{0, f1, 0, 0, fm1, 0, 0}),
-		"AG":   table("genHueAG", [16]uint32{f1, 0, 0, 0, f1, f1, f1}),
-		"BG":   table("genHueBG", [16]uint32{fm1, 0, 0, f1, 0, 0, fm1}),
-		"AB":   table("genHueAB", [16]uint32{f1, f1, f1, 0, 0, 0, f1}),
-		"BB":   table("genHueBB", [16]uint32{0, 0, fm1, 0, 0, f1, 0}),
-	}))
-	var zero VecVirtual
-	if a.z {
-		zero = ZMM()
-		VXORPS(zero, zero, zero)
-	}
+	c := a.consts(hueInvTables(map[string]Mem{}))
+	zero := zeroBefore(a)
 	c.keep("stPerm")
 	w := a.bytes()
 	a.pixelLoop(n, func(k Register, whole bool) {
@@ -307,52 +381,7 @@ func genHueInv(a *isa) {
 		VMOVUPS(src, h)
 		VMOVUPS(src.Offset(w), s)
 		VMOVUPS(src.Offset(2*w), v)
-		one := c.reg("one")
-		VADDPS(hue, h, h)                    // h + hue
-		a.subIf(a.cmp(0x0d, h, one), h, one) // h >= 1 ? h-1 : h
-		z := zero
-		if !a.z {
-			z = YMM()
-			VXORPS(z, z, z)
-		}
-		a.addIf(a.cmp(1, h, z), h, one) // h < 0 ? h+1 : h
-		// The reference clamps p, q and t to [0, 1] as torchvision does;
-		// the clamps are left out because they never change a value: v
-		// and s lie in [0, 1], f in [0, 1), and float32 products and
-		// differences of numbers in [0, 1] round to values in [0, 1].
-		//
-		// Each channel is v*(1 - s*x) with x = A[i] + B[i]*f (one FMA: B
-		// is 0, 1 or -1, so x is exactly 0, 1, f or float32(1-f)).
-		VMULPS(c.op("six"), h, h) // h6
-		fi := a.vec()
-		a.round(1, h, fi) // floor(h6)
-		VSUBPS(fi, h, h)  // f
-		VCVTTPS2DQ(fi, fi)
-		xs := [3]VecVirtual{}
-		for ch, tab := range [3][2]string{{"AR", "BR"}, {"AG", "BG"}, {"AB", "BB"}} {
-			x, bt := a.vec(), a.vec()
-			VPERMPS(c.op(tab[0]), fi, x)
-			VPERMPS(c.op(tab[1]), fi, bt)
-			VFMADD231PS(h, bt, x)
-			xs[ch] = x
-		}
-		for _, x := range xs {
-			VMULPS(s, x, x) // s*x
-		}
-		for _, x := range xs {
-			VSUBPS(x, one, x) // 1 - s*x
-		}
-		for _, x := range xs {
-			VMULPS(v, x, x) // v*(1 - s*x)
-		}
-		m := c.reg("f255")
-		for _, x := range xs {
-			VMULPS(m, x, x)
-		}
-		for _, x := range xs {
-			VCVTTPS2DQ(x, x)
-		}
-		storeRGB(a, c, xs[0], xs[1], xs[2], dst, k, whole)
+		hueInv(a, c, zero, hue, h, s, v, dst, k, whole)
 	}, func() {
 		ADDQ(U32(3*w), src.Base)
 		ADDQ(U8(3*a.lanes), dst.Base)

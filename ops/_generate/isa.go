@@ -137,7 +137,9 @@ type consts struct {
 	regs map[string]VecVirtual
 }
 
-func (a *isa) consts(tabs map[string]Mem) *consts {
+// The names in memOnly stay memory operands on AVX-512 too (where a kernel
+// has more constants than registers to spare).
+func (a *isa) consts(tabs map[string]Mem, memOnly ...string) *consts {
 	c := &consts{a: a, mem: tabs, regs: map[string]VecVirtual{}}
 	if a.z {
 		for _, name := range slices.Sorted(maps.Keys(tabs)) {
@@ -178,8 +180,12 @@ func (c *consts) reg(name string) Register {
 	if r, ok := c.regs[name]; ok {
 		return r
 	}
-	r := YMM()
-	VMOVDQU(c.op(name), r)
+	r := c.a.vec()
+	if c.a.z {
+		VMOVDQU32(c.op(name), r)
+	} else {
+		VMOVDQU(c.op(name), r)
+	}
 	return r
 }
 
