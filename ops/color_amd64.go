@@ -4,22 +4,11 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// The hand-written AVX2 kernels of color_amd64.s (gray, sums). The
-// saturation, hue and brightness/contrast kernels, AVX2 and AVX-512, are
-// generated (generated_amd64.go, from _generate). The AVX2 kernels process
-// whole blocks only and the Go wrappers finish the tail with the reference
-// kernel, which computes the same bytes; the AVX-512 ones take any length
-// and mask their last block.
-
-// cfGray1AVX2 is cfGrayRef(dst, src, 1) over n pixels, n a multiple of 8.
-//
-//go:noescape
-func cfGray1AVX2(dst, src *uint8, n int)
-
-// cfGray3AVX2 is cfGrayRef(dst, src, 3) over n pixels, n a multiple of 8.
-//
-//go:noescape
-func cfGray3AVX2(dst, src *uint8, n int)
+// The colour kernels, AVX2 and AVX-512, are generated (generated_amd64.go
+// and .s, from _generate). The AVX2 kernels process whole blocks only and
+// the Go wrappers finish the tail with the reference kernel, which computes
+// the same bytes; the AVX-512 ones take any length and mask their last
+// block.
 
 // cfWideLoadPixels returns how many of the first n pixels (n a multiple of
 // 8) of src the AVX2 kernels built on LOADRGB8 (loadRGB in
@@ -41,19 +30,16 @@ func cfWideLoadPixels(n, nbytes int) int {
 // buffer at a time (3 KiB of float32s, well inside L1).
 const cfHueChunk = 256
 
-// cfSumU8AVX2 is cfSumU8Ref over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfSumU8AVX2(p *uint8, n int) uint64
-
-// cfLumaSumAVX2 is cfLumaSumRef over n pixels, n a multiple of 8 and at
-// most 1<<24 (the per-lane int32 sums cannot overflow).
-//
-//go:noescape
-func cfLumaSumAVX2(p *uint8, n int) uint64
-
 func cfLumaSum(p []uint8) uint64 {
 	var sum uint64
+	if tier >= cpu.AVX512 {
+		for len(p) >= 3 {
+			n := min(len(p)/3, 1<<24)
+			sum += cfLumaSumAVX512(&p[0], n)
+			p = p[3*n:]
+		}
+		return sum + cfLumaSumRef(p)
+	}
 	if tier >= cpu.AVX2 {
 		for len(p) >= 24 {
 			n := cfWideLoadPixels(min(len(p)/3&^7, 1<<24), cap(p))
@@ -69,6 +55,12 @@ func cfLumaSum(p []uint8) uint64 {
 
 func cfSumU8(p []uint8) uint64 {
 	var sum uint64
+	if tier >= cpu.AVX512 {
+		if len(p) > 0 {
+			sum = cfSumU8AVX512(&p[0], len(p))
+		}
+		return sum
+	}
 	if tier >= cpu.AVX2 {
 		if n := len(p) &^ 31; n > 0 {
 			sum = cfSumU8AVX2(&p[0], n)
@@ -123,6 +115,19 @@ func cfSaturate(dst, src []uint8, a, c float32) {
 }
 
 func cfGray(dst, src []uint8, outC int) {
+	if tier >= cpu.AVX512 {
+		if n := len(src) / 3; n > 0 {
+			_ = dst[outC*n-1]
+			if outC == 1 {
+				cfGray1AVX512(&dst[0], &src[0], n)
+			} else {
+				cfGray3AVX512(&dst[0], &src[0], n)
+			}
+			dst, src = dst[outC*n:], src[3*n:]
+		}
+		cfGrayRef(dst, src, outC) // nothing left but a partial pixel
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			if outC == 1 {

@@ -118,3 +118,55 @@ func TestGeneratedColorKernelsTails(t *testing.T) {
 		}
 	})
 }
+
+// TestGeneratedGraySumTails is TestGeneratedColorKernelsTails for the gray
+// and sum kernels: gray with one and three output channels (three also in
+// place), the luma sum and the byte sum, every length from 0 to 70 pixels
+// (200 bytes), offsets 0 to 3, guard bands after the output.
+func TestGeneratedGraySumTails(t *testing.T) {
+	const guard = 80
+	rng := rand.New(rand.NewPCG(13, 14))
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		for n := 0; n <= 70; n++ {
+			for off := 0; off < 4; off++ {
+				src := make([]uint8, off+3*n+guard)
+				for i := range src {
+					src[i] = uint8(rng.IntN(256))
+				}
+				in := src[off : off+3*n]
+				for _, outC := range []int{1, 3} {
+					want := make([]uint8, outC*n)
+					cfGrayRef(want, in, outC)
+					buf := make([]uint8, off+outC*n+guard)
+					for i := range buf {
+						buf[i] = 0x5A
+					}
+					cfGray(buf[off:off+outC*n], in, outC)
+					if !bytes.Equal(buf[off:off+outC*n], want) {
+						t.Fatalf("gray%d n %d offset %d: differs from the reference", outC, n, off)
+					}
+					for i, v := range buf[off+outC*n:] {
+						if v != 0x5A || (i < off && buf[i] != 0x5A) {
+							t.Fatalf("gray%d n %d offset %d: wrote outside the output", outC, n, off)
+						}
+					}
+				}
+				inPlace := bytes.Clone(src)
+				want := make([]uint8, 3*n)
+				cfGrayRef(want, in, 3)
+				cfGray(inPlace[off:off+3*n], inPlace[off:off+3*n], 3)
+				if !bytes.Equal(inPlace[off:off+3*n], want) || !bytes.Equal(inPlace[off+3*n:], src[off+3*n:]) {
+					t.Fatalf("gray3 in place n %d offset %d: wrong output or wrote past it", n, off)
+				}
+				if got, w := cfLumaSum(in), cfLumaSumRef(in); got != w {
+					t.Fatalf("luma sum n %d offset %d: %d, want %d", n, off, got, w)
+				}
+				for _, m := range []int{n, 3 * n} {
+					if got, w := cfSumU8(src[off:off+m]), cfSumU8Ref(src[off:off+m]); got != w {
+						t.Fatalf("byte sum of %d bytes offset %d: %d, want %d", m, off, got, w)
+					}
+				}
+			}
+		}
+	})
+}

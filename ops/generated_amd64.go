@@ -36,6 +36,27 @@ func cfAffineAVX2(dst *uint8, src *uint8, n int, a float32, b float32)
 //go:noescape
 func cfScaleAVX2(dst *uint8, src *uint8, n int, a float32)
 
+// cfGray1AVX2 is cfGrayRef(dst, src, 1) over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfGray1AVX2(dst *uint8, src *uint8, n int)
+
+// cfGray3AVX2 is cfGrayRef(dst, src, 3) over n pixels, n a multiple of 8.
+//
+//go:noescape
+func cfGray3AVX2(dst *uint8, src *uint8, n int)
+
+// cfLumaSumAVX2 is cfLumaSumRef over n pixels, n a multiple of 8 and at
+// most 1<<24 (the per-lane int32 sums cannot overflow).
+//
+//go:noescape
+func cfLumaSumAVX2(p *uint8, n int) uint64
+
+// cfSumU8AVX2 is cfSumU8Ref over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfSumU8AVX2(p *uint8, n int) uint64
+
 // cfSaturateAVX512 is cfSaturateRef over n pixels (any n); it reads
 // and writes the 3*n bytes only.
 //
@@ -65,3 +86,26 @@ func cfAffineAVX512(dst *uint8, src *uint8, n int, a float32, b float32)
 //
 //go:noescape
 func cfScaleAVX512(dst *uint8, src *uint8, n int, a float32)
+
+// cfGray1AVX512 is cfGrayRef(dst, src, 1) over n pixels (any n); it reads
+// the 3*n bytes of src and writes the first 1*n bytes of dst only.
+//
+//go:noescape
+func cfGray1AVX512(dst *uint8, src *uint8, n int)
+
+// cfGray3AVX512 is cfGrayRef(dst, src, 3) over n pixels (any n); it reads
+// the 3*n bytes of src and writes the first 3*n bytes of dst only.
+//
+//go:noescape
+func cfGray3AVX512(dst *uint8, src *uint8, n int)
+
+// cfLumaSumAVX512 is cfLumaSumRef over n pixels (any n up to 1<<24: the
+// per-lane int32 sums cannot overflow); it reads the 3*n bytes only.
+//
+//go:noescape
+func cfLumaSumAVX512(p *uint8, n int) uint64
+
+// cfSumU8AVX512 is cfSumU8Ref over n bytes (any n); it reads them only.
+//
+//go:noescape
+func cfSumU8AVX512(p *uint8, n int) uint64

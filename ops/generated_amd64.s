@@ -774,6 +774,190 @@ done:
 	VZEROUPPER
 	RET
 
+// func cfGray1AVX2(dst *uint8, src *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfGray1AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVDQU      genLdPerm<>+0(SB), Y0
+	VPERMD       (CX), Y0, Y0
+	VPSHUFB      genLdR<>+0(SB), Y0, Y1
+	VPSHUFB      genLdG<>+0(SB), Y0, Y2
+	VPSHUFB      genLdB<>+0(SB), Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VCVTDQ2PS    Y2, Y2
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       genLumaR<>+0(SB), Y1, Y1
+	VMULPS       genLumaG<>+0(SB), Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	VMULPS       genLumaB<>+0(SB), Y0, Y2
+	VADDPS       Y2, Y1, Y1
+	VCVTTPS2DQ   Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X0
+	VPACKUSDW    X0, X1, X0
+	VPACKUSWB    X0, X0, X0
+	VMOVQ        X0, (AX)
+	ADDQ         $0x18, CX
+	ADDQ         $0x08, AX
+	DECQ         DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func cfGray3AVX2(dst *uint8, src *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfGray3AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x03, DX
+	JZ   done
+
+loop:
+	VMOVDQU      genLdPerm<>+0(SB), Y0
+	VPERMD       (CX), Y0, Y0
+	VPSHUFB      genLdR<>+0(SB), Y0, Y1
+	VPSHUFB      genLdG<>+0(SB), Y0, Y2
+	VPSHUFB      genLdB<>+0(SB), Y0, Y0
+	VCVTDQ2PS    Y1, Y1
+	VCVTDQ2PS    Y2, Y2
+	VCVTDQ2PS    Y0, Y0
+	VMULPS       genLumaR<>+0(SB), Y1, Y1
+	VMULPS       genLumaG<>+0(SB), Y2, Y2
+	VADDPS       Y2, Y1, Y1
+	VMULPS       genLumaB<>+0(SB), Y0, Y2
+	VADDPS       Y2, Y1, Y1
+	VCVTTPS2DQ   Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X0
+	VPACKUSDW    X0, X1, X0
+	VPACKUSWB    X0, X0, X0
+	VPSHUFB      genGray3b<>+0(SB), X0, X1
+	VPSHUFB      genGray3<>+0(SB), X0, X0
+	VMOVDQU      X0, (AX)
+	VMOVQ        X1, 16(AX)
+	ADDQ         $0x18, CX
+	ADDQ         $0x18, AX
+	DECQ         DX
+	JNZ          loop
+
+done:
+	VZEROUPPER
+	RET
+
+DATA genGray3<>+0(SB)/4, $0x01000000
+DATA genGray3<>+4(SB)/4, $0x02020101
+DATA genGray3<>+8(SB)/4, $0x03030302
+DATA genGray3<>+12(SB)/4, $0x05040404
+DATA genGray3<>+16(SB)/4, $0x06060505
+DATA genGray3<>+20(SB)/4, $0x07070706
+DATA genGray3<>+24(SB)/4, $0x09080808
+DATA genGray3<>+28(SB)/4, $0x0a0a0909
+DATA genGray3<>+32(SB)/4, $0x0b0b0b0a
+DATA genGray3<>+36(SB)/4, $0x0d0c0c0c
+DATA genGray3<>+40(SB)/4, $0x0e0e0d0d
+DATA genGray3<>+44(SB)/4, $0x0f0f0f0e
+DATA genGray3<>+48(SB)/4, $0x80808080
+DATA genGray3<>+52(SB)/4, $0x80808080
+DATA genGray3<>+56(SB)/4, $0x80808080
+DATA genGray3<>+60(SB)/4, $0x80808080
+GLOBL genGray3<>(SB), RODATA|NOPTR, $64
+
+DATA genGray3b<>+0(SB)/4, $0x06060505
+DATA genGray3b<>+4(SB)/4, $0x07070706
+DATA genGray3b<>+8(SB)/4, $0x80808080
+DATA genGray3b<>+12(SB)/4, $0x80808080
+DATA genGray3b<>+16(SB)/4, $0x00000000
+DATA genGray3b<>+20(SB)/4, $0x00000000
+DATA genGray3b<>+24(SB)/4, $0x00000000
+DATA genGray3b<>+28(SB)/4, $0x00000000
+DATA genGray3b<>+32(SB)/4, $0x00000000
+DATA genGray3b<>+36(SB)/4, $0x00000000
+DATA genGray3b<>+40(SB)/4, $0x00000000
+DATA genGray3b<>+44(SB)/4, $0x00000000
+DATA genGray3b<>+48(SB)/4, $0x00000000
+DATA genGray3b<>+52(SB)/4, $0x00000000
+DATA genGray3b<>+56(SB)/4, $0x00000000
+DATA genGray3b<>+60(SB)/4, $0x00000000
+GLOBL genGray3b<>(SB), RODATA|NOPTR, $64
+
+// func cfLumaSumAVX2(p *uint8, n int) uint64
+// Requires: AVX, AVX2
+TEXT ·cfLumaSumAVX2(SB), NOSPLIT, $0-24
+	MOVQ  p+0(FP), AX
+	MOVQ  n+8(FP), CX
+	VPXOR Y0, Y0, Y0
+	SHRQ  $0x03, CX
+	JZ    done
+
+loop:
+	VMOVDQU    genLdPerm<>+0(SB), Y1
+	VPERMD     (AX), Y1, Y1
+	VPSHUFB    genLdR<>+0(SB), Y1, Y2
+	VPSHUFB    genLdG<>+0(SB), Y1, Y3
+	VPSHUFB    genLdB<>+0(SB), Y1, Y1
+	VCVTDQ2PS  Y2, Y2
+	VCVTDQ2PS  Y3, Y3
+	VCVTDQ2PS  Y1, Y1
+	VMULPS     genLumaR<>+0(SB), Y2, Y2
+	VMULPS     genLumaG<>+0(SB), Y3, Y3
+	VADDPS     Y3, Y2, Y2
+	VMULPS     genLumaB<>+0(SB), Y1, Y3
+	VADDPS     Y3, Y2, Y2
+	VCVTTPS2DQ Y2, Y2
+	VPADDD     Y2, Y0, Y0
+	ADDQ       $0x18, AX
+	DECQ       CX
+	JNZ        loop
+
+done:
+	VPXOR        X4, X4, X4
+	VPUNPCKLDQ   Y4, Y0, Y1
+	VPUNPCKHDQ   Y4, Y0, Y0
+	VPADDQ       Y0, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X0
+	VPADDQ       X0, X1, X0
+	VPSHUFD      $0x4e, X0, X1
+	VPADDQ       X1, X0, X0
+	VMOVQ        X0, AX
+	MOVQ         AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func cfSumU8AVX2(p *uint8, n int) uint64
+// Requires: AVX, AVX2
+TEXT ·cfSumU8AVX2(SB), NOSPLIT, $0-24
+	MOVQ  p+0(FP), AX
+	MOVQ  n+8(FP), CX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	SHRQ  $0x05, CX
+	JZ    done
+
+loop:
+	VMOVDQU (AX), Y2
+	VPSADBW Y1, Y2, Y2
+	VPADDQ  Y2, Y0, Y0
+	ADDQ    $0x20, AX
+	DECQ    CX
+	JNZ     loop
+
+done:
+	VEXTRACTI128 $0x01, Y0, X1
+	VPADDQ       X1, X0, X1
+	VPSHUFD      $0x4e, X1, X0
+	VPADDQ       X0, X1, X1
+	VMOVQ        X1, AX
+	MOVQ         AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
 // func cfSaturateAVX512(dst *uint8, src *uint8, n int, a float32, c float32)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·cfSaturateAVX512(SB), NOSPLIT, $0-32
@@ -1322,5 +1506,268 @@ tail:
 	VMOVDQU8      Z4, K1, (AX)
 
 done:
+	VZEROUPPER
+	RET
+
+// func cfGray1AVX512(dst *uint8, src *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·cfGray1AVX512(SB), NOSPLIT, $0-24
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      n+16(FP), DX
+	VMOVDQU32 genLdB<>+0(SB), Z0
+	VMOVDQU32 genLdG<>+0(SB), Z1
+	VMOVDQU32 genLdPerm<>+0(SB), Z2
+	VMOVDQU32 genLdR<>+0(SB), Z3
+	VMOVDQU32 genLumaB<>+0(SB), Z4
+	VMOVDQU32 genLumaG<>+0(SB), Z5
+	VMOVDQU32 genLumaR<>+0(SB), Z6
+	MOVQ      $0x0000ffffffffffff, BX
+	KMOVQ     BX, K1
+
+loop:
+	CMPQ       DX, $0x10
+	JB         tail
+	VMOVDQU8.Z (CX), K1, Z7
+	VPERMD     Z7, Z2, Z7
+	VPSHUFB    Z3, Z7, Z8
+	VPSHUFB    Z1, Z7, Z9
+	VPSHUFB    Z0, Z7, Z7
+	VCVTDQ2PS  Z8, Z8
+	VCVTDQ2PS  Z9, Z9
+	VCVTDQ2PS  Z7, Z7
+	VMULPS     Z6, Z8, Z8
+	VMULPS     Z5, Z9, Z9
+	VADDPS     Z9, Z8, Z8
+	VMULPS     Z4, Z7, Z9
+	VADDPS     Z9, Z8, Z8
+	VCVTTPS2DQ Z8, Z8
+	VPMOVDB    Z8, X7
+	VMOVDQU32  X7, (AX)
+	ADDQ       $0x30, CX
+	ADDQ       $0x10, AX
+	SUBQ       $0x10, DX
+	JMP        loop
+
+tail:
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       (DX)(DX*2), BX
+	MOVQ       $-1, SI
+	BZHIQ      BX, SI, SI
+	KMOVQ      SI, K1
+	VMOVDQU8.Z (CX), K1, Z7
+	VPERMD     Z7, Z2, Z7
+	VPSHUFB    Z3, Z7, Z2
+	VPSHUFB    Z1, Z7, Z1
+	VPSHUFB    Z0, Z7, Z0
+	VCVTDQ2PS  Z2, Z2
+	VCVTDQ2PS  Z1, Z1
+	VCVTDQ2PS  Z0, Z0
+	VMULPS     Z6, Z2, Z2
+	VMULPS     Z5, Z1, Z1
+	VADDPS     Z1, Z2, Z2
+	VMULPS     Z4, Z0, Z1
+	VADDPS     Z1, Z2, Z2
+	VCVTTPS2DQ Z2, Z2
+	VPMOVDB    Z2, X0
+	MOVQ       $-1, CX
+	BZHIQ      DX, CX, CX
+	KMOVQ      CX, K1
+	VMOVDQU8   X0, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func cfGray3AVX512(dst *uint8, src *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·cfGray3AVX512(SB), NOSPLIT, $0-24
+	MOVQ      dst+0(FP), AX
+	MOVQ      src+8(FP), CX
+	MOVQ      n+16(FP), DX
+	VMOVDQU32 genGray3<>+0(SB), Z0
+	VMOVDQU32 genLdB<>+0(SB), Z1
+	VMOVDQU32 genLdG<>+0(SB), Z2
+	VMOVDQU32 genLdPerm<>+0(SB), Z3
+	VMOVDQU32 genLdR<>+0(SB), Z4
+	VMOVDQU32 genLumaB<>+0(SB), Z5
+	VMOVDQU32 genLumaG<>+0(SB), Z6
+	VMOVDQU32 genLumaR<>+0(SB), Z7
+	MOVQ      $0x0000ffffffffffff, BX
+	KMOVQ     BX, K1
+
+loop:
+	CMPQ          DX, $0x10
+	JB            tail
+	VMOVDQU8.Z    (CX), K1, Z8
+	VPERMD        Z8, Z3, Z8
+	VPSHUFB       Z4, Z8, Z9
+	VPSHUFB       Z2, Z8, Z10
+	VPSHUFB       Z1, Z8, Z8
+	VCVTDQ2PS     Z9, Z9
+	VCVTDQ2PS     Z10, Z10
+	VCVTDQ2PS     Z8, Z8
+	VMULPS        Z7, Z9, Z9
+	VMULPS        Z6, Z10, Z10
+	VADDPS        Z10, Z9, Z9
+	VMULPS        Z5, Z8, Z10
+	VADDPS        Z10, Z9, Z9
+	VCVTTPS2DQ    Z9, Z9
+	VPMOVDB       Z9, X11
+	VSHUFI32X4    $0x00, Z11, Z11, Z8
+	VPSHUFB       Z0, Z8, Z8
+	VMOVDQU32     Y8, (AX)
+	VEXTRACTI32X4 $0x02, Z8, X8
+	VMOVDQU32     X8, 32(AX)
+	ADDQ          $0x30, CX
+	ADDQ          $0x30, AX
+	SUBQ          $0x10, DX
+	JMP           loop
+
+tail:
+	TESTQ      DX, DX
+	JZ         done
+	LEAQ       (DX)(DX*2), DX
+	MOVQ       $-1, BX
+	BZHIQ      DX, BX, BX
+	KMOVQ      BX, K1
+	VMOVDQU8.Z (CX), K1, Z8
+	VPERMD     Z8, Z3, Z8
+	VPSHUFB    Z4, Z8, Z3
+	VPSHUFB    Z2, Z8, Z2
+	VPSHUFB    Z1, Z8, Z1
+	VCVTDQ2PS  Z3, Z3
+	VCVTDQ2PS  Z2, Z2
+	VCVTDQ2PS  Z1, Z1
+	VMULPS     Z7, Z3, Z3
+	VMULPS     Z6, Z2, Z2
+	VADDPS     Z2, Z3, Z3
+	VMULPS     Z5, Z1, Z2
+	VADDPS     Z2, Z3, Z3
+	VCVTTPS2DQ Z3, Z3
+	VPMOVDB    Z3, X11
+	VSHUFI32X4 $0x00, Z11, Z11, Z1
+	VPSHUFB    Z0, Z1, Z1
+	VMOVDQU8   Z1, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func cfLumaSumAVX512(p *uint8, n int) uint64
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·cfLumaSumAVX512(SB), NOSPLIT, $0-24
+	MOVQ      p+0(FP), AX
+	MOVQ      n+8(FP), CX
+	VMOVDQU32 genLdB<>+0(SB), Z0
+	VMOVDQU32 genLdG<>+0(SB), Z1
+	VMOVDQU32 genLdPerm<>+0(SB), Z2
+	VMOVDQU32 genLdR<>+0(SB), Z3
+	VMOVDQU32 genLumaB<>+0(SB), Z4
+	VMOVDQU32 genLumaG<>+0(SB), Z5
+	VMOVDQU32 genLumaR<>+0(SB), Z6
+	VPXORD    Z7, Z7, Z7
+	MOVQ      $0x0000ffffffffffff, DX
+	KMOVQ     DX, K1
+
+loop:
+	CMPQ       CX, $0x10
+	JB         tail
+	VMOVDQU8.Z (AX), K1, Z8
+	VPERMD     Z8, Z2, Z8
+	VPSHUFB    Z3, Z8, Z9
+	VPSHUFB    Z1, Z8, Z10
+	VPSHUFB    Z0, Z8, Z8
+	VCVTDQ2PS  Z9, Z9
+	VCVTDQ2PS  Z10, Z10
+	VCVTDQ2PS  Z8, Z8
+	VMULPS     Z6, Z9, Z9
+	VMULPS     Z5, Z10, Z10
+	VADDPS     Z10, Z9, Z9
+	VMULPS     Z4, Z8, Z10
+	VADDPS     Z10, Z9, Z9
+	VCVTTPS2DQ Z9, Z9
+	VPADDD     Z9, Z7, Z7
+	ADDQ       $0x30, AX
+	SUBQ       $0x10, CX
+	JMP        loop
+
+tail:
+	TESTQ      CX, CX
+	JZ         done
+	LEAQ       (CX)(CX*2), CX
+	MOVQ       $-1, DX
+	BZHIQ      CX, DX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z8
+	VPERMD     Z8, Z2, Z8
+	VPSHUFB    Z3, Z8, Z2
+	VPSHUFB    Z1, Z8, Z1
+	VPSHUFB    Z0, Z8, Z0
+	VCVTDQ2PS  Z2, Z2
+	VCVTDQ2PS  Z1, Z1
+	VCVTDQ2PS  Z0, Z0
+	VMULPS     Z6, Z2, Z2
+	VMULPS     Z5, Z1, Z1
+	VADDPS     Z1, Z2, Z2
+	VMULPS     Z4, Z0, Z1
+	VADDPS     Z1, Z2, Z2
+	VCVTTPS2DQ Z2, Z2
+	VPADDD     Z2, Z7, Z7
+
+done:
+	VEXTRACTI64X4 $0x01, Z7, Y0
+	VPADDD        Y7, Y0, Y0
+	VPXORD        X11, X11, X11
+	VPUNPCKLDQ    Y11, Y0, Y1
+	VPUNPCKHDQ    Y11, Y0, Y0
+	VPADDQ        Y0, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDQ        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDQ        X1, X0, X0
+	VMOVQ         X0, AX
+	MOVQ          AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func cfSumU8AVX512(p *uint8, n int) uint64
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·cfSumU8AVX512(SB), NOSPLIT, $0-24
+	MOVQ   p+0(FP), AX
+	MOVQ   n+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+
+loop:
+	CMPQ     CX, $0x40
+	JB       tail
+	VMOVDQU8 (AX), Z2
+	VPSADBW  Z1, Z2, Z2
+	VPADDQ   Z2, Z0, Z0
+	ADDQ     $0x40, AX
+	SUBQ     $0x40, CX
+	JMP      loop
+
+tail:
+	TESTQ      CX, CX
+	JZ         done
+	MOVQ       $-1, DX
+	BZHIQ      CX, DX, DX
+	KMOVQ      DX, K1
+	VMOVDQU8.Z (AX), K1, Z2
+	VPSADBW    Z1, Z2, Z2
+	VPADDQ     Z2, Z0, Z0
+
+done:
+	VEXTRACTI64X4 $0x01, Z0, Y1
+	VPADDQ        Y0, Y1, Y1
+	VEXTRACTI32X4 $0x01, Y1, X0
+	VPADDQ        X0, X1, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPADDQ        X1, X0, X0
+	VMOVQ         X0, AX
+	MOVQ          AX, ret+16(FP)
 	VZEROUPPER
 	RET

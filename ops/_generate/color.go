@@ -158,6 +158,7 @@ func genSaturate(a *isa) {
 		ADDQ(U8(3*a.lanes), src.Base)
 		ADDQ(U8(3*a.lanes), dst.Base)
 	})
+	ret()
 }
 
 // divExact2 returns x/D correctly rounded, for the D whose float32
@@ -356,6 +357,7 @@ func genHueFwd(a *isa) {
 		ADDQ(U8(3*a.lanes), src.Base)
 		ADDQ(U32(3*w), dst.Base)
 	})
+	ret()
 }
 
 func genHueInv(a *isa) {
@@ -386,6 +388,7 @@ func genHueInv(a *isa) {
 		ADDQ(U32(3*w), src.Base)
 		ADDQ(U8(3*a.lanes), dst.Base)
 	})
+	ret()
 }
 
 // genAffine emits cfAffine<ISA> (scale false) or cfScale<ISA> (scale true,

@@ -208,12 +208,14 @@ func byteMask(nbytes Register) Register {
 	return k
 }
 
-// pixelLoop emits the loop of a kernel over n RGB pixels, body handling
+// pixelLoop emits the loop of a kernel over n RGB pixels (up to the label
+// done, where the caller's epilogue goes), body handling
 // one block of a.lanes pixels at src/dst with the given opmask (nil for
 // AVX2); whole says whether the block is a whole one. AVX2: n is a multiple of 8, whole blocks only. AVX-512: whole
 // blocks of 16 under a 48-byte mask, then one block of the n%16 pixels
 // left under a mask of their 3*(n%16) bytes, so nothing outside the n
-// pixels is read or written.
+// pixels is read or written; in that last block n holds the number of
+// pixels left.
 func (a *isa) pixelLoop(n Register, body func(k Register, whole bool), advance func()) {
 	if !a.z {
 		SHRQ(U8(3), n)
@@ -224,8 +226,6 @@ func (a *isa) pixelLoop(n Register, body func(k Register, whole bool), advance f
 		DECQ(n)
 		JNZ(LabelRef("loop"))
 		Label("done")
-		VZEROUPPER()
-		RET()
 		return
 	}
 	full := GP64()
@@ -246,6 +246,20 @@ func (a *isa) pixelLoop(n Register, body func(k Register, whole bool), advance f
 	LEAQ(Mem{Base: n, Index: n, Scale: 2}, nb)
 	body(byteMask(nb), false)
 	Label("done")
+}
+
+// zero clears the vector register v (EVEX for AVX-512, where v may be one
+// of the 16 registers VEX cannot name).
+func (a *isa) zero(v Register) {
+	if a.z {
+		VPXORD(v, v, v)
+		return
+	}
+	VPXOR(v, v, v)
+}
+
+// ret ends a kernel.
+func ret() {
 	VZEROUPPER()
 	RET()
 }

@@ -24,6 +24,10 @@ func main() {
 		genHueInv(a)
 		genAffine(a, false)
 		genAffine(a, true)
+		genGray(a, 1)
+		genGray(a, 3)
+		genLumaSum(a)
+		genSumU8(a)
 	}
 	Generate()
 }
