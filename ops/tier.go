@@ -3,7 +3,7 @@ package ops
 import "github.com/pairflow/pairflow/internal/cpu"
 
 // topTier is the highest tier this package has kernels for.
-const topTier = cpu.AVX2
+const topTier = cpu.AVX512
 
 // tier is the SIMD tier every kernel in this package dispatches on (the
 // dispatch convention of package cpu): cpu.Best capped at topTier. Tests
