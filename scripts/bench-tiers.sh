@@ -28,6 +28,26 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/trainbench" ./tools/trainbench
+summarise() { # encoder: one table row from the JSON files of its repetitions
+/usr/bin/python3 - "$tmp" "$reps" "$1" <<'PY'
+import json, statistics, sys
+tmp, reps, e = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b, a, t, tier = [], [], [], "?"
+for r in range(1, reps + 1):
+    jb = json.load(open(f"{tmp}/{e}.best.{r}.json"))
+    tier = jb["kernel_tier"]
+    b.append(jb["train"]["images_per_s_median_min_max"][0])
+    a.append(json.load(open(f"{tmp}/{e}.avx2.{r}.json"))["train"]["images_per_s_median_min_max"][0])
+    t.append(json.load(open(f"{tmp}/{e}.torch.{r}.json"))["train"]["images_per_s"]["median"])
+med = statistics.median
+ratio = lambda x, y: med([p / q for p, q in zip(x, y)])
+print(f"| {e} | {tier} | {med(b):.1f} | {med(a):.1f} | {med(t):.1f} | {ratio(b, a):.2f}x | {ratio(b, t):.2f}x | {ratio(a, t):.2f}x |")
+print(f"<!-- {e} per repetition: best {['%.1f' % v for v in b]}, avx2 {['%.1f' % v for v in a]}, torch {['%.1f' % v for v in t]} -->")
+PY
+}
+echo "clock: $clock, threads: $threads, repetitions: $reps"
+echo "| encoder | best tier | images/s best | images/s avx2 | images/s PyTorch | best/avx2 | best/PyTorch | avx2/PyTorch |"
+echo "|---|---|---|---|---|---|---|---|"
 for enc in "${encoders[@]}"; do
   case $enc in
     smallcnn) E=E1; steps=${STEPS:-5}; warm=${WARMUP:-2} ;;
@@ -41,23 +61,5 @@ for enc in "${encoders[@]}"; do
     env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "${peercmd[@]}" --encoder "$E" --threads "$threads" \
       --steps "$steps" --warmup "$warm" --no-forward --json "$tmp/$enc.torch.$r.json" >/dev/null
   done
+  summarise "$enc"
 done
-/usr/bin/python3 - "$tmp" "$reps" "${encoders[@]}" <<'PY'
-import json, statistics, sys
-tmp, reps, encs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-print(f"clock: {__import__('os').environ.get('CLOCK', 'wall')}")
-print("| encoder | best tier | images/s best | images/s avx2 | images/s PyTorch | best/avx2 | best/PyTorch | avx2/PyTorch |")
-print("|---|---|---|---|---|---|---|---|")
-for e in encs:
-    b, a, t, tier = [], [], [], "?"
-    for r in range(1, reps + 1):
-        jb = json.load(open(f"{tmp}/{e}.best.{r}.json"))
-        tier = jb["kernel_tier"]
-        b.append(jb["train"]["images_per_s_median_min_max"][0])
-        a.append(json.load(open(f"{tmp}/{e}.avx2.{r}.json"))["train"]["images_per_s_median_min_max"][0])
-        t.append(json.load(open(f"{tmp}/{e}.torch.{r}.json"))["train"]["images_per_s"]["median"])
-    med = statistics.median
-    ratio = lambda x, y: med([p / q for p, q in zip(x, y)])
-    print(f"| {e} | {tier} | {med(b):.1f} | {med(a):.1f} | {med(t):.1f} | {ratio(b, a):.2f}x | {ratio(b, t):.2f}x | {ratio(a, t):.2f}x |")
-    print(f"<!-- {e} per repetition: best {['%.1f' % v for v in b]}, avx2 {['%.1f' % v for v in a]}, torch {['%.1f' % v for v in t]} -->")
-PY
