@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -222,14 +221,13 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 		}
 		err := func() error {
 			defer rec.Release()
-			views, err := arrowpair.TensorsByName(rec, "view")
+			b, err := arrowpair.ReadBatch(rec)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrFeatures, err)
+			}
+			views, err := b.Tensors("view")
 			if err != nil {
 				return err
-			}
-			ids, ok1 := rec.Column(0).(*array.Uint64)
-			labs, ok2 := rec.Column(2).(*array.Int32)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("%w: unexpected sample_id/label columns", ErrFeatures)
 			}
 			m := views.Len()
 			if cap(buf) < m*elems {
@@ -241,15 +239,15 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 			}
 			out := enc.Forward(trainer.Tensor[float32]{Data: buf, Shape: []int{m, sh.C, sh.H, sh.W}})
 			for i := range m {
-				id := ids.Value(i)
+				id := b.SampleID(i)
 				if id >= uint64(n) || seen[id] {
 					return fmt.Errorf("%w: sample_id %d out of range or repeated", ErrFeatures, id)
 				}
 				seen[id] = true
 				copy(feats[int(id)*dim:(int(id)+1)*dim], out.Data[i*dim:(i+1)*dim])
 				labels[id] = -1
-				if labs.IsValid(i) {
-					labels[id] = labs.Value(i)
+				if l, ok := b.Label(i); ok {
+					labels[id] = l
 				}
 			}
 			count += m
