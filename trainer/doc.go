@@ -29,7 +29,8 @@
 //     trainer/safetensors, a bounded parser for untrusted files); parameter
 //     names follow PyTorch's state_dict, so PyTorch loads them (tested with
 //     testdata/read_safetensors.py when python3-torch is installed).
-//   - Interchange: ToDense / FromDense share data with gorgonia.org/tensor.
+//   - Interchange with gorgonia.org/tensor lives outside this module, in
+//     contrib/gorgonia (its own go.mod), so the trainer does not depend on it.
 //
 // # Precision and kernels
 //
