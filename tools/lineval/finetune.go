@@ -106,9 +106,9 @@ func (s *setup) finetuneOne(ctx context.Context, f float64, seed uint64) (Run, e
 		}
 		res := c.Step(trainer.Tensor[float32]{Data: buf[:n*sh.C*sh.H*sh.W], Shape: []int{n, sh.C, sh.H, sh.W}}, labels[:n])
 		last = res.Loss
-		if s.progress.every(step, o.steps) {
-			s.progress.printf("finetune %g%% seed %d: step %d/%d loss %.4f lr %.2e", f*100, seed, step+1, o.steps, res.Loss, res.LR)
-		}
+		s.progress.step(fmt.Sprintf("finetune %g%% seed %d", f*100, seed), "step", step, o.steps, func() string {
+			return fmt.Sprintf("loss %.4f lr %.2e", res.Loss, res.LR)
+		})
 		step++
 		if step == o.steps {
 			break

@@ -43,6 +43,7 @@ import (
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 )
 
 func main() {
@@ -218,11 +219,21 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
-	prog := &progress{w: stderr, quiet: *quiet, start: start, last: start}
+	total := *batches
+	if total == 0 {
+		total = -1
+	}
+	meter := progress.New(stderr, progress.Options{Name: "pairstream", Unit: "batches", Total: total, TTY: progress.ForFile(stderr)})
+	if *quiet {
+		meter = progress.New(io.Discard, progress.Options{Total: -1, Interval: time.Hour})
+	}
+	meter.Start()
+	prog := &counter{meter: meter, start: start}
 	n, err := arrowpair.WriteIPC(bw, p.Schema(), prog.take(p.Batches(ctx), *batches))
 	if err == nil {
 		err = bw.Flush()
 	}
+	meter.Stop()
 	if err == nil && f != nil {
 		err = f.Close()
 		f = nil
@@ -263,25 +274,23 @@ func recipeArg(r string) (string, error) {
 	return string(b), nil
 }
 
-type progress struct {
-	w           io.Writer
-	quiet       bool
-	start, last time.Time
-	rows        int64
+// counter passes batches on to the writer, counting them on the meter.
+type counter struct {
+	meter *progress.Meter
+	start time.Time
+	rows  int64
 }
 
-// take passes on at most k batches (all if k == 0), reporting progress.
-func (pr *progress) take(seq iter.Seq2[arrow.RecordBatch, error], k int64) iter.Seq2[arrow.RecordBatch, error] {
+// take passes on at most k batches (all if k == 0).
+func (pr *counter) take(seq iter.Seq2[arrow.RecordBatch, error], k int64) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		var n int64
 		for rec, err := range seq {
 			if err == nil {
 				n++
 				pr.rows += rec.NumRows()
-				if now := time.Now(); !pr.quiet && now.Sub(pr.last) >= time.Second {
-					pr.last = now
-					fmt.Fprintf(pr.w, "pairstream: %d batches, %.0f images/s\n", n, float64(pr.rows)/now.Sub(pr.start).Seconds())
-				}
+				pr.meter.AddN(1)
+				pr.meter.SetStatus(fmt.Sprintf("%.0f images/s", float64(pr.rows)/time.Since(pr.start).Seconds()))
 			}
 			if !yield(rec, err) || err != nil || (k > 0 && n >= k) {
 				return

@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
 func main() {
@@ -54,8 +56,13 @@ one random 14×14 square masked, Adam lr 1e-3, no weight decay).
 Flags:
 `
 
-// run is the command; it returns the exit code.
+// run is the command; it returns the exit code (cli.ExitCode: 2 for a usage
+// error, 1 for a failure).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cli.ExitCode("pretrain", command(ctx, args, stdout, stderr), stderr)
+}
+
+func command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -95,21 +102,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return err
 		}
-		return 2
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pretrain: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
-		return 2
+		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
 	}
 	explicit := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })
 
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "pretrain:", err)
-		return 1
-	}
 	if len(args) == 0 || *demo {
 		return runDemo(ctx, *out, *threads, *workers, stdout, stderr)
 	}
@@ -120,22 +122,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		NoDecayBNBias: *noDecay, Tau: *tau, MaskSide: *maskSide, Seed: *seed,
 	}
 	if err := objectiveDefaults(&cfg); err != nil {
-		return fail(err)
+		return err
 	}
 	o := options{Out: *out, Resume: *resume, Workers: *workers, Threads: *threads, KNNEvery: *knnEvery,
 		KNNK: *knnK, KNNTemp: *knnTemp, LogEvery: *logEvery, Plot: !*noPlot, Stderr: stderr, MaxEpochs: *maxEpochs}
 	if err := locateData(&o, *data, *trainDir, *testDir); err != nil {
-		return fail(err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	if err := validate(&cfg, &o); err != nil {
-		return fail(err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	res, err := pretrain(ctx, cfg, o, explicit)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	report(stdout, res, &o)
-	return 0
+	return nil
 }
 
 // objectiveDefaults fills what the flags left to the objective, and reads a

@@ -19,6 +19,7 @@ import (
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -336,9 +337,6 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		lossSum, accSum       float64
 		epochTrain, epochWait time.Duration
 		lastLR                float64
-		lastLog               = time.Now()
-		logTrain, logWait     time.Duration
-		logSteps              int
 		stoppedEarly          bool
 		totalSteps            = int64(cfg.Epochs * stepsPerEpoch)
 		runCtx, cancel        = context.WithCancel(ctx)
@@ -346,6 +344,14 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		epochsThisProcess     int
 	)
 	defer cancel()
+	// The progress bar (plain lines when stderr is not a terminal) every
+	// LogEvery; 0 leaves only the per-epoch lines.
+	meter := progress.New(log, progress.Options{Name: "pretrain", Unit: "steps", Total: totalSteps,
+		Done: obj.steps(), TTY: progress.ForFile(log), Interval: o.LogEvery})
+	if o.LogEvery > 0 {
+		meter.Start()
+		defer meter.Stop()
+	}
 	for rec, err := range p.Batches(runCtx) {
 		got := time.Now()
 		if err != nil {
@@ -367,18 +373,14 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		dt := done.Sub(waitStart)
 		epochTrain += dt
 		epochWait += wait
-		logTrain += dt
-		logWait += wait
-		logSteps++
 		lossSum += r.Loss
 		accSum += r.Accuracy
 		lastLR = r.LR
 		inEpoch++
-		if o.LogEvery > 0 && done.Sub(lastLog) >= o.LogEvery {
-			fmt.Fprintf(log, "epoch %d/%d  step %d/%d  loss %.4f  lr %.4g  %.0f img/s  data wait %.1f%%%s\n",
-				epoch+1, cfg.Epochs, obj.steps(), totalSteps, r.Loss, r.LR,
-				float64(logSteps*cfg.Batch)/logTrain.Seconds(), 100*logWait.Seconds()/logTrain.Seconds(), waitNote(logWait, logTrain))
-			lastLog, logTrain, logWait, logSteps = done, 0, 0, 0
+		meter.AddN(1)
+		if o.LogEvery > 0 {
+			meter.SetStatus(fmt.Sprintf("epoch %d/%d  loss %.4f  lr %.4g  %.0f img/s  data wait %.1f%%",
+				epoch+1, cfg.Epochs, r.Loss, r.LR, float64(inEpoch*cfg.Batch)/epochTrain.Seconds(), 100*epochWait.Seconds()/epochTrain.Seconds()))
 		}
 		if inEpoch == stepsPerEpoch {
 			epoch++
@@ -405,7 +407,7 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 			if !math.IsNaN(row.KNN) {
 				knn = fmt.Sprintf("  kNN %.2f%%", 100*row.KNN)
 			}
-			fmt.Fprintf(log, "epoch %d/%d done: loss %.4f  %.0f img/s  data wait %.1f%%%s  (%s)%s\n",
+			meter.Warn("epoch %d/%d done: loss %.4f  %.0f img/s  data wait %.1f%%%s  (%s)%s",
 				epoch, cfg.Epochs, row.Loss, row.ImagesPS, 100*row.DataWait, knn, filepath.Base(path), waitNote(epochWait, epochTrain))
 			inEpoch, lossSum, accSum, epochTrain, epochWait = 0, 0, 0, 0, 0
 			epochsThisProcess++

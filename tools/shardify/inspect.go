@@ -19,8 +19,8 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
-	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
 )
 
 const inspectSynopsis = `Usage: shardify inspect DIR [--contact-sheet OUT.png] [--n 64]

@@ -19,8 +19,8 @@ import (
 
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
-	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
 )
 
@@ -155,17 +155,12 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	if err != nil {
 		return st, err
 	}
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = progress.IsTerminal(f)
+	meter := progress.New(stderr, progress.Options{Name: "shardify", Unit: "records", Rate: "rec",
+		Total: int64(src.Len()), TotalBytes: src.InputBytes(), TTY: progress.ForFile(stderr), Interval: c.progressEvery})
+	if c.quiet {
+		meter = progress.New(io.Discard, progress.Options{Total: -1, TotalBytes: -1, Interval: time.Hour})
 	}
-	meter := progress.New(stderr, tty, int64(src.Len()), src.InputBytes(), c.progressEvery)
-	if !c.quiet {
-		meter.Start()
-	} else {
-		meter = progress.New(io.Discard, false, -1, -1, time.Hour)
-		meter.Start()
-	}
+	meter.Start()
 	defer meter.Stop()
 
 	var stop atomic.Bool

@@ -1,12 +1,14 @@
-// Package progress reports how a long pack is going: a single-line bar
-// redrawn in place when the output is a terminal, plain log lines
-// otherwise. Counters are updated from one goroutine and read by the
-// reporting goroutine, so they are atomic.
+// Package progress is the one progress reporter of pairflow's long-running
+// commands (shardify pack, pretrain, lineval, pairstream): a single-line bar
+// with rate and ETA redrawn in place when the output is a terminal, plain
+// log lines otherwise. Counters may be updated from any goroutine while the
+// reporting goroutine reads them, so they are atomic.
 package progress
 
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,17 +17,44 @@ import (
 	"github.com/sourcegraph/conc"
 )
 
-// Meter counts records and bytes and prints progress every Interval.
+// Options configure a Meter.
+type Options struct {
+	// Name prefixes the plain log lines ("shardify: …").
+	Name string
+	// Unit names what is counted ("records", "steps", "batches"); Rate is
+	// its short form in the rate ("rec" gives "rec/s"). Defaults: "items",
+	// and Unit.
+	Unit, Rate string
+	// Total is the number of units to do, or -1 when unknown; TotalBytes
+	// the input bytes, or -1. They drive the percentage and the ETA: units
+	// when known, else bytes. Input bytes are shown only when TotalBytes is
+	// not 0.
+	Total, TotalBytes int64
+	// Done is the number of units done before Start (a resumed run): they
+	// count towards Total but not in the rate.
+	Done int64
+	// TTY selects the bar redrawn in place (see IsTerminal and ForFile).
+	TTY bool
+	// Interval between reports; 0 picks 250 ms on a terminal and 5 s
+	// otherwise.
+	Interval time.Duration
+}
+
+// Meter counts units and bytes and prints progress every Interval.
 type Meter struct {
 	out        io.Writer
+	name       string
+	unit, rate string
 	tty        bool
 	interval   time.Duration
-	total      int64 // records, or -1
+	total      int64 // units, or -1
 	totalBytes int64 // input bytes, or -1
+	base       int64 // units done before Start
 	start      time.Time
 	now        func() time.Time
 
 	records, skipped, bytesIn atomic.Int64
+	status                    atomic.Pointer[string]
 
 	mu   sync.Mutex // serialises printing
 	stop chan struct{}
@@ -33,17 +62,29 @@ type Meter struct {
 	last int // width of the last bar line
 }
 
-// New returns a Meter writing to out. total and totalBytes (-1 when unknown)
-// drive the percentage and ETA: records when known, else bytes. interval
-// 0 picks 250 ms on a terminal and 5 s otherwise.
-func New(out io.Writer, tty bool, total, totalBytes int64, interval time.Duration) *Meter {
-	if interval <= 0 {
-		interval = 5 * time.Second
-		if tty {
-			interval = 250 * time.Millisecond
+// New returns a Meter writing to out.
+func New(out io.Writer, o Options) *Meter {
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Second
+		if o.TTY {
+			o.Interval = 250 * time.Millisecond
 		}
 	}
-	return &Meter{out: out, tty: tty, interval: interval, total: total, totalBytes: totalBytes, now: time.Now}
+	if o.Unit == "" {
+		o.Unit = "items"
+	}
+	if o.Rate == "" {
+		o.Rate = o.Unit
+	}
+	return &Meter{out: out, name: o.Name, unit: o.Unit, rate: o.Rate, tty: o.TTY, interval: o.Interval,
+		total: o.Total, totalBytes: o.TotalBytes, base: o.Done, now: time.Now}
+}
+
+// ForFile reports whether w is an *os.File that is a terminal: the TTY
+// option for a command's stderr.
+func ForFile(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && IsTerminal(f)
 }
 
 // Start begins periodic reports; Stop ends them.
@@ -80,7 +121,7 @@ func (m *Meter) Stop() {
 	}
 }
 
-// Add counts one item: written or skipped, with its input bytes.
+// Add counts one unit: done or skipped, with its input bytes.
 func (m *Meter) Add(skipped bool, in int64) {
 	if skipped {
 		m.skipped.Add(1)
@@ -89,6 +130,13 @@ func (m *Meter) Add(skipped bool, in int64) {
 	}
 	m.bytesIn.Add(in)
 }
+
+// AddN counts n units done.
+func (m *Meter) AddN(n int64) { m.records.Add(n) }
+
+// SetStatus sets a short text shown after the counts (say, the last loss);
+// "" shows none.
+func (m *Meter) SetStatus(s string) { m.status.Store(&s) }
 
 // Records, Skipped and BytesIn return the counters.
 func (m *Meter) Records() int64 { return m.records.Load() }
@@ -113,26 +161,39 @@ func (m *Meter) Warn(format string, args ...any) {
 func (m *Meter) Line() string {
 	el := m.Elapsed().Seconds()
 	n, sk, in := m.records.Load(), m.skipped.Load(), m.bytesIn.Load()
-	done := n + sk
 	var rate, mbs float64
 	if el > 0 {
-		rate, mbs = float64(done)/el, float64(in)/el/1e6
+		rate, mbs = float64(n+sk)/el, float64(in)/el/1e6
 	}
+	done := m.base + n + sk
 	var b strings.Builder
 	frac := m.fraction()
 	if m.total >= 0 {
-		fmt.Fprintf(&b, "%d/%d records", done, m.total)
+		fmt.Fprintf(&b, "%d/%d %s", done, m.total, m.unit)
 	} else {
-		fmt.Fprintf(&b, "%d records", done)
+		fmt.Fprintf(&b, "%d %s", done, m.unit)
 	}
 	if frac >= 0 {
 		fmt.Fprintf(&b, " (%.1f%%)", 100*frac)
 	}
-	fmt.Fprintf(&b, "  %.0f rec/s  %.1f MB/s in", rate, mbs)
+	if rate >= 10 || rate == 0 {
+		fmt.Fprintf(&b, "  %.0f %s/s", rate, m.rate)
+	} else {
+		fmt.Fprintf(&b, "  %.2f %s/s", rate, m.rate)
+	}
+	if m.totalBytes != 0 {
+		fmt.Fprintf(&b, "  %.1f MB/s in", mbs)
+	}
 	if sk > 0 {
 		fmt.Fprintf(&b, "  %d skipped", sk)
 	}
-	if frac > 0 && frac < 1 && el > 0 {
+	if st := m.status.Load(); st != nil && *st != "" {
+		fmt.Fprintf(&b, "  %s", *st)
+	}
+	switch {
+	case m.total > 0 && frac < 1 && rate > 0:
+		fmt.Fprintf(&b, "  ETA %s", FormatDuration(time.Duration(float64(m.total-done)/rate*float64(time.Second))))
+	case m.total < 0 && frac > 0 && frac < 1 && el > 0:
 		fmt.Fprintf(&b, "  ETA %s", FormatDuration(time.Duration(el/frac*(1-frac)*float64(time.Second))))
 	}
 	return b.String()
@@ -143,7 +204,7 @@ func (m *Meter) Line() string {
 func (m *Meter) fraction() float64 {
 	switch {
 	case m.total > 0:
-		return min(1, float64(m.records.Load()+m.skipped.Load())/float64(m.total))
+		return min(1, float64(m.base+m.records.Load()+m.skipped.Load())/float64(m.total))
 	case m.total == 0:
 		return 1
 	case m.totalBytes > 0:
@@ -159,7 +220,7 @@ func (m *Meter) Print() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.tty {
-		fmt.Fprintf(m.out, "shardify: %s\n", line)
+		fmt.Fprintf(m.out, "%s: %s\n", m.name, line)
 		return
 	}
 	const width = 24
