@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -224,38 +223,3 @@ func TestFashionMNIST(t *testing.T) {
 	}
 }
 
-// TestMkPhotosDeterministic builds a few benchmark photos twice with
-// different worker counts and compares every byte.
-func TestMkPhotosDeterministic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decodes two wallpapers: skipped with -short")
-	}
-	for _, p := range photoSources {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("wallpaper packages not installed (%v)", err)
-		}
-	}
-	a, b := t.TempDir(), t.TempDir()
-	if rc, _, errs := shardify(t, "mkphotos", "--out", a, "--n", "12", "--seed", "7", "--workers", "1", "--max-sources", "2"); rc != 0 {
-		t.Fatal(errs)
-	}
-	if rc, _, errs := shardify(t, "mkphotos", "--out", b, "--n", "12", "--seed", "7", "--workers", "3", "--max-sources", "2"); rc != 0 {
-		t.Fatal(errs)
-	}
-	for c := 0; c < 2; c++ { // two sources fill classes 0 and 1
-		sameDirs(t, filepath.Join(a, fmt.Sprintf("class_%02d", c)), filepath.Join(b, fmt.Sprintf("class_%02d", c)))
-	}
-	src, _ := os.ReadFile(filepath.Join(a, "SOURCES.txt"))
-	if lines := strings.Count(string(src), "\n"); lines != 13 {
-		t.Fatalf("SOURCES.txt has %d lines", lines)
-	}
-	out := t.TempDir()
-	mustPack(t, "--in", a, "--out", out, "--encoding", "keep", "--strict")
-	d := open(t, out)
-	for i := 0; i < d.Len(); i++ {
-		rec, _ := pixels(t, d, i)
-		if short := min(rec.Width, rec.Height); short < 256 || short > 500 || rec.Encoding != shards.JPEG || rec.Channels != 3 {
-			t.Fatalf("photo %s: %dx%dx%d %v", rec.Key, rec.Width, rec.Height, rec.Channels, rec.Encoding)
-		}
-	}
-}

@@ -1,7 +1,17 @@
+// Command mkphotos builds the benchmark photo folder of scripts/benchdata.sh
+// from the photographs in Debian's wallpaper packages. It is a data script,
+// not part of the shipped shardify command (it hard-codes the wallpaper
+// paths); run it with
+//
+//	go run ./tools/shardify/internal/mkphotos --out DIR [--n 2000] [--seed 0]
+//
+// Exit status: 0 on success, 2 for a usage error, 1 for any other failure.
 package main
 
 import (
 	"bufio"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -20,7 +30,7 @@ import (
 
 // photoSources are the real photographs in Debian's wallpaper packages
 // (mate-backgrounds, plasma-workspace-wallpapers, lomiri-wallpapers-20.04),
-// the same list as ../shared/peers/make_photos.py uses.
+// the same list as the PyTorch peer's photo script uses (docs/benchmarks.md).
 var photoSources = []string{
 	"/usr/share/backgrounds/mate/nature/Aqua.jpg",
 	"/usr/share/backgrounds/mate/nature/Blinds.jpg",
@@ -49,7 +59,7 @@ var photoSources = []string{
 	"/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",
 }
 
-const mkphotosSynopsis = `Usage: shardify mkphotos --out DIR [--n 2000] [--seed 0] [--quality 90]
+const synopsis = `Usage: mkphotos --out DIR [--n 2000] [--seed 0] [--quality 90]
 
 Builds an ImageNet-like ImageFolder of JPEG photos from the photographs in
 Debian's wallpaper packages, deterministically (same seed, same files):
@@ -58,20 +68,33 @@ DIR/class_XX/img_NNNNN.jpg in 10 classes, each a seeded random crop (area
 in [1, 5/3], portrait 25% of the time) downscaled with Lanczos-3 so that the
 shorter side is uniform in 256..500, saved as JPEG (4:2:0). Image i comes
 from source photo i mod #sources and goes to class (i mod #sources) mod 10,
-as in ../shared/peers/make_photos.py. DIR/SOURCES.txt lists each crop.`
+as in the PyTorch peer's photo script. DIR/SOURCES.txt lists each crop.`
 
-func cmdMkPhotos(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("mkphotos", mkphotosSynopsis, stderr)
+func main() {
+	os.Exit(cli.ExitCode("mkphotos", run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// run is the command: usage errors wrap cli.ErrUsage.
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mkphotos", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
 	out := fs.String("out", "", "output folder (required)")
 	n := fs.Int("n", 2000, "number of photos")
 	seed := fs.Uint64("seed", 0, "random seed")
 	quality := fs.Int("quality", 90, "JPEG quality")
 	workers := fs.Int("workers", 2, "parallel goroutines (output does not depend on it)")
 	maxSources := fs.Int("max-sources", len(photoSources), "use only the first K source photos (for quick tests)")
-	if _, err := parseInterleaved(fs, args); err != nil {
-		return err
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
-	if *out == "" || *n < 1 || *quality < 1 || *quality > 100 || *workers < 1 {
+	if fs.NArg() > 0 || *out == "" || *n < 1 || *quality < 1 || *quality > 100 || *workers < 1 {
 		fs.Usage()
 		return fmt.Errorf("%w: mkphotos needs --out, --n ≥ 1, --quality 1..100, --workers ≥ 1", cli.ErrUsage)
 	}
@@ -80,7 +103,7 @@ func cmdMkPhotos(args []string, stdout, stderr io.Writer) error {
 	for _, p := range photoSources[:max(1, min(*maxSources, len(photoSources)))] {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			fmt.Fprintf(stderr, "shardify: mkphotos: missing %s (install mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-20.04)\n", p)
+			fmt.Fprintf(stderr, "mkphotos: missing %s (install mate-backgrounds plasma-workspace-wallpapers lomiri-wallpapers-20.04)\n", p)
 			continue
 		}
 		m := &ops.Image{}
@@ -90,7 +113,7 @@ func cmdMkPhotos(args []string, stdout, stderr io.Writer) error {
 		srcs, names = append(srcs, m), append(names, p)
 	}
 	if len(srcs) == 0 {
-		return fmt.Errorf("mkphotos: no source photos found")
+		return errors.New("no source photos found")
 	}
 	const nclass = 10
 	for c := 0; c < nclass; c++ {
