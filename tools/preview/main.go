@@ -18,9 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"strings"
@@ -29,6 +27,7 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 )
 
 func main() {
@@ -224,16 +223,12 @@ func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
 	pairs := (cols - 1) / 2
 	W := gap + cell + 3*gap + pairs*(2*cell+gap) + (pairs-1)*2*gap + gap
 	H := gap + len(rows)*(cell+gap)
-	canvas := image.NewRGBA(image.Rect(0, 0, W, H))
-	bg := color.RGBA{40, 40, 40, 255}
-	for i := 0; i < len(canvas.Pix); i += 4 {
-		canvas.Pix[i], canvas.Pix[i+1], canvas.Pix[i+2], canvas.Pix[i+3] = bg.R, bg.G, bg.B, bg.A
-	}
+	canvas := sheet.New(W, H, color.RGBA{40, 40, 40, 255})
 	for r, row := range rows {
 		y0 := gap + r*(cell+gap)
 		x := gap
 		for j, img := range row {
-			blit(canvas, img, x, y0, cell)
+			canvas.Fit(img, x, y0, cell)
 			switch {
 			case j == 0:
 				x += cell + 3*gap
@@ -244,38 +239,5 @@ func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
 			}
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, canvas); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// blit draws m into the cell at (x0, y0), scaled by nearest neighbour to
-// fit the cell while keeping its aspect ratio.
-func blit(dst *image.RGBA, m *ops.Image, x0, y0, cell int) {
-	if m.W == 0 || m.H == 0 {
-		return
-	}
-	scale := float64(cell) / float64(max(m.W, m.H))
-	w, h := max(int(float64(m.W)*scale), 1), max(int(float64(m.H)*scale), 1)
-	for y := 0; y < h; y++ {
-		sy := min(int(float64(y)/scale), m.H-1)
-		for x := 0; x < w; x++ {
-			sx := min(int(float64(x)/scale), m.W-1)
-			o := sy*m.Stride + sx*m.C
-			var r, g, b uint8
-			if m.C == 1 {
-				r, g, b = m.Pix[o], m.Pix[o], m.Pix[o]
-			} else {
-				r, g, b = m.Pix[o], m.Pix[o+1], m.Pix[o+2]
-			}
-			d := dst.PixOffset(x0+x, y0+y)
-			dst.Pix[d], dst.Pix[d+1], dst.Pix[d+2], dst.Pix[d+3] = r, g, b, 255
-		}
-	}
+	return canvas.WritePNG(path)
 }

@@ -222,4 +222,3 @@ func TestFashionMNIST(t *testing.T) {
 		}
 	}
 }
-

@@ -2,24 +2,17 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
-
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/internal/progress"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
 )
 
@@ -226,10 +219,8 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 	rows := (n + cols - 1) / cols
 	const text, pad = 16, 4
 	cw, ch := cell+pad, cell+text+pad
-	sheet := image.NewRGBA(image.Rect(0, 0, cols*cw+pad, rows*ch+pad))
-	draw.Draw(sheet, sheet.Bounds(), image.NewUniform(color.RGBA{32, 32, 32, 255}), image.Point{}, draw.Src)
+	canvas := sheet.New(cols*cw+pad, rows*ch+pad, color.RGBA{32, 32, 32, 255})
 	classes := d.Manifest().Classes
-	face := basicfont.Face7x13
 	var rec shards.Record
 	for i := 0; i < n; i++ {
 		if err := d.Record(i, &rec); err != nil {
@@ -242,8 +233,7 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 			var t *ops.Image
 			t, err = convert.Resize(nil, img, tw, th, convert.CatmullRom)
 			if err == nil {
-				ox, oy := x0+(cell-tw)/2, y0+(cell-th)/2
-				draw.Draw(sheet, image.Rect(ox, oy, ox+tw, oy+th), convert.ToImage(t), image.Point{}, draw.Src)
+				canvas.Put(t, x0+(cell-tw)/2, y0+(cell-th)/2)
 			}
 		}
 		label := "-"
@@ -259,19 +249,9 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 		if maxc := cell / 7; len(label) > maxc {
 			label = label[:maxc]
 		}
-		dr := font.Drawer{Dst: sheet, Src: image.NewUniform(color.RGBA{240, 240, 240, 255}), Face: face,
-			Dot: fixed.P(x0, y0+cell+12)}
-		dr.DrawString(label)
+		canvas.Label(x0, y0+cell+12, label, color.RGBA{240, 240, 240, 255})
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return 0, err
-	}
-	if err := png.Encode(f, sheet); err != nil {
-		f.Close()
-		return 0, err
-	}
-	return n, f.Close()
+	return n, canvas.WritePNG(out)
 }
 
 // fitBox scales w×h (up or down) so the longer side is box.

@@ -9,12 +9,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
 	"image/jpeg"
 	"image/png"
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
 )
 
@@ -194,32 +194,16 @@ func tight(img *ops.Image) []byte {
 	return out
 }
 
-// ToImage wraps or converts img as a standard library image: *image.Gray
-// for one channel (sharing pixels), *image.RGBA for three (copied).
-func ToImage(img *ops.Image) image.Image {
-	if img.C == 1 {
-		return &image.Gray{Pix: img.Pix, Stride: img.Stride, Rect: image.Rect(0, 0, img.W, img.H)}
-	}
-	out := image.NewRGBA(image.Rect(0, 0, img.W, img.H))
-	for y := 0; y < img.H; y++ {
-		in, o := img.Row(y), out.Pix[y*out.Stride:]
-		for x := 0; x < img.W; x++ {
-			o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = in[3*x], in[3*x+1], in[3*x+2], 255
-		}
-	}
-	return out
-}
-
 // EncodeJPEG encodes img as baseline JPEG (4:2:0 for RGB) at quality q.
 func EncodeJPEG(img *ops.Image, q int) ([]byte, error) {
 	var buf bytes.Buffer
-	err := jpeg.Encode(&buf, ToImage(img), &jpeg.Options{Quality: q})
+	err := jpeg.Encode(&buf, sheet.ToImage(img), &jpeg.Options{Quality: q})
 	return buf.Bytes(), err
 }
 
 // EncodePNG encodes img as PNG with default compression.
 func EncodePNG(img *ops.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	err := png.Encode(&buf, ToImage(img))
+	err := png.Encode(&buf, sheet.ToImage(img))
 	return buf.Bytes(), err
 }
