@@ -3,10 +3,11 @@
 // the per-stage breakdown of pipeline.Stats and the peak resident memory of
 // the process as the OS reports it (VmHWM). Each configuration runs in its own
 // child process, so every peak is that configuration's alone. Optionally the
-// torchvision peer (shared/peers/aug_bench.py) runs in the same session.
+// torchvision peer benchmark (aug_bench.py, not part of this repository;
+// --peer-script names it) runs in the same session.
 //
 //	pairbench --data data/fashion-mnist/train --recipe torchvision-a --kinds contrastive --workers 1,2 \
-//	    --batches 40 [--peer-setting A --peer-args "--fmnist data/fmnist/train.npz"] [--json out.json]
+//	    --batches 40 [--peer-script PATH/aug_bench.py --peer-setting A --peer-args "--fmnist data/fmnist/train.npz"] [--json out.json]
 //
 // Batches are discarded (Released) as they arrive; the first --warmup batches
 // are not timed. Output: a Markdown table on stdout (and every figure as JSON
@@ -84,7 +85,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.warmup, "warmup", 2, "untimed batches first")
 	fs.IntVar(&o.size, "size", 32, "view side of the relative-patch and eval recipes")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON here")
-	fs.StringVar(&o.peerScript, "peer-script", "../shared/peers/aug_bench.py", "torchvision peer benchmark")
+	fs.StringVar(&o.peerScript, "peer-script", "", "path of the torchvision peer benchmark aug_bench.py (required with --peer-setting)")
 	fs.StringVar(&o.peerSetting, "peer-setting", "", "run the peer with this setting (A, B or C) after pairflow")
 	fs.IntVar(&o.peerWorkers, "peer-workers", 2, "peer DataLoader workers")
 	fs.StringVar(&o.peerArgs, "peer-args", "", "extra peer arguments (space-separated)")
@@ -99,6 +100,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.data == "" || o.batch < 1 || o.batches < 1 || o.warmup < 0 {
 		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", cli.ErrUsage)
+	}
+	if o.peerSetting != "" && o.peerScript == "" {
+		return fmt.Errorf("%w: --peer-setting needs --peer-script PATH (the torchvision peer's aug_bench.py)", cli.ErrUsage)
 	}
 	if o.child {
 		r, err := measure(&o)
