@@ -155,7 +155,7 @@ func render(c config) error {
 				row = append(row, cp)
 				cell = max(cell, out.W, out.H)
 				views = append(views, viewJSON{Sample: idx, Key: rec.Key, Epoch: epoch, View: v,
-					Width: out.W, Height: out.H, Params: paramsJSON(&p)})
+					Width: out.W, Height: out.H, Params: ops.ParamsMap(&p)})
 			}
 		}
 		rows[i] = row
@@ -171,49 +171,6 @@ func render(c config) error {
 		return err
 	}
 	return os.WriteFile(c.params, append(b, '\n'), 0o644)
-}
-
-// paramsJSON keeps the fields of the ops that were reached.
-func paramsJSON(p *ops.Params) map[string]any {
-	m := map[string]any{}
-	if p.Has(ops.OpCrop) {
-		m["crop"] = map[string]int32{"x": p.Crop.X, "y": p.Crop.Y, "w": p.Crop.W, "h": p.Crop.H}
-	}
-	if p.Has(ops.OpHFlip) {
-		m["hflip"] = p.HFlip
-	}
-	if p.Has(ops.OpVFlip) {
-		m["vflip"] = p.VFlip
-	}
-	if p.Has(ops.OpRot90) {
-		m["rot90"] = p.Rot90
-	}
-	if p.Has(ops.OpRotate) {
-		m["angle"] = p.Angle
-	}
-	if p.Has(ops.OpJitter) {
-		m["jitter"] = map[string]any{"brightness": p.Brightness, "contrast": p.Contrast,
-			"saturation": p.Saturation, "hue": p.Hue, "order": p.JitterOrder[:]}
-	}
-	if p.Has(ops.OpGrayscale) {
-		m["gray"] = p.Gray
-	}
-	if p.Has(ops.OpBlur) {
-		m["blur"] = map[string]any{"sigma": p.BlurSigma, "kernel": p.BlurKernel}
-	}
-	if p.Has(ops.OpErase) {
-		m["erased"] = p.Erased
-	}
-	if p.Has(ops.OpSobel) {
-		m["sobel"] = true
-	}
-	if p.Has(ops.OpNoise) {
-		m["noise_sigma"] = p.NoiseSigma
-	}
-	if p.Has(ops.OpSolarize) {
-		m["solarize"] = map[string]any{"applied": p.Solarized, "threshold": p.SolarizeThreshold}
-	}
-	return m
 }
 
 // writeGrid lays the rows out on a gray background: the source fitted into
