@@ -222,6 +222,7 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 	canvas := sheet.New(cols*cw+pad, rows*ch+pad, color.RGBA{32, 32, 32, 255})
 	classes := d.Manifest().Classes
 	var rec shards.Record
+	var scratch ops.Scratch
 	for i := 0; i < n; i++ {
 		if err := d.Record(i, &rec); err != nil {
 			return i, err
@@ -230,8 +231,8 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 		img, err := recordImage(&rec)
 		if err == nil {
 			tw, th := fitBox(img.W, img.H, cell)
-			var t *ops.Image
-			t, err = convert.Resize(nil, img, tw, th, convert.CatmullRom)
+			t := &ops.Image{}
+			err = ops.Resample(&scratch, t, img, tw, th)
 			if err == nil {
 				canvas.Put(t, x0+(cell-tw)/2, y0+(cell-th)/2)
 			}

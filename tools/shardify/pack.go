@@ -67,7 +67,7 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.format, "format", "auto", "input format: "+strings.Join(source.Formats, "|"))
 	fs.StringVar(&c.encoding, "encoding", "raw-s2", "record encoding: raw-zstd|raw-s2|keep|jpeg")
 	fs.IntVar(&c.quality, "quality", 90, "JPEG quality (1..100) for --encoding jpeg and for images that --max-side makes keep re-encode")
-	fs.IntVar(&c.maxSide, "max-side", 0, "downscale so the longer side is at most N pixels (Catmull-Rom, antialiased); 0 keeps sizes. With keep, only larger images are re-encoded (JPEG/WebP as JPEG, others as PNG)")
+	fs.IntVar(&c.maxSide, "max-side", 0, "downscale so the longer side is at most N pixels (ops.Resample: antialiased bilinear, as the recipes resize); 0 keeps sizes. With keep, only larger images are re-encoded (JPEG/WebP as JPEG, others as PNG)")
 	fs.StringVar(&shardSize, "shard-size", "256MiB", "roll to a new shard before one would exceed this size (B, KiB, MiB, GiB, kB, MB, GB)")
 	fs.StringVar(&c.split, "split", "train", "split name: shard files are SPLIT-00000.pfs, ...")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding and encoding in parallel (output does not depend on it)")

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"image/jpeg"
 	"image/png"
+	"math"
+	"sync"
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
@@ -37,7 +39,7 @@ type DecodeFunc func(data []byte, maxPixels int64) (img *ops.Image, format strin
 type Options struct {
 	Encoding  string // one of Encodings
 	Quality   int    // JPEG quality 1..100 for "jpeg" and re-encoded "keep"
-	MaxSide   int    // 0: no limit; else downscale so the longer side ≤ MaxSide
+	MaxSide   int    // 0: no limit; else downscale (ops.Resample) so the longer side ≤ MaxSide
 	MaxPixels int64  // pixel budget per image; 0 means DefaultMaxPixels
 }
 
@@ -145,7 +147,10 @@ func (c *Converter) Convert(it source.Item) Result {
 		return r
 	}
 	if resize {
-		m, err := Resize(nil, img, nw, nh, CatmullRom)
+		m := &ops.Image{}
+		s := scratchPool.Get().(*ops.Scratch)
+		err := ops.Resample(s, m, img, nw, nh)
+		scratchPool.Put(s)
 		if err != nil {
 			r.Skip = "resize: " + err.Error()
 			return r
@@ -207,3 +212,22 @@ func EncodePNG(img *ops.Image) ([]byte, error) {
 	err := png.Encode(&buf, sheet.ToImage(img))
 	return buf.Bytes(), err
 }
+
+// FitInside returns the size of a w×h image scaled so its longer side is
+// at most maxSide, aspect ratio preserved (rounded, at least 1), and whether
+// that is a change.
+func FitInside(w, h, maxSide int) (int, int, bool) {
+	if maxSide <= 0 || (w <= maxSide && h <= maxSide) {
+		return w, h, false
+	}
+	if w >= h {
+		nh := max(1, int(math.Round(float64(h)*float64(maxSide)/float64(w))))
+		return maxSide, nh, true
+	}
+	nw := max(1, int(math.Round(float64(w)*float64(maxSide)/float64(h))))
+	return nw, maxSide, true
+}
+
+// scratchPool holds the resampler's per-goroutine buffers: Convert runs on
+// many goroutines at once.
+var scratchPool = sync.Pool{New: func() any { return new(ops.Scratch) }}

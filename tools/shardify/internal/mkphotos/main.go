@@ -164,7 +164,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		st.Go(func() stream.Callback {
 			src := srcs[j.si]
 			crop := src.Sub(j.x, j.y, j.cw, j.ch)
-			m, err := convert.Resize(nil, &crop, j.tw, j.th, convert.Lanczos3)
+			m, err := Resize(nil, &crop, j.tw, j.th, Lanczos3)
 			var b []byte
 			if err == nil {
 				b, err = convert.EncodeJPEG(m, *quality)

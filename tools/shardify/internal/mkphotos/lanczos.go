@@ -1,4 +1,4 @@
-package convert
+package main
 
 import (
 	"fmt"
@@ -7,24 +7,17 @@ import (
 	"github.com/pairflow/pairflow/ops"
 )
 
+// This file is the photo set's resampler: Pillow's antialiased Lanczos-3 in
+// fixed point, so that the benchmark photos match the ones the PyTorch
+// peer's photo script makes with PIL. pairflow itself resamples with
+// ops.Resample only; this one serves the benchmark data and nothing else.
+
 // Filter is a resampling kernel: K(x) for |x| < Support, 0 outside.
 type Filter struct {
 	Name    string
 	Support float64
 	K       func(x float64) float64
 }
-
-// CatmullRom is the bicubic kernel with a = -0.5: sharp, little ringing.
-var CatmullRom = Filter{"catmull-rom", 2, func(x float64) float64 {
-	x = math.Abs(x)
-	switch {
-	case x < 1:
-		return (1.5*x-2.5)*x*x + 1
-	case x < 2:
-		return ((-0.5*x+2.5)*x-4)*x + 2
-	}
-	return 0
-}}
 
 // Lanczos3 is the windowed sinc with three lobes (PIL's LANCZOS).
 var Lanczos3 = Filter{"lanczos3", 3, func(x float64) float64 {
@@ -108,7 +101,7 @@ func Resize(dst, src *ops.Image, w, h int, f Filter) (*ops.Image, error) {
 		return nil, err
 	}
 	if w < 1 || h < 1 || w > ops.MaxSide || h > ops.MaxSide || src.W < 1 || src.H < 1 {
-		return nil, fmt.Errorf("convert: resize %dx%d to %dx%d out of bounds", src.W, src.H, w, h)
+		return nil, fmt.Errorf("mkphotos: resize %dx%d to %dx%d out of bounds", src.W, src.H, w, h)
 	}
 	if dst == nil {
 		dst = &ops.Image{}
@@ -174,19 +167,4 @@ func Resize(dst, src *ops.Image, w, h int, f Filter) (*ops.Image, error) {
 		}
 	}
 	return dst, nil
-}
-
-// FitInside returns the size of a w×h image scaled so its longer side is
-// at most maxSide, aspect ratio preserved (rounded, at least 1), and whether
-// that is a change.
-func FitInside(w, h, maxSide int) (int, int, bool) {
-	if maxSide <= 0 || (w <= maxSide && h <= maxSide) {
-		return w, h, false
-	}
-	if w >= h {
-		nh := max(1, int(math.Round(float64(h)*float64(maxSide)/float64(w))))
-		return maxSide, nh, true
-	}
-	nw := max(1, int(math.Round(float64(w)*float64(maxSide)/float64(h))))
-	return nw, maxSide, true
 }
