@@ -576,11 +576,16 @@ func newAugBuilder(mem memory.Allocator) *augBuilder {
 	return a
 }
 
+// noParams stands for a nil *ops.Params (nothing reached). It is a package
+// variable, not a local, because the accessors of ops.ParamFields make any
+// Params they are handed escape: a local would cost an allocation per row.
+// Nothing writes it.
+var noParams ops.Params
+
 // append adds p (nil: nothing reached) as one row.
 func (a *augBuilder) append(p *ops.Params) {
-	var none ops.Params
 	if p == nil {
-		p = &none
+		p = &noParams
 	}
 	a.sb.Append(true)
 	for i := range a.fields {
