@@ -28,4 +28,3 @@ func TestReadFile(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
-
