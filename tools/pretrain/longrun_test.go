@@ -149,7 +149,9 @@ func TestResumeFallsBack(t *testing.T) {
 	data := smallData(t, 96, 8)
 	whole := t.TempDir()
 	mustRun(t, longArgs(data, "--out", whole)...)
-	newest := func(out string) string { return filepath.Join(out, "checkpoints", "epoch-0001-step-000001.safetensors") }
+	newest := func(out string) string {
+		return filepath.Join(out, "checkpoints", "epoch-0001-step-000001.safetensors")
+	}
 	for _, c := range []struct {
 		name   string
 		damage func(b []byte) []byte
