@@ -53,7 +53,8 @@ func TestSkipKeepsRanksAligned(t *testing.T) {
 		}
 		bytesR[rank] = buf.Bytes()
 
-		X
+		// Resume mid-epoch: 20 records a rank make 2 batches an epoch;
+		// after 3 batches the run is inside its second epoch.
 		p = must(pipeline.New(ds, cfg))
 		first := takeBatches(t, p, 3)
 		st := p.State()
