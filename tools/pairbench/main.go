@@ -28,6 +28,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/inputfile"
+	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -187,7 +189,11 @@ func measure(o *options) (Result, error) {
 	defer ds.Close()
 	kind := pipeline.Kind(o.kind)
 	recipe := o.recipe
-	if b, err := os.ReadFile(recipe); err == nil {
+	if _, err := ops.Preset(recipe); err != nil && !strings.HasPrefix(strings.TrimSpace(recipe), "{") {
+		b, err := inputfile.ReadFile(recipe, inputfile.MaxJSONBytes)
+		if err != nil {
+			return Result{}, fmt.Errorf("--recipe %s is neither a preset nor a readable recipe file: %w", recipe, err)
+		}
 		recipe = string(b)
 	}
 	switch kind {
