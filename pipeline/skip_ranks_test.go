@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 )
 
@@ -24,7 +25,7 @@ func TestSkipKeepsRanksAligned(t *testing.T) {
 		skips  [2]int64
 	)
 	for rank := range 2 {
-		cfg := baseConfig(pipeline.Contrastive)
+		cfg := baseConfig(arrowpair.Contrastive)
 		cfg.Epochs, cfg.WorldSize, cfg.Rank, cfg.DropLast = 3, 2, rank, true
 		cfg.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: 100}
 		p := must(pipeline.New(ds, cfg))
