@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/trainer"
 )
 
 // TestCrashResume is the fault-injection test: a tiny run (256 Fashion-MNIST
@@ -26,6 +29,9 @@ import (
 func TestCrashResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: builds the command and runs it about 50 times")
+	}
+	if trainer.KernelTier() == cpu.Generic {
+		t.Skip("purego: the default build runs this test; the plain-Go kernels would make it minutes long")
 	}
 	bin := filepath.Join(t.TempDir(), "pretrain")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
