@@ -245,5 +245,9 @@ func report(w io.Writer, res *result, o *options) {
 	if !math.IsNaN(res.RandomKNN) && !math.IsNaN(last.KNN) {
 		fmt.Fprintf(w, "kNN top-1 on %s: %.2f%% (random encoder %.2f%%)\n", o.Test, 100*last.KNN, 100*res.RandomKNN)
 	}
-	fmt.Fprintf(w, "checkpoint %s, metrics %s\n", res.Checkpoint, filepath.Join(o.Out, "metrics.csv"))
+	ckpt := res.Checkpoint
+	if ckpt == "" {
+		ckpt = "(no epoch ended in this process; see " + filepath.Join(o.Out, "checkpoints") + ")"
+	}
+	fmt.Fprintf(w, "checkpoint %s, metrics %s\n", ckpt, filepath.Join(o.Out, "metrics.csv"))
 }
