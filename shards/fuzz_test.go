@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // two shards.
 func writeGolden(t testing.TB, dir string) {
 	t.Helper()
-	w, err := Create(dir, WriterOptions{Split: "train", MaxShardRecords: 7, Classes: []string{"zero", "one"},
+	w, err := Create(dir, WriterOptions{Split: "train", MaxShardRecords: 7, MaxPixels: 1 << 20,
 		Options: map[string]string{"encoding": "mixed"}})
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,8 @@ func writeGolden(t testing.TB, dir string) {
 		}
 	}
 	w.Skip("bad/x.jpg", "decode: unexpected EOF")
+	w.AddInput(Input{Path: "train.tar", Bytes: 12345, SHA256: strings.Repeat("ab", 32)})
+	w.AddInput(Input{Path: ".", Files: 12, Bytes: 999, SHA256: strings.Repeat("cd", 32)})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
