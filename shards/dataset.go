@@ -64,7 +64,8 @@ func Open(dir string) (*Dataset, error) {
 			return nil, fmt.Errorf("shards: %s: shard %s is not in %s: %w", dir, n, ManifestName, ErrManifest)
 		}
 	}
-	d := &Dataset{dir: dir, m: m, raw: b, starts: make([]int64, 1, len(m.Shards)+1)}
+	// shards is non-nil even for a split without shards: nil means closed.
+	d := &Dataset{dir: dir, m: m, raw: b, starts: make([]int64, 1, len(m.Shards)+1), shards: make([]*Shard, 0, len(m.Shards))}
 	mmap := os.Getenv(NoMmapEnv) == ""
 	for _, si := range m.Shards {
 		s, f, mp, err := openListed(dir, si, mmap, &d.mapSet)

@@ -374,3 +374,27 @@ func TestVerifyCrossChecksManifest(t *testing.T) {
 		}
 	}
 }
+
+// A split without records opens and verifies (it was reported as "closed").
+func TestEmptySplit(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, WriterOptions{Split: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Skip("a.png", "decode")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Verify(); err != nil {
+		t.Fatalf("empty split: %v", err)
+	}
+	d.Close()
+	if err := d.Verify(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}

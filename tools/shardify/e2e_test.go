@@ -36,7 +36,7 @@ func TestKillAndRerun(t *testing.T) {
 	}
 	out, clean := filepath.Join(tmp, "out"), filepath.Join(tmp, "clean")
 	args := func(dir string) []string {
-		return []string{"pack", "--quiet", "--in", in, "--out", dir, "--encoding", "raw-zstd", "--dict", "--shard-size", "128KiB", "--workers", "1"}
+		return []string{"pack", "--quiet", "--in", in, "--out", dir, "--encoding", "raw-zstd", "--dict", "--shard-size", "128KiB", "--workers", "1", "--cifar-partial"}
 	}
 	cmd := exec.Command(bin, args(out)...)
 	var stderr bytes.Buffer
@@ -121,7 +121,7 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(tmp, "out")
-	cmd := exec.Command(bin, "pack", "--quiet", "--in", in, "--out", out, "--encoding", "raw-zstd", "--shard-size", "64KiB", "--workers", "1")
+	cmd := exec.Command(bin, "pack", "--quiet", "--in", in, "--out", out, "--encoding", "raw-zstd", "--shard-size", "64KiB", "--workers", "1", "--cifar-partial")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

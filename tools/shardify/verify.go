@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 )
@@ -12,9 +14,17 @@ const verifySynopsis = `Usage: shardify verify DIR
 
 Checks the split in DIR against its manifest: every shard's SHA-256, every
 record's CRCs and body, raw payloads decompress to their geometry, keys are
-unique. Prints each problem (shard, record, offset) and exits 1 if there is
-any; exits 0 when all is well. A directory without a manifest (for example
-an interrupted pack) fails.`
+unique; the manifest as a whole (its checksum and canonical form, layout
+values and labels against the shards, exact keys); and that a pipeline can
+open the split (a record decodes). Prints each problem (shard, record,
+offset) and exits 1 if there is any; exits 0 when all is well. A directory
+without a manifest (for example an interrupted pack), or a split without
+records, fails.
+
+Warnings (exit status 0): the split's pixel budget or one of its records is
+above the default pipeline budget (a default pipeline refuses it: set its
+max_pixels), or the manifest is version 1 (no checksum covers its class
+names and options).`
 
 func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", verifySynopsis, stderr)
@@ -32,14 +42,38 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("verify %s: %w", dir, err)
 	}
 	defer d.Close()
-	if err := d.Verify(); err != nil {
-		probs := unjoin(err)
-		for _, p := range probs {
-			fmt.Fprintf(stdout, "BAD %v\n", p)
-		}
+	m := d.Manifest()
+	if d.Len() == 0 {
+		return fmt.Errorf("verify %s: split %q holds no records (%d input(s) skipped, listed in %s): there is nothing to read",
+			dir, m.Split, len(m.Skipped), shards.ManifestName)
+	}
+	res, err := d.VerifyReport()
+	probs := unjoin(err)
+	if err == nil {
+		probs = nil
+	}
+	// Can a pipeline open it? Decoding is tried under a budget that admits
+	// the split's own records, so that this check is about decodability;
+	// the budget itself is a warning below.
+	if err := pipeline.CheckDataset(d, max(m.MaxPixels, res.MaxPixels, imageio.DefaultMaxPixels)); err != nil {
+		probs = append(probs, fmt.Errorf("a pipeline cannot open the split: %w", err))
+	}
+	for _, p := range probs {
+		fmt.Fprintf(stdout, "BAD %s\n", oneLine(p.Error()))
+	}
+	if len(probs) > 0 {
 		return fmt.Errorf("verify %s: %d problem(s) found", dir, len(probs))
 	}
-	m := d.Manifest()
+	if err := pipeline.CheckBudget(m, 0); err != nil {
+		fmt.Fprintf(stdout, "WARN %s: a default pipeline refuses this split: %v\n", dir, err)
+	} else if res.MaxPixels > imageio.DefaultMaxPixels {
+		fmt.Fprintf(stdout, "WARN %s: record %q has %d pixels, above the default pipeline budget of %d: a default pipeline fails on it (set the pipeline's max_pixels)\n",
+			dir, res.MaxPixelsKey, res.MaxPixels, int64(imageio.DefaultMaxPixels))
+	}
+	if !res.Checksummed {
+		fmt.Fprintf(stdout, "WARN %s: manifest version %d carries no checksum: class names and options are not covered (repack to get version %d)\n",
+			dir, m.Version, shards.ManifestVersion)
+	}
 	fmt.Fprintf(stdout, "OK %s: %d records in %d shard(s), split %q, all checksums match\n", dir, m.Records, len(m.Shards), m.Split)
 	return nil
 }
