@@ -3,8 +3,8 @@ package pipeline
 import (
 	"fmt"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/shards"
 )
 

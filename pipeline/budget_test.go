@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
@@ -39,7 +40,7 @@ func budgetDataset(t *testing.T, maxPixels int64) *shards.Dataset {
 // pipeline had no setting and failed record by record.
 func TestPixelBudgetFromManifest(t *testing.T) {
 	ds := budgetDataset(t, imageio.DefaultMaxPixels+1)
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	_, err := pipeline.New(ds, cfg)
 	if !errors.Is(err, pipeline.ErrConfig) || !strings.Contains(err.Error(), "max_pixels") || !strings.Contains(err.Error(), "MaxPixels") {
 		t.Fatalf("New: %v, want ErrConfig naming max_pixels", err)

@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/shardify/internal/fixture"
@@ -114,7 +115,7 @@ func TestPackPixelBudget(t *testing.T) {
 		t.Fatalf("verify: rc %d\n%s", rc, stdout)
 	}
 	d := open(t, out)
-	cfg := pipeline.Config{Kind: pipeline.Eval, BatchSize: 2, Recipe: pipeline.Recipes{`{"version":1,"channels":3,"ops":[{"op":"resize","size":[8,8]}],"output":{"format":"uint8_hwc"}}`}}
+	cfg := pipeline.Config{Kind: arrowpair.Eval, BatchSize: 2, Recipe: pipeline.Recipes{`{"version":1,"channels":3,"ops":[{"op":"resize","size":[8,8]}],"output":{"format":"uint8_hwc"}}`}}
 	if _, err := pipeline.New(d, cfg); !errors.Is(err, pipeline.ErrConfig) || !strings.Contains(err.Error(), "max_pixels") {
 		t.Fatalf("pipeline.New: %v", err)
 	}

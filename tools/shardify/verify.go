@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"

@@ -13,8 +13,8 @@ import (
 	"image/jpeg"
 	"image/png"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
 )
