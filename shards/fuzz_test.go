@@ -160,6 +160,15 @@ func FuzzManifest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	v1, err := os.ReadFile(filepath.Join("testdata", "v1", ManifestName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
+	f.Add(bytes.Replace(v1, []byte(`"records"`), []byte(`"Records"`), 1))
+	f.Add(bytes.Replace(b, []byte(`"split": "train",`), []byte(`"split": "train", "split": "x",`), 1))
+	f.Add(bytes.Replace(b, []byte(`"version": 2`), []byte(`"version": 3`), 1))
+	f.Add([]byte(`{"format":"pairflow-shards","version":2,"split":"a","records":0,"classes":["x"],"layout":{},"shards":[],"inputs":[{"path":".","files":1,"bytes":0,"sha256":"` + strings.Repeat("0", 64) + `"}],"sha256":"` + strings.Repeat("0", 64) + `"}`))
 	f.Add([]byte(`{"format":"pairflow-shards","version":2}`))
 	f.Add([]byte(`{"format":"pairflow-shards","version":1,"split":"a","records":0,"layout":{},"shards":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
