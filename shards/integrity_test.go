@@ -181,6 +181,15 @@ func TestCreateKeepsForeignManifest(t *testing.T) {
 	dir := t.TempDir()
 	writeSplit(t, dir, PNG, 5, WriterOptions{Split: "train"})
 	before := readFile(t, filepath.Join(dir, ManifestName))
+	// Another split's shard files (say, moved here without their
+	// manifest) are not this writer's to remove.
+	other := filepath.Join(dir, ShardName("test", 0))
+	os.WriteFile(other, []byte("not ours"), 0o644)
+	defer func() {
+		if _, err := os.Stat(other); err != nil {
+			t.Errorf("another split's shard was removed: %v", err)
+		}
+	}()
 	if _, err := Create(dir, WriterOptions{Split: "test"}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `split "train"`) {
 		t.Fatalf("writing split test over train: %v", err)
 	}
@@ -208,13 +217,6 @@ func TestCreateKeepsForeignManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Abort()
-}
-
-func mkfifo(t *testing.T, p string) {
-	t.Helper()
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
 }
 
 // An index.json or shard that is a FIFO is an error, not a hang.
