@@ -59,6 +59,10 @@ func TestPackRecordsInputsAndBudget(t *testing.T) {
 			t.Errorf("input %d: %+v", i, in)
 		}
 	}
+	rc, stdout, _ := shardify(t, "inspect", out)
+	if rc != 0 || !strings.Contains(stdout, "manifest version 2; pixel budget 67108864") || !strings.Contains(stdout, `input "train-labels-idx1-ubyte.gz"`) {
+		t.Fatalf("inspect: rc %d\n%s", rc, stdout)
+	}
 }
 
 // Labels are validated at pack time: a label of 2147483647 made lineval try

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sourcegraph/conc/stream"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -88,7 +89,7 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.split, "split", "train", "split name: shard files are SPLIT-00000.pfs, ...")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding and encoding in parallel (output does not depend on it)")
 	fs.BoolVar(&c.strict, "strict", false, "fail on the first input that would be skipped")
-	fs.StringVar(&maxPixels, "max-pixels", "64Mi", "refuse images whose header claims more pixels (width×height) than this (suffix K, M, G, Ki, Mi, Gi allowed); the default is the pipeline's default budget")
+	fs.StringVar(&maxPixels, "max-pixels", defaultMaxPixels, "refuse images whose header claims more pixels (width×height) than this (suffix K, M, G, Ki, Mi, Gi allowed); the default is the pipeline's default budget")
 	fs.Int64Var(&c.maxLabel, "max-label", defaultMaxLabel, "largest label accepted when the class names are not known (labels must be 0..classes-1 when they are)")
 	fs.BoolVar(&c.cifarPartial, "cifar-partial", false, "accept CIFAR batches under official names that hold fewer records than the official ones")
 	fs.BoolVar(&c.followSymlinks, "follow-symlinks", false, "ImageFolder: take class folders that are symlinks to directories outside --in (links that loop are always skipped)")
@@ -122,6 +123,10 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 	_, err = pack(c, stderr)
 	return err
 }
+
+// defaultMaxPixels is --max-pixels' default: the pipeline's default budget,
+// so that whatever packs by default a default pipeline reads.
+var defaultMaxPixels = fmt.Sprintf("%dMi", imageio.DefaultMaxPixels>>20)
 
 // defaultMaxLabel bounds labels when class names are unknown: below 2^20.
 // A label is an index into a model's output layer: 2147483647 made lineval
