@@ -285,7 +285,7 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 						skip(res.Path, err.Error(), res.InBytes)
 						return
 					}
-					fatal = fmt.Errorf("%s: %w", res.Path, err)
+					fatal = fmt.Errorf("%s: %w", strconv.Quote(res.Path), err)
 					stop.Store(true)
 					return
 				}
