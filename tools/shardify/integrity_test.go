@@ -244,3 +244,32 @@ func TestVerifyEmptySplit(t *testing.T) {
 		t.Fatalf("rc %d\n%s%s", rc, stdout, stderr)
 	}
 }
+
+// verify --inputs hashes the inputs again: provenance checked later.
+func TestVerifyInputs(t *testing.T) {
+	in := t.TempDir()
+	p, _ := fixture.IDX(in, "train", 12, 8, 8, true)
+	out := t.TempDir()
+	mustPack(t, "--in", p, "--out", out)
+	if rc, stdout, stderr := shardify(t, "verify", out, "--inputs", p); rc != 0 || !strings.Contains(stdout, "and the inputs'") {
+		t.Fatalf("rc %d\n%s%s", rc, stdout, stderr)
+	}
+	lp := filepath.Join(in, "train-labels-idx1-ubyte.gz")
+	b, _ := os.ReadFile(lp)
+	b[len(b)-1] ^= 1
+	os.WriteFile(lp, b, 0o644)
+	if rc, stdout, _ := shardify(t, "verify", out, "--inputs", in); rc != 1 || !strings.Contains(stdout, `input "train-labels-idx1-ubyte.gz"`) || !strings.Contains(stdout, "changed") {
+		t.Fatalf("changed labels file: rc %d\n%s", rc, stdout)
+	}
+
+	folder := photoFolder(t, 5)
+	fout := t.TempDir()
+	mustPack(t, "--in", folder, "--out", fout)
+	if rc, stdout, stderr := shardify(t, "verify", fout, "--inputs", folder); rc != 0 {
+		t.Fatalf("imagefolder: rc %d\n%s%s", rc, stdout, stderr)
+	}
+	fixture.WriteFile(folder, "cls0/new.png", []byte("x"))
+	if rc, stdout, _ := shardify(t, "verify", fout, "--inputs", folder); rc != 1 || !strings.Contains(stdout, `input "."`) {
+		t.Fatalf("imagefolder with a new file: rc %d\n%s", rc, stdout)
+	}
+}

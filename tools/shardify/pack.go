@@ -186,6 +186,9 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	} else {
 		opts["max_label"] = strconv.FormatInt(c.maxLabel, 10)
 	}
+	if c.followSymlinks {
+		opts["follow_symlinks"] = "true" // it decides which class folders are packed
+	}
 	if c.encoding == "jpeg" || (c.encoding == "keep" && c.maxSide > 0) {
 		opts["quality"] = strconv.Itoa(c.quality)
 	}
