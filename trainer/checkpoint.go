@@ -228,6 +228,9 @@ func LoadCheckpointFrom[T Float](f *STFile, name string, model Layer[T], opt Opt
 		if t.DType != wantDT || !sameShape(t.Shape, shape) {
 			return t, fmt.Errorf("trainer: checkpoint %s: tensor %q is %s%v, model wants %s%v: %w", name, n, t.DType, t.Shape, wantDT, shape, ErrMismatch)
 		}
+		if err := checkFinite(t, name); err != nil {
+			return t, err
+		}
 		return t, nil
 	}
 	params, bufs := checkpointTensors(model, opt)
