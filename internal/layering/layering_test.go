@@ -14,15 +14,17 @@ const module = "github.com/pairflow/pairflow"
 // must never depend on, directly or through another package. It is
 // docs/architecture.md's table.
 var never = map[string][]string{
-	"internal/cpu": {"pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
-	"pix":          {"internal", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
-	"shards":       {"pix", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
-	"sampler":      {"pix", "shards", "imageio", "ops", "arrowpair", "pipeline", "trainer", "tools"},
-	"imageio":      {"ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
-	"ops":          {"shards", "imageio", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
-	"arrowpair":    {"shards", "imageio", "sampler", "pipeline", "trainer", "tools"},
-	"pipeline":     {"trainer", "tools"},
-	"trainer":      {"pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "tools"},
+	"internal/cpu":        {"pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"internal/atomicfile": {"internal/cpu", "internal/inputfile", "pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"internal/inputfile":  {"internal/cpu", "internal/atomicfile", "pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"pix":                 {"internal", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"shards":              {"pix", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"sampler":             {"pix", "shards", "imageio", "ops", "arrowpair", "pipeline", "trainer", "tools"},
+	"imageio":             {"ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"ops":                 {"shards", "imageio", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"arrowpair":           {"shards", "imageio", "sampler", "pipeline", "trainer", "tools"},
+	"pipeline":            {"trainer", "tools"},
+	"trainer":             {"pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "tools"},
 }
 
 // foreign lists third-party modules no package of the main module may use
