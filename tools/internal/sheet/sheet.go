@@ -11,13 +11,12 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"os"
-	"path/filepath"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/pix"
 )
 
@@ -95,27 +94,16 @@ func (c *Canvas) Label(x, y int, s string, col color.RGBA) {
 	d.DrawString(s)
 }
 
-// WritePNG writes the canvas to path as a PNG: to a temporary file beside
-// it, synced, then renamed, so that path never holds a cut picture.
+// WritePNG writes the canvas to path as a PNG through internal/atomicfile
+// (temporary file, fsync, rename), so that path never holds a cut picture.
 func (c *Canvas) WritePNG(path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := atomicfile.Create(path, 0o644)
 	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	err = png.Encode(f, c.RGBA)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return nil
+	if err := png.Encode(f, c.RGBA); err != nil {
+		f.Abort()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Commit()
 }
