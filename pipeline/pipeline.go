@@ -253,7 +253,7 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 			p.scfg.Window = min(4096, p.n)
 		}
 		for j := range ds.NumShards() {
-			p.scfg.ShardSizes = append(p.scfg.ShardSizes, int64(ds.Shard(j).Len()))
+			p.scfg.ShardSizes = append(p.scfg.ShardSizes, int64(ds.Manifest().Shards[j].Records))
 		}
 	}
 	switch c.Kind {
