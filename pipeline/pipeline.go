@@ -107,6 +107,8 @@ type Pipeline struct {
 	direct   bool          // workers write into batch memory (see the memory bound)
 	stageMu  sync.Mutex
 	staged   map[batchKey]*Rows // direct mode: batches being written
+
+	prefetched atomic.Int64 // the last epoch whose shard order went to ds.Prefetch, -1 before
 }
 
 // New returns a pipeline over ds (which the caller keeps open until Close

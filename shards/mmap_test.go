@@ -67,8 +67,8 @@ func TestMmapBudgetDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if len(d.mapSet.maps) != d.NumShards() || d.mapSet.total <= mapBudget {
-		t.Fatalf("%d mappings of %d bytes for %d shards", len(d.mapSet.maps), d.mapSet.total, d.NumShards())
+	if len(d.mapSet.maps) != d.NumShards() || d.mapSet.total.Load() <= mapBudget {
+		t.Fatalf("%d mappings of %d bytes for %d shards", len(d.mapSet.maps), d.mapSet.total.Load(), d.NumShards())
 	}
 	var wg sync.WaitGroup
 	for w := range 3 {

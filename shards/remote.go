@@ -56,7 +56,7 @@ type OpenOptions struct {
 
 // rangeAttempts is how many times a record read by range whose CRC or length
 // fails is read again before the error is returned.
-const rangeAttempts = 3
+const rangeAttempts = 4
 
 // remote is the remote side of a Dataset.
 type remote struct {
@@ -230,7 +230,16 @@ func (r *remote) openRanged(j int) (*opened, error) {
 		return o, nil
 	}
 	si := r.d.m.Shards[j]
-	s, err := openChecked(&rangeReader{r: r, name: si.File}, si)
+	var s *Shard
+	var err error
+	for attempt := 1; attempt <= rangeAttempts; attempt++ {
+		// The header, index and trailer are CRC-checked: a mismatch may be
+		// bytes spoiled in transit, so they are read again.
+		s, err = openChecked(&rangeReader{r: r, name: si.File}, si)
+		if err == nil || !(errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, r.annotate(si, err)
 	}
@@ -415,7 +424,7 @@ func (r *remote) prefetchLoop() {
 				return
 			}
 		}
-		r.wake() // let another worker look for more
+		r.wake()          // let another worker look for more
 		_, _ = r.whole(j) // an error is reported by the read that needs the shard
 		if r.ctx.Err() != nil {
 			return
