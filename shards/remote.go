@@ -117,7 +117,13 @@ func openRemote(src string, o OpenOptions) (*Dataset, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	m, revalidated, err := remoteManifest(ctx, st, cache)
 	if err == nil && !revalidated {
-		err = checkListing(ctx, st, m)
+		// A listing that disagrees is read again: its bytes may have been
+		// spoiled in transit (S3 listings carry no checksum).
+		for range 3 {
+			if err = checkListing(ctx, st, m); !errors.Is(err, ErrManifest) {
+				break
+			}
+		}
 	}
 	if err != nil {
 		cancel()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -89,8 +90,9 @@ func s3Err(err error) error {
 		return nil
 	}
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return retryable(err)
+	var xe *xml.SyntaxError
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.As(err, &xe) {
+		return retryable(err) // an unparsable response is one spoiled in transit
 	}
 	r := minio.ToErrorResponse(err)
 	switch {

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -400,10 +403,27 @@ func (s *Store) GetSmall(ctx context.Context, name string, max int64, etag strin
 		if inf.Size >= 0 && int64(len(b)) != inf.Size {
 			return retryable(fmt.Errorf("short body: %d of %d bytes: %w", len(b), inf.Size, io.ErrUnexpectedEOF))
 		}
+		if s.loc.Scheme == S3 && isMD5(inf.ETag) {
+			// The ETag of an object written in one part is its MD5: check
+			// the bytes (a spoiled manifest would mislead every read).
+			if sum := md5.Sum(b); hex.EncodeToString(sum[:]) != strings.ToLower(inf.ETag) {
+				return retryable(fmt.Errorf("body MD5 %x does not match ETag %s: %w", sum, inf.ETag, ErrIntegrity))
+			}
+		}
 		info = inf
 		return nil
 	})
 	return b, info, err
+}
+
+// isMD5 reports whether an ETag is 32 hex digits (a single-part upload's MD5;
+// multipart ETags end in "-<parts>").
+func isMD5(etag string) bool {
+	if len(etag) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(etag)
+	return err == nil
 }
 
 // Put writes object name from r (size bytes). With ifAbsent, an existing
