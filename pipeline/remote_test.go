@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/internal/s3test"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -39,7 +40,7 @@ func TestRemoteSameBatches(t *testing.T) {
 		noErr(t, st.Put(context.Background(), e.Name(), bytes.NewReader(b), int64(len(b)), false))
 	}
 	for _, order := range []string{pipeline.OrderShuffle, pipeline.OrderShards} {
-		cfg := baseConfig(pipeline.Contrastive)
+		cfg := baseConfig(arrowpair.Contrastive)
 		cfg.Order, cfg.Epochs = order, 2
 		want := runBytes(t, local, cfg)
 		remote, err := shards.Open("s3://data/ds/train", shards.OpenOptions{Store: so, CacheDir: t.TempDir(), PrefetchShards: 2})
