@@ -126,6 +126,9 @@ type Faults struct {
 	Stall     int // every n-th request: no response until Stall elapses or the client gives up
 	StallTime time.Duration
 	Reset     int // every n-th request: the connection is closed without a response
+	// Method, when set, limits the faults to requests of that method
+	// (and counts only those).
+	Method string
 }
 
 // Proxy forwards requests to a target server, spoiling some as Faults says.
@@ -168,6 +171,10 @@ func every(k, n int64) bool { return k > 0 && n%k == 0 }
 
 func (p *Proxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *http.Request) {
 	f := p.faults.Load()
+	if f.Method != "" && r.Method != f.Method {
+		rp.ServeHTTP(w, r)
+		return
+	}
 	n := p.n.Add(1)
 	var g int64
 	if r.Method == http.MethodGet {
