@@ -82,6 +82,7 @@ func newUploader(dst string, opts WriterOptions) (*uploader, error) {
 // writingMarker names the object that marks a split being written. Readers
 // ignore names that begin with a dot.
 func writingMarker(split string) string { return "." + split + ".writing" }
+
 // shard uploads a finished shard file and removes the local copy.
 func (u *uploader) shard(name string, size int64) error {
 	p := filepath.Join(u.staging, name)

@@ -14,10 +14,14 @@ Checks the split in DIR against its manifest: every shard's SHA-256, every
 record's CRCs and body, raw payloads decompress to their geometry, keys are
 unique. Prints each problem (shard, record, offset) and exits 1 if there is
 any; exits 0 when all is well. A directory without a manifest (for example
-an interrupted pack) fails.`
+an interrupted pack) fails. DIR may be s3://... or https://...: shards are
+fetched into the cache (each checked against its SHA-256 on the way in) and
+then checked as local ones.`
 
 func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", verifySynopsis, stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -27,7 +31,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: verify takes one directory", cli.ErrUsage)
 	}
 	dir := pos[0]
-	d, err := shards.Open(dir)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	d, err := shards.Open(dir, oo)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", dir, err)
 	}
