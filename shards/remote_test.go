@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -322,4 +323,48 @@ func TestRemoteHelperProcess(t *testing.T) {
 	}
 	d := openT(t, "s3://data/sets/train", OpenOptions{Store: storeOpts(url), CacheDir: os.Getenv("PAIRFLOW_REMOTE_CACHE")})
 	fmt.Println("digest", digest(t, d))
+}
+
+// TestRemoteCloseStopsPrefetch: Close during stalled downloads returns
+// promptly and leaves no goroutine of ours running.
+func TestRemoteCloseStopsPrefetch(t *testing.T) {
+	srv, _ := remoteSplit(t, 60, 10)
+	px, err := s3test.NewProxy(srv.URL, s3test.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	so := storeOpts(px.URL)
+	so.StallTimeout = time.Minute // the downloads hang until Close cancels them
+	d, err := Open("s3://data/sets/train", OpenOptions{Store: so, CacheDir: t.TempDir(), PrefetchShards: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px.SetFaults(s3test.Faults{Stall: 1, StallTime: time.Minute})
+	d.Prefetch([]int{0, 1, 2, 3, 4, 5})
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Close took %v", el)
+	}
+	var r Record
+	if err := d.Record(0, &r); !errors.Is(err, ErrClosed) {
+		t.Errorf("read after Close: %v", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		st := string(buf[:runtime.Stack(buf, true)])
+		leaked := strings.Contains(st, "shards.(*remote)") || strings.Contains(st, "pairflow/store.(*Store)")
+		if !leaked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines left after Close:\n%s", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
