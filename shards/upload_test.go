@@ -66,7 +66,8 @@ func TestUpload(t *testing.T) {
 			t.Fatalf("%s differs from the local pack: %v", e.Name(), err)
 		}
 	}
-	d := openT(t, url, OpenOptions{Store: so, CacheDir: t.TempDir()})
+	shared := t.TempDir() // one cache across the overwrite below
+	d := openT(t, url, OpenOptions{Store: so, CacheDir: shared})
 	if err := d.Verify(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +79,14 @@ func TestUpload(t *testing.T) {
 	if err := packTo(t, url, 15, WriterOptions{Store: so, Overwrite: true}); err != nil {
 		t.Fatal(err)
 	}
-	d = openT(t, url, OpenOptions{Store: so, CacheDir: t.TempDir()})
+	// The cached manifest is stale now: the conditional GET brings the new
+	// one, and the new shards (new SHA-256s) are fetched, not the cached.
+	d = openT(t, url, OpenOptions{Store: so, CacheDir: shared})
 	if d.Len() != 15 || d.NumShards() != 2 {
 		t.Fatalf("after overwrite: %d records in %d shards", d.Len(), d.NumShards())
+	}
+	if err := d.Verify(); err != nil {
+		t.Fatal(err)
 	}
 	d.Close()
 
