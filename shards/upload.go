@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+
+	"github.com/sourcegraph/conc"
 
 	"github.com/pairflow/pairflow/store"
 )
@@ -17,8 +20,16 @@ type uploader struct {
 	marker    string
 	staging   string
 	overwrite bool
-	uploaded  []string // shards uploaded by this Writer
 	finished  bool
+
+	queue  chan uploadJob // nil until the first shard
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     conc.WaitGroup
+
+	mu       sync.Mutex
+	uploaded []string // shards this Writer uploaded (or tried to)
+	err      error    // first upload error
 }
 
 func newUploader(dst string, opts WriterOptions) (*uploader, error) {
@@ -83,24 +94,83 @@ func newUploader(dst string, opts WriterOptions) (*uploader, error) {
 // ignore names that begin with a dot.
 func writingMarker(split string) string { return "." + split + ".writing" }
 
-// shard uploads a finished shard file and removes the local copy.
+// shard queues a finished shard file for upload and returns: one
+// goroutine uploads shards in order while the Writer goes on (at most one
+// more finished shard waits on disk). The local copy is removed once
+// uploaded. An upload error is returned by a later call, or by manifest.
 func (u *uploader) shard(name string, size int64) error {
-	p := filepath.Join(u.staging, name)
+	if err := u.failed(); err != nil {
+		return err
+	}
+	if u.queue == nil {
+		u.queue = make(chan uploadJob, 1)
+		u.ctx, u.cancel = context.WithCancel(context.Background())
+		u.wg.Go(u.uploadLoop)
+	}
+	u.queue <- uploadJob{name, size}
+	return nil
+}
+
+type uploadJob struct {
+	name string
+	size int64
+}
+
+func (u *uploader) uploadLoop() {
+	for up := range u.queue {
+		if u.failed() != nil {
+			continue // drain: the Writer will abort
+		}
+		if err := u.put(up); err != nil {
+			u.mu.Lock()
+			u.err = err
+			u.mu.Unlock()
+		}
+	}
+}
+
+func (u *uploader) put(up uploadJob) error {
+	p := filepath.Join(u.staging, up.name)
 	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("shards: %w", err)
 	}
 	defer f.Close()
-	u.uploaded = append(u.uploaded, name) // abort removes it even if the put half-succeeded
-	if err := u.st.Put(context.Background(), name, f, size, false); err != nil {
-		return fmt.Errorf("shards: uploading %s: %w", name, err)
+	u.mu.Lock()
+	u.uploaded = append(u.uploaded, up.name) // abort removes it even if the put half-succeeded
+	u.mu.Unlock()
+	if err := u.st.Put(u.ctx, up.name, f, up.size, false); err != nil {
+		return fmt.Errorf("shards: uploading %s: %w", up.name, err)
 	}
 	os.Remove(p) // its bytes are in the store; the disk is only a staging area
 	return nil
 }
 
+func (u *uploader) failed() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err
+}
+
+// drain waits for the queued uploads; cancel first stops them.
+func (u *uploader) drain(cancel bool) error {
+	if u.queue != nil {
+		if cancel {
+			u.cancel()
+		}
+		close(u.queue)
+		u.wg.Wait()
+		u.cancel()
+		u.queue = nil
+	}
+	return u.failed()
+}
+
 // manifest uploads index.json last, conditionally unless overwriting.
 func (u *uploader) manifest(b []byte) error {
+	if err := u.drain(false); err != nil {
+		return err
+	}
 	err := u.st.Put(context.Background(), ManifestName, bytesReader(b), int64(len(b)), !u.overwrite)
 	if errors.Is(err, store.ErrExists) {
 		u.uploaded = nil // the shards there may be the other writer's now: leave them
@@ -125,6 +195,7 @@ func (u *uploader) abort() error {
 	if u.finished {
 		return nil
 	}
+	u.drain(true)
 	var errs []error
 	for _, name := range u.uploaded {
 		errs = append(errs, u.st.Delete(context.Background(), name))
