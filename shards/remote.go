@@ -115,7 +115,7 @@ func openRemote(src string, o OpenOptions) (*Dataset, error) {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m, revalidated, err := remoteManifest(ctx, st, cache)
+	m, raw, revalidated, err := remoteManifest(ctx, st, cache)
 	if err == nil && !revalidated {
 		// A listing that disagrees is read again: its bytes may have been
 		// spoiled in transit (S3 listings carry no checksum).
@@ -130,6 +130,7 @@ func openRemote(src string, o OpenOptions) (*Dataset, error) {
 		return nil, err
 	}
 	d := newDataset(st.String(), m)
+	d.raw = raw
 	r := &remote{d: d, st: st, cache: cache, ranged: o.Access == AccessRange, ctx: ctx, cancel: cancel,
 		mu: make([]sync.Mutex, len(m.Shards)), seen: make([]atomic.Bool, len(m.Shards))}
 	if r.ranged {
@@ -150,7 +151,7 @@ func openRemote(src string, o OpenOptions) (*Dataset, error) {
 // remoteManifest reads index.json, revalidating the cached copy (one
 // conditional GET) when there is one. revalidated reports a cached copy
 // confirmed unchanged.
-func remoteManifest(ctx context.Context, st *store.Store, cache *store.Cache) (m *Manifest, revalidated bool, err error) {
+func remoteManifest(ctx context.Context, st *store.Store, cache *store.Cache) (m *Manifest, raw []byte, revalidated bool, err error) {
 	url := st.Location().Object(ManifestName)
 	cached, etag, ok := cache.Manifest(url)
 	if !ok {
@@ -161,17 +162,17 @@ func remoteManifest(ctx context.Context, st *store.Store, cache *store.Cache) (m
 	case ok && errors.Is(err, store.ErrNotModified):
 		b, revalidated = cached, true
 	case errors.Is(err, store.ErrNotFound):
-		return nil, false, fmt.Errorf("shards: %s: no %s there (not a dataset, or not written completely): %w: %w", st, ManifestName, err, ErrManifest)
+		return nil, nil, false, fmt.Errorf("shards: %s: no %s there (not a dataset, or not written completely): %w: %w", st, ManifestName, err, ErrManifest)
 	case err != nil:
-		return nil, false, fmt.Errorf("shards: %w", err)
+		return nil, nil, false, fmt.Errorf("shards: %w", err)
 	}
 	if m, err = ParseManifest(b); err != nil {
-		return nil, false, fmt.Errorf("%w (from %s)", err, url)
+		return nil, nil, false, fmt.Errorf("%w (from %s)", err, url)
 	}
 	if !revalidated {
 		_ = cache.PutManifest(url, info.ETag, b) // only saves a download next time
 	}
-	return m, revalidated, nil
+	return m, b, revalidated, nil
 }
 
 // checkListing compares the store's listing with the manifest, as Open does

@@ -39,7 +39,7 @@ func TestRemote(t *testing.T) {
 	const url = "s3://data/cifar/train"
 	s3 := []string{"--s3-endpoint", srv.URL, "--s3-path-style"}
 	pack := func(out string, extra ...string) (int, string) {
-		args := append([]string{"pack", "--quiet", "--in", in, "--out", out, "--shard-size", "256KiB", "--workers", "2"}, extra...)
+		args := append([]string{"pack", "--quiet", "--in", in, "--out", out, "--shard-size", "256KiB", "--workers", "2", "--cifar-partial"}, extra...)
 		rc, _, stderr := shardify(t, args...)
 		return rc, stderr
 	}
@@ -91,7 +91,7 @@ func TestRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Counter.Reset()
-	cmd := exec.Command(bin, append([]string{"pack", "--quiet", "--in", big, "--out", cut, "--shard-size", "128KiB", "--workers", "1"}, s3...)...)
+	cmd := exec.Command(bin, append([]string{"pack", "--quiet", "--in", big, "--out", cut, "--shard-size", "128KiB", "--workers", "1", "--cifar-partial"}, s3...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -114,7 +114,7 @@ func TestRemote(t *testing.T) {
 	if rc, _, _ := shardify(t, append([]string{"verify", cut}, s3...)...); rc == 0 {
 		t.Fatal("verify passed on a killed pack")
 	}
-	args := []string{"pack", "--quiet", "--in", big, "--out", cut, "--shard-size", "128KiB"}
+	args := []string{"pack", "--quiet", "--in", big, "--out", cut, "--shard-size", "128KiB", "--cifar-partial"}
 	if rc, _, e := shardify(t, append(args, s3...)...); rc != 1 || !strings.Contains(e, "interrupted") {
 		t.Fatalf("rerun without --overwrite: rc %d: %s", rc, e)
 	}
