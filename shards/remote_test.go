@@ -368,3 +368,36 @@ func TestRemoteCloseStopsPrefetch(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRemoteRetryBudget: a store that always throttles gives, after the
+// retry budget, an error naming the URL, the shard and the record.
+func TestRemoteRetryBudget(t *testing.T) {
+	srv, _ := remoteSplit(t, 30, 10)
+	px, err := s3test.NewProxy(srv.URL, s3test.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	so := storeOpts(px.URL)
+	so.MaxAttempts = 3
+	d := openT(t, "s3://data/sets/train", OpenOptions{Store: so, CacheDir: t.TempDir(), Access: AccessRange})
+	var r Record
+	if err := d.Record(12, &r); err != nil { // opens shard 1 (header, index) while healthy
+		t.Fatal(err)
+	}
+	px.SetFaults(s3test.Faults{SlowDown: 1})
+	err = d.Record(13, &r)
+	for _, w := range []string{"train-00001.pfs", "record 3", "s3://data/sets/train/train-00001.pfs", "3 attempts", "SlowDown"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v does not say %q", err, w)
+		}
+	}
+	if !errors.Is(err, store.ErrRetries) {
+		t.Errorf("error %v does not wrap store.ErrRetries", err)
+	}
+	// Open itself: the manifest's URL.
+	_, err = Open("s3://data/sets/train", OpenOptions{Store: so, CacheDir: t.TempDir()})
+	if !errors.Is(err, store.ErrRetries) || !strings.Contains(err.Error(), "s3://data/sets/train/index.json") {
+		t.Errorf("throttled open: %v", err)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -391,5 +393,37 @@ func leakedGoroutines() string {
 			return strings.Join(ours, "\n\n")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHTTPQueryKept: a token in the location's query string goes with every
+// object request (presigned-style access) and never into messages.
+func TestHTTPQueryKept(t *testing.T) {
+	b := payload(3000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("sig") != "s3cr3t" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path != "/ds/train/obj" {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeContent(w, r, "obj", time.Time{}, bytes.NewReader(b))
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	s := openT(t, srv.URL+"/ds/train?sig=s3cr3t", fastOpts(""))
+	p := make([]byte, 100)
+	if err := s.ReadAt(ctx, "obj", p, 2900); err != nil || !bytes.Equal(p, b[2900:]) {
+		t.Fatalf("range read with token: %v", err)
+	}
+	bad := openT(t, srv.URL+"/ds/train?sig=wrong", fastOpts(""))
+	err := bad.ReadAt(ctx, "obj", p, 0)
+	if !errors.Is(err, ErrDenied) || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("bad token: %v (want ErrDenied, no token in the message)", err)
+	}
+	if _, err := s.Stat(ctx, "missing"); !errors.Is(err, ErrNotFound) || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("missing object: %v", err)
 	}
 }
