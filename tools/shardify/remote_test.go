@@ -92,6 +92,7 @@ func TestRemote(t *testing.T) {
 	}
 	srv.Counter.Reset()
 	cmd := exec.Command(bin, append([]string{"pack", "--quiet", "--in", big, "--out", cut, "--shard-size", "128KiB", "--workers", "1", "--cifar-partial"}, s3...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp) // the killed packer's staging directory stays there
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
