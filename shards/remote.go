@@ -54,6 +54,10 @@ type OpenOptions struct {
 	PrefetchWorkers int
 }
 
+// testHookCached, when set by a test, runs between the cache lookup of a
+// shard and its open.
+var testHookCached func(path string)
+
 // rangeAttempts is how many times a record read by range whose CRC or length
 // fails is read again before the error is returned.
 const rangeAttempts = 4
@@ -273,16 +277,27 @@ func (r *remote) whole(j int) (*opened, error) {
 		return nil, fmt.Errorf("shards: %w", ErrClosed)
 	}
 	si := r.d.m.Shards[j]
-	path, fetched, err := r.cache.Get(r.ctx, r.st, si.File, si.Bytes, si.SHA256)
-	if err != nil {
-		return nil, r.annotate(si, err)
-	}
-	if fetched {
-		r.fetch.Add(1)
-	}
-	o, err := openListed(path, si, os.Getenv(NoMmapEnv) == "", &r.d.mapSet)
-	if err != nil {
-		return nil, fmt.Errorf("%w (cached copy %s of %s)", err, path, r.st.Location().Object(si.File))
+	var o *opened
+	for attempt := 1; ; attempt++ {
+		path, fetched, err := r.cache.Get(r.ctx, r.st, si.File, si.Bytes, si.SHA256)
+		if err != nil {
+			return nil, r.annotate(si, err)
+		}
+		if fetched {
+			r.fetch.Add(1)
+		}
+		if testHookCached != nil {
+			testHookCached(path)
+		}
+		o, err = openListed(path, si, os.Getenv(NoMmapEnv) == "", &r.d.mapSet)
+		if err == nil {
+			break
+		}
+		// Another process may have evicted the file between Get and the
+		// open: fetch it again.
+		if !errors.Is(err, os.ErrNotExist) || attempt == 3 {
+			return nil, fmt.Errorf("%w (cached copy %s of %s)", err, path, r.st.Location().Object(si.File))
+		}
 	}
 	slot.Store(o)
 	return o, nil

@@ -401,3 +401,26 @@ func TestRemoteRetryBudget(t *testing.T) {
 		t.Errorf("throttled open: %v", err)
 	}
 }
+
+// TestRemoteEvictedBeforeOpen: a cached shard removed (by another process's
+// eviction) between the cache lookup and the open is fetched again.
+func TestRemoteEvictedBeforeOpen(t *testing.T) {
+	srv, dir := remoteSplit(t, 20, 10)
+	local, _ := Open(dir)
+	defer local.Close()
+	removed := 0
+	testHookCached = func(path string) {
+		if removed < 1 {
+			removed++
+			os.Remove(path)
+		}
+	}
+	defer func() { testHookCached = nil }()
+	d := openT(t, "s3://data/sets/train", OpenOptions{Store: storeOpts(srv.URL), CacheDir: t.TempDir()})
+	if digest(t, d) != digest(t, local) {
+		t.Fatal("records differ")
+	}
+	if removed != 1 || d.Fetched() != 3 {
+		t.Errorf("removed %d, fetched %d shards (want 1 and 3: one of the two twice)", removed, d.Fetched())
+	}
+}
