@@ -431,12 +431,48 @@ func isMD5(etag string) bool {
 // first and say so in their documentation. r is re-read from the start
 // for a retry.
 func (s *Store) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, ifAbsent bool) error {
-	return s.do(ctx, "put", name, func(a *attempt) error {
+	tries := 0
+	err := s.do(ctx, "put", name, func(a *attempt) error {
+		tries++
 		if _, err := r.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
 		return s.b.put(a.ctx, name, &progressReader{r: io.LimitReader(r, size), a: a}, size, ifAbsent)
 	})
+	if ifAbsent && tries > 1 && errors.Is(err, ErrExists) && s.putLanded(ctx, name, r, size) {
+		// An earlier attempt wrote the object and only its response was
+		// lost: the object there is ours.
+		return nil
+	}
+	return err
+}
+
+// putLanded reports whether object name holds exactly r's size bytes, by
+// its MD5 ETag (S3 single-part uploads) or by reading it back when small.
+func (s *Store) putLanded(ctx context.Context, name string, r io.ReadSeeker, size int64) bool {
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return false
+	}
+	h := md5.New()
+	if n, err := io.Copy(h, io.LimitReader(r, size)); err != nil || n != size {
+		return false
+	}
+	info, err := s.Stat(ctx, name)
+	if err != nil || info.Size != size {
+		return false
+	}
+	if isMD5(strings.Trim(info.ETag, `"`)) {
+		return strings.EqualFold(strings.Trim(info.ETag, `"`), hex.EncodeToString(h.Sum(nil)))
+	}
+	if size > 1<<20 {
+		return false
+	}
+	b, _, err := s.GetSmall(ctx, name, size, "")
+	if err != nil {
+		return false
+	}
+	got := md5.Sum(b)
+	return hex.EncodeToString(got[:]) == hex.EncodeToString(h.Sum(nil))
 }
 
 // List returns the objects directly under the location, sorted by name.

@@ -427,3 +427,36 @@ func TestHTTPQueryKept(t *testing.T) {
 		t.Errorf("missing object: %v", err)
 	}
 }
+
+// TestConditionalPutResponseLost: a conditional put that lands but whose
+// response is lost is retried, finds the object there, and succeeds once it
+// sees the object is its own; a different object there is still ErrExists.
+func TestConditionalPutResponseLost(t *testing.T) {
+	srv := newServer(t)
+	px, err := s3test.NewProxy(srv.URL, s3test.Faults{Drop: 2, Method: "PUT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	s := openT(t, "s3://data/lost", fastOpts(px.URL))
+	ctx := context.Background()
+	b := payload(5000)
+	if err := s.Put(ctx, "first", bytes.NewReader(b), int64(len(b)), true); err != nil { // PUT 1 passes
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "index.json", bytes.NewReader(b), int64(len(b)), true); err != nil { // PUT 2 lands, response lost
+		t.Fatalf("conditional put whose response was lost: %v", err)
+	}
+	if px.Spoiled.Load() != 1 {
+		t.Fatalf("%d responses dropped, want 1", px.Spoiled.Load())
+	}
+	other := payload(5000)
+	other[0] ^= 1
+	px.SetFaults(s3test.Faults{Drop: 4, Method: "PUT"}) // PUT 4's response (a 412) is lost; the retry sees someone else's object
+	if err := s.Put(ctx, "first", bytes.NewReader(other), int64(len(other)), true); !errors.Is(err, ErrExists) {
+		t.Fatalf("conditional put over another object: %v, want ErrExists", err)
+	}
+	if px.Spoiled.Load() != 2 {
+		t.Fatalf("%d responses dropped, want 2", px.Spoiled.Load())
+	}
+}

@@ -126,6 +126,7 @@ type Faults struct {
 	Stall     int // every n-th request: no response until Stall elapses or the client gives up
 	StallTime time.Duration
 	Reset     int // every n-th request: the connection is closed without a response
+	Drop      int // every n-th request: served by the target, then the connection is closed (the response is lost)
 	// Method, when set, limits the faults to requests of that method
 	// (and counts only those).
 	Method string
@@ -204,6 +205,15 @@ func (p *Proxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *http.
 				if tc, ok := c.(*net.TCPConn); ok {
 					tc.SetLinger(0) // RST, not FIN
 				}
+				c.Close()
+			}
+		}
+		return
+	case every(int64(f.Drop), n):
+		p.Spoiled.Add(1)
+		rp.ServeHTTP(httptest.NewRecorder(), r)
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
 				c.Close()
 			}
 		}
