@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/sourcegraph/conc"
 
@@ -52,7 +54,11 @@ func newUploader(dst string, opts WriterOptions) (*uploader, error) {
 	// One writer per split at a time: a marker object, put conditionally.
 	// It stays behind if a run is killed; the next run then needs Overwrite.
 	marker := writingMarker(opts.Split)
-	note := []byte("a pairflow writer is writing this split\n")
+	// Unique per writer, so that a retried conditional put recognises its
+	// own marker and never another writer's (see store.Store.Put).
+	host, _ := os.Hostname()
+	note := fmt.Appendf(nil, "a pairflow writer is writing this split: host %s pid %d started %s nonce %016x\n",
+		host, os.Getpid(), time.Now().UTC().Format(time.RFC3339Nano), rand.Uint64())
 	err = st.Put(ctx, marker, bytesReader(note), int64(len(note)), !opts.Overwrite)
 	if errors.Is(err, store.ErrExists) {
 		return nil, fmt.Errorf("shards: %s: another writer is writing split %q there, or one was interrupted (%s exists); overwrite only if none is running: %w", st, opts.Split, marker, ErrExists)

@@ -426,10 +426,12 @@ func isMD5(etag string) bool {
 	return err == nil
 }
 
-// Put writes object name from r (size bytes). With ifAbsent, an existing
-// object is ErrExists; backends that cannot write conditionally check
-// first and say so in their documentation. r is re-read from the start
-// for a retry.
+// Put writes object name from r (size bytes), re-reading r from the start
+// for a retry. With ifAbsent, an existing object is ErrExists; when a retry
+// meets an object with exactly r's bytes, it is taken for this put's own
+// earlier attempt whose response was lost (so make conditionally written
+// content unique if two writers could write the same bytes and must be told
+// apart).
 func (s *Store) Put(ctx context.Context, name string, r io.ReadSeeker, size int64, ifAbsent bool) error {
 	tries := 0
 	err := s.do(ctx, "put", name, func(a *attempt) error {
