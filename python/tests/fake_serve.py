@@ -53,11 +53,12 @@ class Auth(fl.ServerMiddlewareFactory):
 
 class Fake(fl.FlightServerBase):
     def __init__(self, spec, port):
-        mw = {"auth": Auth(spec["token"])} if spec.get("token") else {}
-        super().__init__(f"grpc://127.0.0.1:{port}", middleware=mw)
+        # Everything is loaded before the port opens (the tests wait for it).
         self.spec = spec
         self.streams = {int(r): load(p) for r, p in spec["streams"].items()}
         self.world = int(spec.get("world_size", len(self.streams)))
+        mw = {"auth": Auth(spec["token"])} if spec.get("token") else {}
+        super().__init__(f"grpc://127.0.0.1:{port}", middleware=mw)
 
     def get_flight_info(self, context, descriptor):
         try:
@@ -89,8 +90,10 @@ class Fake(fl.FlightServerBase):
         se, sb = t["start"]["epoch"], t["start"]["batch"]
         if sb >= per:
             se, sb = se + 1, 0
-        chosen = [(e, i, rb) for e, i, rb in batches
-                  if i % W == w and (e, i) >= (se, sb) and e <= t["last_epoch"]]
+        # The rank's batches from the start position, numbered k = 0, 1, …
+        # across epoch ends; worker w of W gets those with k % W == w.
+        rest = [(e, i, rb) for e, i, rb in batches if (e, i) >= (se, sb) and e <= t["last_epoch"]]
+        chosen = rest[w::W]
         schema = batches[0][2].schema
         spec = self.spec
 

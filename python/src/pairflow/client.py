@@ -14,6 +14,7 @@ batch index, the last one the stream's summary.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -143,9 +144,24 @@ class _Watchdog:
         self._t.join()
 
 
+# The process that first used Flight. gRPC's state does not survive fork():
+# a child forked after its parent used Flight can hang forever in its first
+# call (seen here with pyarrow 25, even with a call deadline), so such a
+# child gets a clear error instead.
+_FLIGHT_PID: Optional[int] = None
+
+FORK_ADVICE = ("pass multiprocessing_context='forkserver' (or 'spawn') to the DataLoader, or do not use a "
+               "PairDataset / Flight in the main process before its workers start")
+
+
 def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
     import pyarrow.flight as fl
 
+    global _FLIGHT_PID
+    if _FLIGHT_PID is not None and _FLIGHT_PID != os.getpid():
+        raise PairflowError(f"{url}: this process was forked from process {_FLIGHT_PID}, which had already "
+                            f"used Arrow Flight; gRPC cannot be used after fork() (it hangs): {FORK_ADVICE}")
+    _FLIGHT_PID = os.getpid()
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     opts = fl.FlightCallOptions(timeout=timeout, headers=headers)
     client = fl.FlightClient(url)

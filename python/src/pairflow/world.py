@@ -78,10 +78,13 @@ def endpoint_index(rank: int, worker_id: int, workers: int) -> int:
     return rank * workers + worker_id
 
 
-def worker_batches(batches_per_epoch: int, worker_id: int, workers: int, start: int = 0):
-    """The batch indices worker ``worker_id`` of ``workers`` gets in one
-    epoch of ``batches_per_epoch`` from ``start``: b >= start with
-    b % workers == worker_id (the serve contract's split). A reference for
-    tests and for reasoning about resumes."""
-    first = start + ((worker_id - start) % workers)
-    return range(first, batches_per_epoch, workers)
+def worker_batches(positions, worker_id: int, workers: int):
+    """The share of worker ``worker_id`` of ``workers`` in a rank's stream
+    (the serve contract's split): the rank's batch positions from the start
+    position, numbered k = 0, 1, … across epoch ends, those with
+    k % workers == worker_id. torch's DataLoader takes one batch from each
+    worker in turn, so the main process sees the rank's order. A reference
+    for tests and for reasoning about resumes."""
+    if not 0 <= worker_id < workers:
+        raise ValueError(f"worker {worker_id} outside 0..{workers - 1}")
+    return list(positions)[worker_id::workers]
