@@ -89,11 +89,10 @@ class Fake(fl.FlightServerBase):
         w, W = t["worker"], t["of"]
         se, sb = t["start"]["epoch"], t["start"]["batch"]
         if sb >= per:
-            se, sb = se + 1, 0
-        # The rank's batches from the start position, numbered k = 0, 1, …
-        # across epoch ends; worker w of W gets those with k % W == w.
-        rest = [(e, i, rb) for e, i, rb in batches if (e, i) >= (se, sb) and e <= t["last_epoch"]]
-        chosen = rest[w::W]
+            raise pa.ArrowInvalid(f"serve: start batch beyond the epoch: batch {sb} of an epoch of {per} batches")
+        # serve's split: worker w of W gets the batches b >= start with b % W == w, per epoch.
+        chosen = [(e, i, rb) for e, i, rb in batches
+                  if i % W == w and (e, i) >= (se, sb) and e <= t["last_epoch"]]
         schema = batches[0][2].schema
         spec = self.spec
 

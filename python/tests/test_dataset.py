@@ -53,6 +53,19 @@ def collect(ds, workers):
     return list(loader(ds, workers))
 
 
+def run_epochs(srv, rank, workers, **kw):
+    """All EPOCHS of a rank: one pass without workers, or one pass per
+    epoch (set_epoch) with them."""
+    if not workers:
+        return collect(PairDataset(srv.url, rank=rank, world_size=WORLD, epochs=EPOCHS, **CFG, **kw), 0)
+    ds = PairDataset(srv.url, rank=rank, world_size=WORLD, epochs=1, **CFG, **kw)
+    out = []
+    for e in range(EPOCHS):
+        ds.set_epoch(e)
+        out += collect(ds, workers)
+    return out
+
+
 FORKSERVER = mp.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(["torch", "pairflow.torch"])
 
@@ -65,7 +78,7 @@ def test_ranks_and_workers(fake_server, rank_files, workers):
     per_epoch_ids = {}
     counts = []
     for r in range(WORLD):
-        got = collect(PairDataset(srv.url, rank=r, world_size=WORLD, epochs=EPOCHS, **CFG), workers)
+        got = run_epochs(srv, r, workers)
         ref = reference(rank_files[r])
         assert [(b["batch_epoch"], b["batch_index"]) for b in got] == [(e, i) for e, i, _ in ref]
         for b, (_, _, want) in zip(got, ref):
@@ -83,11 +96,14 @@ def test_ranks_and_workers(fake_server, rank_files, workers):
 
 
 @pytest.mark.parametrize("workers", [0, 2, 3])
-@pytest.mark.parametrize("stop", [3, 10, 13])  # 10 = the last batch of epoch 0 per rank
+@pytest.mark.parametrize("stop", [3, 4, 10])  # 10 = the epoch's last batch
 def test_resume_identical_next_batch(fake_server, rank_files, workers, stop):
+    """A state taken after `stop` batches of epoch 1: a new dataset loaded
+    with it continues with the identical next batch, to the end."""
     srv = fake_server(rank_files)
-    full = collect(PairDataset(srv.url, rank=1, world_size=WORLD, epochs=EPOCHS, **CFG), 0)
-    ds = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=EPOCHS, **CFG)
+    full = [b for b in collect(PairDataset(srv.url, rank=1, world_size=WORLD, epochs=EPOCHS, **CFG), 0)
+            if b["batch_epoch"] == 1]
+    ds = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=1, epoch=1, **CFG)
     seen = []
     for b in loader(ds, workers):
         seen.append(b)
@@ -95,13 +111,36 @@ def test_resume_identical_next_batch(fake_server, rank_files, workers, stop):
             break
     state = ds.state_dict(after=seen[-1]) if workers else ds.state_dict()
     assert (state["epoch"], state["batch"]) == (seen[-1]["batch_epoch"], seen[-1]["batch_index"] + 1)
-    ds2 = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=EPOCHS, **CFG)
+    ds2 = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=1, **CFG)
     ds2.load_state_dict(state)
     rest = collect(ds2, workers)
     assert len(seen) + len(rest) == len(full)
     for a, b in zip(seen + rest, full):
         assert (a["batch_epoch"], a["batch_index"]) == (b["batch_epoch"], b["batch_index"])
         assert torch.equal(a["view_0"], b["view_0"]) and torch.equal(a["sample_id"], b["sample_id"])
+
+
+def test_resume_across_epoch_end(fake_server, rank_files):
+    """A state taken after an epoch's last batch, in a two-epoch pass,
+    resumes at the next epoch's first batch (serve refuses (E, N): the
+    client moves on to (E + 1, 0))."""
+    srv = fake_server(rank_files)
+    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG)
+    it = iter(ds)
+    for _ in range(10):
+        last = next(it)
+    it.close()
+    assert (last["batch_epoch"], last["batch_index"]) == (0, 9)
+    ds2 = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG)
+    ds2.load_state_dict(ds.state_dict())
+    assert [(b["batch_epoch"], b["batch_index"]) for b in ds2] == [(1, i) for i in range(10)]
+
+
+def test_workers_need_one_epoch_passes(fake_server, rank_files):
+    srv = fake_server(rank_files)
+    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=2, **CFG)
+    with pytest.raises(Exception, match="set_epoch"):
+        collect(ds, 2)
 
 
 def test_state_checks(fake_server, rank_files):
@@ -127,11 +166,7 @@ def test_set_epoch_passes(fake_server, rank_files):
     """epochs=1 and set_epoch per pass give the same batches as one two-epoch pass."""
     srv = fake_server(rank_files)
     both = collect(PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG), 0)
-    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=1, **CFG)
-    passes = []
-    for e in range(EPOCHS):
-        ds.set_epoch(e)
-        passes += collect(ds, 2)
+    passes = run_epochs(srv, 0, 2)
     assert [(b["batch_epoch"], b["batch_index"]) for b in passes] == [(b["batch_epoch"], b["batch_index"]) for b in both]
 
 

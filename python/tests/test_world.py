@@ -39,19 +39,18 @@ def test_worker_main_process():
 
 @pytest.mark.parametrize("n", [1, 2, 7, 10, 11])
 @pytest.mark.parametrize("workers", [1, 2, 3, 4])
-def test_worker_split_keeps_rank_order(n, workers):
-    """Round-robin over the workers' shares (what DataLoader does, skipping
-    exhausted workers) gives back the rank's order, from any start and
-    across epoch ends."""
-    stream = [(e, b) for e in range(2) for b in range(n)]
-    for start in range(len(stream)):
-        shares = [list(worker_batches(stream[start:], w, workers)) for w in range(workers)]
+def test_worker_slots_keep_rank_order(n, workers):
+    """DataLoader worker i reading slot (i + start) % W, taken round-robin
+    (skipping exhausted workers, as DataLoader does), gives back the
+    epoch's batches from start in order, each once."""
+    for start in range(n + 1):
+        shares = [list(worker_batches(n, (i + start) % workers, workers, start)) for i in range(workers)]
         merged, i = [], 0
         while any(shares):
             if shares[i % workers]:
                 merged.append(shares[i % workers].pop(0))
             i += 1
-        assert merged == stream[start:]
+        assert merged == list(range(start, n))
     assert [endpoint_index(r, w, 3) for r in range(2) for w in range(3)] == list(range(6))
     with pytest.raises(ValueError):
         endpoint_index(0, 3, 3)

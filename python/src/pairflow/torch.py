@@ -25,7 +25,7 @@ from torch.utils.data import IterableDataset
 
 from ._arrow import batch_numpy
 from .client import Position, descriptor, open_stream
-from .errors import StateError
+from .errors import DescriptorError, StateError
 from .world import endpoint_index, world, worker
 
 __all__ = ["PairDataset", "to_tensors", "STATE_VERSION"]
@@ -151,15 +151,17 @@ class PairDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[Dict[str, Any]]:
         w = worker()
+        if w.size > 1 and self.epochs > 1:
+            raise ValueError(
+                "pairflow: with DataLoader workers, give PairDataset epochs=1 and call set_epoch(e) before "
+                "each pass: serve splits each epoch's batches over the workers (b % workers), and across an "
+                "epoch end the DataLoader's round-robin would take them out of order")
         start = self._next
         if start is not None and start.epoch >= self._epoch + self.epochs:
             warnings.warn(f"pairflow: PairDataset pass over epochs {self._epoch}..{self._epoch + self.epochs - 1} "
                           f"is already consumed; call set_epoch(next_epoch) before each pass", stacklevel=2)
             return
-        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
-        ep = endpoint_index(self.world.rank, w.rank, w.size)
-        info, batches = open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
-                                    read_timeout=self.read_timeout)
+        info, batches = self._open(start, w)
         try:
             for sb in batches:
                 d = to_tensors(batch_numpy(sb.rb, info, self.params))
@@ -171,6 +173,30 @@ class PairDataset(IterableDataset):
             self._next = Position(self._epoch + self.epochs, 0)
         finally:
             batches.close()
+
+    def _open(self, start: Optional[Position], w):
+        """Opens this (rank, worker)'s stream from start.
+
+        serve gives worker slot s of W the batches b with b % W == s (per
+        epoch) and torch's DataLoader takes one batch from worker 0, 1, …
+        in turn: DataLoader worker i reads slot (i + start) % W, so that
+        worker 0 yields the start batch, worker 1 the next, and the main
+        process sees the rank's order from any resume position.
+        """
+        b0 = start.batch if start is not None else 0
+        slot = (w.rank + b0) % w.size
+        ep = endpoint_index(self.world.rank, slot, w.size)
+        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
+        try:
+            return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
+                               read_timeout=self.read_timeout)
+        except DescriptorError as e:
+            # A state taken after an epoch's last batch says (E, batches in
+            # E); serve refuses a start past the epoch's end, and a client
+            # cannot know that count in advance: it is (E + 1, 0).
+            if start is None or start.batch == 0 or "beyond the epoch" not in str(e):
+                raise
+        return self._open(Position(start.epoch + 1, 0), w)
 
     def set_epoch(self, epoch: int) -> None:
         """Makes the next pass start at ``epoch`` (batch 0)."""

@@ -78,13 +78,14 @@ def endpoint_index(rank: int, worker_id: int, workers: int) -> int:
     return rank * workers + worker_id
 
 
-def worker_batches(positions, worker_id: int, workers: int):
-    """The share of worker ``worker_id`` of ``workers`` in a rank's stream
-    (the serve contract's split): the rank's batch positions from the start
-    position, numbered k = 0, 1, … across epoch ends, those with
-    k % workers == worker_id. torch's DataLoader takes one batch from each
-    worker in turn, so the main process sees the rank's order. A reference
-    for tests and for reasoning about resumes."""
-    if not 0 <= worker_id < workers:
-        raise ValueError(f"worker {worker_id} outside 0..{workers - 1}")
-    return list(positions)[worker_id::workers]
+def worker_batches(batches_per_epoch: int, slot: int, workers: int, start: int = 0) -> range:
+    """The batch indices that worker slot ``slot`` of ``workers`` gets in one
+    epoch from batch ``start`` under serve's split: b >= start with
+    b % workers == slot. PairDataset gives DataLoader worker i the slot
+    (i + start) % workers, so that torch's round-robin over the workers
+    yields the rank's order. A reference for tests and for reasoning about
+    resumes."""
+    if not 0 <= slot < workers:
+        raise ValueError(f"slot {slot} outside 0..{workers - 1}")
+    first = start + (slot - start) % workers
+    return range(first, batches_per_epoch, workers)
