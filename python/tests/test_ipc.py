@@ -269,3 +269,26 @@ def test_pairstream_uint8_views(pairstream, demo_train, tmp_path):
     with pairflow.read_ipc(out) as r:
         b = pft.to_tensors(next(iter(r)))
     assert b["view_0"].dtype == torch.uint8 and tuple(b["view_0"].shape) == (16, 24, 24, 1)
+
+
+@pytest.mark.parametrize("name", ["contrastive-u8-3views", "inpainting-u8", "relative-patch-f32"])
+def test_mutated_streams_fail_cleanly(name):
+    """Random byte changes and cuts: read_ipc either reads the stream or
+    raises a PairflowError; never another exception, never a crash."""
+    data = bytearray((golden_dir() / f"{name}.arrows").read_bytes())
+    rng = np.random.default_rng(1)
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(300):
+        m = bytearray(data)
+        for _ in range(rng.integers(1, 4)):
+            m[rng.integers(0, len(m))] = rng.integers(0, 256)
+        if i % 3 == 0:
+            m = m[: rng.integers(1, len(m))]
+        try:
+            with pairflow.read_ipc(bytes(m)) as r:
+                for b in r:
+                    pft.to_tensors(b)
+            outcomes["ok"] += 1
+        except pairflow.PairflowError:
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0

@@ -58,6 +58,15 @@ def inspect_schema(schema: pa.Schema, where: str = "stream") -> StreamInfo:
 
     Raises SchemaError naming ``where`` (a path or URL) otherwise.
     """
+    try:
+        return _inspect_schema(schema, where)
+    except SchemaError:
+        raise
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError) as e:
+        raise SchemaError(f"{where}: unreadable pairflow schema: {e}") from None
+
+
+def _inspect_schema(schema: pa.Schema, where: str) -> StreamInfo:
     md = schema.metadata or {}
     raw = md.get(META_SCHEMA_VERSION)
     if raw is None:
@@ -84,9 +93,12 @@ def inspect_schema(schema: pa.Schema, where: str = "stream") -> StreamInfo:
             tensors.append(f.name)
         elif f.name.endswith("_aug") and pa.types.is_struct(f.type):
             augs.append(f.name)
-    for need in ("sample_id", "key", "label", "epoch"):
-        if schema.get_field_index(need) < 0:
+    for need, typ in (("sample_id", pa.uint64()), ("key", pa.utf8()), ("label", pa.int32()), ("epoch", pa.int64())):
+        i = schema.get_field_index(need)
+        if i < 0:
             raise SchemaError(f"{where}: pairflow schema without the {need!r} column")
+        if schema.field(i).type != typ:
+            raise SchemaError(f"{where}: column {need!r} is {schema.field(i).type}, the contract says {typ}")
     return StreamInfo(schema, version, kind, recipe, tuple(tensors), tuple(augs))
 
 
@@ -152,6 +164,15 @@ def _flatten_aug(prefix: str, arr: pa.Array, out: Dict[str, np.ndarray]) -> None
 
 
 def batch_numpy(rb: pa.RecordBatch, info: StreamInfo, params: bool = True) -> Dict[str, Any]:
+    try:
+        return _batch_numpy(rb, info, params)
+    except SchemaError:
+        raise
+    except (pa.ArrowException, UnicodeDecodeError, ValueError, TypeError) as e:
+        raise SchemaError(f"a batch does not follow the pairflow schema: {type(e).__name__}: {e}") from None
+
+
+def _batch_numpy(rb: pa.RecordBatch, info: StreamInfo, params: bool = True) -> Dict[str, Any]:
     """Converts one record batch to a dict of numpy arrays.
 
     Image columns are zero-copy views of the Arrow buffers (read-only);
@@ -175,7 +196,10 @@ def batch_numpy(rb: pa.RecordBatch, info: StreamInfo, params: bool = True) -> Di
         elif name == "label":
             out[name] = _fill_numeric(col) if col.null_count else col.to_numpy(zero_copy_only=False)
         else:
-            out[name] = col.to_numpy(zero_copy_only=col.null_count == 0)
+            a = col.to_numpy(zero_copy_only=False)  # zero-copy where the type allows
+            if a.dtype.kind not in "biuf" or a.dtype in (np.uint16, np.uint32):
+                raise SchemaError(f"column {name!r} of type {col.type} is not in the pairflow contract")
+            out[name] = a
     return out
 
 
@@ -204,6 +228,13 @@ class Completeness:
     _summary: Optional[tuple] = field(default=None, repr=False)
 
     def add(self, rb: pa.RecordBatch, md: Optional[Mapping[bytes, bytes]]) -> None:
+        """Counts a received batch (after validating it: buffers that do
+        not cover their lengths, offsets out of range and bad UTF-8 are
+        refused here, before anything reads the values)."""
+        try:
+            rb.validate(full=True)
+        except (pa.ArrowInvalid, pa.ArrowException) as e:
+            raise IncompleteStreamError(f"{self.where}: batch {self.batches} is corrupt: {e}") from None
         if self.ended:
             raise IncompleteStreamError(
                 f"{self.where}: a batch arrived after the end-of-stream summary (batch {self.batches + 1})"

@@ -54,7 +54,7 @@ class PairReader:
             raise SchemaError(f"{self.where}: not an Arrow IPC stream (no continuation marker at the start)")
         try:
             self._reader = pa.ipc.open_stream(src)
-        except pa.ArrowInvalid as e:
+        except (pa.ArrowException, OSError, ValueError) as e:
             self.close()
             raise _cut_or_bad(self.where, e, "schema") from e
         except Exception:
@@ -93,7 +93,7 @@ class PairReader:
                 rb, md = self._reader.read_next_batch_with_custom_metadata()
             except StopIteration:
                 break
-            except (pa.ArrowInvalid, OSError) as e:
+            except (pa.ArrowException, OSError, ValueError) as e:
                 raise _cut_or_bad(self.where, e, f"batch {n}") from e
             md = dict(md) if md is not None else None
             self._check.add(rb, md)
