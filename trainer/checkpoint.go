@@ -115,6 +115,9 @@ func LoadCheckpoint[T Float](r io.Reader, name string, model Layer[T], opt Optim
 		if t.DType != wantDT || !sameShape(t.Shape, shape) {
 			return t, fmt.Errorf("trainer: checkpoint %s: tensor %q is %s%v, model wants %s%v: %w", name, n, t.DType, t.Shape, wantDT, shape, ErrMismatch)
 		}
+		if err := checkFinite(t, name); err != nil {
+			return t, err
+		}
 		return t, nil
 	}
 	params, bufs := checkpointTensors(model, opt)
