@@ -62,6 +62,8 @@ def demo_train() -> Path:
 def golden_dir() -> Path:
     """The Go tests' fixture streams of every pair kind (arrowpair/ once the
     Arrow contract moves there, pipeline/ before)."""
+    if os.environ.get("PAIRFLOW_GOLDEN_DIR"):
+        return Path(os.environ["PAIRFLOW_GOLDEN_DIR"])
     for d in (REPO / "arrowpair" / "testdata" / "arrow", REPO / "pipeline" / "testdata" / "arrow"):
         if d.is_dir():
             return d

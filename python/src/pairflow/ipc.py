@@ -25,7 +25,8 @@ class PairReader:
     does one whose end-of-stream summary disagrees with what arrived.
     After the last batch, :attr:`complete` is True when the stream carried
     a summary and it matched, None when it carries none (schema version 1
-    streams: completeness unknown).
+    streams: completeness unknown). A version-2 stream without its summary
+    is an IncompleteStreamError.
 
     Use it as a context manager, or call :meth:`close`.
     """
@@ -65,6 +66,8 @@ class PairReader:
         except SchemaError:
             self.close()
             raise
+        # A version-2 stream must end with its summary (SCHEMA.md §5.1).
+        self._required = self._required or self.info.version >= 2
         self._check = Completeness(self.where)
         self.complete: Optional[bool] = None
         self._done = False
