@@ -100,6 +100,8 @@ def _flight_error(url: str, what: str, e: Exception) -> PairflowError:
     if isinstance(e, fl.FlightUnauthenticatedError) or isinstance(e, fl.FlightUnauthorizedError):
         return AuthError(f"{url}: {what}: the server refused the credentials ({first}); "
                          f"pass token=... or set PAIRFLOW_TOKEN to the token serve was started with")
+    if isinstance(e, pa.ArrowCapacityError) or "resource exhausted" in msg.lower() or "resourceexhausted" in msg.lower():
+        return ServerUnavailable(f"{url}: {what}: the server is at its stream limit (--max-streams): {first}")
     if isinstance(e, fl.FlightTimedOutError):
         return StreamTimeout(f"{url}: {what}: no answer in time ({first})")
     if isinstance(e, fl.FlightUnavailableError):
@@ -287,6 +289,8 @@ def _open_http(url, desc, endpoint, token, timeout, read_timeout):
         body = e.read(4096).decode("utf-8", "replace").strip()
         if e.code in (401, 403):
             raise AuthError(f"{u}: HTTP {e.code}: {body}; pass token=... or set PAIRFLOW_TOKEN") from e
+        if e.code == 429:
+            raise ServerUnavailable(f"{u}: HTTP 429: the server is at its stream limit (--max-streams): {body}") from e
         if 400 <= e.code < 500:
             raise DescriptorError(f"{u}: HTTP {e.code}: {body}") from e
         raise ServerUnavailable(f"{u}: HTTP {e.code}: {body}") from e
