@@ -168,3 +168,15 @@ def test_auth_and_bad_requests(serve, tmp_path):
             next(iter(PairDataset(url, token="s3cret-token-xyz", **dict(CFG, dataset="nope"))))
         with pytest.raises(pairflow.DescriptorError, match="no-such-recipe"):
             next(iter(PairDataset(url, token="s3cret-token-xyz", **dict(CFG, recipe="no-such-recipe"))))
+
+
+def test_stream_limit_is_a_clear_error(serve):
+    srv = serve("--max-streams", "1", http=True)
+    it = iter(PairDataset(srv.url, epochs=5, **CFG))
+    next(it)  # holds the server's only stream slot
+    try:
+        for url in (srv.url, srv.http_url):
+            with pytest.raises(pairflow.ServerUnavailable, match="stream limit"):
+                next(iter(PairDataset(url, **CFG)))
+    finally:
+        it.close()
