@@ -243,3 +243,53 @@ def test_fork_after_flight_is_a_clear_error(fake_server, rank_files):
     with pytest.raises(Exception, match="forkserver"):
         list(DataLoader(ds, batch_size=None, num_workers=1, multiprocessing_context=mp.get_context("fork"),
                         timeout=60))
+
+
+@pytest.mark.parametrize("workers,stop", [(2, 3), (2, 4), (3, 5), (3, 10)])
+def test_stateful_dataloader_protocol(fake_server, rank_files, monkeypatch, workers, stop):
+    """Emulates torchdata's StatefulDataLoader (torch >= 2.3, not installable
+    here): W dataset copies as workers, taken round-robin; each worker's
+    state_dict() snapshotted after each batch it yields; on restore every
+    copy gets its own snapshot and the round-robin continues with the
+    worker that was next. The batches equal the uninterrupted run."""
+    import copy
+
+    import pairflow.torch as pft
+    from pairflow.world import World
+
+    srv = fake_server(rank_files)
+    full = [(b["batch_epoch"], b["batch_index"]) for b in
+            collect(PairDataset(srv.url, rank=0, world_size=WORLD, epochs=1, epoch=1, **CFG), 0)]
+    current = [0]
+    monkeypatch.setattr(pft, "worker", lambda: World(current[0], workers))
+
+    def drive(copies, first, limit, snaps):
+        gens = [iter(c) for c in copies]
+        done = [False] * workers
+        out, i = [], first
+        while not all(done) and len(out) < limit:
+            if not done[i]:
+                current[0] = i
+                try:
+                    b = next(gens[i])
+                    out.append((b["batch_epoch"], b["batch_index"]))
+                    snaps[i] = copies[i].state_dict()
+                except StopIteration:
+                    done[i] = True
+            i = (i + 1) % workers
+        for g in gens:
+            g.close()
+        return out, i
+
+    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=1, epoch=1, **CFG)
+    snaps = [ds.state_dict() for _ in range(workers)]
+    copies = [copy.deepcopy(ds) for _ in range(workers)]
+    seen, nxt = drive(copies, 0, stop, snaps)
+    assert all("slot_base" in s for s in snaps if s["batch"] > 0)
+    restored = []
+    for i in range(workers):
+        c = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=1, epoch=1, **CFG)
+        c.load_state_dict(snaps[i])
+        restored.append(c)
+    rest, _ = drive(restored, nxt, 10 ** 6, [None] * workers)
+    assert seen + rest == full

@@ -130,6 +130,11 @@ class PairDataset(IterableDataset):
         self.epochs = int(epochs)
         self._epoch = int(epoch)  # first epoch of the next pass
         self._next: Optional[Position] = None  # resume position inside the pass
+        # Worker slots (see _open): the batch the slot rotation counts from,
+        # from a per-worker state (StatefulDataLoader), and of the running pass.
+        self._slot_base: Optional[int] = None
+        self._slot_workers: Optional[int] = None
+        self._iter_slot: Optional[tuple] = None
         self.token = token if token is not None else os.environ.get("PAIRFLOW_TOKEN") or None
         self.timeout = timeout
         self.read_timeout = read_timeout
@@ -161,7 +166,11 @@ class PairDataset(IterableDataset):
             warnings.warn(f"pairflow: PairDataset pass over epochs {self._epoch}..{self._epoch + self.epochs - 1} "
                           f"is already consumed; call set_epoch(next_epoch) before each pass", stacklevel=2)
             return
-        info, batches = self._open(start, w)
+        base = start.batch if start is not None else 0
+        if self._slot_base is not None and self._slot_workers == w.size:
+            base = self._slot_base  # a worker's own state: keep its slot
+        self._iter_slot = (base, w.size)
+        info, batches = self._open(start, w, base)
         try:
             for sb in batches:
                 d = to_tensors(batch_numpy(sb.rb, info, self.params))
@@ -174,17 +183,18 @@ class PairDataset(IterableDataset):
         finally:
             batches.close()
 
-    def _open(self, start: Optional[Position], w):
+    def _open(self, start: Optional[Position], w, base: int):
         """Opens this (rank, worker)'s stream from start.
 
         serve gives worker slot s of W the batches b with b % W == s (per
         epoch) and torch's DataLoader takes one batch from worker 0, 1, …
-        in turn: DataLoader worker i reads slot (i + start) % W, so that
-        worker 0 yields the start batch, worker 1 the next, and the main
-        process sees the rank's order from any resume position.
+        in turn: DataLoader worker i reads slot (i + base) % W, base being
+        the pass's start batch, so that worker 0 yields the start batch,
+        worker 1 the next, and the main process sees the rank's order from
+        any resume position. A worker restored from its own state (torchdata's
+        StatefulDataLoader) keeps the base, so it keeps its slot.
         """
-        b0 = start.batch if start is not None else 0
-        slot = (w.rank + b0) % w.size
+        slot = (w.rank + base) % w.size
         ep = endpoint_index(self.world.rank, slot, w.size)
         desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
         try:
@@ -196,12 +206,13 @@ class PairDataset(IterableDataset):
             # cannot know that count in advance: it is (E + 1, 0).
             if start is None or start.batch == 0 or "beyond the epoch" not in str(e):
                 raise
-        return self._open(Position(start.epoch + 1, 0), w)
+        return self._open(Position(start.epoch + 1, 0), w, 0)
 
     def set_epoch(self, epoch: int) -> None:
         """Makes the next pass start at ``epoch`` (batch 0)."""
         self._epoch = int(epoch)
         self._next = None
+        self._slot_base = self._slot_workers = None
 
     # ---- state ----
 
@@ -210,6 +221,8 @@ class PairDataset(IterableDataset):
 
         ``after``: the last batch the training loop consumed (a dict this
         dataset yielded); needed when DataLoader workers do the iterating.
+        Called inside a DataLoader worker (as StatefulDataLoader does), the
+        state is that worker's: its next batch and its slot.
         """
         if after is not None:
             try:
@@ -219,8 +232,11 @@ class PairDataset(IterableDataset):
                                  "(it has batch_epoch and batch_index)") from None
         else:
             nxt = self._next if self._next is not None else Position(self._epoch, 0)
-        return {"version": STATE_VERSION, "fingerprint": self.fingerprint(), "pass_epoch": self._epoch,
-                "epochs": self.epochs, "epoch": nxt.epoch, "batch": nxt.batch}
+        st = {"version": STATE_VERSION, "fingerprint": self.fingerprint(), "pass_epoch": self._epoch,
+              "epochs": self.epochs, "epoch": nxt.epoch, "batch": nxt.batch}
+        if after is None and self._iter_slot is not None and self._iter_slot[1] > 1:
+            st["slot_base"], st["workers"] = self._iter_slot
+        return st
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continues from ``state`` (from :meth:`state_dict`): the next pass
@@ -240,3 +256,5 @@ class PairDataset(IterableDataset):
         self._epoch = int(pass_epoch)
         self.epochs = int(state.get("epochs", self.epochs))
         self._next = Position(e, b)
+        self._slot_base = state.get("slot_base")
+        self._slot_workers = state.get("workers")
