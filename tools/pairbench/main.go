@@ -31,6 +31,7 @@ import (
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -190,7 +191,11 @@ func measure(o *options) (Result, error) {
 	defer ds.Close()
 	kind := arrowpair.Kind(o.kind)
 	recipe := o.recipe
-	if b, err := os.ReadFile(recipe); err == nil {
+	if _, err := ops.Preset(recipe); err != nil && !strings.HasPrefix(strings.TrimSpace(recipe), "{") {
+		b, err := inputfile.ReadFile(recipe, inputfile.MaxJSONBytes)
+		if err != nil {
+			return Result{}, fmt.Errorf("--recipe %s is neither a preset nor a readable recipe file: %w", recipe, err)
+		}
 		recipe = string(b)
 	}
 	switch kind {
