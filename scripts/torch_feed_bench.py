@@ -4,7 +4,7 @@
   pairflow     serve (Go, on this machine) streams torchvision-a views (3x32x32
                float32, SimCLR colour strength 1) over Arrow Flight into
                pairflow.torch.PairDataset; DataLoader(batch_size=None), no workers.
-  torchvision  the peer pipeline a PyTorch user would write (../shared/peers/aug_bench.py,
+  torchvision  the peer pipeline a PyTorch user would write (the peer benchmark's
                setting A): Fashion-MNIST in memory tiled to 3-channel HWC uint8,
                PIL Image.fromarray, two views of RandomResizedCrop(32, scale=(0.08, 1)),
                RandomHorizontalFlip, RandomApply([ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
