@@ -293,3 +293,20 @@ def test_stateful_dataloader_protocol(fake_server, rank_files, monkeypatch, work
         restored.append(c)
     rest, _ = drive(restored, nxt, 10 ** 6, [None] * workers)
     assert seen + rest == full
+
+
+def test_app_metadata_decoding():
+    """The Flight per-batch metadata decoder takes serve's JSON object and
+    refuses anything else with a pairflow error."""
+    from pairflow.client import _app_metadata
+    import pyarrow as pa
+    got = _app_metadata(pa.py_buffer(b'{"pairflow.epoch":"1","pairflow.batch":"7"}'), "x")
+    assert got == {b"pairflow.epoch": b"1", b"pairflow.batch": b"7"}
+    assert _app_metadata(None, "x") is None and _app_metadata(pa.py_buffer(b""), "x") is None
+    rng = np.random.default_rng(3)
+    for bad in [b"[1,2]", b"{", b"\xff\xfe", b'"str"', b"null", b"1e999"] + \
+            [bytes(rng.integers(0, 256, rng.integers(1, 40)).astype(np.uint8)) for _ in range(200)]:
+        try:
+            _app_metadata(pa.py_buffer(bad), "x")
+        except pairflow.IncompleteStreamError:
+            pass
