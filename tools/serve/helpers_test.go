@@ -21,6 +21,7 @@ import (
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
@@ -34,6 +35,13 @@ const testRecipe = `{"version":1,"name":"test","channels":3,"ops":[
 
 // makeDataset writes n raw-s2 records of w×h×3 and opens them.
 func makeDataset(t testing.TB, n, w, h int) *shards.Dataset {
+	t.Helper()
+	ds, _ := makeDatasetDir(t, n, w, h)
+	return ds
+}
+
+// makeDatasetDir is makeDataset, also returning the directory.
+func makeDatasetDir(t testing.TB, n, w, h int) (*shards.Dataset, string) {
 	t.Helper()
 	dir := t.TempDir()
 	wr, err := shards.Create(dir, shards.WriterOptions{Split: "train", MaxShardRecords: 40})
@@ -59,7 +67,7 @@ func makeDataset(t testing.TB, n, w, h int) *shards.Dataset {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ds.Close() })
-	return ds
+	return ds, dir
 }
 
 // testServer is an in-process server on 127.0.0.1:0.
@@ -256,4 +264,12 @@ func waitGoroutines(t testing.TB, base int) {
 		runtime.Gosched()
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
+
+func fiTicket(fi *flight.FlightInfo, i int) *flight.Ticket { return fi.Endpoint[i].Ticket }
+
+func newReader(s flight.FlightService_DoGetClient) (*flight.Reader, error) {
+	return flight.NewRecordReader(s, ipc.WithAllocator(memory.NewGoAllocator()))
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -169,5 +167,3 @@ func (s *Server) httpStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-var _ = errors.New
-var _ = fmt.Sprint
