@@ -166,4 +166,3 @@ func (s *Server) httpStream(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 }
-

@@ -173,4 +173,3 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("clients_connected: %d series, %v", n, err)
 	}
 }
-
