@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/ops"
 )
 
@@ -46,7 +47,7 @@ var (
 // of output.
 type Config struct {
 	// Kind is the pair kind (required).
-	Kind Kind `json:"kind"`
+	Kind arrowpair.Kind `json:"kind"`
 	// BatchSize is the number of rows per batch (required, ≥ 1).
 	BatchSize int `json:"batch_size"`
 	// Views is the number of views of Contrastive (default 2; ≥ 2). Other
@@ -266,14 +267,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
 	}
 	switch c.Kind {
-	case Contrastive, Inpainting, RelativePatch, Rotation, Supervised, Eval:
+	case arrowpair.Contrastive, arrowpair.Inpainting, arrowpair.RelativePatch, arrowpair.Rotation, arrowpair.Supervised, arrowpair.Eval:
 	default:
-		return bad("kind %q (want one of %v)", c.Kind, Kinds())
+		return bad("kind %q (want one of %v)", c.Kind, arrowpair.Kinds())
 	}
 	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
 		return bad("batch_size %d (want 1..%d)", c.BatchSize, MaxBatchSize)
 	}
-	if c.Kind == Contrastive {
+	if c.Kind == arrowpair.Contrastive {
 		if c.Views != 0 && (c.Views < 2 || c.Views > MaxViews) {
 			return bad("views %d (want 2..%d)", c.Views, MaxViews)
 		}
@@ -283,7 +284,7 @@ func (c *Config) Validate() error {
 	if len(c.Recipe) == 0 {
 		return bad("no recipe")
 	}
-	if len(c.Recipe) > 1 && (c.Kind != Contrastive || len(c.Recipe) != c.views()) {
+	if len(c.Recipe) > 1 && (c.Kind != arrowpair.Contrastive || len(c.Recipe) != c.views()) {
 		return bad("%d recipes: per-view recipes need kind contrastive and one recipe per view (%d)", len(c.Recipe), c.views())
 	}
 	for i, r := range c.Recipe {
@@ -309,7 +310,7 @@ func (c *Config) Validate() error {
 			return bad("window %d without order shards", c.Window)
 		}
 	case OrderShards:
-		if c.Kind == Supervised || c.Kind == Eval {
+		if c.Kind == arrowpair.Supervised || c.Kind == arrowpair.Eval {
 			return bad("order shards with kind %s", c.Kind)
 		}
 		if c.Window < 0 {
@@ -318,13 +319,13 @@ func (c *Config) Validate() error {
 	default:
 		return bad("order %q (want shuffle or shards)", c.Order)
 	}
-	if c.Kind == Eval && c.DropLast {
+	if c.Kind == arrowpair.Eval && c.DropLast {
 		return bad("drop_last with kind eval (eval never pads or drops)")
 	}
 	if !(c.LabelFraction >= 0 && c.LabelFraction <= 1) {
 		return bad("label_fraction %v (want 0..1)", c.LabelFraction)
 	}
-	if c.LabelFraction != 0 && c.Kind != Supervised {
+	if c.LabelFraction != 0 && c.Kind != arrowpair.Supervised {
 		return bad("label_fraction is for kind supervised only")
 	}
 	switch c.Skip.Policy {
@@ -360,7 +361,7 @@ func (c *Config) Validate() error {
 
 // views returns the number of views per sample (Contrastive's count, else 1).
 func (c *Config) views() int {
-	if c.Kind == Contrastive {
+	if c.Kind == arrowpair.Contrastive {
 		if c.Views == 0 {
 			return 2
 		}
@@ -371,7 +372,7 @@ func (c *Config) views() int {
 
 // resolved returns c with every default filled in. c must be valid.
 func (c Config) resolved() Config {
-	if c.Kind == Contrastive && c.Views == 0 {
+	if c.Kind == arrowpair.Contrastive && c.Views == 0 {
 		c.Views = 2
 	}
 	if c.WorldSize == 0 {
@@ -383,10 +384,10 @@ func (c Config) resolved() Config {
 	if c.Prefetch == 0 {
 		c.Prefetch = 2
 	}
-	if c.Kind == Eval {
+	if c.Kind == arrowpair.Eval {
 		c.Epochs = 1
 	}
-	if c.Kind == Supervised && c.LabelFraction == 0 {
+	if c.Kind == arrowpair.Supervised && c.LabelFraction == 0 {
 		c.LabelFraction = 1
 	}
 	if c.Skip.Policy == "" {

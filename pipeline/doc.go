@@ -1,6 +1,5 @@
 // Package pipeline turns shard records into Arrow record batches of paired
-// views for self-supervised training, and defines the Arrow contract those
-// batches follow.
+// views for self-supervised training: it is pairflow's runtime.
 //
 // Pipeline (New, Resume, Batches, State, Stats, Close; configured by Config)
 // runs the stages: read, decode, augment and pair on a pool of workers that
@@ -9,29 +8,12 @@
 // config, seed, epoch, rank, world size): the worker count and prefetch depth
 // never change a byte. See the Pipeline type for the memory bound.
 //
-// The batches follow the Arrow contract (SCHEMA.md, version 1):
+// The batches follow the Arrow contract of package arrowpair (SCHEMA.md):
+// pipeline fills them with an arrowpair.BatchBuilder, and consumers read them
+// with arrowpair's readers or write them out with arrowpair.WriteIPC. This
+// package does not define the schema, and consumers of batches need not
+// import it.
 //
-//   - the schema of every pair kind (NewSchema, ParseSchema, Layout), with
-//     image columns of the Arrow canonical extension type
-//     arrow.fixed_shape_tensor (FixedShapeTensorType, registered with arrow-go
-//     when the package loads, since arrow-go v18 does not ship it) and one
-//     augmentation struct column per augmented image, filled from ops.Params;
-//   - BatchBuilder, which fills a batch in place — producers write tensors
-//     straight into batch memory, possibly reserved ahead of the rows'
-//     metadata (ReserveRows, Adopt) — hands it over as an arrow.RecordBatch
-//     and reuses the image memory of released batches (KeepBatches), and
-//     zero-copy readers for consumers (Tensors, ReadParams);
-//   - the IPC stream format: WriteIPC / IPCWriter and ReadIPC, which refuses a
-//     schema version it does not know (ErrSchemaVersion) and checks untrusted
-//     streams (framing, flatbuffer metadata, buffer sizes) before arrow-go
-//     decodes them (ErrCorrupt).
-//
-// It is not a general Arrow toolkit: it writes and reads pairflow's schema
-// only.
-//
-// Ownership follows arrow-go: whoever creates or Retains a record batch
-// Releases it. A batch returned by BatchBuilder.NewRecordBatch belongs to the
-// caller; a batch that crosses goroutines is Retained by the sender and
-// Released by the receiver; WriteIPC Releases the batches it is handed; a
-// batch from IPCReader is borrowed until the next read.
+// Ownership follows arrow-go: a batch from Batches belongs to the caller,
+// who Releases it.
 package pipeline

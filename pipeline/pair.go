@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/ops"
 )
 
@@ -39,24 +40,24 @@ func (w *worker) pair(res *result, epoch int64) error {
 	w.prepare(res)
 	seed, e, sg := p.cfg.Seed, uint64(epoch), uint64(res.sampleID)
 	switch p.cfg.Kind {
-	case Contrastive:
+	case arrowpair.Contrastive:
 		for v, rc := range p.recipes {
 			if err := w.view(res, v, v, rc, &w.src, ops.NewRand(seed, e, sg, uint32(v)), &res.params[v]); err != nil {
 				return err
 			}
 		}
-	case Supervised, Eval:
+	case arrowpair.Supervised, arrowpair.Eval:
 		return w.view(res, 0, 0, p.recipes[0], &w.src, ops.NewRand(seed, e, sg, 0), &res.params[0])
-	case Rotation:
+	case arrowpair.Rotation:
 		return w.rotation(res, ops.NewRand(seed, e, sg, 0), ops.NewRand(seed, e, sg, randRotation))
-	case Inpainting:
+	case arrowpair.Inpainting:
 		if err := w.view(res, 1, 0, p.recipes[0], &w.src, ops.NewRand(seed, e, sg, 0), &res.params[0]); err != nil {
 			return err
 		}
 		t0 := time.Now()
 		w.inpaint(res, ops.NewRand(seed, e, sg, randMask))
 		w.pairDur += time.Since(t0)
-	case RelativePatch:
+	case arrowpair.RelativePatch:
 		return w.patches(res, epoch)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/sampler"
@@ -48,9 +49,9 @@ func col(t *testing.T, rec arrow.RecordBatch, name string) arrow.Array {
 	return rec.Column(idx[0])
 }
 
-func tensors(t *testing.T, rec arrow.RecordBatch, name string) pipeline.TensorColumn {
+func tensors(t *testing.T, rec arrow.RecordBatch, name string) arrowpair.TensorColumn {
 	t.Helper()
-	return must(pipeline.TensorsByName(rec, name))
+	return must(arrowpair.TensorsByName(rec, name))
 }
 
 // source returns record i's 16×16 (or w×h) RGB test image.
@@ -69,10 +70,10 @@ func source(i, w, h int) *ops.Image {
 func TestContrastiveMultiCropPerViewRecipes(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 20})
 	small := `{"version":1,"channels":1,"ops":[{"op":"random_resized_crop","size":[6,8],"scale":[0.2,0.5],"ratio":[0.75,1.3333333333333333]}],"output":{"format":"float32_chw","mean":[0.5],"std":[0.25]}}`
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	cfg.Views, cfg.Recipe = 3, pipeline.Recipes{testRecipe, "torchvision-a", small}
 	p := must(pipeline.New(ds, cfg))
-	want := []pipeline.Shape{{H: 12, W: 12, C: 3}, {H: 32, W: 32, C: 3}, {H: 6, W: 8, C: 1}}
+	want := []arrowpair.Shape{{H: 12, W: 12, C: 3}, {H: 32, W: 32, C: 3}, {H: 6, W: 8, C: 1}}
 	if got := p.Layout().Shapes; !slices.Equal(got, want) {
 		t.Fatalf("shapes %v, want %v", got, want)
 	}
@@ -89,8 +90,8 @@ func TestContrastiveMultiCropPerViewRecipes(t *testing.T) {
 				t.Fatal("view sizes")
 			}
 			var pa, pb ops.Params
-			noErr(t, pipeline.ReadParams(col(t, rec, "view_0_aug"), i, &pa))
-			noErr(t, pipeline.ReadParams(col(t, rec, "view_2_aug"), i, &pb))
+			noErr(t, arrowpair.ReadParams(col(t, rec, "view_0_aug"), i, &pa))
+			noErr(t, arrowpair.ReadParams(col(t, rec, "view_2_aug"), i, &pb))
 			if !pa.Has(ops.OpCrop) || !pb.Has(ops.OpCrop) || pb.Has(ops.OpHFlip) {
 				t.Fatalf("params %+v %+v", pa, pb)
 			}
@@ -117,7 +118,7 @@ func TestInpaintingMasks(t *testing.T) {
 		{pipeline.MaskOptions{Mode: pipeline.MaskSquare, Patch: 6, Fill: 7}, func(n int) bool { return n == 36 }},
 	} {
 		t.Run(tc.mask.Mode, func(t *testing.T) {
-			cfg := baseConfig(pipeline.Inpainting)
+			cfg := baseConfig(arrowpair.Inpainting)
 			cfg.Recipe, cfg.Mask = pipeline.Recipes{identity16}, tc.mask
 			var masks [][]uint8
 			forBatches(t, must(pipeline.New(ds, cfg)), func(rec arrow.RecordBatch) {
@@ -186,7 +187,7 @@ func isSquare(mask []uint8, w, side int) bool {
 
 func TestRelativePatchGeometry(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 16, w: 40, h: 40, c: 3})
-	cfg := baseConfig(pipeline.RelativePatch)
+	cfg := baseConfig(arrowpair.RelativePatch)
 	// P = floor(40 / 3.7) = 10, gap 2, jitter 1; the recipe keeps a 10×10 patch.
 	cfg.Patch = pipeline.PatchOptions{Gap: 0.25, Jitter: 0.1}
 	cfg.Recipe = pipeline.Recipes{`{"version":1,"channels":3,"ops":[{"op":"resize","size":[10,10]}],"output":{"format":"uint8_hwc"}}`}
@@ -198,8 +199,8 @@ func TestRelativePatchGeometry(t *testing.T) {
 		pa, pb := tensors(t, rec, "patch_a"), tensors(t, rec, "patch_b")
 		for i := range int(rec.NumRows()) {
 			var a, b ops.Params
-			noErr(t, pipeline.ReadParams(col(t, rec, "patch_a_aug"), i, &a))
-			noErr(t, pipeline.ReadParams(col(t, rec, "patch_b_aug"), i, &b))
+			noErr(t, arrowpair.ReadParams(col(t, rec, "patch_a_aug"), i, &a))
+			noErr(t, arrowpair.ReadParams(col(t, rec, "patch_b_aug"), i, &b))
 			k := pos.Value(i)
 			seen[k] = true
 			cell := int(k)
@@ -230,7 +231,7 @@ func TestRelativePatchGeometry(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 24})
-	cfg := baseConfig(pipeline.Rotation)
+	cfg := baseConfig(arrowpair.Rotation)
 	cfg.Recipe = pipeline.Recipes{identity16}
 	seen := map[uint8]int{}
 	forBatches(t, must(pipeline.New(ds, cfg)), func(rec arrow.RecordBatch) {
@@ -246,7 +247,7 @@ func TestRotation(t *testing.T) {
 				t.Fatalf("row %d: view is not the source turned %d quarter turns", i, k)
 			}
 			var p ops.Params
-			noErr(t, pipeline.ReadParams(col(t, rec, "view_aug"), i, &p))
+			noErr(t, arrowpair.ReadParams(col(t, rec, "view_aug"), i, &p))
 			if p.Has(ops.OpRot90) {
 				t.Fatal("pretext rotation leaked into view_aug")
 			}
@@ -259,7 +260,7 @@ func TestRotation(t *testing.T) {
 
 func TestSupervisedSubset(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 40})
-	cfg := kindConfigs()[pipeline.Supervised]
+	cfg := kindConfigs()[arrowpair.Supervised]
 	labels := make([]int32, 40)
 	for i := range labels {
 		labels[i] = int32(i % 4)
@@ -285,7 +286,7 @@ func TestSupervisedSubset(t *testing.T) {
 
 func TestEvalOrderRanksNoPadding(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 37, noLabel: true})
-	cfg := kindConfigs()[pipeline.Eval]
+	cfg := kindConfigs()[arrowpair.Eval]
 	cfg.WorldSize, cfg.Rank = 2, 1
 	var sizes []int64
 	var ids []uint64
@@ -309,7 +310,7 @@ func TestEvalOrderRanksNoPadding(t *testing.T) {
 
 func TestDropLast(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 37})
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	cfg.DropLast = true
 	n := 0
 	forBatches(t, must(pipeline.New(ds, cfg)), func(rec arrow.RecordBatch) {
@@ -366,7 +367,7 @@ func TestParseConfig(t *testing.T) {
 	// Errors found only when the recipe is loaded come from New.
 	ds := makeDataset(t, dsOpts{n: 4})
 	for _, r := range []string{"no-such-preset", `{"version":1,"channels":3,"ops":[{"op":"resize","size":[8,12]},{"op":"random_rot90"}],"output":{"format":"uint8_hwc"}}`} {
-		cfg := baseConfig(pipeline.Contrastive)
+		cfg := baseConfig(arrowpair.Contrastive)
 		cfg.Recipe = pipeline.Recipes{r}
 		cfg.BatchSize = 2
 		if _, err := pipeline.New(ds, cfg); err == nil {
@@ -377,7 +378,7 @@ func TestParseConfig(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 32})
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	p := must(pipeline.New(ds, cfg))
 	forBatches(t, p, func(arrow.RecordBatch) {})
 	s := p.Stats()

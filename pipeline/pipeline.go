@@ -13,8 +13,9 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/sourcegraph/conc"
@@ -71,7 +72,7 @@ type Pipeline struct {
 	ds      *shards.Dataset
 	cfg     Config // resolved
 	recipes []*ops.Recipe
-	layout  Layout
+	layout  arrowpair.Layout
 	schema  *arrow.Schema
 	scfg    sampler.Config
 	subset  []int64 // supervised: the sampler's subset
@@ -103,10 +104,10 @@ type Pipeline struct {
 	complete atomic.Bool // the assembler handed over the run's last batch
 	st       *stats
 	closed   bool
-	builder  *BatchBuilder // the assembler's; workers only ReserveRows
-	direct   bool          // workers write into batch memory (see the memory bound)
+	builder  *arrowpair.BatchBuilder // the assembler's; workers only ReserveRows
+	direct   bool                    // workers write into batch memory (see the memory bound)
 	stageMu  sync.Mutex
-	staged   map[batchKey]*Rows // direct mode: batches being written
+	staged   map[batchKey]*arrowpair.Rows // direct mode: batches being written
 }
 
 // New returns a pipeline over ds (which the caller keeps open until Close
@@ -149,11 +150,11 @@ func Resume(ds *shards.Dataset, cfg Config, st State) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
-	if s.Position() == s.Len() && p.cfg.Kind != Eval {
+	if s.Position() == s.Len() && p.cfg.Kind != arrowpair.Eval {
 		s.NextEpoch()
 		st.EpochSkipped = 0
 	}
-	if p.cfg.Kind != Eval && s.Position()%int64(p.cfg.BatchSize) != 0 {
+	if p.cfg.Kind != arrowpair.Eval && s.Position()%int64(p.cfg.BatchSize) != 0 {
 		return nil, fmt.Errorf("%w: position %d is not on a batch boundary", ErrState, s.Position())
 	}
 	if st.Batches < 0 || st.EpochSkipped < 0 {
@@ -169,7 +170,7 @@ func (p *Pipeline) start(s *sampler.Stream) {
 	p.consumer = s
 	p.startEpoch, p.startPos = s.Epoch(), s.Position()
 	switch {
-	case p.cfg.Kind == Eval:
+	case p.cfg.Kind == arrowpair.Eval:
 		if p.startEpoch != p.cfg.Epoch {
 			p.total = 0
 		} else {
@@ -215,7 +216,7 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 	if err := p.makeLayout(); err != nil {
 		return nil, err
 	}
-	schema, err := NewSchema(p.layout)
+	schema, err := arrowpair.NewSchema(p.layout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -257,9 +258,9 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 		}
 	}
 	switch c.Kind {
-	case Eval:
+	case arrowpair.Eval:
 		p.scfg.Mode = sampler.Eval
-	case Supervised:
+	case arrowpair.Supervised:
 		labels, err := readLabels(ds)
 		if err != nil {
 			return nil, err
@@ -321,30 +322,30 @@ func (p *Pipeline) makeLayout() error {
 		return fmt.Errorf("%w: no record among the first 64 decodes: %w", ErrConfig, err)
 	}
 	w, h := img.W, img.H
-	if c.Kind == RelativePatch {
+	if c.Kind == arrowpair.RelativePatch {
 		ps := patchSide(w, h, c.Patch)
 		if ps < 1 {
 			return fmt.Errorf("%w: the first record (%dx%d) is too small for a 3×3 patch grid", ErrConfig, w, h)
 		}
 		w, h = ps, ps
 	}
-	l := Layout{Kind: c.Kind}
+	l := arrowpair.Layout{Kind: c.Kind}
 	for i, r := range p.recipes[:c.views()] {
 		vw, vh, vc := r.ViewShape(w, h)
 		if vw <= 0 || vh <= 0 {
 			return fmt.Errorf("%w: recipe %d (%s): the view size depends on the draw; end it with a fixed-size crop or resize", ErrConfig, i, r.Name)
 		}
-		dt := Float32
+		dt := arrowpair.Float32
 		if r.Output.Format == ops.Uint8HWC {
-			dt = Uint8
+			dt = arrowpair.Uint8
 		}
 		if i > 0 && dt != l.DType {
 			return fmt.Errorf("%w: recipe %d outputs %s, recipe 0 %s: every view needs the same dtype", ErrConfig, i, dt, l.DType)
 		}
 		l.DType = dt
-		l.Shapes = append(l.Shapes, Shape{H: vh, W: vw, C: vc})
+		l.Shapes = append(l.Shapes, arrowpair.Shape{H: vh, W: vw, C: vc})
 	}
-	if c.Kind == Rotation && l.Shapes[0].H != l.Shapes[0].W {
+	if c.Kind == arrowpair.Rotation && l.Shapes[0].H != l.Shapes[0].W {
 		return fmt.Errorf("%w: rotation needs square views, recipe gives %dx%d", ErrConfig, l.Shapes[0].W, l.Shapes[0].H)
 	}
 	var rj []byte
@@ -373,7 +374,7 @@ func (p *Pipeline) makeLayout() error {
 func (p *Pipeline) Schema() *arrow.Schema { return p.schema }
 
 // Layout returns the batches' layout (kind, dtype, shapes, recipe JSON).
-func (p *Pipeline) Layout() Layout { return p.layout }
+func (p *Pipeline) Layout() arrowpair.Layout { return p.layout }
 
 // Len returns the number of rank positions per epoch.
 func (p *Pipeline) Len() int64 { return p.length }
@@ -387,7 +388,7 @@ type batchMsg struct {
 }
 
 // Batches returns the run's batches in order. Each batch belongs to the
-// caller, who must Release it (pipeline.WriteIPC does). After an error the
+// caller, who must Release it (arrowpair.WriteIPC does). After an error the
 // sequence ends; a cancelled ctx ends it with ctx's error and stops the
 // pipeline. Breaking out of the loop leaves the pipeline paused: a later
 // Batches call continues with the next batch, or Close stops it.
@@ -487,7 +488,7 @@ func (p *Pipeline) advance(m *batchMsg) {
 	if m.rec != nil {
 		p.batches++
 	}
-	if p.consumer.Position() == p.consumer.Len() && p.cfg.Kind != Eval {
+	if p.consumer.Position() == p.consumer.Len() && p.cfg.Kind != arrowpair.Eval {
 		p.consumer.NextEpoch()
 		p.epochSkipped = 0
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
@@ -59,12 +60,12 @@ func benchPipeline(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 // pixels) with the torchvision-a recipe (3-channel float32 views).
 func BenchmarkPipeline32(b *testing.B) {
 	ds := makeDataset(b, dsOpts{n: 2048, w: 32, h: 32, c: 3})
-	for _, kind := range pipeline.Kinds() {
+	for _, kind := range arrowpair.Kinds() {
 		cfg := pipeline.Config{Kind: kind, Recipe: pipeline.Recipes{"torchvision-a"}}
 		switch kind {
-		case pipeline.RelativePatch:
+		case arrowpair.RelativePatch:
 			cfg.Recipe = pipeline.Recipes{pipeline.PatchRecipe(32, 3, true)}
-		case pipeline.Eval:
+		case arrowpair.Eval:
 			cfg.Recipe = pipeline.Recipes{pipeline.EvalRecipe(32, 3)}
 		}
 		b.Run(string(kind), func(b *testing.B) { benchPipeline(b, ds, cfg) })
@@ -86,7 +87,7 @@ func BenchmarkPipelineFMNIST(b *testing.B) {
 	defer ds.Close()
 	for _, recipe := range []string{"torchvision-a", "fmnist-simclr-v1"} {
 		for _, w := range []int{1, runtime.GOMAXPROCS(0)} {
-			cfg := pipeline.Config{Kind: pipeline.Contrastive, Recipe: pipeline.Recipes{recipe}, Workers: w}
+			cfg := pipeline.Config{Kind: arrowpair.Contrastive, Recipe: pipeline.Recipes{recipe}, Workers: w}
 			b.Run(fmt.Sprintf("%s/workers=%d", recipe, w), func(b *testing.B) { benchPipeline(b, ds, cfg) })
 		}
 	}
@@ -107,7 +108,7 @@ func BenchmarkPipelinePhotos224(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer ds.Close()
-			cfg := pipeline.Config{Kind: pipeline.Contrastive, Recipe: pipeline.Recipes{"simclr-imagenet"}, BatchSize: 64}
+			cfg := pipeline.Config{Kind: arrowpair.Contrastive, Recipe: pipeline.Recipes{"simclr-imagenet"}, BatchSize: 64}
 			benchPipeline(b, ds, cfg)
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
@@ -38,7 +39,7 @@ func ExamplePipeline() {
 	}
 	defer ds.Close()
 
-	cfg := pipeline.Config{Kind: pipeline.Contrastive, BatchSize: 4, Recipe: pipeline.Recipes{"torchvision-a"},
+	cfg := pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 4, Recipe: pipeline.Recipes{"torchvision-a"},
 		Seed: 1, Epochs: 1, Workers: 2}
 	p, err := pipeline.New(ds, cfg)
 	if err != nil {

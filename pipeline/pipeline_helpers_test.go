@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
@@ -110,7 +111,7 @@ func corruptKey(t testing.TB, dir, key string) {
 	t.Fatalf("key %s not found", key)
 }
 
-func baseConfig(kind pipeline.Kind) pipeline.Config {
+func baseConfig(kind arrowpair.Kind) pipeline.Config {
 	return pipeline.Config{Kind: kind, BatchSize: 8, Recipe: pipeline.Recipes{testRecipe}, Seed: 42, Epochs: 1, Workers: 2}
 }
 
@@ -118,7 +119,7 @@ func baseConfig(kind pipeline.Kind) pipeline.Config {
 func streamBytes(t testing.TB, p *pipeline.Pipeline) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := pipeline.WriteIPC(&buf, p.Schema(), p.Batches(context.Background())); err != nil {
+	if _, err := arrowpair.WriteIPC(&buf, p.Schema(), p.Batches(context.Background())); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -179,7 +180,7 @@ type row struct {
 
 func readRows(t testing.TB, b []byte) []row {
 	t.Helper()
-	r, err := pipeline.ReadIPC(bytes.NewReader(b), nil)
+	r, err := arrowpair.ReadIPC(bytes.NewReader(b), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

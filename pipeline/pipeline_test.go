@@ -8,27 +8,28 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
 )
 
 // kindConfigs gives a runnable configuration of every pair kind.
-func kindConfigs() map[pipeline.Kind]pipeline.Config {
-	m := map[pipeline.Kind]pipeline.Config{}
-	for _, k := range pipeline.Kinds() {
+func kindConfigs() map[arrowpair.Kind]pipeline.Config {
+	m := map[arrowpair.Kind]pipeline.Config{}
+	for _, k := range arrowpair.Kinds() {
 		c := baseConfig(k)
 		switch k {
-		case pipeline.Contrastive:
+		case arrowpair.Contrastive:
 			c.Views = 3
-		case pipeline.RelativePatch:
+		case arrowpair.RelativePatch:
 			c.Recipe = pipeline.Recipes{pipeline.PatchRecipe(6, 3, true)}
-		case pipeline.Inpainting:
+		case arrowpair.Inpainting:
 			c.Mask = pipeline.MaskOptions{Mode: pipeline.MaskPatches, Ratio: 0.4, Patch: 3, Fill: -1}
-		case pipeline.Supervised:
+		case arrowpair.Supervised:
 			c.LabelFraction = 0.5
-		case pipeline.Eval:
+		case arrowpair.Eval:
 			c.Recipe = pipeline.Recipes{pipeline.EvalRecipe(12, 3)}
 		}
 		m[k] = c
@@ -43,7 +44,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	for kind, cfg := range kindConfigs() {
 		t.Run(string(kind), func(t *testing.T) {
 			cfg.Epochs = 2
-			if kind == pipeline.Eval {
+			if kind == arrowpair.Eval {
 				cfg.Epochs = 0
 			}
 			cfg.Workers, cfg.Prefetch = 1, 1
@@ -56,16 +57,16 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 			rows := readRows(t, one)
 			want := 2 * 40 // 37 records wrap to 40 = 5 batches of 8, two epochs
 			switch kind {
-			case pipeline.Eval:
+			case arrowpair.Eval:
 				want = 37
-			case pipeline.Supervised:
+			case arrowpair.Supervised:
 				want = 2 * 24 // a 50% subset of 37: 19 draws per epoch, padded to 24
 			}
 			if len(rows) != want {
 				t.Fatalf("%d rows, want %d", len(rows), want)
 			}
 			cfg.Seed++
-			if kind != pipeline.Eval && bytes.Equal(one, runBytes(t, ds, cfg)) {
+			if kind != arrowpair.Eval && bytes.Equal(one, runBytes(t, ds, cfg)) {
 				t.Fatal("another seed gave the same stream")
 			}
 		})
@@ -76,7 +77,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 // worker count and prefetch depth, across an epoch boundary too.
 func TestResume(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 29})
-	for _, kind := range []pipeline.Kind{pipeline.Contrastive, pipeline.Supervised, pipeline.Eval} {
+	for _, kind := range []arrowpair.Kind{arrowpair.Contrastive, arrowpair.Supervised, arrowpair.Eval} {
 		t.Run(string(kind), func(t *testing.T) {
 			cfg := kindConfigs()[kind]
 			cfg.Epochs = 3
@@ -116,7 +117,7 @@ func TestResume(t *testing.T) {
 // A State from another seed (or dataset) is refused.
 func TestResumeRefusesOtherStream(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 20})
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	p := must(pipeline.New(ds, cfg))
 	takeBatches(t, p, 1)
 	st := p.State()
@@ -141,7 +142,7 @@ func TestResumeRefusesOtherStream(t *testing.T) {
 func TestSlowConsumerBounded(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 24})
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	cfg.Epochs, cfg.Workers, cfg.Prefetch, cfg.Allocator = 0, 3, 2, mem
 	p := must(pipeline.New(ds, cfg))
 	batchBytes := cfg.BatchSize * 2 * 3 * 12 * 12 * 4 // two float32 views per row
@@ -192,7 +193,7 @@ func TestCancelMidEpoch(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for _, viaClose := range []bool{false, true} {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		cfg := baseConfig(pipeline.Inpainting)
+		cfg := baseConfig(arrowpair.Inpainting)
 		cfg.Workers, cfg.Allocator, cfg.Epochs = 4, mem, 0
 		p := must(pipeline.New(ds, cfg))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -245,7 +246,7 @@ func waitGoroutines(t *testing.T, want int) {
 // Bad records under fail stop the run with an error naming the record.
 func TestBadRecordFail(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 30, checksum: []int{11}, badPNG: []int{20}})
-	cfg := baseConfig(pipeline.Eval)
+	cfg := baseConfig(arrowpair.Eval)
 	cfg.Recipe = pipeline.Recipes{pipeline.EvalRecipe(12, 3)}
 	p := must(pipeline.New(ds, cfg))
 	defer p.Close()
@@ -287,7 +288,7 @@ func TestBadRecordFail(t *testing.T) {
 // bytes for any worker count) and reported; past the budget the run fails.
 func TestBadRecordSkip(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 30, checksum: []int{11}, badPNG: []int{20}, maxRecs: 8})
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	cfg.Epochs = 2
 	cfg.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: 10}
 	p := must(pipeline.New(ds, cfg))
@@ -360,7 +361,7 @@ func TestBadRecordSkip(t *testing.T) {
 // reported.
 func TestBadRecordEval(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 30, checksum: []int{3}, badPNG: []int{29}})
-	cfg := kindConfigs()[pipeline.Eval]
+	cfg := kindConfigs()[arrowpair.Eval]
 	cfg.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: 2}
 	p := must(pipeline.New(ds, cfg))
 	b := streamBytes(t, p)
@@ -385,7 +386,7 @@ func TestBadRecordEval(t *testing.T) {
 // A panic inside an op becomes an error naming the sample, never skipped.
 func TestOpPanic(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 10})
-	cfg := baseConfig(pipeline.Supervised)
+	cfg := baseConfig(arrowpair.Supervised)
 	cfg.Recipe = pipeline.Recipes{`{"version":1,"channels":3,"ops":[{"op":"pipeline_test_panic"}],"output":{"format":"uint8_hwc"}}`}
 	cfg.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: 100}
 	p := must(pipeline.New(ds, cfg))
@@ -404,7 +405,7 @@ func TestOpPanic(t *testing.T) {
 // a fresh start at that epoch with the new world size), not mid-epoch.
 func TestResumeWorldSizeChange(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 40})
-	cfg := baseConfig(pipeline.Contrastive)
+	cfg := baseConfig(arrowpair.Contrastive)
 	cfg.Epochs = 2
 	p := must(pipeline.New(ds, cfg))
 	takeBatches(t, p, 5) // all of epoch 0
@@ -440,7 +441,7 @@ func TestResumeWorldSizeChange(t *testing.T) {
 // records within a window of their file position, and resumes exactly.
 func TestShardsOrder(t *testing.T) {
 	ds := makeDataset(t, dsOpts{n: 50, maxRecs: 10})
-	cfg := baseConfig(pipeline.Rotation)
+	cfg := baseConfig(arrowpair.Rotation)
 	cfg.Order, cfg.Window, cfg.Epochs = pipeline.OrderShards, 10, 2
 	cfg.Workers = 1
 	one := runBytes(t, ds, cfg)

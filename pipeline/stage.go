@@ -9,8 +9,9 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/sourcegraph/conc"
@@ -67,7 +68,7 @@ type batchKey struct{ epoch, batch int64 }
 
 // stagedRows returns the reserved image storage of batch k, reserving it if
 // no worker or the assembler has yet. Safe for concurrent use.
-func (p *Pipeline) stagedRows(k batchKey) *Rows {
+func (p *Pipeline) stagedRows(k batchKey) *arrowpair.Rows {
 	p.stageMu.Lock()
 	defer p.stageMu.Unlock()
 	r := p.staged[k]
@@ -124,7 +125,7 @@ func (p *Pipeline) run(ctx context.Context) {
 	// running stream reuse its image memory instead of allocating it.
 	bs := p.cfg.BatchSize
 	keep := min(p.cfg.Prefetch+2+(r+bs-1)/bs+1, 1024)
-	b, err := NewBatchBuilder(p.cfg.Allocator, p.layout, bs, KeepBatches(keep))
+	b, err := arrowpair.NewBatchBuilder(p.cfg.Allocator, p.layout, bs, arrowpair.KeepBatches(keep))
 	if err != nil {
 		p.wg.Go(func() {
 			defer close(p.out)
@@ -139,8 +140,8 @@ func (p *Pipeline) run(ctx context.Context) {
 	// Direct mode: workers write views straight into the batch (see
 	// Pipeline's doc). Eval leaves bad records out, which moves the later
 	// rows of a batch, so it keeps per-slot buffers and copies.
-	p.direct = p.cfg.Kind != Eval && p.startPos%int64(bs) == 0
-	p.staged = map[batchKey]*Rows{}
+	p.direct = p.cfg.Kind != arrowpair.Eval && p.startPos%int64(bs) == 0
+	p.staged = map[batchKey]*arrowpair.Rows{}
 	for i := range workers {
 		w := &worker{p: p, st: &p.st.workers[i]}
 		p.wg.Go(func() { w.loop(p.ctx) })
@@ -160,12 +161,12 @@ func (p *Pipeline) tensorCols() (f32 []bool, elems []int) {
 	l := &p.layout
 	for i := range l.TensorColumns() {
 		s := l.Shapes[0]
-		if l.Kind == Contrastive {
+		if l.Kind == arrowpair.Contrastive {
 			s = l.Shapes[i]
 		}
 		n := s.H * s.W * s.C
-		isF := l.DType == Float32
-		if l.Kind == Inpainting && i == 2 { // mask
+		isF := l.DType == arrowpair.Float32
+		if l.Kind == arrowpair.Inpainting && i == 2 { // mask
 			n, isF = s.H*s.W, false
 		}
 		f32 = append(f32, isF)
@@ -287,8 +288,8 @@ func (p *Pipeline) assemble(ctx context.Context, skipped, epochSkipped int64) {
 
 // appendRow appends res's metadata as row want of b's batch and, unless the
 // worker wrote its tensors into the batch already (direct mode), copies them.
-func (p *Pipeline) appendRow(b *BatchBuilder, res *result, isF32 []bool, want int) error {
-	row := Row{
+func (p *Pipeline) appendRow(b *arrowpair.BatchBuilder, res *result, isF32 []bool, want int) error {
+	row := arrowpair.Row{
 		SampleID: uint64(res.sampleID), Key: res.key, Label: res.label, HasLabel: res.hasLabel,
 		Epoch: res.epoch, Class: res.class, Params: res.pp,
 	}
@@ -298,7 +299,7 @@ func (p *Pipeline) appendRow(b *BatchBuilder, res *result, isF32 []bool, want in
 	}
 	if p.direct {
 		if i != want {
-			return fmt.Errorf("pipeline: epoch %d record %d: %w: appended as row %d, written as row %d", res.epoch, res.sampleID, ErrRow, i, want)
+			return fmt.Errorf("pipeline: epoch %d record %d: %w: appended as row %d, written as row %d", res.epoch, res.sampleID, arrowpair.ErrRow, i, want)
 		}
 		return nil
 	}
@@ -330,8 +331,8 @@ type worker struct {
 	rnd     ops.Rand        // the view's generator, handed to the recipe
 	stream  *sampler.Stream // producer-side stream of streamEpoch (At only)
 	sEpoch  int64
-	perm    []int32 // mask patch choice
-	rows    *Rows   // direct mode: the batch rowsKey's storage
+	perm    []int32         // mask patch choice
+	rows    *arrowpair.Rows // direct mode: the batch rowsKey's storage
 	rowsKey batchKey
 	isF32   []bool
 	elems   []int
@@ -426,7 +427,7 @@ func (w *worker) process(t int64, res *result) {
 		}
 		res.skips = append(res.skips, Skip{Epoch: epoch, Position: pos, Index: idx, Shard: se.Shard,
 			Record: se.Record, Key: se.Key, Reason: se.Err.Error()})
-		if p.cfg.Kind == Eval {
+		if p.cfg.Kind == arrowpair.Eval {
 			res.omitted = true
 			return
 		}

@@ -50,7 +50,7 @@
 // alias the Record's internal buffer and are valid until the next read into
 // the same Record; Key is an immutable string that stays valid. For raw
 // encodings Payload holds the stored (compressed) bytes; AppendPixels decodes
-// them into a caller buffer (ops/imageio's Decoder.DecodeRecord does that
+// them into a caller buffer (imageio's Decoder.DecodeRecord does that
 // straight into an ops.Image). Checksums are checked on every read; there is
 // no switch to turn them off (CRC-32C runs at several GB/s and is not the
 // bottleneck). To copy a raw record into another split, set Payload to its
@@ -64,6 +64,6 @@
 // e.g. "shards: train-00003.pfs record 1207 at offset 93184: payload checksum
 // mismatch".
 //
-// This package does not decode images (see ops/imageio), shuffle or sample
+// This package does not decode images (see imageio), shuffle or sample
 // (see sampler) or decide how inputs become records (see tools/shardify).
 package shards

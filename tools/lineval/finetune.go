@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
 	"github.com/pairflow/pairflow/trainer"
@@ -78,7 +79,7 @@ func (s *setup) finetuneOne(ctx context.Context, f float64, seed uint64) (Run, e
 	if err != nil {
 		return Run{}, err
 	}
-	p, err := pipeline.New(s.train, pipeline.Config{Kind: pipeline.Supervised, BatchSize: o.ftBatch,
+	p, err := pipeline.New(s.train, pipeline.Config{Kind: arrowpair.Supervised, BatchSize: o.ftBatch,
 		Recipe: pipeline.Recipes{s.trainRecipe()}, Seed: seed, LabelFraction: f, Workers: o.workers})
 	if err != nil {
 		return Run{}, fmt.Errorf("split %s: %w", o.train, err)
@@ -134,7 +135,7 @@ func (s *setup) finetuneOne(ctx context.Context, f float64, seed uint64) (Run, e
 // readBatch copies a supervised batch's views into buf (NCHW) and its
 // labels and sample ids, and returns the row count.
 func (s *setup) readBatch(rec arrow.RecordBatch, buf *[]float32, labels *[]int, ids *[]uint64) (int, error) {
-	views, err := pipeline.TensorsByName(rec, "view")
+	views, err := arrowpair.TensorsByName(rec, "view")
 	if err != nil {
 		return 0, err
 	}

@@ -28,7 +28,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pairflow/pairflow/ops/imageio"
+	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -170,7 +171,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 }
 
 func validKind(k string) bool {
-	for _, v := range pipeline.Kinds() {
+	for _, v := range arrowpair.Kinds() {
 		if string(v) == k {
 			return true
 		}
@@ -185,19 +186,19 @@ func measure(o *options) (Result, error) {
 		return Result{}, err
 	}
 	defer ds.Close()
-	kind := pipeline.Kind(o.kind)
+	kind := arrowpair.Kind(o.kind)
 	recipe := o.recipe
 	if b, err := os.ReadFile(recipe); err == nil {
 		recipe = string(b)
 	}
 	switch kind {
-	case pipeline.RelativePatch:
+	case arrowpair.RelativePatch:
 		recipe = pipeline.PatchRecipe(o.size, 3, true)
-	case pipeline.Eval:
+	case arrowpair.Eval:
 		recipe = pipeline.EvalRecipe(o.size, 3)
 	}
 	cfg := pipeline.Config{Kind: kind, BatchSize: o.batch, Recipe: pipeline.Recipes{recipe}, Seed: 1, Workers: o.nworkers}
-	if kind != pipeline.Eval {
+	if kind != arrowpair.Eval {
 		cfg.Epochs = 0
 	}
 	start := time.Now()
@@ -207,7 +208,7 @@ func measure(o *options) (Result, error) {
 	}
 	defer p.Close()
 	r := Result{Data: o.data, Kind: o.kind, Recipe: o.recipe, Workers: o.nworkers, Batch: o.batch}
-	if kind == pipeline.RelativePatch || kind == pipeline.Eval {
+	if kind == arrowpair.RelativePatch || kind == arrowpair.Eval {
 		r.Recipe = fmt.Sprintf("%s-%d", kind, o.size)
 	}
 	n := 0

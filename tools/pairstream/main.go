@@ -1,6 +1,6 @@
 // Command pairstream writes a pairflow pipeline's batches of paired views as
-// an Arrow IPC stream (pipeline/SCHEMA.md), for any Arrow reader (pyarrow,
-// arrow-js, pipeline.ReadIPC).
+// an Arrow IPC stream (arrowpair/SCHEMA.md), for any Arrow reader (pyarrow,
+// arrow-js, arrowpair.ReadIPC).
 //
 //	pairstream --data DIR --kind contrastive --batch 256 --batches 100 --seed 1 --workers 2 --out pairs.arrows
 //
@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -128,7 +129,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			apply()
 		}
 	}
-	over("kind", func() { cfg.Kind = pipeline.Kind(*kind) })
+	over("kind", func() { cfg.Kind = arrowpair.Kind(*kind) })
 	over("batch", func() { cfg.BatchSize = *batch })
 	over("epochs", func() { cfg.Epochs = *epochs })
 	over("epoch", func() { cfg.Epoch = *epoch })
@@ -150,7 +151,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			cfg.Skip = pipeline.SkipPolicy{}
 		}
 	}
-	if cfg.Kind == pipeline.Eval {
+	if cfg.Kind == arrowpair.Eval {
 		cfg.Epochs = 0
 	}
 	if len(recipes) > 0 {
@@ -164,9 +165,9 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	} else if len(cfg.Recipe) == 0 {
 		switch cfg.Kind {
-		case pipeline.RelativePatch:
+		case arrowpair.RelativePatch:
 			cfg.Recipe = pipeline.Recipes{pipeline.PatchRecipe(*size, 3, true)}
-		case pipeline.Eval:
+		case arrowpair.Eval:
 			cfg.Recipe = pipeline.Recipes{pipeline.EvalRecipe(*size, 3)}
 		default:
 			cfg.Recipe = pipeline.Recipes{"torchvision-a"}
@@ -175,7 +176,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
-	if cfg.Epochs == 0 && cfg.Kind != pipeline.Eval && *batches == 0 {
+	if cfg.Epochs == 0 && cfg.Kind != arrowpair.Eval && *batches == 0 {
 		return fmt.Errorf("%w: --epochs 0 runs without end: give --batches", cli.ErrUsage)
 	}
 	if *batches < 0 {
@@ -218,7 +219,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
 	prog := &progress{w: stderr, quiet: *quiet, start: start, last: start}
-	n, err := pipeline.WriteIPC(bw, p.Schema(), prog.take(p.Batches(ctx), *batches))
+	n, err := arrowpair.WriteIPC(bw, p.Schema(), prog.take(p.Batches(ctx), *batches))
 	if err == nil {
 		err = bw.Flush()
 	}

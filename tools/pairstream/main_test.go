@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pairflow/pairflow/pipeline"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/shards"
 )
 
@@ -46,9 +46,9 @@ func runArgs(args ...string) (int, string, string) {
 	return code, o.String(), e.String()
 }
 
-func readStream(t *testing.T, b []byte) (pipeline.Layout, int, int64) {
+func readStream(t *testing.T, b []byte) (arrowpair.Layout, int, int64) {
 	t.Helper()
-	r, err := pipeline.ReadIPC(bytes.NewReader(b), nil)
+	r, err := arrowpair.ReadIPC(bytes.NewReader(b), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func readStream(t *testing.T, b []byte) (pipeline.Layout, int, int64) {
 
 func TestEveryKind(t *testing.T) {
 	data := writeDataset(t, 30, -1)
-	for _, k := range pipeline.Kinds() {
+	for _, k := range arrowpair.Kinds() {
 		out := filepath.Join(t.TempDir(), "x.arrows")
 		code, _, errOut := runArgs("--data", data, "--kind", string(k), "--batch", "8", "--batches", "3",
 			"--seed", "5", "--workers", "2", "--out", out, "--size", "16")

@@ -5,7 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/pairflow/pairflow/pipeline"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -20,7 +20,7 @@ const (
 // objective adapts one self-supervised task to the loop: which pair kind it
 // reads, one training step on a batch, and what a checkpoint holds.
 type objective interface {
-	kind() pipeline.Kind
+	kind() arrowpair.Kind
 	step(rec arrow.RecordBatch) (trainer.StepResult, error)
 	// model is every trained layer, the encoder first ("enc." names).
 	model() trainer.Layer[float32]
@@ -77,7 +77,7 @@ func newObjective(cfg *runConfig, sched trainer.Schedule) (objective, error) {
 // tensorsOf returns the named float32 tensor column of rec as one
 // [N, C, H, W] tensor aliasing the batch's memory.
 func tensorsOf(rec arrow.RecordBatch, name string) (trainer.Tensor[float32], error) {
-	col, err := pipeline.TensorsByName(rec, name)
+	col, err := arrowpair.TensorsByName(rec, name)
 	if err != nil {
 		return trainer.Tensor[float32]{}, err
 	}
@@ -111,7 +111,7 @@ type simclrObj struct {
 	s *trainer.SimCLR
 }
 
-func (o *simclrObj) kind() pipeline.Kind { return pipeline.Contrastive }
+func (o *simclrObj) kind() arrowpair.Kind { return arrowpair.Contrastive }
 func (o *simclrObj) step(rec arrow.RecordBatch) (trainer.StepResult, error) {
 	a, err := tensorsOf(rec, "view_0")
 	if err != nil {
@@ -136,7 +136,7 @@ type inpaintObj struct {
 	mask []bool
 }
 
-func (o *inpaintObj) kind() pipeline.Kind { return pipeline.Inpainting }
+func (o *inpaintObj) kind() arrowpair.Kind { return arrowpair.Inpainting }
 func (o *inpaintObj) step(rec arrow.RecordBatch) (trainer.StepResult, error) {
 	x, err := tensorsOf(rec, "masked")
 	if err != nil {
@@ -146,7 +146,7 @@ func (o *inpaintObj) step(rec arrow.RecordBatch) (trainer.StepResult, error) {
 	if err != nil {
 		return trainer.StepResult{}, err
 	}
-	mc, err := pipeline.TensorsByName(rec, "mask")
+	mc, err := arrowpair.TensorsByName(rec, "mask")
 	if err != nil {
 		return trainer.StepResult{}, err
 	}
@@ -183,7 +183,7 @@ type rotationObj struct {
 	labels []int
 }
 
-func (o *rotationObj) kind() pipeline.Kind { return pipeline.Rotation }
+func (o *rotationObj) kind() arrowpair.Kind { return arrowpair.Rotation }
 func (o *rotationObj) step(rec arrow.RecordBatch) (trainer.StepResult, error) {
 	x, err := tensorsOf(rec, "view")
 	if err != nil {
@@ -208,7 +208,7 @@ type patchObj struct {
 	buf    []float32
 }
 
-func (o *patchObj) kind() pipeline.Kind { return pipeline.RelativePatch }
+func (o *patchObj) kind() arrowpair.Kind { return arrowpair.RelativePatch }
 func (o *patchObj) step(rec arrow.RecordBatch) (trainer.StepResult, error) {
 	a, err := tensorsOf(rec, "patch_a")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -167,14 +168,14 @@ func pipelineConfig(cfg *runConfig, o *options) pipeline.Config {
 	}
 	switch cfg.Objective {
 	case ObjSimCLR:
-		pc.Kind, pc.Views = pipeline.Contrastive, 2
+		pc.Kind, pc.Views = arrowpair.Contrastive, 2
 	case ObjInpainting:
-		pc.Kind = pipeline.Inpainting
+		pc.Kind = arrowpair.Inpainting
 		pc.Mask = pipeline.MaskOptions{Mode: pipeline.MaskSquare, Patch: cfg.MaskSide, Fill: 0}
 	case ObjRotation:
-		pc.Kind = pipeline.Rotation
+		pc.Kind = arrowpair.Rotation
 	case ObjRelativePatch:
-		pc.Kind = pipeline.RelativePatch
+		pc.Kind = arrowpair.RelativePatch
 	}
 	return pc
 }

@@ -25,8 +25,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 )

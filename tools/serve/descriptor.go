@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 )
 
@@ -119,7 +120,7 @@ func parseDescriptor(b []byte) (*request, error) {
 // checked against the rank's length when the stream opens).
 func checkStart(cfg *pipeline.Config, s Position) error {
 	last := int64(-1) // unbounded
-	if cfg.Kind == pipeline.Eval {
+	if cfg.Kind == arrowpair.Eval {
 		last = cfg.Epoch
 	} else if cfg.Epochs > 0 {
 		last = cfg.Epoch + cfg.Epochs - 1

@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"google.golang.org/grpc"
@@ -140,7 +141,7 @@ func desc(t testing.TB, cfg pipeline.Config, workers int, start *Position) []byt
 }
 
 func baseConfig() pipeline.Config {
-	return pipeline.Config{Kind: pipeline.Contrastive, BatchSize: 8, Recipe: pipeline.Recipes{testRecipe}, Seed: 42, Epochs: 2}
+	return pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 8, Recipe: pipeline.Recipes{testRecipe}, Seed: 42, Epochs: 2}
 }
 
 // got is one received batch: its bytes without metadata, and its metadata.

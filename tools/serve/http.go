@@ -10,7 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/pairflow/pairflow/pipeline"
+	"github.com/pairflow/pairflow/arrowpair"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -94,7 +94,7 @@ func (s *Server) httpInfo(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var in *info
 		if in, err = s.describe(b); err == nil {
-			out := HTTPInfo{SchemaVersion: in.schema.Metadata().Values()[in.schema.Metadata().FindKey(pipeline.MetaSchemaVersion)],
+			out := HTTPInfo{SchemaVersion: in.schema.Metadata().Values()[in.schema.Metadata().FindKey(arrowpair.MetaSchemaVersion)],
 				Ranks: in.ranks, WorkerCount: in.workers, BatchesPerEpoch: in.perEpoch}
 			for i, t := range in.tickets {
 				out.Endpoints = append(out.Endpoints, HTTPEndpoint{Rank: i / in.workers, Worker: i % in.workers,

@@ -18,7 +18,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/pairflow/pairflow/pipeline"
+	"github.com/pairflow/pairflow/arrowpair"
 )
 
 func startHTTP(t *testing.T, ts *testServer) *httptest.Server {
@@ -45,12 +45,12 @@ func httpDo(t *testing.T, method, url, token string, body []byte) *http.Response
 	return resp
 }
 
-// readHTTPStream reads an IPC stream with pipeline.ReadIPC.
+// readHTTPStream reads an IPC stream with arrowpair.ReadIPC.
 func readHTTPStream(t *testing.T, r io.Reader) []got {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	ir, err := pipeline.ReadIPC(r, mem)
+	ir, err := arrowpair.ReadIPC(r, mem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestHTTP(t *testing.T) {
 // independent of arrow-go) reads the HTTP stream straight from the server
 // and checks its rows, tags and summary (jsinterop/serve.mjs).
 func TestHTTPJSReader(t *testing.T) {
-	dir := filepath.Join("..", "..", "pipeline", "jsinterop")
+	dir := filepath.Join("..", "..", "arrowpair", "jsinterop")
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Skip("SKIPPED JS INTEROP: node not found on PATH")

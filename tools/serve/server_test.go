@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -208,7 +209,7 @@ func TestBigBatch(t *testing.T) {
 	ds := makeDataset(t, 16, 64, 64)
 	ts := startServer(t, ds, nil)
 	c := dial(t, ts.addr)
-	cfg := pipeline.Config{Kind: pipeline.Contrastive, BatchSize: 8, Seed: 1, Epochs: 1,
+	cfg := pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 8, Seed: 1, Epochs: 1,
 		Recipe: pipeline.Recipes{pipeline.EvalRecipe(224, 3)}}
 	fi, err := getInfo(context.Background(), c, desc(t, cfg, 1, nil))
 	if err != nil {

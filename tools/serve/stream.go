@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
@@ -38,7 +39,7 @@ type streamSum struct {
 func (s *streamSum) add(rec arrow.RecordBatch) {
 	s.batches++
 	s.rows += rec.NumRows()
-	for _, name := range []string{pipeline.ColSampleID, pipeline.ColEpoch} {
+	for _, name := range []string{arrowpair.ColSampleID, arrowpair.ColEpoch} {
 		idx := rec.Schema().FieldIndices(name)
 		if len(idx) != 1 {
 			continue
@@ -132,7 +133,7 @@ func (s *stream) at(e, b int64) (*pipeline.Pipeline, error) {
 func (s *stream) lastEpoch() int64 {
 	c := s.ep.cfg
 	switch {
-	case c.Kind == pipeline.Eval:
+	case c.Kind == arrowpair.Eval:
 		return c.Epoch
 	case c.Epochs == 0:
 		return -1
@@ -160,7 +161,7 @@ func (s *stream) rankBatches(ctx context.Context) iter.Seq2[servedBatch, error] 
 		}
 		defer p.Close()
 		bs := int64(s.ep.cfg.BatchSize)
-		eval := s.ep.cfg.Kind == pipeline.Eval
+		eval := s.ep.cfg.Kind == arrowpair.Eval
 		var last pipeline.Stats
 		for rec, err := range p.Batches(ctx) {
 			if err != nil {
@@ -221,7 +222,7 @@ func (s *stream) workerBatches(ctx context.Context) iter.Seq2[servedBatch, error
 			if got != nil && !yield(servedBatch{rec: got, at: Position{Epoch: e, Batch: b}}, nil) {
 				return
 			}
-			if got == nil && s.ep.cfg.Kind != pipeline.Eval {
+			if got == nil && s.ep.cfg.Kind != arrowpair.Eval {
 				yield(servedBatch{}, fmt.Errorf("serve: epoch %d batch %d: the pipeline ended early", e, b))
 				return
 			}

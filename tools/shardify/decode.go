@@ -4,8 +4,8 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 )
 
 // decoders holds one imageio.Decoder (which keeps scratch space) per
@@ -14,7 +14,7 @@ var decoders = sync.Pool{New: func() any { return new(imageio.Decoder) }}
 
 var errUnknownFormat = errors.New("unsupported or unrecognised image format")
 
-// decodeImage decodes an encoded image with ops/imageio: the header is
+// decodeImage decodes an encoded image with imageio: the header is
 // checked against maxPixels before any pixel is decoded, gray sources stay
 // gray and others become RGB, EXIF orientation is applied. It returns the
 // format's shards encoding name ("jpeg", "png", ...).

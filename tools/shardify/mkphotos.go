@@ -12,8 +12,8 @@ import (
 
 	"github.com/sourcegraph/conc/stream"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
-	"github.com/pairflow/pairflow/ops/imageio"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
 )

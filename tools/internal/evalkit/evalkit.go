@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/trainer"
@@ -93,7 +94,7 @@ func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32],
 			}
 		}
 	}
-	if meta.Channels < 1 || meta.Channels > pipeline.MaxChannels {
+	if meta.Channels < 1 || meta.Channels > arrowpair.MaxChannels {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w: channels %d (set them in the config)", path, ErrCheckpoint, meta.Channels)
 	}
 	enc, err := trainer.NewEncoder(meta.Model, Prefix, meta.Channels, trainer.NewRNG(0))
@@ -188,7 +189,7 @@ func inputChannels(enc *trainer.Encoder[float32]) int {
 // count (0: GOMAXPROCS). A bad record fails the call with an error naming it.
 func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[float32], recipe string, batch, workers int) (feats []float32, labels []int32, err error) {
 	n := ds.Len()
-	p, err := pipeline.New(ds, pipeline.Config{Kind: pipeline.Eval, BatchSize: batch,
+	p, err := pipeline.New(ds, pipeline.Config{Kind: arrowpair.Eval, BatchSize: batch,
 		Recipe: pipeline.Recipes{recipe}, Workers: workers})
 	if err != nil {
 		return nil, nil, fmt.Errorf("evalkit: features: %w", err)
@@ -200,7 +201,7 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 	}()
 	l := p.Layout()
 	sh := l.Shapes[0]
-	if l.DType != pipeline.Float32 {
+	if l.DType != arrowpair.Float32 {
 		return nil, nil, fmt.Errorf("%w: the recipe outputs %s views, want float32 CHW", ErrFeatures, l.DType)
 	}
 	if c := inputChannels(enc); c != 0 && c != sh.C {
@@ -221,7 +222,7 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 		}
 		err := func() error {
 			defer rec.Release()
-			views, err := pipeline.TensorsByName(rec, "view")
+			views, err := arrowpair.TensorsByName(rec, "view")
 			if err != nil {
 				return err
 			}
