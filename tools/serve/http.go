@@ -152,7 +152,20 @@ func (s *Server) httpStream(w http.ResponseWriter, r *http.Request) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	err = s.serve(r.Context(), st, name, "http", func() (func(arrow.RecordBatch, []string, []string) error, func() error) {
 		iw := ipc.NewWriter(bw, ipc.WithSchema(st.schema), ipc.WithAllocator(s.opt.Allocator))
-		write := func(rec arrow.RecordBatch, _, _ []string) error { return iw.Write(rec) }
+		fl, _ := w.(http.Flusher)
+		write := func(rec arrow.RecordBatch, _, _ []string) error {
+			if err := iw.Write(rec); err != nil {
+				return err
+			}
+			// Hand each batch to the client as it is made.
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+			return nil
+		}
 		return write, func() error {
 			if err := iw.Close(); err != nil {
 				return err

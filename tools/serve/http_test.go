@@ -62,6 +62,9 @@ func readHTTPStream(t *testing.T, r io.Reader) []got {
 		}
 		out = append(out, toGot(t, rec, nil))
 	}
+	if !ir.Complete() {
+		t.Fatal("the HTTP stream did not verify complete")
+	}
 	return out
 }
 

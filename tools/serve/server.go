@@ -354,7 +354,7 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 	}
 	attrs := []any{"transport", transport, "dataset", dataset, "rank", st.ep.cfg.Rank, "worker", st.ep.worker,
 		"workers", st.ep.of, "start_epoch", st.ep.start.Epoch, "start_batch", st.ep.start.Batch,
-		"batches", sum.batches, "rows", sum.rows, "seconds", time.Since(t0).Seconds()}
+		"batches", sum.Batches, "rows", sum.Rows, "seconds", time.Since(t0).Seconds()}
 	result := "ok"
 	switch {
 	case err == nil:

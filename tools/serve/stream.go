@@ -2,70 +2,27 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"iter"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 )
 
-// Per-batch metadata keys (docs/serve.md, SCHEMA.md): every batch of a
-// served stream carries its epoch and batch index; the last one also the
-// stream's summary, which marks the stream complete.
+// Per-batch metadata keys (docs/serve.md, arrowpair/SCHEMA.md §5.1): every
+// batch of a served stream carries its epoch and batch index; the last one
+// also the stream's summary (arrowpair.StreamSum), which marks it complete.
 const (
-	MetaEpoch         = "pairflow.epoch"
-	MetaBatch         = "pairflow.batch"
-	MetaStreamBatches = "pairflow.stream.batches"
-	MetaStreamRows    = "pairflow.stream.rows"
-	MetaStreamCRC32   = "pairflow.stream.crc32"
+	MetaEpoch         = arrowpair.MetaEpoch
+	MetaBatch         = arrowpair.MetaBatch
+	MetaStreamBatches = arrowpair.MetaStreamBatches
+	MetaStreamRows    = arrowpair.MetaStreamRows
+	MetaStreamCRC32   = arrowpair.MetaStreamCRC32
 )
-
-// streamSum accumulates the summary of a stream: batches, rows and the
-// CRC-32 (IEEE) of every row's sample_id then epoch values, little-endian
-// 8-byte integers, batch by batch (sample_ids of the batch, then its epochs).
-type streamSum struct {
-	batches, rows int64
-	crc           uint32
-	buf           []byte
-}
-
-func (s *streamSum) add(rec arrow.RecordBatch) {
-	s.batches++
-	s.rows += rec.NumRows()
-	for _, name := range []string{arrowpair.ColSampleID, arrowpair.ColEpoch} {
-		idx := rec.Schema().FieldIndices(name)
-		if len(idx) != 1 {
-			continue
-		}
-		var vals []uint64
-		switch a := rec.Column(idx[0]).(type) {
-		case *array.Uint64:
-			vals = a.Uint64Values()
-		case *array.Int64:
-			for _, v := range a.Int64Values() {
-				vals = append(vals, uint64(v))
-			}
-		}
-		s.buf = s.buf[:0]
-		for _, v := range vals {
-			s.buf = binary.LittleEndian.AppendUint64(s.buf, v)
-		}
-		s.crc = crc32.Update(s.crc, crc32.IEEETable, s.buf)
-	}
-}
-
-// kv returns the summary's metadata pairs.
-func (s *streamSum) kv() (keys, vals []string) {
-	return []string{MetaStreamBatches, MetaStreamRows, MetaStreamCRC32},
-		[]string{strconv.FormatInt(s.batches, 10), strconv.FormatInt(s.rows, 10), fmt.Sprintf("%08x", s.crc)}
-}
 
 // servedBatch is one batch of an endpoint's stream and where it belongs.
 type servedBatch struct {
@@ -245,21 +202,13 @@ func statsDelta(cur, prev pipeline.Stats) pipeline.Stats {
 	return d
 }
 
-// withMeta returns rec with the given custom metadata (sharing rec's
-// columns); it Releases rec.
-func withMeta(rec arrow.RecordBatch, keys, vals []string) arrow.RecordBatch {
-	out := array.NewRecordBatchWithMetadata(rec.Schema(), rec.Columns(), rec.NumRows(), arrow.NewMetadata(keys, vals))
-	rec.Release()
-	return out
-}
-
 // send writes the batches of seq through write, holding one batch back so
 // that the last one can carry the stream summary. It Releases every batch.
 // It returns the summary of what was written and the first error; on error
 // the summary was not written and the caller must not mark the stream
 // complete.
-func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, keys, vals []string) error) (*streamSum, error) {
-	sum := &streamSum{}
+func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, keys, vals []string) error) (*arrowpair.StreamSum, error) {
+	sum := &arrowpair.StreamSum{}
 	var held *servedBatch
 	release := func() {
 		if held != nil {
@@ -270,12 +219,13 @@ func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, k
 	emit := func(b *servedBatch, final bool) error {
 		keys := []string{MetaEpoch, MetaBatch}
 		vals := []string{strconv.FormatInt(b.at.Epoch, 10), strconv.FormatInt(b.at.Batch, 10)}
-		sum.add(b.rec)
+		sum.Add(b.rec)
 		if final {
-			k, v := sum.kv()
+			k, v := sum.Metadata()
 			keys, vals = append(keys, k...), append(vals, v...)
 		}
-		rec := withMeta(b.rec, keys, vals)
+		rec := arrowpair.WithMetadata(b.rec, keys, vals)
+		b.rec.Release()
 		b.rec = nil
 		defer rec.Release()
 		return write(rec, keys, vals)
