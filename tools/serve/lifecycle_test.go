@@ -59,7 +59,7 @@ func TestCancel(t *testing.T) {
 			cancel()
 			r.Release()
 			ts.srv.Wait() // every stream ended
-			ts.mem.AssertSize(t, 0)
+			waitMem(t, ts.mem)
 			if how != "close connection" {
 				c.Close()
 			}

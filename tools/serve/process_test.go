@@ -77,12 +77,13 @@ func TestKillResume(t *testing.T) {
 	}
 	args := []string{"--listen", "127.0.0.1:0", "--dataset", "d=" + dir, "--ticket-key", key, "--workers", "2", "--prefetch", "1"}
 	cfg := baseConfig()
-	cfg.Epochs = 3
-	// 64×64 float32 views: 786 KB batches, 28 MB in all, more than gRPC's
-	// flow-control windows hold, so the server is mid-stream when killed.
+	cfg.Epochs = 20
+	// 64×64 float32 views: 786 KB batches, 190 MB in all, more than gRPC's
+	// flow-control windows (64 MiB here) hold, so the server is mid-stream
+	// when killed.
 	cfg.Recipe = pipeline.Recipes{pipeline.EvalRecipe(64, 3)}
 	want := local(t, ds, cfg, 0)
-	perEpoch := int64(len(want) / 3)
+	perEpoch := int64(len(want) / 20)
 
 	a, addrA := startChild(t, args...)
 	ca := dial(t, addrA)

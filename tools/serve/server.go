@@ -14,7 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -109,6 +108,8 @@ func (s *Server) GRPCOptions() []grpc.ServerOption {
 		grpc.ChainUnaryInterceptor(s.unaryAuth),
 		grpc.ChainStreamInterceptor(s.streamAuth),
 		grpc.StatsHandler(s.m.connHandler()),
+		grpc.ForceServerCodecV2(newFlightCodec()),
+		grpc.WriteBufferSize(256 << 10),
 	}
 }
 
@@ -309,12 +310,17 @@ func (s *Server) DoGet(tkt *flight.Ticket, fs flight.FlightService_DoGetServer) 
 		s.log.Info("ticket refused", "err", err)
 		return err
 	}
-	return s.serve(fs.Context(), st, name, "flight", func() (func(arrow.RecordBatch, []string, []string) error, func() error) {
-		w := flight.NewRecordWriter(fs, ipc.WithSchema(st.schema), ipc.WithAllocator(s.opt.Allocator))
-		write := func(rec arrow.RecordBatch, keys, vals []string) error {
-			return w.WriteWithAppMetadata(rec, appMetadata(keys, vals))
+	var finish func()
+	defer func() {
+		if finish != nil {
+			finish()
 		}
-		return write, w.Close
+	}()
+	return s.serve(fs.Context(), st, name, "flight", func() (func(arrow.RecordBatch, []string, []string) error, func() error) {
+		var write func(arrow.RecordBatch, []string, []string) error
+		var closeOK func() error
+		write, closeOK, finish = flightSink(fs, st.schema, s.opt.Allocator)
+		return write, closeOK
 	})
 }
 
