@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"iter"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -31,6 +36,15 @@ import (
 // share the machine's cores (loopback, 127.0.0.1).
 //
 //	go test ./tools/serve -run '^$' -bench 'Serve' -count 5
+
+// cpuTime returns the process's user+system CPU time: on a shared machine
+// the wall-clock rates swing with the other loads, while CPU time per image
+// (or byte) measures the work itself, server and client together.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func benchDataset(b *testing.B, name string) *shards.Dataset {
 	dir := filepath.Join("..", "..", "data", name)
@@ -55,12 +69,14 @@ func benchInproc(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	}
 	defer p.Close()
 	n, rows := 0, int64(0)
+	var cpu0 time.Duration
 	for rec, err := range p.Batches(context.Background()) {
 		if err != nil {
 			b.Fatal(err)
 		}
 		if n == 0 {
 			b.ResetTimer()
+			cpu0 = cpuTime()
 		} else {
 			rows += rec.NumRows()
 		}
@@ -71,6 +87,7 @@ func benchInproc(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
 }
 
 // benchFlight serves ds from an in-process server and reads b.N batches
@@ -97,6 +114,7 @@ func benchFlight(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	}
 	defer r.Release()
 	rows := int64(0)
+	var cpu0 time.Duration
 	for n := 0; n <= b.N; n++ {
 		rec, err := r.Read()
 		if err != nil {
@@ -104,12 +122,55 @@ func benchFlight(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 		}
 		if n == 0 {
 			b.ResetTimer()
+			cpu0 = cpuTime()
 		} else {
 			rows += rec.NumRows()
 		}
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	cancel()
+}
+
+// benchHTTP is benchFlight over the HTTP stream, read with arrowpair.ReadIPC.
+func benchHTTP(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
+	ts := startServer(b, ds, func(o *Options) {
+		o.Workers = runtime.GOMAXPROCS(0)
+		o.Allocator = memory.DefaultAllocator
+	})
+	hs := httptest.NewServer(ts.srv.HTTPHandler())
+	defer hs.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", hs.URL+"/v1/stream?endpoint=0", bytes.NewReader(desc(b, cfg, 1, nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r, err := arrowpair.ReadIPC(bufio.NewReaderSize(resp.Body, 1<<20), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Release()
+	rows := int64(0)
+	var cpu0 time.Duration
+	for n := 0; n <= b.N; n++ {
+		rec, err := r.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.ResetTimer()
+			cpu0 = cpuTime()
+		} else {
+			rows += rec.NumRows()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
 	cancel()
 }
 
@@ -117,13 +178,19 @@ func benchPair(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	cfg.Seed, cfg.Epochs = 1, 0
 	b.Run("inproc", func(b *testing.B) { benchInproc(b, ds, cfg) })
 	b.Run("flight", func(b *testing.B) { benchFlight(b, ds, cfg) })
+	b.Run("http", func(b *testing.B) { benchHTTP(b, ds, cfg) })
 }
 
 // Fashion-MNIST SimCLR pairs: torchvision-a, 32×32 RGB float32 views,
 // batch 256.
 func BenchmarkServeFMNIST(b *testing.B) {
 	ds := benchDataset(b, "fashion-mnist/train")
-	benchPair(b, ds, pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 256, Recipe: pipeline.Recipes{"torchvision-a"}})
+	b.Run("float32", func(b *testing.B) {
+		benchPair(b, ds, pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 256, Recipe: pipeline.Recipes{"torchvision-a"}})
+	})
+	b.Run("uint8", func(b *testing.B) {
+		benchPair(b, ds, pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 256, Recipe: pipeline.Recipes{uint8Recipe(b, "torchvision-a")}})
+	})
 }
 
 // uint8Recipe returns preset name with uint8 HWC output (and without a
@@ -164,7 +231,8 @@ func BenchmarkServePhotos224(b *testing.B) {
 // transport alone, without the pipeline.
 type prebuilt struct {
 	flight.BaseFlightServer
-	rec arrow.RecordBatch
+	rec     arrow.RecordBatch
+	arrowgo bool // send with arrow-go's flight.Writer instead (for comparison)
 }
 
 func (p *prebuilt) DoGet(_ *flight.Ticket, fs flight.FlightService_DoGetServer) error {
@@ -178,6 +246,12 @@ func (p *prebuilt) DoGet(_ *flight.Ticket, fs flight.FlightService_DoGetServer) 
 	}
 	write, _, finish := flightSink(fs, p.rec.Schema(), memory.DefaultAllocator)
 	defer finish()
+	if p.arrowgo {
+		w := flight.NewRecordWriter(fs, ipc.WithSchema(p.rec.Schema()))
+		write = func(rec arrow.RecordBatch, keys, vals []string) error {
+			return w.WriteWithAppMetadata(rec, appMetadata(keys, vals))
+		}
+	}
 	_, err := send(iter.Seq2[servedBatch, error](seq), write)
 	return err
 }
@@ -194,60 +268,63 @@ func BenchmarkServeTransport(b *testing.B) {
 		{"fmnist-256x32px-f32", "fashion-mnist/train", pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 256, Recipe: pipeline.Recipes{"torchvision-a"}}},
 		{"photos-64x224px-f32", "photos-raw-s2", pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 64, Recipe: pipeline.Recipes{"simclr-imagenet"}}},
 	} {
-		b.Run(tc.name, func(b *testing.B) {
-			ds := benchDataset(b, tc.data)
-			tc.cfg.Epochs, tc.cfg.Seed = 1, 1
-			p, err := pipeline.New(ds, tc.cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			var rec arrow.RecordBatch
-			for r, err := range p.Batches(context.Background()) {
+		for _, sender := range []string{"zerocopy", "arrowgo"} {
+			b.Run(tc.name+"/"+sender, func(b *testing.B) {
+				ds := benchDataset(b, tc.data)
+				tc.cfg.Epochs, tc.cfg.Seed = 1, 1
+				p, err := pipeline.New(ds, tc.cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				rec = r
-				break
-			}
-			p.Close()
-			defer rec.Release()
-			lis, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			gs := grpc.NewServer(grpc.MaxSendMsgSize(MaxMessageBytes), grpc.ForceServerCodecV2(newFlightCodec()), grpc.WriteBufferSize(256<<10))
-			flight.RegisterFlightServiceServer(gs, &prebuilt{rec: rec})
-			go gs.Serve(lis)
-			defer gs.Stop()
-			c := dial(b, lis.Addr().String())
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			s, err := c.DoGet(ctx, &flight.Ticket{Ticket: []byte("x")})
-			if err != nil {
-				b.Fatal(err)
-			}
-			r, err := flight.NewRecordReader(s, ipc.WithAllocator(memory.DefaultAllocator))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer r.Release()
-			b.SetBytes(recordBytes(rec))
-			for n := 0; n <= b.N; n++ {
-				if _, err := r.Read(); err != nil {
-					if errors.Is(err, io.EOF) {
-						b.Fatal("stream ended")
+				var rec arrow.RecordBatch
+				for r, err := range p.Batches(context.Background()) {
+					if err != nil {
+						b.Fatal(err)
 					}
+					rec = r
+					break
+				}
+				p.Close()
+				defer rec.Release()
+				lis, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
 					b.Fatal(err)
 				}
-				if n == 0 {
-					b.ResetTimer()
+				gs := grpc.NewServer(grpc.MaxSendMsgSize(MaxMessageBytes), grpc.ForceServerCodecV2(newFlightCodec()), grpc.WriteBufferSize(256<<10))
+				flight.RegisterFlightServiceServer(gs, &prebuilt{rec: rec, arrowgo: sender == "arrowgo"})
+				go gs.Serve(lis)
+				defer gs.Stop()
+				c := dial(b, lis.Addr().String())
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				s, err := c.DoGet(ctx, &flight.Ticket{Ticket: []byte("x")})
+				if err != nil {
+					b.Fatal(err)
 				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(recordBytes(rec))/1e6, "MB/batch")
-			cancel()
-		})
+				r, err := flight.NewRecordReader(s, ipc.WithAllocator(memory.DefaultAllocator))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.Release()
+				b.SetBytes(recordBytes(rec))
+				var cpu0 time.Duration
+				for n := 0; n <= b.N; n++ {
+					if _, err := r.Read(); err != nil {
+						if errors.Is(err, io.EOF) {
+							b.Fatal("stream ended")
+						}
+						b.Fatal(err)
+					}
+					if n == 0 {
+						b.ResetTimer()
+						cpu0 = cpuTime()
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(recordBytes(rec))*float64(b.N)/1e6/(cpuTime()-cpu0).Seconds(), "MB/cpu-s")
+				b.ReportMetric(float64(recordBytes(rec))/1e6, "MB/batch")
+				cancel()
+			})
+		}
 	}
 }
-
-var _ = fmt.Sprint
