@@ -4,52 +4,15 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// AVX2 kernels (color_amd64.s). Each processes whole blocks only; the Go
-// wrappers finish the tail with the reference kernel, which computes the same
-// bytes.
-
-// cfAffineAVX2 is cfAffineRef over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfAffineAVX2(dst, src *uint8, n int, a, b float32)
-
-// cfScaleAVX2 is cfAffineRef with b == 0 over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfScaleAVX2(dst, src *uint8, n int, a float32)
-
-// cfSaturateAVX2 is cfSaturateRef over n pixels, n a multiple of 8; like
-// every kernel that reads pixels with LOADRGB8 (the gray, hue, luma-sum
-// ones too), it reads 8 bytes past the n pixels (see cfWideLoadPixels).
-//
-//go:noescape
-func cfSaturateAVX2(dst, src *uint8, n int, a, c float32)
-
-// cfGray1AVX2 is cfGrayRef(dst, src, 1) over n pixels, n a multiple of 8.
-//
-//go:noescape
-func cfGray1AVX2(dst, src *uint8, n int)
-
-// cfGray3AVX2 is cfGrayRef(dst, src, 3) over n pixels, n a multiple of 8.
-//
-//go:noescape
-func cfGray3AVX2(dst, src *uint8, n int)
-
-// cfHueFwdAVX2 is the first half of cfHuePixel over n pixels (n a multiple
-// of 8): for each block of 8 it writes h (in [0, 1), before the shift), s and
-// v, 8 float32s each, to hsv (3*n float32s).
-//
-//go:noescape
-func cfHueFwdAVX2(hsv *float32, src *uint8, n int)
-
-// cfHueInvAVX2 is the second half: it shifts the h of each block by hue and
-// writes the RGB pixels (n a multiple of 8).
-//
-//go:noescape
-func cfHueInvAVX2(dst *uint8, hsv *float32, n int, hue float32)
+// The colour kernels, AVX2 and AVX-512, are generated (generated_amd64.go
+// and .s, from _generate). The AVX2 kernels process whole blocks only and
+// the Go wrappers finish the tail with the reference kernel, which computes
+// the same bytes; the AVX-512 ones take any length and mask their last
+// block.
 
 // cfWideLoadPixels returns how many of the first n pixels (n a multiple of
-// 8) of src the kernels built on LOADRGB8 may take, given nbytes = cap(src):
+// 8) of src the AVX2 kernels built on LOADRGB8 (loadRGB in
+// _generate) may take, given nbytes = cap(src):
 // each block of 8 pixels loads 32 bytes, 8 past its own 24, so the last
 // block needs 8 more bytes in the slice's backing array (the kernels ignore
 // them); without them it is left to the reference (8 pixels fewer). The
@@ -67,19 +30,16 @@ func cfWideLoadPixels(n, nbytes int) int {
 // buffer at a time (3 KiB of float32s, well inside L1).
 const cfHueChunk = 256
 
-// cfSumU8AVX2 is cfSumU8Ref over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfSumU8AVX2(p *uint8, n int) uint64
-
-// cfLumaSumAVX2 is cfLumaSumRef over n pixels, n a multiple of 8 and at
-// most 1<<24 (the per-lane int32 sums cannot overflow).
-//
-//go:noescape
-func cfLumaSumAVX2(p *uint8, n int) uint64
-
 func cfLumaSum(p []uint8) uint64 {
 	var sum uint64
+	if tier >= cpu.AVX512 {
+		for len(p) >= 3 {
+			n := min(len(p)/3, 1<<24)
+			sum += cfLumaSumAVX512(&p[0], n)
+			p = p[3*n:]
+		}
+		return sum + cfLumaSumRef(p)
+	}
 	if tier >= cpu.AVX2 {
 		for len(p) >= 24 {
 			n := cfWideLoadPixels(min(len(p)/3&^7, 1<<24), cap(p))
@@ -95,6 +55,12 @@ func cfLumaSum(p []uint8) uint64 {
 
 func cfSumU8(p []uint8) uint64 {
 	var sum uint64
+	if tier >= cpu.AVX512 {
+		if len(p) > 0 {
+			sum = cfSumU8AVX512(&p[0], len(p))
+		}
+		return sum
+	}
 	if tier >= cpu.AVX2 {
 		if n := len(p) &^ 31; n > 0 {
 			sum = cfSumU8AVX2(&p[0], n)
@@ -106,6 +72,16 @@ func cfSumU8(p []uint8) uint64 {
 
 func cfAffine(dst, src []uint8, a, b float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		if len(src) > 0 {
+			if b == 0 && a >= 0 {
+				cfScaleAVX512(&dst[0], &src[0], len(src), a)
+			} else {
+				cfAffineAVX512(&dst[0], &src[0], len(src), a, b)
+			}
+		}
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := len(src) &^ 31; n > 0 {
 			if b == 0 && a >= 0 { // brightness: a*x + 0 == a*x
@@ -121,6 +97,14 @@ func cfAffine(dst, src []uint8, a, b float32) {
 
 func cfSaturate(dst, src []uint8, a, c float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		if n := len(src) / 3; n > 0 {
+			cfSaturateAVX512(&dst[0], &src[0], n, a, c)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+		cfSaturateRef(dst, src, a, c) // a last partial pixel, if any
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			cfSaturateAVX2(&dst[0], &src[0], n, a, c)
@@ -131,6 +115,19 @@ func cfSaturate(dst, src []uint8, a, c float32) {
 }
 
 func cfGray(dst, src []uint8, outC int) {
+	if tier >= cpu.AVX512 {
+		if n := len(src) / 3; n > 0 {
+			_ = dst[outC*n-1]
+			if outC == 1 {
+				cfGray1AVX512(&dst[0], &src[0], n)
+			} else {
+				cfGray3AVX512(&dst[0], &src[0], n)
+			}
+			dst, src = dst[outC*n:], src[3*n:]
+		}
+		cfGrayRef(dst, src, outC) // nothing left but a partial pixel
+		return
+	}
 	if tier >= cpu.AVX2 {
 		if n := cfWideLoadPixels(len(src)/3&^7, cap(src)); n > 0 {
 			if outC == 1 {
@@ -148,6 +145,18 @@ func cfGray(dst, src []uint8, outC int) {
 
 func cfHue(dst, src []uint8, hue float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 {
+		var hsv [3 * cfHueChunk]float32 // whole blocks of 16: cfHueChunk is a multiple
+		for len(src) >= 3 {
+			n := min(len(src)/3, cfHueChunk)
+			_ = dst[3*n-1]
+			cfHueFwdAVX512(&hsv[0], &src[0], n) // reads all n pixels first: dst may alias src
+			cfHueInvAVX512(&dst[0], &hsv[0], n, hue)
+			dst, src = dst[3*n:], src[3*n:]
+		}
+		cfHueRef(dst, src, hue) // a last partial pixel, if any
+		return
+	}
 	if tier >= cpu.AVX2 {
 		var hsv [3 * cfHueChunk]float32
 		for {

@@ -3,39 +3,170 @@
 package ops
 
 import (
+	"bytes"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
 )
 
-// TestHueFwdAllColours checks the first half of the AVX2 hue kernel (RGB to
-// H, S, V as float32) bit for bit against cfHueFwd on every one of the 2^24
-// RGB colours: the half that depends on the pixel only is verified
-// exhaustively, the half that depends on the shift by TestHueAllColours.
+// TestHueFwdAllColours checks the first half of the SIMD hue kernels (RGB
+// to H, S, V as float32) of every tier the CPU has bit for bit against
+// cfHueFwd on every one of the 2^24 RGB colours: the half that depends on
+// the pixel only is verified exhaustively, the half that depends on the
+// shift by TestHueAllColours. (The AVX-512 kernel's divisions by 255 and 6
+// are multiplications and an FMA, DIVEXACT2, which this test proves exact
+// for every input they can see.)
 func TestHueFwdAllColours(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2^24 colours")
 	}
-	if !cpu.Supported(cpu.AVX2) {
-		t.Skip("no AVX2")
-	}
-	const n = 1 << 16           // one (r, g) plane: every b for 256 g values
-	src := make([]uint8, 3*n+8) // the kernel reads 8 bytes past the last pixel
-	hsv := make([]float32, 3*n)
-	for r := 0; r < 256; r++ {
-		for i := 0; i < n; i++ {
-			src[3*i], src[3*i+1], src[3*i+2] = uint8(r), uint8(i>>8), uint8(i)
+	kernels := []struct {
+		tier  cpu.Tier
+		lanes int
+		fwd   func(hsv *float32, src *uint8, n int)
+	}{{cpu.AVX2, 8, cfHueFwdAVX2}, {cpu.AVX512, 16, cfHueFwdAVX512}}
+	for _, k := range kernels {
+		if !cpu.Supported(k.tier) {
+			t.Logf("%v: not supported here, skipped", k.tier)
+			continue
 		}
-		cfHueFwdAVX2(&hsv[0], &src[0], n)
-		for i := 0; i < n; i++ {
-			blk, l := i/8*24, i%8
-			h, s, v := cfHueFwd(src[3*i], src[3*i+1], src[3*i+2])
-			gh, gs, gv := hsv[blk+l], hsv[blk+8+l], hsv[blk+16+l]
-			if math.Float32bits(gh) != math.Float32bits(h) || math.Float32bits(gs) != math.Float32bits(s) ||
-				math.Float32bits(gv) != math.Float32bits(v) {
-				t.Fatalf("rgb %v: AVX2 hsv (%v, %v, %v), reference (%v, %v, %v)", src[3*i:3*i+3], gh, gs, gv, h, s, v)
+		t.Run(k.tier.String(), func(t *testing.T) {
+			const n = 1 << 16           // one (r, g) plane: every b for 256 g values
+			src := make([]uint8, 3*n+8) // the AVX2 kernel reads 8 bytes past the last pixel
+			hsv := make([]float32, 3*n)
+			for r := 0; r < 256; r++ {
+				for i := 0; i < n; i++ {
+					src[3*i], src[3*i+1], src[3*i+2] = uint8(r), uint8(i>>8), uint8(i)
+				}
+				k.fwd(&hsv[0], &src[0], n)
+				for i := 0; i < n; i++ {
+					blk, l := i/k.lanes*3*k.lanes, i%k.lanes
+					h, s, v := cfHueFwd(src[3*i], src[3*i+1], src[3*i+2])
+					gh, gs, gv := hsv[blk+l], hsv[blk+k.lanes+l], hsv[blk+2*k.lanes+l]
+					if math.Float32bits(gh) != math.Float32bits(h) || math.Float32bits(gs) != math.Float32bits(s) ||
+						math.Float32bits(gv) != math.Float32bits(v) {
+						t.Fatalf("rgb %v: %v hsv (%v, %v, %v), reference (%v, %v, %v)", src[3*i:3*i+3], k.tier, gh, gs, gv, h, s, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestGeneratedColorKernelsTails drives the generated kernels through their
+// wrappers on every tier the CPU has, for every length from 0 to 70 pixels
+// (200 bytes for the byte kernels: the AVX-512 ones mask their last block,
+// the AVX2 ones leave it to the reference), at offsets 0 to 3 inside a
+// buffer whose guard bands before and after must stay intact, in place and
+// out of place. The output must be the reference's byte for byte.
+func TestGeneratedColorKernelsTails(t *testing.T) {
+	const guard = 80
+	rng := rand.New(rand.NewPCG(11, 12))
+	ops := []struct {
+		name   string
+		unit   int // bytes per element
+		maxLen int // elements
+		ref    func(dst, src []uint8)
+		run    func(dst, src []uint8)
+	}{
+		{"saturate", 3, 70, func(d, s []uint8) { cfSaturateRef(d, s, 1.37, -30) }, func(d, s []uint8) { cfSaturate(d, s, 1.37, -30) }},
+		{"hue", 3, 70, func(d, s []uint8) { cfHueRef(d, s, -0.21) }, func(d, s []uint8) { cfHue(d, s, -0.21) }},
+		{"affine", 1, 200, func(d, s []uint8) { cfAffineRef(d, s, 0.7, 41.3) }, func(d, s []uint8) { cfAffine(d, s, 0.7, 41.3) }},
+		{"scale", 1, 200, func(d, s []uint8) { cfAffineRef(d, s, 1.9, 0) }, func(d, s []uint8) { cfAffine(d, s, 1.9, 0) }},
+	}
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		tr := tier
+		for _, op := range ops {
+			for n := 0; n <= op.maxLen; n++ {
+				for off := 0; off < 4; off++ {
+					nb := n * op.unit
+					src := make([]uint8, guard+off+nb+guard)
+					for i := range src {
+						src[i] = uint8(rng.IntN(256))
+					}
+					want := make([]uint8, nb)
+					op.ref(want, src[guard+off:guard+off+nb])
+					for _, inPlace := range []bool{false, true} {
+						buf := bytes.Clone(src)
+						in := buf[guard+off : guard+off+nb]
+						dst := in
+						if !inPlace {
+							dst = make([]uint8, guard+off+nb+guard)
+							copy(dst, src)
+							dst = dst[guard+off : guard+off+nb]
+						}
+						op.run(dst, in)
+						if !bytes.Equal(dst, want) {
+							t.Fatalf("%s tier %v n %d offset %d in place %v: differs from the reference", op.name, tr, n, off, inPlace)
+						}
+						full := dst[:cap(dst)]
+						if inPlace {
+							full = buf[guard+off:]
+						}
+						if !bytes.Equal(full[nb:nb+guard], src[guard+off+nb:guard+off+nb+guard]) {
+							t.Fatalf("%s tier %v n %d offset %d: wrote past the end", op.name, tr, n, off)
+						}
+						if inPlace && !bytes.Equal(buf[:guard+off], src[:guard+off]) {
+							t.Fatalf("%s tier %v n %d offset %d: wrote before the start", op.name, tr, n, off)
+						}
+					}
+				}
 			}
 		}
-	}
+	})
+}
+
+// TestGeneratedGraySumTails is TestGeneratedColorKernelsTails for the gray
+// and sum kernels: gray with one and three output channels (three also in
+// place), the luma sum and the byte sum, every length from 0 to 70 pixels
+// (200 bytes), offsets 0 to 3, guard bands after the output.
+func TestGeneratedGraySumTails(t *testing.T) {
+	const guard = 80
+	rng := rand.New(rand.NewPCG(13, 14))
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		for n := 0; n <= 70; n++ {
+			for off := 0; off < 4; off++ {
+				src := make([]uint8, off+3*n+guard)
+				for i := range src {
+					src[i] = uint8(rng.IntN(256))
+				}
+				in := src[off : off+3*n]
+				for _, outC := range []int{1, 3} {
+					want := make([]uint8, outC*n)
+					cfGrayRef(want, in, outC)
+					buf := make([]uint8, off+outC*n+guard)
+					for i := range buf {
+						buf[i] = 0x5A
+					}
+					cfGray(buf[off:off+outC*n], in, outC)
+					if !bytes.Equal(buf[off:off+outC*n], want) {
+						t.Fatalf("gray%d n %d offset %d: differs from the reference", outC, n, off)
+					}
+					for i, v := range buf[off+outC*n:] {
+						if v != 0x5A || (i < off && buf[i] != 0x5A) {
+							t.Fatalf("gray%d n %d offset %d: wrote outside the output", outC, n, off)
+						}
+					}
+				}
+				inPlace := bytes.Clone(src)
+				want := make([]uint8, 3*n)
+				cfGrayRef(want, in, 3)
+				cfGray(inPlace[off:off+3*n], inPlace[off:off+3*n], 3)
+				if !bytes.Equal(inPlace[off:off+3*n], want) || !bytes.Equal(inPlace[off+3*n:], src[off+3*n:]) {
+					t.Fatalf("gray3 in place n %d offset %d: wrong output or wrote past it", n, off)
+				}
+				if got, w := cfLumaSum(in), cfLumaSumRef(in); got != w {
+					t.Fatalf("luma sum n %d offset %d: %d, want %d", n, off, got, w)
+				}
+				for _, m := range []int{n, 3 * n} {
+					if got, w := cfSumU8(src[off:off+m]), cfSumU8Ref(src[off:off+m]); got != w {
+						t.Fatalf("byte sum of %d bytes offset %d: %d, want %d", m, off, got, w)
+					}
+				}
+			}
+		}
+	})
 }

@@ -2,9 +2,13 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// tier is the SIMD tier every kernel in this package dispatches on. It is
-// chosen once at start-up; tests switch it with setTier to compare tiers.
-var tier = cpu.Best
+// topTier is the highest tier this package has kernels for.
+const topTier = cpu.AVX512
+
+// tier is the SIMD tier every kernel in this package dispatches on (the
+// dispatch convention of package cpu): cpu.Best capped at topTier. Tests
+// switch it with setTier or cputest.ForEachTier(t, &tier, topTier, f).
+var tier = cpu.Best.Cap(topTier)
 
 // Tier reports the SIMD tier the operators run on in this process.
 func Tier() cpu.Tier { return tier }
@@ -16,6 +20,6 @@ func setTier(t cpu.Tier) (restore func()) {
 		panic("ops: tier " + t.String() + " not supported here")
 	}
 	old := tier
-	tier = t
+	tier = t.Cap(topTier)
 	return func() { tier = old }
 }

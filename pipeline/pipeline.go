@@ -203,6 +203,9 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 	if p.n == 0 {
 		return nil, fmt.Errorf("%w: empty dataset", ErrConfig)
 	}
+	if err := CheckBudget(ds.Manifest(), c.MaxPixels); err != nil {
+		return nil, err
+	}
 	for i, s := range c.Recipe {
 		r, err := loadRecipe(s)
 		if err != nil {
@@ -306,7 +309,7 @@ func (p *Pipeline) makeLayout() error {
 	var (
 		rec shards.Record
 		img ops.Image
-		dec imageio.Decoder
+		dec = imageio.Decoder{MaxPixels: c.MaxPixels}
 		err error
 	)
 	probed := false

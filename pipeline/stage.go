@@ -144,6 +144,7 @@ func (p *Pipeline) run(ctx context.Context) {
 	p.staged = map[batchKey]*arrowpair.Rows{}
 	for i := range workers {
 		w := &worker{p: p, st: &p.st.workers[i]}
+		w.dec.MaxPixels = p.cfg.MaxPixels
 		p.wg.Go(func() { w.loop(p.ctx) })
 	}
 	p.wg.Go(func() { p.assemble(p.ctx, skipped, epochSkipped) })

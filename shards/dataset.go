@@ -2,6 +2,7 @@ package shards
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -29,6 +30,7 @@ import (
 type Dataset struct {
 	dir    string
 	m      *Manifest
+	raw    []byte // index.json as read
 	files  []*os.File
 	maps   []*mapping // per shard; nil where the file is read with pread
 	mapSet mapSet
@@ -62,7 +64,8 @@ func Open(dir string) (*Dataset, error) {
 			return nil, fmt.Errorf("shards: %s: shard %s is not in %s: %w", dir, n, ManifestName, ErrManifest)
 		}
 	}
-	d := &Dataset{dir: dir, m: m, starts: make([]int64, 1, len(m.Shards)+1)}
+	// shards is non-nil even for a split without shards: nil means closed.
+	d := &Dataset{dir: dir, m: m, raw: b, starts: make([]int64, 1, len(m.Shards)+1), shards: make([]*Shard, 0, len(m.Shards))}
 	mmap := os.Getenv(NoMmapEnv) == ""
 	for _, si := range m.Shards {
 		s, f, mp, err := openListed(dir, si, mmap, &d.mapSet)
@@ -79,7 +82,7 @@ func Open(dir string) (*Dataset, error) {
 }
 
 func readManifest(dir string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(dir, ManifestName))
+	f, err := openRegular(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
@@ -97,7 +100,7 @@ func readManifest(dir string) ([]byte, error) {
 const NoMmapEnv = "PAIRFLOW_SHARDS_NO_MMAP"
 
 func openListed(dir string, si ShardInfo, mmap bool, set *mapSet) (*Shard, *os.File, *mapping, error) {
-	f, err := os.Open(filepath.Join(dir, si.File))
+	f, err := openRegular(filepath.Join(dir, si.File))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
@@ -249,9 +252,38 @@ const maxProblems = 1000
 // errors.Join) one error per problem, each an *Error naming shard, record and
 // offset where it applies; at most 1000 problems are reported.
 func (d *Dataset) Verify() error {
+	_, err := d.VerifyReport()
+	return err
+}
+
+// VerifyResult is what VerifyReport learned about a split besides its
+// problems.
+type VerifyResult struct {
+	// MaxPixels is the largest width×height of any record (for encoded
+	// records, as their headers record it; 0 where not recorded), and
+	// MaxPixelsKey the first record that has it.
+	MaxPixels    int64
+	MaxPixelsKey string
+	// Labelled counts the records with a label.
+	Labelled int64
+	// Checksummed says the manifest carries a checksum of all its fields
+	// (version 2); a version-1 manifest's classes, options and layout
+	// values are only cross-checked where the shards allow it.
+	Checksummed bool
+}
+
+// VerifyReport does what Verify does and returns what it saw. Beyond the
+// shards it checks the manifest as a whole: it must be in canonical form
+// (as Marshal writes it; version 2 also checks its own checksum), its
+// layout must agree with the shards (records per shard, shard sizes, the
+// dictionary flag) and labels must index its class names when there are
+// any.
+func (d *Dataset) VerifyReport() (VerifyResult, error) {
+	var res VerifyResult
 	if d.shards == nil {
-		return fmt.Errorf("shards: %w", ErrClosed)
+		return res, fmt.Errorf("shards: %w", ErrClosed)
 	}
+	res.Checksummed = d.m.Version >= 2
 	var errs []error
 	report := func(err error) bool {
 		errs = append(errs, err)
@@ -260,9 +292,30 @@ func (d *Dataset) Verify() error {
 	keys := make(map[string]struct{}, d.Len())
 	var r Record
 	var pix []byte
+	m := d.m
+	if d.raw != nil && !IsCanonical(d.raw) {
+		report(fmt.Errorf("shards: %s is not in canonical form (edited, or not written by this package): %w", ManifestName, ErrManifest))
+	}
+	var dict []byte
 shards:
 	for j, s := range d.shards {
 		si := d.m.Shards[j]
+		lay := func(format string, args ...any) bool {
+			return report(newErr(si.File, -1, -1, ErrManifest, "%s layout: "+format, append([]any{ManifestName}, args...)...))
+		}
+		switch {
+		case m.Layout.MaxShardRecords > 0 && si.Records > m.Layout.MaxShardRecords:
+			lay("max_shard_records %d but the shard holds %d", m.Layout.MaxShardRecords, si.Records)
+		case m.Layout.MaxShardBytes > 0 && si.Bytes > m.Layout.MaxShardBytes && si.Records > 1:
+			lay("max_shard_bytes %d but the shard is %d bytes with %d records", m.Layout.MaxShardBytes, si.Bytes, si.Records)
+		case !m.Layout.Dictionary && len(s.dict) > 0:
+			lay("dictionary false but the shard has a %d-byte dictionary", len(s.dict))
+		case j > 0 && !bytes.Equal(s.dict, dict):
+			lay("the shard's dictionary differs from the first shard's")
+		}
+		if j == 0 {
+			dict = s.dict
+		}
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(d.files[j], 0, si.Bytes)); err != nil {
 			if !report(fmt.Errorf("shards: %s: %w", si.File, err)) {
@@ -284,10 +337,19 @@ shards:
 				}
 				keys[r.Key] = struct{}{}
 			}
+			if err == nil && r.HasLabel {
+				res.Labelled++
+				if len(m.Classes) > 0 && (r.Label < 0 || int(r.Label) >= len(m.Classes)) {
+					err = newErr(si.File, i, s.offsets[i], ErrManifest, "label %d of %q is not a class index: %s lists %d classes", r.Label, r.Key, ManifestName, len(m.Classes))
+				}
+			}
+			if px := int64(r.Width) * int64(r.Height); err == nil && px > res.MaxPixels {
+				res.MaxPixels, res.MaxPixelsKey = px, r.Key
+			}
 			if err != nil && !report(err) {
 				break shards
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return res, errors.Join(errs...)
 }

@@ -62,3 +62,6 @@ func (e *Error) Unwrap() error { return e.Err }
 func newErr(path string, rec int, off int64, sentinel error, format string, args ...any) *Error {
 	return &Error{Path: path, Record: rec, Offset: off, Msg: fmt.Sprintf(format, args...), Err: sentinel}
 }
+
+// ErrLocked: another Writer holds the directory's lock (see LockName).
+var ErrLocked = errors.New("directory locked by another writer")

@@ -14,6 +14,3 @@ func sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []fl
 
 // KernelTier is the SIMD tier the float32 layers' matrix products run on.
 func KernelTier() cpu.Tier { return kern.Tier() }
-
-// setKernelTier forces a tier (tests, benchmarks).
-func setKernelTier(t cpu.Tier) (cpu.Tier, error) { return kern.SetTier(t) }

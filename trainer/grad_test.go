@@ -2,10 +2,11 @@ package trainer
 
 import (
 	"fmt"
-
-	"github.com/pairflow/pairflow/internal/cpu"
 	"math"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
+	"github.com/pairflow/pairflow/trainer/internal/kern"
 )
 
 // Tolerances stated by the tests:
@@ -238,26 +239,20 @@ func TestLayerGrad(t *testing.T) {
 }
 
 // forEachTier runs f with the float32 kernels forced to every tier this
-// process can run.
-// Each tier runs twice: with the float32 layers on kern's convolution and
-// elementwise kernels, and on the generic layer code (GEMMs on kern).
+// process can run (cputest.ForEachTier on kern's tier), each tier twice:
+// with the float32 layers on kern's convolution and elementwise kernels,
+// and on the generic layer code (GEMMs on kern).
 func forEachTier(t *testing.T, f func(t *testing.T)) {
-	for _, tier := range cpu.Tiers() {
+	cputest.ForEachTier(t, kern.TierVar(), kern.TopTier(), func(t *testing.T) {
 		for _, k := range []bool{true, false} {
-			name := tier.String() + map[bool]string{true: "/kern-layers", false: "/generic-layers"}[k]
-			t.Run(name, func(t *testing.T) {
-				old, err := setKernelTier(tier)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer setKernelTier(old)
+			t.Run(map[bool]string{true: "kern-layers", false: "generic-layers"}[k], func(t *testing.T) {
 				oldK := useKern
 				useKern = k
 				defer func() { useKern = oldK }()
 				f(t)
 			})
 		}
-	}
+	})
 }
 
 func TestLayerFloat32MatchesFloat64(t *testing.T) {

@@ -30,6 +30,9 @@ import (
 
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/imageio"
+	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/inputfile"
+	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -127,7 +130,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var results []Result
-	fmt.Fprintf(stdout, "JPEG decoder: %s\n\n", imageio.JPEGDecoder)
+	fmt.Fprintf(stdout, "JPEG decoder: %s; SIMD tier: ops %v (process %s)\n\n", imageio.JPEGDecoder, ops.Tier(), cpu.Describe())
 	fmt.Fprintf(stdout, "| data | kind | recipe | workers | images/s | first batch | peak RSS | busy: read / decode / augment / pair / assemble |\n|---|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
 		for _, w := range workers {
@@ -188,7 +191,11 @@ func measure(o *options) (Result, error) {
 	defer ds.Close()
 	kind := arrowpair.Kind(o.kind)
 	recipe := o.recipe
-	if b, err := os.ReadFile(recipe); err == nil {
+	if _, err := ops.Preset(recipe); err != nil && !strings.HasPrefix(strings.TrimSpace(recipe), "{") {
+		b, err := inputfile.ReadFile(recipe, inputfile.MaxJSONBytes)
+		if err != nil {
+			return Result{}, fmt.Errorf("--recipe %s is neither a preset nor a readable recipe file: %w", recipe, err)
+		}
 		recipe = string(b)
 	}
 	switch kind {

@@ -39,6 +39,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -116,7 +117,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	var cfg pipeline.Config
 	if *confPath != "" {
-		b, err := os.ReadFile(*confPath)
+		b, err := inputfile.ReadFile(*confPath, inputfile.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
@@ -190,7 +191,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer ds.Close()
 	var p *pipeline.Pipeline
 	if *stateIn != "" {
-		b, err := os.ReadFile(*stateIn)
+		b, err := inputfile.ReadFile(*stateIn, inputfile.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
@@ -214,7 +215,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		defer out.abort()
-		w = out.f
+		w = out.w
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
@@ -252,7 +253,7 @@ func recipeArg(r string) (string, error) {
 	if _, err := ops.Preset(r); err == nil {
 		return r, nil
 	}
-	b, err := os.ReadFile(r)
+	b, err := inputfile.ReadFile(r, inputfile.MaxJSONBytes)
 	if err != nil {
 		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", cli.ErrUsage, r, ops.Presets(), err)
 	}

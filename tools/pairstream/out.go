@@ -2,21 +2,24 @@ package main
 
 import (
 	"errors"
-	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/pairflow/pairflow/internal/atomicfile"
 )
 
 // outFile is --out being written. A regular file (or a new path) is written
-// to a temporary file beside it, fsynced and renamed over the path only
-// after success, so a failed run leaves whatever was at --out untouched and
-// no partial stream behind; a path that exists and is not a regular file (a
-// FIFO, /dev/stdout) is written in place and never removed.
+// through internal/atomicfile — a temporary file beside it, fsynced and
+// renamed over the path only after success — so a failed run leaves
+// whatever was at --out untouched and no partial stream behind; a path that
+// exists and is not a regular file (a FIFO, /dev/stdout) is written in place
+// and never removed.
 type outFile struct {
-	f          *os.File
-	path, temp string // temp == "": written in place
-	done       bool
+	w      io.Writer
+	atomic *atomicfile.File // nil: written in place
+	f      *os.File         // in place
+	done   bool
 }
 
 func createOut(path string) (*outFile, error) {
@@ -27,54 +30,36 @@ func createOut(path string) (*outFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &outFile{f: f, path: path}, nil
+		return &outFile{w: f, f: f}, nil
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	a, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &outFile{f: f, path: path, temp: f.Name()}, nil
+	return &outFile{w: a, atomic: a}, nil
 }
 
-// commit makes the stream the file at path: fsync, close, rename, fsync the
-// directory.
+// commit makes the stream the file at --out.
 func (o *outFile) commit() error {
 	o.done = true
-	if o.temp == "" {
+	if o.atomic == nil {
 		return o.f.Close()
 	}
-	err := o.f.Sync()
-	if cerr := o.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(o.temp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(o.temp, o.path)
-	}
-	if err != nil {
-		os.Remove(o.temp)
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	if d, err := os.Open(filepath.Dir(o.path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return o.atomic.Commit()
 }
 
-// abort removes the temporary file of a failed run (only it: never a file
-// this run did not create).
+// abort drops a failed run's temporary file (only it: never a file this run
+// did not create).
 func (o *outFile) abort() {
 	if o.done {
 		return
 	}
 	o.done = true
-	o.f.Close()
-	if o.temp != "" {
-		os.Remove(o.temp)
+	if o.atomic == nil {
+		o.f.Close()
+		return
 	}
+	o.atomic.Abort()
 }

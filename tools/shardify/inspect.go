@@ -16,6 +16,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -121,6 +122,18 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(w, " %s=%s", k, m.Options[k])
 		}
 		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "manifest version %d", m.Version)
+	if m.MaxPixels > 0 {
+		fmt.Fprintf(w, "; pixel budget %d (the default pipeline's is %d)", m.MaxPixels, int64(imageio.DefaultMaxPixels))
+	}
+	fmt.Fprintln(w)
+	for _, in := range m.Inputs {
+		if in.Files > 0 {
+			fmt.Fprintf(w, "input %s: %d files, %s, sha256 of the listing %s\n", in.Path, in.Files, progress.Bytes(in.Bytes), in.SHA256)
+		} else {
+			fmt.Fprintf(w, "input %s: %s, sha256 %s\n", strconv.Quote(in.Path), progress.Bytes(in.Bytes), in.SHA256)
+		}
 	}
 	labels := make([]int32, 0, len(in.byLabel))
 	for l := range in.byLabel {

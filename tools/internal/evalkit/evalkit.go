@@ -1,12 +1,10 @@
 package evalkit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -65,13 +63,9 @@ func LoadEncoder(path string) (*trainer.Encoder[float32], Meta, error) {
 // LoadEncoderAs is LoadEncoder where a non-empty model and non-zero channels
 // override the checkpoint's.
 func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32], Meta, error) {
-	data, err := os.ReadFile(path)
+	f, _, err := trainer.ReadCheckpointFile(path)
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder: %w", err)
-	}
-	f, err := trainer.ReadSafetensors(bytes.NewReader(data), path)
-	if err != nil {
-		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w", path, err)
 	}
 	meta, err := parseMeta(f.Metadata[trainer.MetaConfig])
 	if err != nil {
@@ -101,7 +95,7 @@ func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32],
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w: %w", path, ErrCheckpoint, err)
 	}
-	if _, err := trainer.LoadCheckpoint(bytes.NewReader(data), path, enc, nil); err != nil {
+	if _, err := trainer.LoadCheckpointFrom(f, path, enc, nil); err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w", path, err)
 	}
 	return enc, meta, nil

@@ -95,22 +95,25 @@ func BenchmarkSgemmPackPolicy(b *testing.B) {
 // cache-resident operands (kc = kcBlock, 24 row tiles against one B panel):
 // the ceiling the blocked GEMM can approach.
 func BenchmarkMicroKernel(b *testing.B) {
+	pl := planFor(tier)
+	mr, nr := pl.mr, pl.nr
 	for _, bStride := range []int{nr, 512} {
-		b.Run(fmt.Sprintf("bStep=%d", bStride), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/bStep=%d", pl.name, bStride), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 1))
-			const tiles = mcBlock / mr
+			tiles := pl.mc / mr
 			a := randSlice(r, tiles*mr*kcBlock)
 			bp := randSlice(r, bStride*kcBlock)
-			c := make([]float32, mcBlock*nr)
+			c := make([]float32, pl.mc*nr)
 			b.ResetTimer()
 			cpu0 := cpuSeconds()
 			for b.Loop() {
 				for t := 0; t < tiles; t++ {
-					microKernel(tier, kcBlock, a[t*mr*kcBlock:], 1, mr, bp, bStride, c[t*mr*nr:], nr, mr, nr, 1, 0, false)
+					pl.microKernel(kcBlock, a[t*mr*kcBlock:], 1, mr, bp, bStride, c[t*mr*nr:], nr, mr, nr, 1, 0, false)
 				}
 			}
-			b.ReportMetric(2*mr*nr*kcBlock*tiles*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			b.ReportMetric(2*mr*nr*kcBlock*tiles*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
+			flop := float64(2 * mr * nr * kcBlock * tiles * b.N)
+			b.ReportMetric(flop/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(flop/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
 		})
 	}
 }

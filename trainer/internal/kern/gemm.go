@@ -8,18 +8,81 @@ import (
 	"github.com/sourcegraph/conc/pool"
 )
 
-// Blocking parameters, tuned for Zen 2/3 (32 KiB L1d, 512 KiB L2 per core).
-// They are constants: the order in which each output element is reduced over
-// K depends on K alone (kcStep), so results never depend on the
-// thread count.
+// K blocking, common to every tier: the order in which each output element
+// is reduced over K depends on K alone (kcStep), never on the tier's tile or
+// the thread count, so results are bit-identical across both.
 const (
-	mr      = 6    // rows of the register tile
-	nr      = 16   // columns of the register tile (two ymm registers)
-	kcBlock = 256  // nominal K block: a 16-wide B micro-panel (16 KiB) stays in L1
-	kcMax   = 384  // largest K block kcStep chooses (24 KiB micro-panel)
-	mcBlock = 144  // M block: the packed A block (144 KiB) stays in L2
-	ncBlock = 3072 // N block: the packed B block (3 MiB) lives in L3
+	kcBlock = 256 // nominal K block
+	kcMax   = 384 // largest K block kcStep chooses
 )
+
+// gemmPlan is one tier's GEMM: its register tile, cache blocking, packers
+// and kernel. A tier is one plan (planFor); the blocked loops in
+// sgemmSerial are written once against it. The SIMD fields are nil in the
+// generic plan (and in ref()), which then runs the plain-Go packers and
+// microKernelGo; each SIMD field must match that reference exactly.
+type gemmPlan struct {
+	name     string
+	mr, nr   int // register tile: mr rows × nr columns
+	mc, nc   int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
+	kernel   func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+	packA    func(kc int, a []float32, lda int, dst []float32) int  // full mr-row panel of untransposed A; returns columns done
+	packB    func(kc int, b []float32, ldb int, dst []float32) bool // full nr-column panel of untransposed B
+	packBT   func(kc int, b []float32, ldb int, dst []float32) int  // full nr-column panel of transposed B; returns rows done
+	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
+}
+
+// maxMR and maxNR bound every plan's tile (buffers, microKernelGo).
+const (
+	maxMR = 14
+	maxNR = 32
+)
+
+// genericPlan is the plain-Go GEMM, the reference of every other plan.
+var genericPlan = &gemmPlan{name: "generic 6×16", mr: 6, nr: 16, mc: 144, nc: 3072, packRule: packRuleAVX2}
+
+// plans holds the plan of each tier this build has (set up by
+// gemm_amd64.go); a tier without one runs the highest plan below it.
+var plans = map[cpu.Tier]*gemmPlan{cpu.Generic: genericPlan}
+
+// planFor returns tier t's plan.
+func planFor(t cpu.Tier) *gemmPlan {
+	for ; t > cpu.Generic; t-- {
+		if p := plans[t]; p != nil {
+			return p
+		}
+	}
+	return genericPlan
+}
+
+// ref returns p with every SIMD routine removed: the same tile and
+// blocking computed by the plain-Go reference routines.
+func (p *gemmPlan) ref() *gemmPlan {
+	q := *p
+	q.kernel, q.packA, q.packB, q.packBT = nil, nil, nil, nil
+	q.name += " (Go)"
+	return &q
+}
+
+func (p *gemmPlan) microKernel(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
+	if p.kernel != nil {
+		p.kernel(kc, a, aRow, aStep, b, bStep, c, ldc, h, w, alpha, beta, load)
+		return
+	}
+	microKernelGo(p.mr, p.nr, kc, a, aRow, aStep, b, bStep, c, ldc, h, w, alpha, beta, load)
+}
+
+// packRuleAVX2 decides which operands sgemmSerial packs, for a plan whose
+// kernel also reads A and B in place through their strides. Packing costs
+// about as much as a handful of FMAs per element, so an operand is packed
+// only where it pays (measured on Zen 2/3 with BenchmarkSgemmPackPolicy).
+// B: when it is transposed, reused by many row tiles, or its row stride is
+// a multiple of 4 KiB (the rows of a micro-panel would alias in L1). A:
+// when N spans more than four panels and A is transposed or its row stride
+// is a multiple of 4 KiB. Otherwise the kernel reads the operand in place.
+func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool) {
+	return n > 4*p.nr && (transA || lda%1024 == 0), transB || m >= 16*p.mr || ldb%1024 == 0
+}
 
 // minParallelWork is the m·n·k below which Sgemm runs on one goroutine.
 const minParallelWork = 1 << 18
@@ -117,13 +180,14 @@ const (
 
 var packPolicy = packAuto
 
-// packSlack is the room packA6 may spill into after a packed A block.
+// packSlack is the room a plan's packA may spill into after a packed A
+// block (the largest gemmPlan.slack).
 const packSlack = 2
 
 // gemmBuf holds one goroutine's packing buffers.
 type gemmBuf struct {
-	pa []float32 // packed A block: ceil(mcBlock/mr) panels of kc×mr
-	pb []float32 // packed B block: ceil(ncBlock/nr) panels of kc×nr
+	pa []float32 // packed A block: ceil(mc/mr) panels of kc×mr
+	pb []float32 // packed B block: ceil(nc/nr) panels of kc×nr
 	ea []float32 // one packed A tile (edge rows when A is read in place)
 	eb []float32 // one packed B panel (edge columns when B is read in place)
 }
@@ -146,7 +210,7 @@ func getBuf() *gemmBuf {
 		bufs.free = bufs.free[:n-1]
 		return b
 	}
-	return &gemmBuf{ea: make([]float32, mr*kcMax), eb: make([]float32, nr*kcMax)}
+	return &gemmBuf{ea: make([]float32, maxMR*kcMax+packSlack), eb: make([]float32, maxNR*kcMax)}
 }
 
 func putBuf(b *gemmBuf) {
@@ -169,6 +233,12 @@ func grow(s []float32, n int) []float32 {
 // runs sgemmSerial on each. Every element is computed the same way whatever
 // block it falls in, so the split cannot change the result.
 func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPlan(planFor(t), threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmPlan is sgemm on plan pl.
+func sgemmPlan(pl *gemmPlan, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	mr, nr := pl.mr, pl.nr
 	if m == 0 || n == 0 {
 		return
 	}
@@ -177,7 +247,7 @@ func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha floa
 		return
 	}
 	if chunks := kSplit(m, n, k); chunks > 1 {
-		sgemmKSplit(t, threads, chunks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmKSplit(pl, threads, chunks, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	mu, nu := (m+mr-1)/mr, (n+nr-1)/nr
@@ -192,7 +262,7 @@ func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha floa
 		parts = min(parts, nu)
 	}
 	if parts <= 1 {
-		sgemmSerial(t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmSerial(pl, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	p := pool.New().WithMaxGoroutines(parts)
@@ -208,7 +278,7 @@ func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha floa
 			}
 			cs := c[i0*ldc:]
 			p.Go(func() {
-				sgemmSerial(t, transA, transB, rows, n, k, alpha, as, lda, b, ldb, beta, cs, ldc)
+				sgemmSerial(pl, transA, transB, rows, n, k, alpha, as, lda, b, ldb, beta, cs, ldc)
 			})
 		}
 	} else {
@@ -223,7 +293,7 @@ func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha floa
 			}
 			cs := c[j0:]
 			p.Go(func() {
-				sgemmSerial(t, transA, transB, m, cols, k, alpha, a, lda, bs, ldb, beta, cs, ldc)
+				sgemmSerial(pl, transA, transB, m, cols, k, alpha, a, lda, bs, ldb, beta, cs, ldc)
 			})
 		}
 	}
@@ -253,11 +323,11 @@ func kSplit(m, n, k int) int {
 // sgemmKSplit cuts K into chunks (whole kcBlocks), computes each chunk's
 // product into its own buffer, and sums the chunks in order:
 // C = alpha·(P₀ + P₁ + …) + beta·C.
-func sgemmKSplit(t cpu.Tier, threads, chunks int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmKSplit(pl *gemmPlan, threads, chunks int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	per := ((k+chunks-1)/chunks + kcBlock - 1) / kcBlock * kcBlock
 	chunks = (k + per - 1) / per
 	parts := make([]float32, chunks*m*n)
-	pl := pool.New().WithMaxGoroutines(max(1, min(threads, chunks)))
+	wp := pool.New().WithMaxGoroutines(max(1, min(threads, chunks)))
 	for g := range chunks {
 		p0 := g * per
 		kc := min(per, k-p0)
@@ -273,11 +343,11 @@ func sgemmKSplit(t cpu.Tier, threads, chunks int, transA, transB bool, m, n, k i
 			bs = b[p0*ldb:]
 		}
 		part := parts[g*m*n : (g+1)*m*n]
-		pl.Go(func() {
-			sgemmSerial(t, transA, transB, m, n, kc, 1, as, lda, bs, ldb, 0, part, n)
+		wp.Go(func() {
+			sgemmSerial(pl, transA, transB, m, n, kc, 1, as, lda, bs, ldb, 0, part, n)
 		})
 	}
-	pl.Wait()
+	wp.Wait()
 	for i := 0; i < m; i++ {
 		row := c[i*ldc : i*ldc+n]
 		for j := range row {
@@ -309,22 +379,16 @@ func scaleC(m, n int, beta float32, c []float32, ldc int) {
 }
 
 // sgemmSerial is the blocked GEMM of Goto and van de Geijn (BLIS loop
-// order): for each N block, each K block, each M block, each 16-column
-// micro-panel of B, each 6-row micro-panel of A, one register-tile kernel
-// call. The first K block applies the caller's beta, later ones add to C.
-func sgemmSerial(t cpu.Tier, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// order): for each N block, each K block, each M block, each nr-column
+// micro-panel of B, each mr-row micro-panel of A, one register-tile kernel
+// call, with pl's tile, blocking, packers and kernel. The first K block
+// applies the caller's beta, later ones add to C.
+func sgemmSerial(pl *gemmPlan, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	buf := getBuf()
 	defer putBuf(buf)
+	mr, nr, mcBlock, ncBlock := pl.mr, pl.nr, pl.mc, pl.nc
 
-	// Packing costs about as much as a handful of FMAs per element, so an
-	// operand is packed only where it pays (measured on Zen 2/3 with
-	// BenchmarkSgemmPackPolicy). B: when it is transposed, reused by many
-	// row tiles, or its row stride is a multiple of 4 KiB (the rows of a
-	// micro-panel would alias in L1). A: when N spans more than four
-	// panels and A is transposed or its row stride is a multiple of 4 KiB.
-	// Otherwise the kernel reads the operand in place through its strides.
-	packA := n > 4*nr && (transA || lda%1024 == 0)
-	packB := transB || m >= 16*mr || ldb%1024 == 0
+	packA, packB := pl.packRule(transA, transB, m, n, lda, ldb, pl)
 	switch packPolicy {
 	case packAlways:
 		packA, packB = true, true
@@ -354,18 +418,18 @@ func sgemmSerial(t cpu.Tier, transA, transB bool, m, n, k int, alpha float32, a 
 				bta, load = 1, true
 			}
 			if packB {
-				packBBlock(t, buf.pb, transB, b, ldb, pc, kc, jc, nc)
+				pl.packBBlock(buf.pb, transB, b, ldb, pc, kc, jc, nc)
 			} else if w := nc % nr; w != 0 {
 				// B is read in place except for its last, partial panel.
-				packBBlock(t, buf.eb, false, b, ldb, pc, kc, jc+nc-w, w)
+				pl.packBBlock(buf.eb, false, b, ldb, pc, kc, jc+nc-w, w)
 			}
 			for ic := 0; ic < m; ic += mcBlock {
 				mc := min(mcBlock, m-ic)
 				if packA {
-					packABlock(t, buf.pa, transA, a, lda, ic, mc, pc, kc)
+					pl.packABlock(buf.pa, transA, a, lda, ic, mc, pc, kc)
 				} else if h := mc % mr; h != 0 {
 					// A is read in place except for its last, partial tile.
-					packABlock(t, buf.ea, transA, a, lda, ic+mc-h, h, pc, kc)
+					pl.packABlock(buf.ea, transA, a, lda, ic+mc-h, h, pc, kc)
 				}
 				for jr := 0; jr < nc; jr += nr {
 					w := min(nr, nc-jr)
@@ -397,7 +461,7 @@ func sgemmSerial(t cpu.Tier, transA, transB bool, m, n, k int, alpha float32, a 
 								ap = a[(ic+ir)*lda+pc:]
 							}
 						}
-						microKernel(t, kc, ap, ar, as, bp, bStep, c[(ic+ir)*ldc+jc+jr:], ldc, h, w, alpha, bta, load)
+						pl.microKernel(kc, ap, ar, as, bp, bStep, c[(ic+ir)*ldc+jc+jr:], ldc, h, w, alpha, bta, load)
 					}
 				}
 			}
@@ -407,8 +471,12 @@ func sgemmSerial(t cpu.Tier, transA, transB bool, m, n, k int, alpha float32, a 
 
 // packABlock packs rows i0..i0+mc-1, columns p0..p0+kc-1 of op(A) into
 // ceil(mc/mr) panels of kc×mr (element (r,p) of a panel at p*mr+r), padding
-// missing rows with zeros.
-func packABlock(t cpu.Tier, dst []float32, transA bool, a []float32, lda, i0, mc, p0, kc int) {
+// missing rows with zeros. The plan's SIMD packer does the first multiple
+// of 8 columns of full untransposed panels; it may spill up to packSlack
+// floats past a panel, into the next panel (written after) or the slack the
+// buffers keep at their end.
+func (pl *gemmPlan) packABlock(dst []float32, transA bool, a []float32, lda, i0, mc, p0, kc int) {
+	mr := pl.mr
 	for r0 := 0; r0 < mc; r0 += mr {
 		h := min(mr, mc-r0)
 		panel := dst[r0*kc : r0*kc+kc*mr]
@@ -423,26 +491,17 @@ func packABlock(t cpu.Tier, dst []float32, transA bool, a []float32, lda, i0, mc
 		}
 		if h < mr {
 			clear(panel)
-			for r := 0; r < h; r++ {
-				src := a[(i0+r0+r)*lda+p0:]
-				src = src[:kc]
-				for p, v := range src {
-					panel[p*mr+r] = v
-				}
-			}
-			continue
 		}
-		// Six row streams, written out one packed column (6 floats) at a
-		// time; the SIMD path does the first multiple of 8 columns. Its
-		// two-float spill lands in the next column or panel, written after,
-		// or in the slack the buffers keep at their end.
 		base := (i0+r0)*lda + p0
-		done := packA6(t, kc, a[base:], lda, dst[r0*kc:])
-		r0s, r1s, r2s := a[base:base+kc], a[base+lda:base+lda+kc], a[base+2*lda:base+2*lda+kc]
-		r3s, r4s, r5s := a[base+3*lda:base+3*lda+kc], a[base+4*lda:base+4*lda+kc], a[base+5*lda:base+5*lda+kc]
-		for p := done; p < kc; p++ {
-			d := (*[mr]float32)(panel[p*mr : p*mr+mr])
-			d[0], d[1], d[2], d[3], d[4], d[5] = r0s[p], r1s[p], r2s[p], r3s[p], r4s[p], r5s[p]
+		done := 0
+		if h == mr && pl.packA != nil {
+			done = pl.packA(kc, a[base:], lda, dst[r0*kc:])
+		}
+		for r := 0; r < h; r++ {
+			src := a[base+r*lda : base+r*lda+kc]
+			for p := done; p < kc; p++ {
+				panel[p*mr+r] = src[p]
+			}
 		}
 	}
 }
@@ -450,12 +509,13 @@ func packABlock(t cpu.Tier, dst []float32, transA bool, a []float32, lda, i0, mc
 // packBBlock packs rows p0..p0+kc-1, columns j0..j0+nc-1 of op(B) into
 // ceil(nc/nr) panels of kc×nr (element (p,j) of a panel at p*nr+j), padding
 // missing columns with zeros.
-func packBBlock(t cpu.Tier, dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nc int) {
+func (pl *gemmPlan) packBBlock(dst []float32, transB bool, b []float32, ldb, p0, kc, j0, nc int) {
+	nr := pl.nr
 	for q0 := 0; q0 < nc; q0 += nr {
 		w := min(nr, nc-q0)
 		panel := dst[q0*kc : q0*kc+kc*nr]
 		if !transB {
-			if w == nr && packB16(t, kc, b[p0*ldb+j0+q0:], ldb, panel) {
+			if w == nr && pl.packB != nil && pl.packB(kc, b[p0*ldb+j0+q0:], ldb, panel) {
 				continue
 			}
 			for p := 0; p < kc; p++ {
@@ -469,8 +529,8 @@ func packBBlock(t cpu.Tier, dst []float32, transB bool, b []float32, ldb, p0, kc
 			clear(panel)
 		}
 		done := 0
-		if w == nr {
-			done = packB16T(t, kc, b[(j0+q0)*ldb+p0:], ldb, panel)
+		if w == nr && pl.packBT != nil {
+			done = pl.packBT(kc, b[(j0+q0)*ldb+p0:], ldb, panel)
 		}
 		for j := 0; j < w; j++ {
 			src := b[(j0+q0+j)*ldb+p0:]
@@ -482,21 +542,22 @@ func packBBlock(t cpu.Tier, dst []float32, transB bool, b []float32, ldb, p0, kc
 	}
 }
 
-// microKernelGo is the plain-Go register-tile kernel, the reference for
-// sgemmKernel6x16AVX2: for the h×w top-left part of a 6×16 tile,
+// microKernelGo is the plain-Go register-tile kernel, the reference of every
+// plan's kernel: for the h×w top-left part of an mr×nr tile,
 //
 //	acc[i][j] = Σ_{p<kc} a[i*aRow+p*aStep] · b[p*bStep+j]
 //	c[i*ldc+j] = alpha·acc[i][j] + beta·c[i*ldc+j]   (only alpha·acc when !load)
 //
-// It reads all six rows of a and all sixteen columns of b (the caller pads
+// It reads all mr rows of a and all nr columns of b (the caller pads
 // edges), and touches only the h×w part of c.
-func microKernelGo(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
-	var acc [mr][nr]float32
+func microKernelGo(mr, nr, kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
+	var accs [maxMR * maxNR]float32
+	acc := accs[:mr*nr]
 	for p := 0; p < kc; p++ {
-		bp := (*[nr]float32)(b[p*bStep : p*bStep+nr])
+		bp := b[p*bStep : p*bStep+nr]
 		for i := 0; i < mr; i++ {
 			av := a[i*aRow+p*aStep]
-			row := &acc[i]
+			row := acc[i*nr : i*nr+nr]
 			for j := range row {
 				row[j] += av * bp[j]
 			}
@@ -505,7 +566,7 @@ func microKernelGo(kc int, a []float32, aRow, aStep int, b []float32, bStep int,
 	for i := 0; i < h; i++ {
 		cr := c[i*ldc : i*ldc+w]
 		for j := range cr {
-			t := alpha * acc[i][j]
+			t := alpha * acc[i*nr+j]
 			if load {
 				t += beta * cr[j]
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/pairflow/pairflow/internal/cpu"
@@ -124,12 +125,14 @@ func gemmCases(short bool) []gemmCase {
 		for _, tB := range []bool{false, true} {
 			cs = append(cs,
 				gemmCase{tA, tB, 13, 50, kcBlock + 1, 1, 0},
-				gemmCase{tA, tB, mcBlock + 7, 70, 40, 1, 1},
+				gemmCase{tA, tB, 144 + 7, 70, 40, 1, 1},  // past the AVX2 plan's M block
+				gemmCase{tA, tB, 168 + 15, 77, 40, 1, 1}, // past the AVX-512 plan's
+				gemmCase{tA, tB, 29, 33, 9, 1, 0},        // AVX-512 tile edges: 2×14+1 rows, 32+1 columns
 				gemmCase{tA, tB, 8, 49, 2*kcBlock + 5, 0.5, -1},
 				gemmCase{tA, tB, 7, 17, 16*kcBlock + 9, 1, 0.5}, // K split in chunks
 			)
 			if !short {
-				cs = append(cs, gemmCase{tA, tB, 9, ncBlock + 21, 20, 1, 0.5})
+				cs = append(cs, gemmCase{tA, tB, 9, 3072 + 21, 20, 1, 0.5}) // past the N block
 			}
 		}
 	}
@@ -206,26 +209,38 @@ func TestSgemmDeterministicThreads(t *testing.T) {
 }
 
 // TestMicroKernelMatchesGo drives the register-tile kernel of the current
-// tier directly, on every edge shape h×w, against microKernelGo.
+// tier's plan directly, on every edge shape h×w, against microKernelGo
+// (within rounding: plain Go does not fuse) and, for the SIMD plans,
+// bit-for-bit against microKernelFMA.
 func TestMicroKernelMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	forEachTier(t, func(t *testing.T) {
+		pl := planFor(tier)
+		mr, nr := pl.mr, pl.nr
+		t.Logf("plan %s", pl.name)
 		for _, kc := range []int{1, 3, 4, 5, 17} {
 			a := randSlice(r, mr*kc)
 			b := randSlice(r, nr*kc)
 			for h := 1; h <= mr; h++ {
 				for w := 1; w <= nr; w++ {
 					for _, load := range []bool{false, true} {
-						const ldc = nr + 3
+						ldc := nr + 3
 						want := randSlice(r, mr*ldc)
 						got, check := guarded(len(want))
 						copy(got, want)
-						microKernelGo(kc, a, 1, mr, b, nr, want, ldc, h, w, 1.5, -0.5, load)
-						microKernel(tier, kc, a, 1, mr, b, nr, got, ldc, h, w, 1.5, -0.5, load)
+						fused := slices.Clone(want)
+						microKernelGo(mr, nr, kc, a, 1, mr, b, nr, want, ldc, h, w, 1.5, -0.5, load)
+						microKernelFMA(mr, nr, kc, a, 1, mr, b, nr, fused, ldc, h, w, 1.5, -0.5, load)
+						pl.microKernel(kc, a, 1, mr, b, nr, got, ldc, h, w, 1.5, -0.5, load)
 						check(t, "C")
 						for i := range got {
 							if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
 								t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, want %g", kc, h, w, load, i, got[i], want[i])
+							}
+						}
+						if pl.kernel != nil {
+							if i := bitsEqual(fused, got); i >= 0 {
+								t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, fused reference %g", kc, h, w, load, i, got[i], fused[i])
 							}
 						}
 					}
@@ -235,31 +250,78 @@ func TestMicroKernelMatchesGo(t *testing.T) {
 	})
 }
 
-// TestPackingTiers checks that each tier packs A and B blocks exactly as
-// the plain-Go loops do (packing only copies: bit-identical), including
-// the SIMD path's two-float spill, which must stay inside packSlack.
+// microKernelFMA is microKernelGo with the SIMD kernels' rounding: each
+// product added by a fused multiply-add in index order, and
+// c = fma(beta, c, alpha·acc). Every SIMD plan's kernel must match it
+// bit for bit, which is what makes the tiers agree bit for bit.
+func microKernelFMA(mr, nr, kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
+	acc := make([]float32, mr*nr)
+	for p := 0; p < kc; p++ {
+		for i := 0; i < mr; i++ {
+			av := a[i*aRow+p*aStep]
+			for j := 0; j < nr; j++ {
+				acc[i*nr+j] = fma32(av, b[p*bStep+j], acc[i*nr+j])
+			}
+		}
+	}
+	for i := 0; i < h; i++ {
+		for j := 0; j < w; j++ {
+			t := alpha * acc[i*nr+j]
+			if load {
+				t = fma32(beta, c[i*ldc+j], t)
+			}
+			c[i*ldc+j] = t
+		}
+	}
+}
+
+// fma32 is the float32 fused multiply-add x·y+z, rounded once. The
+// product of two float32s is exact in float64, and so is the error e of
+// the float64 sum s (TwoSum); rounding s to float32 is then correct unless
+// s fell exactly on a float32 midpoint while e ≠ 0, where s is nudged one
+// float64 ulp towards the exact value first (normal float32 results).
+func fma32(x, y, z float32) float32 {
+	p, q := float64(x)*float64(y), float64(z)
+	s := p + q
+	bb := s - p
+	e := (p - (s - bb)) + (q - bb)
+	if e != 0 && math.Float64bits(s)&(1<<29-1) == 1<<28 {
+		s = math.Nextafter(s, math.Copysign(math.Inf(1), e))
+	}
+	return float32(s)
+}
+
+// TestPackingTiers checks that each tier's plan packs A and B blocks
+// exactly as the plain-Go loops of the same plan do (packing only copies:
+// bit-identical), including the SIMD path's spill, which must stay inside
+// packSlack.
 func TestPackingTiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
 	const lda = 301
 	a := randSlice(r, 300*lda)
 	forEachTier(t, func(t *testing.T) {
+		pl := planFor(tier)
+		ref := pl.ref()
+		mr, nr := pl.mr, pl.nr
 		for _, tr := range []bool{false, true} {
-			for _, mc := range []int{1, 6, 12, 17} {
+			for _, mc := range []int{1, 6, 12, 14, 17, 28, 33, 64} {
 				for _, kc := range []int{1, 7, 8, 9, 16, 33, kcBlock} {
 					size := (mc+mr-1)/mr*mr*kc + packSlack
 					want, got := make([]float32, size), make([]float32, size)
-					packABlock(cpu.Generic, want, tr, a, lda, 2, mc, 3, kc)
+					ref.packABlock(want, tr, a, lda, 2, mc, 3, kc)
 					all, check := guarded(size)
-					packABlock(tier, all, tr, a, lda, 2, mc, 3, kc)
+					pl.packABlock(all, tr, a, lda, 2, mc, 3, kc)
 					check(t, "packed A")
 					copy(got, all)
 					n := size - packSlack
 					if i := bitsEqual(want[:n], got[:n]); i >= 0 {
 						t.Fatalf("transA=%v mc=%d kc=%d: packed A differs at %d", tr, mc, kc, i)
 					}
-					wb, gb := make([]float32, (mc+nr-1)/nr*nr*kc), make([]float32, (mc+nr-1)/nr*nr*kc)
-					packBBlock(cpu.Generic, wb, tr, a, lda, 1, kc, 4, mc)
-					packBBlock(tier, gb, tr, a, lda, 1, kc, 4, mc)
+					wb := make([]float32, (mc+nr-1)/nr*nr*kc)
+					gb, checkB := guarded(len(wb))
+					ref.packBBlock(wb, tr, a, lda, 1, kc, 4, mc)
+					pl.packBBlock(gb, tr, a, lda, 1, kc, 4, mc)
+					checkB(t, "packed B")
 					if i := bitsEqual(wb, gb); i >= 0 {
 						t.Fatalf("transB=%v nc=%d kc=%d: packed B differs at %d", tr, mc, kc, i)
 					}
@@ -267,4 +329,51 @@ func TestPackingTiers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSgemmBitIdenticalAcrossTiers checks the promise of the plans: every
+// SIMD tier reduces each element in the same order (K blocks by kcStep, a
+// chain of FMAs in index order), so Sgemm's results are bit-identical
+// across tiers, whatever the tile, the packing and the thread count.
+func TestSgemmBitIdenticalAcrossTiers(t *testing.T) {
+	var simd []cpu.Tier
+	for _, tr := range cpu.Tiers() {
+		if tr > cpu.Generic && tr <= topTier {
+			simd = append(simd, tr)
+		}
+	}
+	if len(simd) < 2 {
+		t.Skipf("fewer than two SIMD tiers here (%v): nothing to compare", simd)
+	}
+	t.Logf("tiers compared: %v", simd)
+	cases := gemmCases(testing.Short())
+	cases = append(cases,
+		gemmCase{false, false, 301, 97, 530, 1, 0},
+		gemmCase{true, false, 64, 300, 290, 1, 1},
+		gemmCase{false, true, 27, 32, 3000, 1, 0},
+		gemmCase{true, false, 100, 300, 500, 1, 0.5}, // A transposed: packed by the auto policy
+	)
+	defer func(p int) { packPolicy = p }(packPolicy)
+	defer func(s cpu.Tier) { tier = s }(tier)
+	for _, pol := range []int{packAuto, packAlways, packNever} {
+		packPolicy = pol
+		for i, g := range cases {
+			if pol != packAuto && g.m*g.n*g.k > 1<<20 {
+				continue
+			}
+			var first []float32
+			for _, tr := range simd {
+				for _, th := range []int{1, 2} {
+					tier = tr
+					var c []float32
+					withThreads(th, func() { c = runGemm(t, g, uint64(i)) })
+					if first == nil {
+						first = c
+					} else if j := bitsEqual(first, c); j >= 0 {
+						t.Fatalf("policy %d %+v: %v on %d threads differs from %v at %d: %g vs %g", pol, g, tr, th, simd[0], j, c[j], first[j])
+					}
+				}
+			}
+		}
+	}
 }

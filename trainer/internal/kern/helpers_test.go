@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
 )
 
 // eps32 is the float32 unit roundoff, 2^-24.
@@ -17,22 +17,11 @@ var sentinel = float32(math.NaN())
 
 func isSentinel(v float32) bool { return math.Float32bits(v) == math.Float32bits(sentinel) }
 
-// forEachTier runs f with the kernels forced to each tier this process can run.
+// forEachTier runs f with the kernels forced to each tier this process can
+// run (up to topTier) and logs the tiers covered.
 func forEachTier(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, tr := range cpu.Tiers() {
-		if implemented(tr) != tr {
-			continue // no kernels of their own: already covered by a lower tier
-		}
-		t.Run(tr.String(), func(t *testing.T) {
-			prev, err := SetTier(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer SetTier(prev)
-			f(t)
-		})
-	}
+	cputest.ForEachTier(t, &tier, topTier, f)
 }
 
 func withThreads(n int, f func()) {

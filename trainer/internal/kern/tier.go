@@ -8,34 +8,36 @@ import (
 	"github.com/pairflow/pairflow/internal/cpu"
 )
 
-// tier is the SIMD tier the kernels use. It starts at cpu.Best (lowered to
-// the highest tier this package implements) and is changed only by SetTier,
-// which tests use to force each tier in turn.
-var tier = implemented(cpu.Best)
+// topTier is the highest tier this package has kernels for.
+const topTier = cpu.AVX512
 
-// implemented maps a CPU tier to the highest tier this package has kernels
-// for. There is no AVX-512 path yet: an AVX-512 CPU runs the AVX2 kernels.
-func implemented(t cpu.Tier) cpu.Tier {
-	if t > cpu.AVX2 {
-		return cpu.AVX2
-	}
-	return t
-}
+// tier is the SIMD tier the kernels use (the dispatch convention of package
+// cpu): cpu.Best capped at topTier. It is changed only by SetTier and by
+// tests (cputest.ForEachTier).
+var tier = cpu.Best.Cap(topTier)
 
 // Tier reports the SIMD tier the kernels currently use.
 func Tier() cpu.Tier { return tier }
 
-// SetTier makes the kernels use tier t and returns the previous tier. It
-// fails with ErrTier when t cannot run in this process (see cpu.Supported);
-// a tier above what this package implements runs the highest one it does.
-// SetTier is meant for tests and benchmarks: it must not be called while
-// kernels are running.
+// TopTier is the highest tier this package implements; a CPU with more runs
+// this one.
+func TopTier() cpu.Tier { return topTier }
+
+// TierVar is the variable the kernels dispatch on, for tests of packages
+// built on kern (cputest.ForEachTier(t, kern.TierVar(), kern.TopTier(), f)).
+// Nothing else may write it.
+func TierVar() *cpu.Tier { return &tier }
+
+// SetTier makes the kernels use tier t (capped at TopTier) and returns the
+// previous tier. It fails with ErrTier when t cannot run in this process
+// (see cpu.Supported). SetTier is meant for tests and benchmarks: it must
+// not be called while kernels are running.
 func SetTier(t cpu.Tier) (cpu.Tier, error) {
 	if !cpu.Supported(t) {
 		return tier, fmt.Errorf("kern: tier %v: %w", t, ErrTier)
 	}
 	prev := tier
-	tier = implemented(t)
+	tier = t.Cap(topTier)
 	return prev, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"image/jpeg"
 	"image/png"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
@@ -21,8 +22,10 @@ import (
 // Encodings lists the --encoding values.
 var Encodings = []string{"raw-zstd", "raw-s2", "keep", "jpeg"}
 
-// DefaultMaxPixels is the default pixel budget: 100 megapixels.
-const DefaultMaxPixels = 100_000_000
+// DefaultMaxPixels is the default pixel budget: the pipeline's
+// (imageio.DefaultMaxPixels, 64 Mi pixels), so that whatever packs by default
+// can be read by a default pipeline.
+const DefaultMaxPixels = imageio.DefaultMaxPixels
 
 // ErrOptions reports an invalid option.
 var ErrOptions = errors.New("invalid option")

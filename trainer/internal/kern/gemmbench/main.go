@@ -140,8 +140,8 @@ Flags:`)
 			cfg.tiers = append(cfg.tiers, t)
 		}
 	}
-	// kern has no AVX-512 kernels: that tier would rerun the AVX2 ones.
-	cfg.tiers = slices.DeleteFunc(cfg.tiers, func(t cpu.Tier) bool { return t > cpu.AVX2 })
+	// A tier above kern's top would rerun the top kernels.
+	cfg.tiers = slices.DeleteFunc(cfg.tiers, func(t cpu.Tier) bool { return t > kern.TopTier() })
 	return cfg, nil
 }
 
@@ -200,7 +200,7 @@ func nominalGHz() float64 {
 }
 
 func run(cfg config) error {
-	fmt.Printf("gemmbench: GOMAXPROCS %d, kern tier %v (cpu.Best %v), tiers run: %v\n", runtime.GOMAXPROCS(0), kern.Tier(), cpu.Best, cfg.tiers)
+	fmt.Printf("gemmbench: GOMAXPROCS %d, kern tier %v (process tier %s), tiers run: %v\n", runtime.GOMAXPROCS(0), kern.Tier(), cpu.Describe(), cfg.tiers)
 	fmt.Printf("environment: OPENBLAS_CORETYPE=%q OPENBLAS_L2_SIZE=%q\n", os.Getenv("OPENBLAS_CORETYPE"), os.Getenv("OPENBLAS_L2_SIZE"))
 	peak := map[int]float64{}
 	if ghz := nominalGHz(); ghz > 0 {

@@ -1,0 +1,33 @@
+// Command _generate writes pairflow's generated ops kernels
+// (ops/generated_amd64.s and its Go declarations) with avo. Each kernel is
+// described once, as a Go function over an isa value, and emitted for AVX2
+// (8 float32 lanes in YMM registers) and AVX-512 (16 lanes in ZMM, opmask
+// registers for compares, blends and tails). This folder is its own module
+// so that avo never enters pairflow's go.mod (the klauspost/compress
+// layout). Run it with `go generate ./ops` from the repository root; CI
+// regenerates and fails when the committed files differ.
+//
+// Both variants compute, lane by lane, the float32 operations of the
+// plain-Go reference kernels in ops/color_kernels.go in the same order and
+// with the same roundings, so every tier writes the same bytes.
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego,!noasm")
+	for _, a := range []*isa{avx2, avx512} {
+		genSaturate(a)
+		genHueFwd(a)
+		genHueInv(a)
+		genAffine(a, false)
+		genAffine(a, true)
+		genGray(a, 1)
+		genGray(a, 3)
+		genLumaSum(a)
+		genSumU8(a)
+	}
+	Generate()
+}

@@ -1,0 +1,34 @@
+// Command _generate writes trainer/internal/kern's amd64 assembly with avo:
+// the SGEMM register-tile kernels and packers of every tier's plan, AVX2 and
+// AVX-512 emitted from one description (see tile). It is its own module so
+// that avo never enters pairflow's go.mod. Run it through go generate in
+// trainer/internal/kern (CI regenerates and fails on a diff).
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+)
+
+// The plans' tiles. The AVX-512 tile uses 28 of the 32 zmm registers as
+// accumulators; it was chosen by gemmbench (see docs/benchmarks-avx512.md).
+var (
+	avx2Tile   = tile{mr: 6, nv: 2, zmm: false}
+	avx512Tile = tile{mr: 14, nv: 2, zmm: true}
+)
+
+func main() {
+	ConstraintExpr("amd64,!purego,!noasm")
+	maskTable()
+
+	kernel(avx2Tile)
+	packA6()
+	packB(avx2Tile)
+	packBT(avx2Tile.nr(), "AVX2")
+
+	kernel(avx512Tile)
+	packAT(avx512Tile.mr, "AVX2")
+	packB(avx512Tile)
+	packBT(avx512Tile.nr(), "AVX2")
+
+	Generate()
+}
