@@ -69,6 +69,16 @@
 // e.g. "shards: train-00003.pfs record 1207 at offset 93184: payload checksum
 // mismatch".
 //
+// # Remote splits
+//
+// Open and Create also take s3://bucket/prefix/split (and Open
+// https://host/path/split) through package store: shards are fetched whole
+// into a local, content-addressed cache and checked against the manifest's
+// SHA-256 before use (AccessWhole), or read by range and checked by the
+// record CRCs (AccessRange); Dataset.Prefetch fetches ahead in a given shard
+// order. Create uploads each shard as it is finished and the manifest last.
+// docs/remote.md describes the configuration and the guarantees.
+//
 // This package does not decode images (see imageio), shuffle or sample
 // (see sampler) or decide how inputs become records (see tools/shardify).
 package shards

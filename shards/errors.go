@@ -26,6 +26,9 @@ var (
 	ErrNotRaw = errors.New("record is not raw-encoded")
 	// ErrClosed: the Writer or Dataset was already closed.
 	ErrClosed = errors.New("closed")
+	// ErrExists: Create found a dataset at its s3:// destination (see
+	// WriterOptions.Overwrite), or one appeared there while it wrote.
+	ErrExists = errors.New("dataset already exists")
 )
 
 // Error describes a problem found in a shard file. Path is the shard file name

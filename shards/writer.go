@@ -18,6 +18,8 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/pairflow/pairflow/store"
 )
 
 // Defaults for WriterOptions.
@@ -58,6 +60,13 @@ type WriterOptions struct {
 	// MaxPixels is the pixel budget (width×height) the packer applied, 0 if
 	// none; recorded in the manifest, where a pipeline checks it.
 	MaxPixels int64
+
+	// Store configures the client when Create is given an s3:// URL.
+	Store store.Options
+	// Overwrite lets Create replace a dataset already at an s3:// URL
+	// (without it that is ErrExists). A local directory is always
+	// replaced, as before.
+	Overwrite bool
 }
 
 // Writer writes one split. It is not safe for concurrent use.
@@ -75,6 +84,8 @@ type Writer struct {
 	dictDone     bool
 	dict         []byte
 	enc          *encoder
+
+	up *uploader // non-nil when writing to object storage
 
 	cur    *shardFile
 	frame  []byte // record body being written
@@ -114,6 +125,15 @@ type shardFile struct {
 // shard files and temporary files. It refuses (ErrInvalid) a directory whose
 // index.json belongs to another split or cannot be read as a manifest: a
 // Writer deletes only files it owns.
+//
+// dir may also be an s3:// URL: shards are then written to a local staging
+// directory (under os.TempDir) and uploaded as each is finished, and the
+// manifest is uploaded last (with a conditional put that fails if one
+// appeared meanwhile, where the store supports it), so readers never see a
+// partial split and an interrupted run leaves no manifest. If a manifest is
+// there already, Create refuses (ErrExists) unless opts.Overwrite, which
+// removes the old manifest first and then the split's old shards; a marker
+// object keeps a second writer of the split out (ErrExists).
 func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if !validSplit(opts.Split) {
 		return nil, fmt.Errorf("shards: invalid split name %q: %w", opts.Split, ErrInvalid)
@@ -144,18 +164,38 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	}
 	opts.Classes = slices.Clone(opts.Classes)
 	opts.Options = maps.Clone(opts.Options)
+	var up *uploader
+	if store.IsRemote(dir) {
+		var err error
+		if up, err = newUploader(dir, opts); err != nil {
+			return nil, err
+		}
+		dir = up.staging
+	} else {
+		loc, err := store.ParseLocation(dir)
+		if err != nil {
+			return nil, fmt.Errorf("shards: %w", err)
+		}
+		dir = loc.Path
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
+		if up != nil {
+			up.abort()
+		}
 		return nil, err
 	}
 	if err := clean(dir, opts.Split); err != nil {
 		lock.unlock()
+		if up != nil {
+			up.abort()
+		}
 		return nil, err
 	}
-	w := &Writer{dir: dir, opts: opts, keys: make(map[string]struct{}), dictDone: !opts.Dictionary, lock: lock}
+	w := &Writer{dir: dir, opts: opts, keys: make(map[string]struct{}), dictDone: !opts.Dictionary, lock: lock, up: up}
 	if w.dictDone {
 		enc, err := newEncoder(opts.ZstdLevel, nil)
 		if err != nil {
@@ -470,6 +510,12 @@ func (w *Writer) finishShard() error {
 	}
 	w.written = append(w.written, c.name)
 	w.shards = append(w.shards, ShardInfo{File: c.name, Records: n, Bytes: size, SHA256: hex.EncodeToString(c.h.Sum(nil))})
+	if w.up != nil {
+		if err := w.up.shard(c.name, size); err != nil {
+			w.err = err
+			return err
+		}
+	}
 	return nil
 }
 
@@ -575,12 +621,19 @@ func (w *Writer) Close() error {
 		m.Shards = []ShardInfo{}
 	}
 	b, err := m.Marshal()
-	if err == nil {
+	if err == nil && w.up != nil {
+		if err = w.up.manifest(b); err == nil {
+			w.up.done()
+		}
+	} else if err == nil {
 		err = writeFileAtomic(w.dir, ManifestName, b)
 	}
 	if err != nil {
 		w.closed = false
-		w.err = fmt.Errorf("shards: %w", err)
+		if !strings.HasPrefix(err.Error(), "shards: ") {
+			err = fmt.Errorf("shards: %w", err)
+		}
+		w.err = err
 		w.Abort()
 		return w.err
 	}
@@ -639,6 +692,9 @@ func (w *Writer) Abort() error {
 	}
 	if w.enc != nil {
 		w.enc.close()
+	}
+	if w.up != nil {
+		errs = append(errs, w.up.abort())
 	}
 	w.lock.unlock()
 	return errors.Join(errs...)

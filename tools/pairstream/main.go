@@ -66,8 +66,10 @@ func (r *recipeList) Set(s string) error { *r = append(*r, s); return nil }
 func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pairstream", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	var (
-		data     = fs.String("data", "", "shard directory (required)")
+		data     = fs.String("data", "", "shard directory, or s3://... / https://... (required)")
 		outPath  = fs.String("out", "", "output file, - for stdout (required)")
 		confPath = fs.String("config", "", "pipeline Config JSON file")
 		kind     = fs.String("kind", "contrastive", "pair kind: contrastive|inpainting|relative-patch|rotation|supervised|eval")
@@ -184,7 +186,11 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: --batches %d", cli.ErrUsage, *batches)
 	}
 
-	ds, err := shards.Open(*data)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	ds, err := shards.Open(*data, oo)
 	if err != nil {
 		return err
 	}

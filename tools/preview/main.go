@@ -44,14 +44,16 @@ type config struct {
 	data, recipe, out, params string
 	seed, epoch               uint64
 	n, k, cell, gap           int
+	remote                    cli.Remote
 }
 
 func preview(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var c config
+	c.remote.Register(fs)
 	var list bool
-	fs.StringVar(&c.data, "data", "", "shard directory (required)")
+	fs.StringVar(&c.data, "data", "", "shard directory, or s3://... / https://... (required)")
 	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
 	fs.StringVar(&c.out, "out", "preview.png", "output PNG")
 	fs.StringVar(&c.params, "params", "", "write the drawn parameters here as JSON (default: OUT with .json)")
@@ -112,7 +114,11 @@ func render(c config) error {
 	if err != nil {
 		return err
 	}
-	ds, err := shards.Open(c.data)
+	oo, err := c.remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	ds, err := shards.Open(c.data, oo)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@
 // clients without Flight.
 //
 //	serve --dataset fmnist=data/fashion-mnist/train [--listen 127.0.0.1:8815]
+//	      [--dataset imagenet=s3://bucket/imagenet/train --s3-endpoint … --cache-dir …]
 //	      [--http-listen 127.0.0.1:8816] [--metrics-listen 127.0.0.1:9090]
 //	      [--ticket-key FILE] [--token-file FILE] [--tls-cert F --tls-key F]
 //
@@ -84,7 +85,9 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var datasets, locations listFlag
-	fs.Var(&datasets, "dataset", "NAME=PATH of a shard directory to serve (repeatable; at least one)")
+	var remote cli.Remote
+	remote.Register(fs)
+	fs.Var(&datasets, "dataset", "NAME=PATH of a split to serve: a shard directory, or s3://… / https://… (repeatable; at least one)")
 	fs.Var(&locations, "location", "URI advertised in every endpoint, e.g. grpc+tcp://host:8815 (repeatable; default: the Flight listen address unless it is a wildcard)")
 	var (
 		listen     = fs.String("listen", "127.0.0.1:8815", "Flight (gRPC) listen address")
@@ -137,6 +140,10 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := slog.New(h)
 
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
 	opt := Options{Datasets: map[string]*shards.Dataset{}, MaxStreams: *maxStreams, Workers: *workers,
 		Prefetch: *prefetch, Logger: log, Metrics: NewMetrics(nil)}
 	for _, d := range datasets {
@@ -147,7 +154,7 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
 		if _, dup := opt.Datasets[name]; dup {
 			return fmt.Errorf("%w: --dataset %s given twice", cli.ErrUsage, name)
 		}
-		ds, err := shards.Open(path)
+		ds, err := shards.Open(path, oo)
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", name, err)
 		}

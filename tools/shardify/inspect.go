@@ -29,7 +29,8 @@ const inspectSynopsis = `Usage: shardify inspect DIR [--contact-sheet OUT.png] [
 Prints what the split in DIR holds: record and shard counts, classes with
 their record counts, stored bytes, encodings, and a histogram of image sizes
 (by longer side). Reads every record (checking CRCs). With --contact-sheet,
-also writes a PNG grid of the first N images with their labels drawn below.`
+also writes a PNG grid of the first N images with their labels drawn below.
+DIR may be s3://... or https://... (see shardify verify).`
 
 // summary of a split, filled by scanning it.
 type inspection struct {
@@ -45,6 +46,8 @@ type inspection struct {
 
 func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", inspectSynopsis, stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	sheet := fs.String("contact-sheet", "", "write a PNG contact sheet of the first N images to this file")
 	n := fs.Int("n", 64, "number of images on the contact sheet (1..1024)")
 	cell := fs.Int("cell", 96, "thumbnail size in pixels on the contact sheet (16..512)")
@@ -60,7 +63,11 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --n must be 1..1024 and --cell 16..512", cli.ErrUsage)
 	}
 	dir := pos[0]
-	d, err := shards.Open(dir)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	d, err := shards.Open(dir, oo)
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", dir, err)
 	}

@@ -35,6 +35,11 @@ Packs one split of a dataset into DIR: shard files <split>-NNNNN.pfs and the
 manifest index.json (written last). A previous, possibly interrupted, run of
 the same split in DIR is removed first.
 
+DIR may be s3://bucket/prefix/split: each shard is uploaded as soon as it is
+finished and index.json last, so a reader never sees a partial split and an
+interrupted pack leaves no manifest; a dataset already there is refused
+unless --overwrite.
+
 SRC is an ImageFolder tree (class sub-folders, labels by sorted name), a
 WebDataset tar, a directory of tars or a brace pattern ("shard-{000..003}.tar"),
 an IDX images file ("*-images-idx3-ubyte[.gz]", labels file beside it) or a
@@ -70,9 +75,10 @@ type packConfig struct {
 	quality, maxSide, workers                 int
 	shardSize                                 int64
 	maxPixels, maxLabel                       int64
-	dict, strict, quiet                       bool
+	dict, strict, quiet, overwrite            bool
 	cifarPartial, followSymlinks              bool
 	progressEvery                             time.Duration
+	remote                                    cli.Remote
 }
 
 func cmdPack(args []string, stdout, stderr io.Writer) error {
@@ -80,7 +86,9 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 	var c packConfig
 	var shardSize, maxPixels string
 	fs.StringVar(&c.in, "in", "", "input: folder, tar, tar directory, brace pattern, IDX file or CIFAR batch/directory (required)")
-	fs.StringVar(&c.out, "out", "", "output directory for the split (required)")
+	fs.StringVar(&c.out, "out", "", "output directory for the split, or s3://bucket/prefix/split (required)")
+	fs.BoolVar(&c.overwrite, "overwrite", false, "replace a dataset already at an s3:// --out (a local --out is always replaced)")
+	c.remote.Register(fs)
 	fs.StringVar(&c.format, "format", "auto", "input format: "+strings.Join(source.Formats, "|"))
 	fs.StringVar(&c.encoding, "encoding", "raw-s2", "record encoding: raw-zstd|raw-s2|keep|jpeg")
 	fs.IntVar(&c.quality, "quality", 90, "JPEG quality (1..100) for --encoding jpeg and for images that --max-side makes keep re-encode")
@@ -192,6 +200,10 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	if c.encoding == "jpeg" || (c.encoding == "keep" && c.maxSide > 0) {
 		opts["quality"] = strconv.Itoa(c.quality)
 	}
+	oo, err := c.remote.OpenOptions()
+	if err != nil {
+		return st, err
+	}
 	w, err := shards.Create(c.out, shards.WriterOptions{
 		Split:         c.split,
 		MaxShardBytes: c.shardSize,
@@ -199,6 +211,8 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 		Classes:       classes,
 		Options:       opts,
 		MaxPixels:     c.maxPixels,
+		Store:         oo.Store,
+		Overwrite:     c.overwrite,
 	})
 	if err != nil {
 		return st, err
@@ -312,7 +326,7 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	if err := w.Close(); err != nil {
 		return st, err
 	}
-	d, err := shards.Open(c.out)
+	d, err := shards.Open(c.out, oo)
 	if err != nil {
 		return st, fmt.Errorf("reopening the written split: %w", err)
 	}

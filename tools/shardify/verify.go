@@ -35,10 +35,15 @@ ImageFolder tree is listed and hashed again.
 Warnings (exit status 0): the split's pixel budget or one of its records is
 above the default pipeline budget (a default pipeline refuses it: set its
 max_pixels), or the manifest is version 1 (no checksum covers its class
-names and options).`
+names and options).
+
+DIR may be s3://... or https://...: shards are fetched into the cache (each
+checked against its SHA-256 on the way in) and then checked as local ones.`
 
 func cmdVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", verifySynopsis, stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	inputs := fs.String("inputs", "", "also check the recorded SHA-256 of every input against the files under this path (pack's --in)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -49,7 +54,11 @@ func cmdVerify(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: verify takes one directory", cli.ErrUsage)
 	}
 	dir := pos[0]
-	d, err := shards.Open(dir)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	d, err := shards.Open(dir, oo)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", dir, err)
 	}
