@@ -85,7 +85,7 @@ func TestReadIPCRefuses(t *testing.T) {
 		md   map[string]string
 		want error
 	}{
-		{"version 2", map[string]string{MetaSchemaVersion: "2", MetaKind: "rotation", MetaRecipe: "{}"}, ErrSchemaVersion},
+		{"version 3", map[string]string{MetaSchemaVersion: "3", MetaKind: "rotation", MetaRecipe: "{}"}, ErrSchemaVersion},
 		{"version missing", map[string]string{MetaKind: "rotation"}, ErrNotPairflow},
 		{"kind eval", map[string]string{MetaSchemaVersion: "1", MetaKind: "eval"}, ErrNotPairflow},
 	} {

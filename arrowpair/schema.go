@@ -12,8 +12,13 @@ import (
 )
 
 // SchemaVersion is the version of the Arrow contract in SCHEMA.md that this
-// package writes and the only one it reads.
-const SchemaVersion = 1
+// package writes. It reads versions 1 and 2 (MinSchemaVersion..SchemaVersion):
+// version 2 adds the stream summary that marks a complete IPC stream
+// (SCHEMA.md §5.1); the columns are the same.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest schema version this package reads.
+const MinSchemaVersion = 1
 
 // Schema metadata keys (SCHEMA.md §2).
 const (
@@ -317,8 +322,8 @@ func ParseSchema(s *arrow.Schema) (Layout, error) {
 	if !ok {
 		return Layout{}, fmt.Errorf("%w: no %s metadata", ErrNotPairflow, MetaSchemaVersion)
 	}
-	if v != strconv.Itoa(SchemaVersion) {
-		return Layout{}, fmt.Errorf("%w: %s is %.32q, this reader knows %d", ErrSchemaVersion, MetaSchemaVersion, v, SchemaVersion)
+	if n, err := strconv.Atoi(v); err != nil || strconv.Itoa(n) != v || n < MinSchemaVersion || n > SchemaVersion {
+		return Layout{}, fmt.Errorf("%w: %s is %.32q, this reader knows %d to %d", ErrSchemaVersion, MetaSchemaVersion, v, MinSchemaVersion, SchemaVersion)
 	}
 	kind, ok := md.GetValue(MetaKind)
 	if !ok {

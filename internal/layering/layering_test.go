@@ -84,7 +84,7 @@ func TestNoForeignModules(t *testing.T) {
 			}
 		}
 	})
-	roots = append(roots, "tools/pretrain", "tools/lineval", "tools/shardify", "tools/pairstream", "tools/pairbench", "tools/preview", "tools/trainbench")
+	roots = append(roots, "tools/pretrain", "tools/lineval", "tools/shardify", "tools/pairstream", "tools/pairbench", "tools/preview", "tools/trainbench", "tools/serve")
 	seen := map[string]bool{}
 	for _, r := range roots {
 		deps(t, path.Join(module, r), seen)

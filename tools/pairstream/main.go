@@ -71,7 +71,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	remote.Register(fs)
 	var (
 		data     = fs.String("data", "", "shard directory, or s3://... / https://... (required)")
-		out      = fs.String("out", "", "output file, - for stdout (required)")
+		outPath  = fs.String("out", "", "output file, - for stdout (required)")
 		confPath = fs.String("config", "", "pipeline Config JSON file")
 		kind     = fs.String("kind", "contrastive", "pair kind: contrastive|inpainting|relative-patch|rotation|supervised|eval")
 		batch    = fs.Int("batch", 256, "rows per batch")
@@ -112,7 +112,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
 	}
-	if *data == "" || *out == "" {
+	if *data == "" || *outPath == "" {
 		return fmt.Errorf("%w: --data and --out are required", cli.ErrUsage)
 	}
 	set := map[string]bool{}
@@ -216,13 +216,13 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer p.Close()
 
 	var w io.Writer = stdout
-	var f *os.File
-	if *out != "-" {
-		if f, err = os.Create(*out); err != nil {
+	var out *outFile
+	if *outPath != "-" {
+		if out, err = createOut(*outPath); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		defer out.abort()
+		w = out.w
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
@@ -241,14 +241,10 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		err = bw.Flush()
 	}
 	meter.Stop()
-	if err == nil && f != nil {
-		err = f.Close()
-		f = nil
+	if err == nil && out != nil {
+		err = out.commit()
 	}
 	if err != nil {
-		if f != nil {
-			os.Remove(*out)
-		}
 		return err
 	}
 	if *stateOut != "" {
