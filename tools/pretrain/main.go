@@ -66,8 +66,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.ExitCode("pretrain", command(ctx, args, stdout, stderr), stderr)
 }
 
-func command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func command(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
+	// A usage error prints the usage text above its one-line message
+	// (the flag package has printed it already for a flag it cannot parse).
+	parsed := false
+	defer func() {
+		if parsed && errors.Is(err, cli.ErrUsage) {
+			fs.Usage()
+		}
+	}()
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -114,6 +122,7 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
+	parsed = true
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
 	}

@@ -90,6 +90,9 @@ func TestFlags(t *testing.T) {
 		if code != tc.code || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want exit %d and an error containing %q", tc.args, code, stderr, tc.code, tc.want)
 		}
+		if usage := strings.Contains(stderr, "Usage: pretrain"); usage != (tc.code == 2) {
+			t.Errorf("%v: exit %d, usage text printed: %v", tc.args, code, usage)
+		}
 	}
 	if code, _, stderr := runCmd(t, "--help"); code != 0 || !strings.Contains(stderr, "Usage: pretrain") {
 		t.Errorf("--help: exit %d, %q", code, stderr)

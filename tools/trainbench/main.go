@@ -34,8 +34,16 @@ func main() {
 }
 
 // run is the command: usage errors wrap cli.ErrUsage.
-func run(args []string, stdout, stderr io.Writer) error {
+func run(args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("trainbench", flag.ContinueOnError)
+	// A usage error prints the usage text above its one-line message
+	// (the flag package has printed it already for a flag it cannot parse).
+	parsed := false
+	defer func() {
+		if parsed && errors.Is(err, cli.ErrUsage) {
+			fs.Usage()
+		}
+	}()
 	fs.SetOutput(stderr)
 	encoder := fs.String("encoder", "smallcnn", "encoder: smallcnn (E1) or resnet18 (E2)")
 	threads := fs.Int("threads", 2, "threads (GOMAXPROCS and kernel goroutines)")
@@ -51,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
+	parsed = true
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
 	}

@@ -17,6 +17,9 @@ func TestUsage(t *testing.T) {
 		if !errors.Is(err, cli.ErrUsage) || cli.ExitCode("trainbench", err, &errOut) != 2 {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+		if !strings.Contains(errOut.String(), "-encoder") {
+			t.Errorf("%v: no usage text on stderr: %q", args, errOut.String())
+		}
 	}
 	var out, errOut bytes.Buffer
 	if err := run([]string{"--help"}, &out, &errOut); !errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut.String(), "-encoder") {
