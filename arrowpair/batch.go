@@ -461,25 +461,33 @@ func (b *BatchBuilder) Release() {
 	b.pool.close()
 }
 
-// augBuilder appends ops.Params to an AugType struct column.
+// augBuilder appends ops.Params to an AugType struct column, field by field
+// as ops.ParamFields describes them.
 type augBuilder struct {
-	sb                         *array.StructBuilder
-	crop                       boxBuilder
-	hflip, vflip, gray, sobel  *array.BooleanBuilder
-	rot90                      *array.Uint8Builder
-	angle, noise               *array.Float32Builder
-	jitter                     *array.StructBuilder
-	bright, contrast, sat, hue *array.Float32Builder
-	order                      *array.FixedSizeListBuilder
-	orderV                     *array.Uint8Builder
-	blur                       *array.StructBuilder
-	sigma                      *array.Float32Builder
-	kernel                     *array.Int32Builder
-	erased                     *array.ListBuilder
-	erasedBox                  boxBuilder
-	solarize                   *array.StructBuilder
-	solApplied                 *array.BooleanBuilder
-	solThreshold               *array.Uint8Builder
+	sb     *array.StructBuilder
+	fields []augField
+}
+
+// augField builds one op's field: b is the field's builder (null when the
+// op was not reached); st is non-nil for a struct of values.
+type augField struct {
+	op   ops.OpSet
+	b    array.Builder
+	st   *array.StructBuilder
+	vals []valueBuilder
+}
+
+// valueBuilder appends one drawn value; the builder of its kind is set.
+type valueBuilder struct {
+	v     *ops.ParamValue
+	bool  *array.BooleanBuilder
+	u8    *array.Uint8Builder
+	i32   *array.Int32Builder
+	f32   *array.Float32Builder
+	box   boxBuilder
+	list  *array.ListBuilder
+	order *array.FixedSizeListBuilder
+	ordV  *array.Uint8Builder
 }
 
 type boxBuilder struct {
@@ -501,96 +509,96 @@ func (bb boxBuilder) append(box ops.Box) {
 	bb.h.Append(box.H)
 }
 
+func newValueBuilder(v *ops.ParamValue, b array.Builder) valueBuilder {
+	vb := valueBuilder{v: v}
+	switch v.Kind {
+	case ops.ParamBool, ops.ParamPresent:
+		vb.bool = b.(*array.BooleanBuilder)
+	case ops.ParamUint8:
+		vb.u8 = b.(*array.Uint8Builder)
+	case ops.ParamInt32:
+		vb.i32 = b.(*array.Int32Builder)
+	case ops.ParamFloat32:
+		vb.f32 = b.(*array.Float32Builder)
+	case ops.ParamBox:
+		vb.box = newBoxBuilder(b.(*array.StructBuilder))
+	case ops.ParamBoxes:
+		vb.list = b.(*array.ListBuilder)
+		vb.box = newBoxBuilder(vb.list.ValueBuilder().(*array.StructBuilder))
+	case ops.ParamOrder:
+		vb.order = b.(*array.FixedSizeListBuilder)
+		vb.ordV = vb.order.ValueBuilder().(*array.Uint8Builder)
+	}
+	return vb
+}
+
+func (vb *valueBuilder) append(p *ops.Params) {
+	switch v := vb.v; v.Kind {
+	case ops.ParamBool:
+		vb.bool.Append(*v.Bool(p))
+	case ops.ParamPresent:
+		vb.bool.Append(true)
+	case ops.ParamUint8:
+		vb.u8.Append(*v.Uint8(p))
+	case ops.ParamInt32:
+		vb.i32.Append(*v.Int32(p))
+	case ops.ParamFloat32:
+		vb.f32.Append(*v.Float32(p))
+	case ops.ParamBox:
+		vb.box.append(*v.Box(p))
+	case ops.ParamBoxes:
+		vb.list.Append(true)
+		for _, box := range *v.Boxes(p) {
+			vb.box.append(box)
+		}
+	case ops.ParamOrder:
+		vb.order.Append(true)
+		vb.ordV.AppendValues(v.Order(p)[:], nil)
+	}
+}
+
 func newAugBuilder(mem memory.Allocator) *augBuilder {
 	sb := array.NewStructBuilder(mem, AugType)
-	a := &augBuilder{sb: sb}
-	a.crop = newBoxBuilder(sb.FieldBuilder(augCrop).(*array.StructBuilder))
-	a.hflip = sb.FieldBuilder(augHFlip).(*array.BooleanBuilder)
-	a.vflip = sb.FieldBuilder(augVFlip).(*array.BooleanBuilder)
-	a.rot90 = sb.FieldBuilder(augRot90).(*array.Uint8Builder)
-	a.angle = sb.FieldBuilder(augAngle).(*array.Float32Builder)
-	a.jitter = sb.FieldBuilder(augJitter).(*array.StructBuilder)
-	a.bright = a.jitter.FieldBuilder(0).(*array.Float32Builder)
-	a.contrast = a.jitter.FieldBuilder(1).(*array.Float32Builder)
-	a.sat = a.jitter.FieldBuilder(2).(*array.Float32Builder)
-	a.hue = a.jitter.FieldBuilder(3).(*array.Float32Builder)
-	a.order = a.jitter.FieldBuilder(4).(*array.FixedSizeListBuilder)
-	a.orderV = a.order.ValueBuilder().(*array.Uint8Builder)
-	a.gray = sb.FieldBuilder(augGray).(*array.BooleanBuilder)
-	a.blur = sb.FieldBuilder(augBlur).(*array.StructBuilder)
-	a.sigma = a.blur.FieldBuilder(0).(*array.Float32Builder)
-	a.kernel = a.blur.FieldBuilder(1).(*array.Int32Builder)
-	a.erased = sb.FieldBuilder(augErased).(*array.ListBuilder)
-	a.erasedBox = newBoxBuilder(a.erased.ValueBuilder().(*array.StructBuilder))
-	a.sobel = sb.FieldBuilder(augSobel).(*array.BooleanBuilder)
-	a.noise = sb.FieldBuilder(augNoise).(*array.Float32Builder)
-	a.solarize = sb.FieldBuilder(augSolarize).(*array.StructBuilder)
-	a.solApplied = a.solarize.FieldBuilder(0).(*array.BooleanBuilder)
-	a.solThreshold = a.solarize.FieldBuilder(1).(*array.Uint8Builder)
+	a := &augBuilder{sb: sb, fields: make([]augField, len(ops.ParamFields))}
+	for i := range ops.ParamFields {
+		f := &ops.ParamFields[i]
+		af := augField{op: f.Op, b: sb.FieldBuilder(i)}
+		if f.Struct() {
+			af.st = af.b.(*array.StructBuilder)
+			for j := range f.Values {
+				af.vals = append(af.vals, newValueBuilder(&f.Values[j], af.st.FieldBuilder(j)))
+			}
+		} else {
+			af.vals = []valueBuilder{newValueBuilder(&f.Values[0], af.b)}
+		}
+		a.fields[i] = af
+	}
 	return a
 }
 
+// noParams stands for a nil *ops.Params (nothing reached). It is a package
+// variable, not a local, because the accessors of ops.ParamFields make any
+// Params they are handed escape: a local would cost an allocation per row.
+// Nothing writes it.
+var noParams ops.Params
+
 // append adds p (nil: nothing reached) as one row.
 func (a *augBuilder) append(p *ops.Params) {
-	var none ops.Params
 	if p == nil {
-		p = &none
+		p = &noParams
 	}
 	a.sb.Append(true)
-	has := func(op ops.OpSet, f array.Builder) bool {
-		if p.Has(op) {
-			return true
+	for i := range a.fields {
+		f := &a.fields[i]
+		if !p.Has(f.op) {
+			f.b.AppendNulls(1)
+			continue
 		}
-		f.AppendNulls(1)
-		return false
-	}
-	if has(ops.OpCrop, a.crop.sb) {
-		a.crop.append(p.Crop)
-	}
-	if has(ops.OpHFlip, a.hflip) {
-		a.hflip.Append(p.HFlip)
-	}
-	if has(ops.OpVFlip, a.vflip) {
-		a.vflip.Append(p.VFlip)
-	}
-	if has(ops.OpRot90, a.rot90) {
-		a.rot90.Append(p.Rot90)
-	}
-	if has(ops.OpRotate, a.angle) {
-		a.angle.Append(p.Angle)
-	}
-	if has(ops.OpJitter, a.jitter) {
-		a.jitter.Append(true)
-		a.bright.Append(p.Brightness)
-		a.contrast.Append(p.Contrast)
-		a.sat.Append(p.Saturation)
-		a.hue.Append(p.Hue)
-		a.order.Append(true)
-		a.orderV.AppendValues(p.JitterOrder[:], nil)
-	}
-	if has(ops.OpGrayscale, a.gray) {
-		a.gray.Append(p.Gray)
-	}
-	if has(ops.OpBlur, a.blur) {
-		a.blur.Append(true)
-		a.sigma.Append(p.BlurSigma)
-		a.kernel.Append(p.BlurKernel)
-	}
-	if has(ops.OpErase, a.erased) {
-		a.erased.Append(true)
-		for _, box := range p.Erased {
-			a.erasedBox.append(box)
+		if f.st != nil {
+			f.st.Append(true)
 		}
-	}
-	if has(ops.OpSobel, a.sobel) {
-		a.sobel.Append(true)
-	}
-	if has(ops.OpNoise, a.noise) {
-		a.noise.Append(p.NoiseSigma)
-	}
-	if has(ops.OpSolarize, a.solarize) {
-		a.solarize.Append(true)
-		a.solApplied.Append(p.Solarized)
-		a.solThreshold.Append(p.SolarizeThreshold)
+		for j := range f.vals {
+			f.vals[j].append(p)
+		}
 	}
 }

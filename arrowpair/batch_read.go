@@ -128,70 +128,58 @@ func ReadParams(col arrow.Array, i int, p *ops.Params) error {
 	if s.IsNull(i) {
 		return nil
 	}
-	valid := func(op ops.OpSet, f int) bool {
-		if s.Field(f).IsNull(i) {
-			return false
+	for k := range ops.ParamFields {
+		f := &ops.ParamFields[k]
+		col := s.Field(k)
+		if col.IsNull(i) {
+			continue
 		}
-		p.Applied |= op
-		return true
+		p.Applied |= f.Op
+		if !f.Struct() {
+			readValue(&f.Values[0], col, i, p)
+			continue
+		}
+		st := col.(*array.Struct)
+		for j := range f.Values {
+			readValue(&f.Values[j], st.Field(j), i, p)
+		}
 	}
+	return nil
+}
+
+// readValue stores row i of col, a value of v's kind, into p. The column's
+// type has been checked against AugType.
+func readValue(v *ops.ParamValue, col arrow.Array, i int, p *ops.Params) {
 	box := func(b *array.Struct, j int) ops.Box {
 		return ops.Box{
 			X: b.Field(0).(*array.Int32).Value(j), Y: b.Field(1).(*array.Int32).Value(j),
 			W: b.Field(2).(*array.Int32).Value(j), H: b.Field(3).(*array.Int32).Value(j),
 		}
 	}
-	if valid(ops.OpCrop, augCrop) {
-		p.Crop = box(s.Field(augCrop).(*array.Struct), i)
-	}
-	if valid(ops.OpHFlip, augHFlip) {
-		p.HFlip = s.Field(augHFlip).(*array.Boolean).Value(i)
-	}
-	if valid(ops.OpVFlip, augVFlip) {
-		p.VFlip = s.Field(augVFlip).(*array.Boolean).Value(i)
-	}
-	if valid(ops.OpRot90, augRot90) {
-		p.Rot90 = s.Field(augRot90).(*array.Uint8).Value(i)
-	}
-	if valid(ops.OpRotate, augAngle) {
-		p.Angle = s.Field(augAngle).(*array.Float32).Value(i)
-	}
-	if valid(ops.OpJitter, augJitter) {
-		j := s.Field(augJitter).(*array.Struct)
-		p.Brightness = j.Field(0).(*array.Float32).Value(i)
-		p.Contrast = j.Field(1).(*array.Float32).Value(i)
-		p.Saturation = j.Field(2).(*array.Float32).Value(i)
-		p.Hue = j.Field(3).(*array.Float32).Value(i)
-		order := j.Field(4).(*array.FixedSizeList)
-		vals := order.ListValues().(*array.Uint8).Uint8Values()
-		copy(p.JitterOrder[:], vals[(order.Offset()+i)*4:])
-	}
-	if valid(ops.OpGrayscale, augGray) {
-		p.Gray = s.Field(augGray).(*array.Boolean).Value(i)
-	}
-	if valid(ops.OpBlur, augBlur) {
-		b := s.Field(augBlur).(*array.Struct)
-		p.BlurSigma = b.Field(0).(*array.Float32).Value(i)
-		p.BlurKernel = b.Field(1).(*array.Int32).Value(i)
-	}
-	if valid(ops.OpErase, augErased) {
-		l := s.Field(augErased).(*array.List)
+	switch v.Kind {
+	case ops.ParamBool:
+		*v.Bool(p) = col.(*array.Boolean).Value(i)
+	case ops.ParamPresent:
+		// the field is true whenever present
+	case ops.ParamUint8:
+		*v.Uint8(p) = col.(*array.Uint8).Value(i)
+	case ops.ParamInt32:
+		*v.Int32(p) = col.(*array.Int32).Value(i)
+	case ops.ParamFloat32:
+		*v.Float32(p) = col.(*array.Float32).Value(i)
+	case ops.ParamBox:
+		*v.Box(p) = box(col.(*array.Struct), i)
+	case ops.ParamBoxes:
+		l := col.(*array.List)
 		boxes := l.ListValues().(*array.Struct)
 		lo, hi := l.ValueOffsets(i)
+		dst := v.Boxes(p)
 		for j := lo; j < hi; j++ {
-			p.Erased = append(p.Erased, box(boxes, int(j)))
+			*dst = append(*dst, box(boxes, int(j)))
 		}
+	case ops.ParamOrder:
+		order := col.(*array.FixedSizeList)
+		vals := order.ListValues().(*array.Uint8).Uint8Values()
+		copy(v.Order(p)[:], vals[(order.Offset()+i)*4:])
 	}
-	if valid(ops.OpSobel, augSobel) {
-		// the field is true whenever present
-	}
-	if valid(ops.OpNoise, augNoise) {
-		p.NoiseSigma = s.Field(augNoise).(*array.Float32).Value(i)
-	}
-	if valid(ops.OpSolarize, augSolarize) {
-		so := s.Field(augSolarize).(*array.Struct)
-		p.Solarized = so.Field(0).(*array.Boolean).Value(i)
-		p.SolarizeThreshold = so.Field(1).(*array.Uint8).Value(i)
-	}
-	return nil
 }

@@ -10,7 +10,10 @@
 //     straight into batch memory, possibly reserved ahead of the rows'
 //     metadata (ReserveRows, Adopt) — hands it over as an arrow.RecordBatch
 //     and reuses the image memory of released batches (KeepBatches);
-//   - zero-copy readers for consumers (Tensors, TensorsByName, ReadParams);
+//   - zero-copy readers for consumers: ReadBatch, a typed view of a batch
+//     (sample ids, labels, keys, epochs, classes, and image and augmentation
+//     columns by name), and the column readers under it (Tensors,
+//     TensorsByName, ReadParams);
 //   - the IPC stream format: WriteIPC / IPCWriter and ReadIPC, which refuses a
 //     schema version it does not know (ErrSchemaVersion) and checks untrusted
 //     streams (framing, flatbuffer metadata, buffer sizes) before arrow-go

@@ -93,7 +93,7 @@ func fixtureExpect(c fixtureCase, file string) jsExpect {
 	}
 	e := jsExpect{
 		File:     file,
-		Metadata: map[string]string{"pairflow.schema_version": "1", "pairflow.kind": string(l.Kind), "pairflow.recipe": recipe},
+		Metadata: map[string]string{"pairflow.schema_version": "2", "pairflow.kind": string(l.Kind), "pairflow.recipe": recipe},
 		Batches:  c.rows,
 		Values:   map[string][]any{},
 	}
@@ -220,7 +220,7 @@ func TestJSInterop(t *testing.T) {
 		},
 		func(e *jsExpect) { e.Columns[3].Type = "uint32" },
 		func(e *jsExpect) { e.Values["view_1_aug"][0].(map[string]any)["hflip"] = nil },
-		func(e *jsExpect) { e.Metadata["pairflow.schema_version"] = "2" },
+		func(e *jsExpect) { e.Metadata["pairflow.schema_version"] = "1" },
 		func(e *jsExpect) { e.Batches = []int{5} },
 	} {
 		var bad jsExpect

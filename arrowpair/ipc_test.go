@@ -85,7 +85,7 @@ func TestReadIPCRefuses(t *testing.T) {
 		md   map[string]string
 		want error
 	}{
-		{"version 2", map[string]string{MetaSchemaVersion: "2", MetaKind: "rotation", MetaRecipe: "{}"}, ErrSchemaVersion},
+		{"version 3", map[string]string{MetaSchemaVersion: "3", MetaKind: "rotation", MetaRecipe: "{}"}, ErrSchemaVersion},
 		{"version missing", map[string]string{MetaKind: "rotation"}, ErrNotPairflow},
 		{"kind eval", map[string]string{MetaSchemaVersion: "1", MetaKind: "eval"}, ErrNotPairflow},
 	} {
@@ -191,10 +191,14 @@ func Example_contrastive() {
 		if err != nil {
 			panic(err)
 		}
-		v1, _ := TensorsByName(batch, "view_1")
+		rows, err := ReadBatch(batch) // typed access by name
+		if err != nil {
+			panic(err)
+		}
+		v1, _ := rows.Tensors("view_1")
 		var p ops.Params
-		_ = ReadParams(batch.Column(6), 0, &p)
-		fmt.Println(batch.NumRows(), batch.Column(1).(*array.String).Value(1), v1.Uint8(1)[:3], p.HFlip, p.Has(ops.OpCrop))
+		_ = rows.Params("view_0", 0, &p)
+		fmt.Println(rows.Len(), rows.Key(1), v1.Uint8(1)[:3], p.HFlip, p.Has(ops.OpCrop))
 	}
 	// Output:
 	// contrastive {"shape":[2,2,3],"dim_names":["H","W","C"]}

@@ -12,8 +12,13 @@ import (
 )
 
 // SchemaVersion is the version of the Arrow contract in SCHEMA.md that this
-// package writes and the only one it reads.
-const SchemaVersion = 1
+// package writes. It reads versions 1 and 2 (MinSchemaVersion..SchemaVersion):
+// version 2 adds the stream summary that marks a complete IPC stream
+// (SCHEMA.md §5.1); the columns are the same.
+const SchemaVersion = 2
+
+// MinSchemaVersion is the oldest schema version this package reads.
+const MinSchemaVersion = 1
 
 // Schema metadata keys (SCHEMA.md §2).
 const (
@@ -229,50 +234,49 @@ var boxType = arrow.StructOf(
 	arrow.Field{Name: "h", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
 )
 
-// Indices of AugType's fields, in the order of ops.OpSet's bits.
-const (
-	augCrop = iota
-	augHFlip
-	augVFlip
-	augRot90
-	augAngle
-	augJitter
-	augGray
-	augBlur
-	augErased
-	augSobel
-	augNoise
-	augSolarize
-	numAugFields
-)
+// AugType is the struct type of every augmentation column (SCHEMA.md §3.4):
+// one nullable field per op of ops.ParamFields, in its order, holding the
+// op's value or a struct of its values.
+var AugType = augType()
 
-// AugType is the struct type of every augmentation column (SCHEMA.md §3.4).
-var AugType = arrow.StructOf(
-	arrow.Field{Name: "crop", Type: boxType, Nullable: true},
-	arrow.Field{Name: "hflip", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	arrow.Field{Name: "vflip", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	arrow.Field{Name: "rot90", Type: arrow.PrimitiveTypes.Uint8, Nullable: true},
-	arrow.Field{Name: "angle", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-	arrow.Field{Name: "jitter", Type: arrow.StructOf(
-		arrow.Field{Name: "brightness", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-		arrow.Field{Name: "contrast", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-		arrow.Field{Name: "saturation", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-		arrow.Field{Name: "hue", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-		arrow.Field{Name: "order", Type: arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Uint8), Nullable: true},
-	), Nullable: true},
-	arrow.Field{Name: "gray", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	arrow.Field{Name: "blur", Type: arrow.StructOf(
-		arrow.Field{Name: "sigma", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-		arrow.Field{Name: "kernel", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
-	), Nullable: true},
-	arrow.Field{Name: "erased", Type: arrow.ListOf(boxType), Nullable: true},
-	arrow.Field{Name: "sobel", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-	arrow.Field{Name: "noise_sigma", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
-	arrow.Field{Name: "solarize", Type: arrow.StructOf(
-		arrow.Field{Name: "applied", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-		arrow.Field{Name: "threshold", Type: arrow.PrimitiveTypes.Uint8, Nullable: true},
-	), Nullable: true},
-)
+// augType derives AugType from ops.ParamFields.
+func augType() *arrow.StructType {
+	fields := make([]arrow.Field, len(ops.ParamFields))
+	for i := range ops.ParamFields {
+		f := &ops.ParamFields[i]
+		t := paramType(f.Values[0].Kind)
+		if f.Struct() {
+			sub := make([]arrow.Field, len(f.Values))
+			for j, v := range f.Values {
+				sub[j] = arrow.Field{Name: v.Name, Type: paramType(v.Kind), Nullable: true}
+			}
+			t = arrow.StructOf(sub...)
+		}
+		fields[i] = arrow.Field{Name: f.Name, Type: t, Nullable: true}
+	}
+	return arrow.StructOf(fields...)
+}
+
+// paramType is the Arrow type of one kind of drawn value.
+func paramType(k ops.ParamKind) arrow.DataType {
+	switch k {
+	case ops.ParamBool, ops.ParamPresent:
+		return arrow.FixedWidthTypes.Boolean
+	case ops.ParamUint8:
+		return arrow.PrimitiveTypes.Uint8
+	case ops.ParamInt32:
+		return arrow.PrimitiveTypes.Int32
+	case ops.ParamFloat32:
+		return arrow.PrimitiveTypes.Float32
+	case ops.ParamBox:
+		return boxType
+	case ops.ParamBoxes:
+		return arrow.ListOf(boxType)
+	case ops.ParamOrder:
+		return arrow.FixedSizeListOf(4, arrow.PrimitiveTypes.Uint8)
+	}
+	panic(fmt.Sprintf("arrowpair: ops.ParamKind %d has no Arrow type", k))
+}
 
 // NewSchema returns the Arrow schema of SCHEMA.md for l, with its metadata.
 func NewSchema(l Layout) (*arrow.Schema, error) {
@@ -318,8 +322,8 @@ func ParseSchema(s *arrow.Schema) (Layout, error) {
 	if !ok {
 		return Layout{}, fmt.Errorf("%w: no %s metadata", ErrNotPairflow, MetaSchemaVersion)
 	}
-	if v != strconv.Itoa(SchemaVersion) {
-		return Layout{}, fmt.Errorf("%w: %s is %.32q, this reader knows %d", ErrSchemaVersion, MetaSchemaVersion, v, SchemaVersion)
+	if n, err := strconv.Atoi(v); err != nil || strconv.Itoa(n) != v || n < MinSchemaVersion || n > SchemaVersion {
+		return Layout{}, fmt.Errorf("%w: %s is %.32q, this reader knows %d to %d", ErrSchemaVersion, MetaSchemaVersion, v, MinSchemaVersion, SchemaVersion)
 	}
 	kind, ok := md.GetValue(MetaKind)
 	if !ok {

@@ -106,7 +106,7 @@ func TestSchemaMatchesSpec(t *testing.T) {
 				}
 			}
 			md := s.Metadata()
-			if v, _ := md.GetValue("pairflow.schema_version"); v != "1" {
+			if v, _ := md.GetValue("pairflow.schema_version"); v != "2" {
 				t.Errorf("schema_version %q", v)
 			}
 			if v, _ := md.GetValue("pairflow.kind"); v != string(c.layout.Kind) {
@@ -178,8 +178,9 @@ func TestParseSchemaRefuses(t *testing.T) {
 		s    *arrow.Schema
 		want error
 	}{
-		{"version 2", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"2", "rotation"}), ErrSchemaVersion},
-		{"version 01", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"01", "rotation"}), ErrSchemaVersion},
+		{"version 3", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"3", "rotation"}), ErrSchemaVersion},
+		{"version 0", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"0", "rotation"}), ErrSchemaVersion},
+		{"version 02", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"02", "rotation"}), ErrSchemaVersion},
 		{"no version", withMeta([]string{MetaKind}, []string{"rotation"}), ErrNotPairflow},
 		{"no kind", withMeta([]string{MetaSchemaVersion}, []string{"1"}), ErrNotPairflow},
 		{"wrong kind", withMeta([]string{MetaSchemaVersion, MetaKind}, []string{"1", "eval"}), ErrNotPairflow},

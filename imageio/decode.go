@@ -42,8 +42,12 @@ type BudgetError struct {
 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("imageio: %v image of %dx%d pixels exceeds the budget of %d pixels (and sides of %d)",
-		e.Format, e.Width, e.Height, e.MaxPixels, pix.MaxSide)
+	what := "raw-pixel" // DecodeRaw: no encoding (Format 0 would print as "encoding(0)")
+	if e.Format.Valid() {
+		what = e.Format.String()
+	}
+	return fmt.Sprintf("imageio: %s image of %dx%d pixels exceeds the budget of %d pixels (and sides of %d)",
+		what, e.Width, e.Height, e.MaxPixels, pix.MaxSide)
 }
 
 // Unwrap returns ErrTooLarge.
@@ -240,6 +244,9 @@ func (d *Decoder) DecodeRecord(dst *pix.Image, r *shards.Record) error {
 		return d.Decode(dst, r.Payload)
 	}
 	if err := d.checkRaw(r.Width, r.Height, r.Channels, r.PixelLen()); err != nil {
+		if be, ok := err.(*BudgetError); ok {
+			be.Format = r.Encoding
+		}
 		return err
 	}
 	out := d.Channels

@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/image/bmp"
@@ -270,6 +271,14 @@ func TestPixelBudget(t *testing.T) {
 	}
 	if err := d.DecodeRaw(&got, make([]byte, 11*10), 11, 10, 1); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("raw over budget: %v", err)
+	}
+	// The message names what was refused, never "encoding(0)".
+	if err := d.DecodeRaw(&got, make([]byte, 11*10), 11, 10, 1); strings.Contains(err.Error(), "encoding(") || !strings.Contains(err.Error(), "raw-pixel image of 11x10") {
+		t.Fatalf("raw over budget message: %v", err)
+	}
+	rec := &shards.Record{Key: "k", Encoding: shards.RawS2, Width: 11, Height: 10, Channels: 1, Payload: make([]byte, 110)}
+	if err := d.DecodeRecord(&got, rec); !strings.Contains(err.Error(), "raw-s2 image of 11x10") {
+		t.Fatalf("raw record over budget message: %v", err)
 	}
 	if err := Decode(&got, []byte("not an image"), 0); !errors.Is(err, ErrFormat) {
 		t.Fatalf("garbage: %v", err)

@@ -30,7 +30,8 @@ var presetJSON = map[string]string{
 		{"op":"random_grayscale","p":0.2}
 	],"output":{"format":"float32_chw"}}`,
 
-	// The peer benchmark's setting A (shared/peers/aug_bench.py):
+	// The torchvision peer benchmark's setting A (aug_bench.py, see
+	// docs/benchmarks.md):
 	// 3-channel 32×32 views, RandomResizedCrop(32, scale=(0.08, 1)),
 	// RandomHorizontalFlip(), RandomApply([ColorJitter(0.8, 0.8, 0.8, 0.2)],
 	// p=0.8), RandomGrayscale(0.2), ToTensor() (float32 in [0, 1]).

@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // Errors of the recipe and geometry code. They are wrapped with context;
@@ -132,11 +133,12 @@ func ParseRecipe(data []byte) (*Recipe, error) {
 	return r, nil
 }
 
-// LoadRecipe reads a recipe file; errors name the file.
+// LoadRecipe reads a recipe file; errors name the file. Only a regular
+// file is read (a device or FIFO is refused at once).
 func LoadRecipe(path string) (*Recipe, error) {
-	f, err := os.Open(path)
+	f, _, err := inputfile.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ops: recipe: %w", err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxRecipeBytes+1))

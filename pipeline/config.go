@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 )
 
@@ -90,6 +91,12 @@ type Config struct {
 	LabelFraction float64 `json:"label_fraction,omitempty"`
 	// Skip is the bad-record policy.
 	Skip SkipPolicy `json:"skip"`
+	// MaxPixels is the pixel budget (width×height) of one decoded image;
+	// 0 means imageio.DefaultMaxPixels, the budget shardify packs with by
+	// default. New refuses a split packed with a larger budget (its
+	// manifest's max_pixels): raise this setting to open it. The manifest
+	// never raises it.
+	MaxPixels int64 `json:"max_pixels,omitempty"`
 	// Mask configures Inpainting.
 	Mask MaskOptions `json:"mask"`
 	// Patch configures RelativePatch.
@@ -274,6 +281,9 @@ func (c *Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > MaxBatchSize {
 		return bad("batch_size %d (want 1..%d)", c.BatchSize, MaxBatchSize)
 	}
+	if c.MaxPixels < 0 || c.MaxPixels > MaxPixelsLimit {
+		return bad("max_pixels %d (want 0 for the default, or 1..%d)", c.MaxPixels, int64(MaxPixelsLimit))
+	}
 	if c.Kind == arrowpair.Contrastive {
 		if c.Views != 0 && (c.Views < 2 || c.Views > MaxViews) {
 			return bad("views %d (want 2..%d)", c.Views, MaxViews)
@@ -392,6 +402,9 @@ func (c Config) resolved() Config {
 	}
 	if c.Skip.Policy == "" {
 		c.Skip.Policy = PolicyFail
+	}
+	if c.MaxPixels == 0 {
+		c.MaxPixels = imageio.DefaultMaxPixels
 	}
 	if c.Mask.Mode == "" {
 		c.Mask.Mode = MaskCenter

@@ -15,6 +15,8 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"kind":"inpainting","batch_size":2,"recipe":"x","mask":{"mode":"patches","ratio":0.5,"patch":4,"fill":-1}}`))
 	f.Add([]byte(`{"kind":"eval","batch_size":1,"recipe":"x","skip":{"policy":"skip","max_count":3,"max_fraction":0.5}}`))
 	f.Add([]byte(`{"kind":"relative-patch","batch_size":9,"recipe":"x","patch":{"gap":0.5,"jitter":0.1},"world_size":4,"rank":3}`))
+	f.Add([]byte(`{"kind":"eval","batch_size":2,"recipe":"x","max_pixels":1048576}`))
+	f.Add([]byte(`{"kind":"eval","batch_size":2,"recipe":"x","max_pixels":-5}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := pipeline.ParseConfig(b)

@@ -108,6 +108,8 @@ type Pipeline struct {
 	direct   bool                    // workers write into batch memory (see the memory bound)
 	stageMu  sync.Mutex
 	staged   map[batchKey]*arrowpair.Rows // direct mode: batches being written
+
+	prefetched atomic.Int64 // the last epoch whose shard order went to ds.Prefetch, -1 before
 }
 
 // New returns a pipeline over ds (which the caller keeps open until Close
@@ -203,6 +205,9 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 	if p.n == 0 {
 		return nil, fmt.Errorf("%w: empty dataset", ErrConfig)
 	}
+	if err := CheckBudget(ds.Manifest(), c.MaxPixels); err != nil {
+		return nil, err
+	}
 	for i, s := range c.Recipe {
 		r, err := loadRecipe(s)
 		if err != nil {
@@ -254,7 +259,7 @@ func build(ds *shards.Dataset, cfg Config) (*Pipeline, error) {
 			p.scfg.Window = min(4096, p.n)
 		}
 		for j := range ds.NumShards() {
-			p.scfg.ShardSizes = append(p.scfg.ShardSizes, int64(ds.Shard(j).Len()))
+			p.scfg.ShardSizes = append(p.scfg.ShardSizes, int64(ds.Manifest().Shards[j].Records))
 		}
 	}
 	switch c.Kind {
@@ -306,7 +311,7 @@ func (p *Pipeline) makeLayout() error {
 	var (
 		rec shards.Record
 		img ops.Image
-		dec imageio.Decoder
+		dec = imageio.Decoder{MaxPixels: c.MaxPixels}
 		err error
 	)
 	probed := false

@@ -43,6 +43,18 @@ func pixel(i, x, y, c int) uint8 { return uint8(i*37 + x*11 + y*5 + c*71 + (x*y)
 // opens it; the dataset is closed when the test ends.
 func makeDataset(t testing.TB, o dsOpts) *shards.Dataset {
 	t.Helper()
+	d, err := shards.Open(makeDatasetDir(t, o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// makeDatasetDir writes a split of o.n records to a temporary directory and
+// returns the directory.
+func makeDatasetDir(t testing.TB, o dsOpts) string {
+	t.Helper()
 	if o.w == 0 {
 		o.w, o.h, o.c = 16, 16, 3
 	}
@@ -82,12 +94,7 @@ func makeDataset(t testing.TB, o dsOpts) *shards.Dataset {
 	for _, i := range o.checksum {
 		corruptKey(t, dir, fmt.Sprintf("img/%05d", i))
 	}
-	d, err := shards.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
+	return dir
 }
 
 // corruptKey flips one byte of a record's key in its shard file, so that

@@ -107,6 +107,7 @@ func (p *Pipeline) releaseRun() {
 func (p *Pipeline) run(ctx context.Context) {
 	p.started = true
 	p.startTime = time.Now()
+	p.prefetched.Store(-1)
 	p.ctx, p.cancel = context.WithCancel(ctx)
 	workers := p.cfg.Workers
 	r := ringPerWorker * workers
@@ -144,6 +145,7 @@ func (p *Pipeline) run(ctx context.Context) {
 	p.staged = map[batchKey]*arrowpair.Rows{}
 	for i := range workers {
 		w := &worker{p: p, st: &p.st.workers[i]}
+		w.dec.MaxPixels = p.cfg.MaxPixels
 		p.wg.Go(func() { w.loop(p.ctx) })
 	}
 	p.wg.Go(func() { p.assemble(p.ctx, skipped, epochSkipped) })
@@ -381,6 +383,7 @@ func (w *worker) streamFor(e int64) (*sampler.Stream, error) {
 		}
 	}
 	w.stream, w.sEpoch = s, e
+	w.p.prefetchEpoch(e, s)
 	return s, nil
 }
 

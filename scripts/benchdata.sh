@@ -7,8 +7,8 @@
 #                                  zstd dictionary, class names attached.
 # OUT/photos/class_XX/*.jpg        ~2,000 JPEG photos (ImageFolder, 10 classes): seeded crops of the real
 #                                  photographs in mate-backgrounds, plasma-workspace-wallpapers and
-#                                  lomiri-wallpapers-20.04, shorter side 256..500 px (shardify mkphotos;
-#                                  the same recipe as ../shared/peers/make_photos.py). Point the peer
+#                                  lomiri-wallpapers-20.04, shorter side 256..500 px (tools/shardify/internal/mkphotos;
+#                                  the same recipe as the PyTorch peer's photo script). Point the peer
 #                                  benchmarks at it with --photos OUT/photos.
 # OUT/photos-keep, OUT/photos-raw-s2   that folder packed as keep (original JPEG bytes) and raw-s2 shards.
 #
@@ -38,7 +38,8 @@ fi
 
 mkdir -p "$out"
 bin="$repo/bin/shardify"
-(cd "$repo" && go build -o "$bin" ./tools/shardify)
+mkphotos="$repo/bin/mkphotos"
+(cd "$repo" && go build -o "$bin" ./tools/shardify && go build -o "$mkphotos" ./tools/shardify/internal/mkphotos)
 
 # Fashion-MNIST: the IDX files carry no class names; these are the dataset's documented ones.
 fm=/usr/share/datasets/fashion-mnist
@@ -55,10 +56,10 @@ done
 # Photos: regenerate the folder unless it already holds the same recipe (SOURCES.txt is its record).
 photos="$out/photos"
 stamp="$photos/.recipe"
-recipe="mkphotos n=$n seed=$seed quality=90 $(sha256sum "$repo/tools/shardify/mkphotos.go" "$repo/tools/shardify/internal/convert/resize.go" | sha256sum | cut -c1-16)"
+recipe="mkphotos n=$n seed=$seed quality=90 $(sha256sum "$repo/tools/shardify/internal/mkphotos/main.go" "$repo/tools/shardify/internal/mkphotos/lanczos.go" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$recipe" ]; then
   rm -rf "$photos"
-  "$bin" mkphotos --out "$photos" --n "$n" --seed "$seed" --quality 90 --workers "$workers"
+  "$mkphotos" --out "$photos" --n "$n" --seed "$seed" --quality 90 --workers "$workers"
   echo "$recipe" > "$stamp"
 fi
 for enc in keep raw-s2; do

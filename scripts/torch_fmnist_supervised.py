@@ -7,7 +7,8 @@ smallcnn (1 input channel, PyTorch default initialisation) + Linear(128,10); 2,5
 bilinear, antialias) + horizontal flip, normalised (x-0.2860)/0.3530; Adam lr 1e-3 with L2 weight decay
 1e-4, cosine schedule per step; top-1 on the 10,000 test images with BatchNorm in evaluation mode.
 
-    /usr/bin/python3 ../shared/peers/make_fmnist.py --out /tmp/fmnist
+    # /tmp/fmnist/{train,test}.npz: Fashion-MNIST as uint8 arrays (the peers' make_fmnist.py writes them
+    # from Debian's dataset-fashion-mnist; see docs/benchmarks.md)
     /usr/bin/python3 scripts/torch_fmnist_supervised.py --data /tmp/fmnist --fraction 0.1 --seed 1
 """
 import argparse

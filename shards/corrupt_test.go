@@ -236,11 +236,21 @@ func TestManifestProblems(t *testing.T) {
 	writeSplit(t, dir, RawS2, 60, WriterOptions{MaxShardRecords: 20})
 	mpath := filepath.Join(dir, ManifestName)
 	good := readFile(t, mpath)
+	// edit changes the manifest as a map; the result no longer matches its
+	// checksum.
 	edit := func(f func(m map[string]any)) []byte {
 		var m map[string]any
 		json.Unmarshal(good, &m)
 		f(m)
 		b, _ := json.Marshal(m)
+		return b
+	}
+	// reseal edits and recomputes the checksum, as a deliberate forger
+	// would: the cross-checks against the shards must still catch it.
+	reseal := func(f func(m map[string]any)) []byte {
+		var mf Manifest
+		json.Unmarshal(edit(f), &mf)
+		b, _ := mf.Marshal()
 		return b
 	}
 	shard0 := func(m map[string]any) map[string]any { return m["shards"].([]any)[0].(map[string]any) }
@@ -249,15 +259,16 @@ func TestManifestProblems(t *testing.T) {
 		b    []byte
 		want error
 	}{
-		{"version", edit(func(m map[string]any) { m["version"] = 2 }), ErrVersion},
+		{"version", edit(func(m map[string]any) { m["version"] = 3 }), ErrVersion},
+		{"checksum", edit(func(m map[string]any) { m["options"] = map[string]any{"encoding": "raw-s3"} }), ErrChecksum},
 		{"format", edit(func(m map[string]any) { m["format"] = "tfrecord" }), ErrManifest},
-		{"records", edit(func(m map[string]any) { m["records"] = 61 }), ErrManifest},
-		{"shard records", edit(func(m map[string]any) { shard0(m)["records"] = 21; m["records"] = 61 }), ErrManifest},
-		{"shard bytes", edit(func(m map[string]any) { shard0(m)["bytes"] = shard0(m)["bytes"].(float64) + 1 }), ErrTruncated},
+		{"records", reseal(func(m map[string]any) { m["records"] = 61 }), ErrManifest},
+		{"shard records", reseal(func(m map[string]any) { shard0(m)["records"] = 21; m["records"] = 61 }), ErrManifest},
+		{"shard bytes", reseal(func(m map[string]any) { shard0(m)["bytes"] = shard0(m)["bytes"].(float64) + 1 }), ErrTruncated},
 		{"shard name", edit(func(m map[string]any) { shard0(m)["file"] = "../etc/passwd" }), ErrManifest},
 		{"unknown field", edit(func(m map[string]any) { m["extra"] = 1 }), ErrManifest},
 		{"abs skipped", edit(func(m map[string]any) { m["skipped"] = []any{map[string]any{"path": "/x", "reason": "r"}} }), ErrManifest},
-		{"missing shard", edit(func(m map[string]any) { m["shards"] = m["shards"].([]any)[:2]; m["records"] = 40 }), ErrManifest},
+		{"missing shard", reseal(func(m map[string]any) { m["shards"] = m["shards"].([]any)[:2]; m["records"] = 40 }), ErrManifest},
 		{"empty", nil, ErrManifest},
 	}
 	for _, c := range cases {
@@ -272,7 +283,7 @@ func TestManifestProblems(t *testing.T) {
 		}
 	}
 	// A wrong SHA-256 opens (Open does not hash) but fails Verify.
-	os.WriteFile(mpath, edit(func(m map[string]any) { shard0(m)["sha256"] = strings.Repeat("0", 64) }), 0o644)
+	os.WriteFile(mpath, reseal(func(m map[string]any) { shard0(m)["sha256"] = strings.Repeat("0", 64) }), 0o644)
 	d, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)

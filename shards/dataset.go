@@ -2,6 +2,7 @@ package shards
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,9 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
+
+	"github.com/pairflow/pairflow/store"
 )
 
-// Dataset is an opened split directory. It is safe for concurrent use; each
+// Dataset is an opened split: a local directory, or a remote one (s3://,
+// https://; see Open and docs/remote.md). It is safe for concurrent use; each
 // goroutine reads into its own Record.
 //
 // On unix, Open memory-maps each shard file read-only, so reading a record
@@ -27,20 +32,70 @@ import (
 // environment variable PAIRFLOW_SHARDS_NO_MMAP (NoMmapEnv) to read with pread
 // instead; elsewhere than unix, and where mapping fails, pread is used.
 type Dataset struct {
-	dir    string
+	dir    string // directory or URL
 	m      *Manifest
-	files  []*os.File
-	maps   []*mapping // per shard; nil where the file is read with pread
+	raw    []byte // index.json as read
 	mapSet mapSet
-	shards []*Shard
-	starts []int64 // starts[j] is the global index of shard j's first record
+	slots  []atomic.Pointer[opened] // per shard; nil until a remote shard is opened
+	starts []int64                  // starts[j] is the global index of shard j's first record
+	closed atomic.Bool
+	remote *remote // nil for a local directory
 }
 
-// Open reads dir's index.json and checks it against the shard files present:
-// each listed shard must exist with the listed size and record count (its
-// header, index and trailer are checked), and no unlisted shard of the split
-// may be there. SHA-256 sums are checked by Verify, not Open.
-func Open(dir string) (*Dataset, error) {
+// opened is one shard opened for reading: a local file (perhaps mapped) or,
+// for remote range reads, no file.
+type opened struct {
+	s  *Shard
+	f  *os.File
+	mp *mapping
+}
+
+func (o *opened) close() error {
+	if o == nil {
+		return nil
+	}
+	o.s.Close()
+	var errs []error
+	errs = append(errs, o.mp.close())
+	if o.f != nil {
+		errs = append(errs, o.f.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Open opens a split: src is a directory, or the URL of one in object
+// storage (s3://bucket/prefix/split, https://host/path/split). At most one
+// OpenOptions may be given; it matters only for remote splits.
+//
+// For a directory, Open reads index.json and checks it against the shard
+// files present: each listed shard must exist with the listed size and
+// record count (its header, index and trailer are checked), and no unlisted
+// shard of the split may be there. SHA-256 sums are checked by Verify, not
+// Open.
+//
+// For a remote split, Open reads index.json (revalidating a cached copy with
+// one conditional request), checks the listing against it where the store
+// can list (S3), and opens shards as they are first read; see OpenOptions
+// for the cache, the access mode and prefetching.
+func Open(src string, opts ...OpenOptions) (*Dataset, error) {
+	if len(opts) > 1 {
+		return nil, fmt.Errorf("shards: Open: %d OpenOptions, want at most 1: %w", len(opts), ErrInvalid)
+	}
+	if store.IsRemote(src) {
+		var o OpenOptions
+		if len(opts) == 1 {
+			o = opts[0]
+		}
+		return openRemote(src, o)
+	}
+	loc, err := store.ParseLocation(src)
+	if err != nil {
+		return nil, fmt.Errorf("shards: %w", err)
+	}
+	return openDir(loc.Path)
+}
+
+func openDir(dir string) (*Dataset, error) {
 	b, err := readManifest(dir)
 	if err != nil {
 		return nil, err
@@ -62,24 +117,30 @@ func Open(dir string) (*Dataset, error) {
 			return nil, fmt.Errorf("shards: %s: shard %s is not in %s: %w", dir, n, ManifestName, ErrManifest)
 		}
 	}
-	d := &Dataset{dir: dir, m: m, starts: make([]int64, 1, len(m.Shards)+1)}
+	d := newDataset(dir, m)
+	d.raw = b
 	mmap := os.Getenv(NoMmapEnv) == ""
-	for _, si := range m.Shards {
-		s, f, mp, err := openListed(dir, si, mmap, &d.mapSet)
+	for j, si := range m.Shards {
+		o, err := openListed(filepath.Join(dir, si.File), si, mmap, &d.mapSet)
 		if err != nil {
 			d.Close()
 			return nil, err
 		}
-		d.files = append(d.files, f)
-		d.maps = append(d.maps, mp)
-		d.shards = append(d.shards, s)
-		d.starts = append(d.starts, d.starts[len(d.starts)-1]+int64(s.Len()))
+		d.slots[j].Store(o)
 	}
 	return d, nil
 }
 
+func newDataset(dir string, m *Manifest) *Dataset {
+	d := &Dataset{dir: dir, m: m, starts: make([]int64, len(m.Shards)+1), slots: make([]atomic.Pointer[opened], len(m.Shards))}
+	for j, si := range m.Shards {
+		d.starts[j+1] = d.starts[j] + int64(si.Records)
+	}
+	return d
+}
+
 func readManifest(dir string) ([]byte, error) {
-	f, err := os.Open(filepath.Join(dir, ManifestName))
+	f, err := openRegular(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
@@ -96,16 +157,16 @@ func readManifest(dir string) ([]byte, error) {
 // memory-mapping them.
 const NoMmapEnv = "PAIRFLOW_SHARDS_NO_MMAP"
 
-func openListed(dir string, si ShardInfo, mmap bool, set *mapSet) (*Shard, *os.File, *mapping, error) {
-	f, err := os.Open(filepath.Join(dir, si.File))
+func openListed(path string, si ShardInfo, mmap bool, set *mapSet) (*opened, error) {
+	f, err := openRegular(path)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
+		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
 	var mp *mapping
-	fail := func(err error) (*Shard, *os.File, *mapping, error) {
+	fail := func(err error) (*opened, error) {
 		mp.close()
 		f.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
@@ -122,26 +183,40 @@ func openListed(dir string, si ShardInfo, mmap bool, set *mapSet) (*Shard, *os.F
 			mp, ra = m, m
 		}
 	}
-	s, err := OpenShard(ra, si.Bytes, si.File)
+	s, err := openChecked(ra, si)
 	if err != nil {
 		return fail(err)
 	}
-	if s.Len() != si.Records {
-		s.Close()
-		return fail(newErr(si.File, -1, -1, ErrManifest, "shard holds %d records, %s says %d", s.Len(), ManifestName, si.Records))
-	}
-	return s, f, mp, nil
+	return &opened{s: s, f: f, mp: mp}, nil
 }
 
-// Close unmaps and closes the shard files. Records already read stay valid
-// (they hold copies), but no read may run during or after Close.
-func (d *Dataset) Close() error {
-	var errs []error
-	for j, f := range d.files {
-		d.shards[j].Close()
-		errs = append(errs, d.maps[j].close(), f.Close())
+// openChecked opens a shard and checks its record count against the manifest.
+func openChecked(ra io.ReaderAt, si ShardInfo) (*Shard, error) {
+	s, err := OpenShard(ra, si.Bytes, si.File)
+	if err != nil {
+		return nil, err
 	}
-	d.files, d.maps, d.shards = nil, nil, nil
+	if s.Len() != si.Records {
+		s.Close()
+		return nil, newErr(si.File, -1, -1, ErrManifest, "shard holds %d records, %s says %d", s.Len(), ManifestName, si.Records)
+	}
+	return s, nil
+}
+
+// Close unmaps and closes the shard files (and, for a remote split, stops
+// prefetching). Records already read stay valid (they hold copies), but no
+// read may run during or after Close.
+func (d *Dataset) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	var errs []error
+	if d.remote != nil {
+		errs = append(errs, d.remote.close())
+	}
+	for j := range d.slots {
+		errs = append(errs, d.slots[j].Swap(nil).close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -152,27 +227,58 @@ func (d *Dataset) Manifest() *Manifest { return d.m }
 func (d *Dataset) Len() int { return int(d.m.Records) }
 
 // NumShards returns the number of shards.
-func (d *Dataset) NumShards() int { return len(d.shards) }
+func (d *Dataset) NumShards() int { return len(d.slots) }
 
-// Shard returns shard j for random access.
-func (d *Dataset) Shard(j int) *Shard { return d.shards[j] }
+// Shard returns shard j for random access. For a remote split this fetches
+// (or, with AccessRange, opens) the shard if it is not open yet.
+func (d *Dataset) Shard(j int) (*Shard, error) {
+	o, err := d.open(j)
+	if err != nil {
+		return nil, err
+	}
+	return o.s, nil
+}
+
+// open returns shard j, opening a remote one on first use.
+func (d *Dataset) open(j int) (*opened, error) {
+	if d.closed.Load() {
+		return nil, fmt.Errorf("shards: %w", ErrClosed)
+	}
+	if j < 0 || j >= len(d.slots) {
+		return nil, fmt.Errorf("shards: shard %d out of range [0, %d): %w", j, len(d.slots), ErrInvalid)
+	}
+	if d.remote != nil {
+		d.remote.touch(j)
+	}
+	if o := d.slots[j].Load(); o != nil {
+		return o, nil
+	}
+	if d.remote == nil {
+		return nil, fmt.Errorf("shards: %w", ErrClosed)
+	}
+	return d.remote.open(j)
+}
 
 // Locate returns the shard holding global record i and i's index within it.
 func (d *Dataset) Locate(i int) (shard, index int) {
-	j := sort.Search(len(d.shards), func(j int) bool { return d.starts[j+1] > int64(i) })
+	j := sort.Search(len(d.slots), func(j int) bool { return d.starts[j+1] > int64(i) })
 	return j, i - int(d.starts[j])
 }
 
 // Record reads global record i into r (see Shard.Record).
 func (d *Dataset) Record(i int, r *Record) error {
-	if d.shards == nil {
-		return fmt.Errorf("shards: %w", ErrClosed)
-	}
 	if i < 0 || i >= d.Len() {
 		return fmt.Errorf("shards: record %d out of range [0, %d): %w", i, d.Len(), ErrInvalid)
 	}
 	j, k := d.Locate(i)
-	return d.shards[j].Record(k, r)
+	if d.remote != nil && d.remote.ranged {
+		return d.remote.record(j, k, r)
+	}
+	o, err := d.open(j)
+	if err != nil {
+		return err
+	}
+	return o.s.Record(k, r)
 }
 
 // ShardReader returns a sequential Reader over shard j.
@@ -182,15 +288,25 @@ func (d *Dataset) ShardReader(j int) (*Reader, error) {
 
 // shardReader reuses br (when not nil) as the Reader's buffer.
 func (d *Dataset) shardReader(j int, br *bufio.Reader) (*Reader, error) {
-	if d.shards == nil {
-		return nil, fmt.Errorf("shards: %w", ErrClosed)
+	o, err := d.wholeShard(j)
+	if err != nil {
+		return nil, err
 	}
-	sr := io.NewSectionReader(d.files[j], 0, d.shards[j].size)
+	sr := io.NewSectionReader(o.f, 0, o.s.size)
 	if br == nil {
-		return newReader(sr, d.m.Shards[j].File, d.shards[j])
+		return newReader(sr, d.m.Shards[j].File, o.s)
 	}
 	br.Reset(sr)
-	return newReader(br, d.m.Shards[j].File, d.shards[j])
+	return newReader(br, d.m.Shards[j].File, o.s)
+}
+
+// wholeShard returns shard j opened from a whole local file (for a remote
+// split, fetched into the cache even under AccessRange).
+func (d *Dataset) wholeShard(j int) (*opened, error) {
+	if d.remote != nil && d.remote.ranged {
+		return d.remote.whole(j)
+	}
+	return d.open(j)
 }
 
 // Iter returns a sequential iterator over all records, shard by shard.
@@ -249,9 +365,38 @@ const maxProblems = 1000
 // errors.Join) one error per problem, each an *Error naming shard, record and
 // offset where it applies; at most 1000 problems are reported.
 func (d *Dataset) Verify() error {
-	if d.shards == nil {
-		return fmt.Errorf("shards: %w", ErrClosed)
+	_, err := d.VerifyReport()
+	return err
+}
+
+// VerifyResult is what VerifyReport learned about a split besides its
+// problems.
+type VerifyResult struct {
+	// MaxPixels is the largest width×height of any record (for encoded
+	// records, as their headers record it; 0 where not recorded), and
+	// MaxPixelsKey the first record that has it.
+	MaxPixels    int64
+	MaxPixelsKey string
+	// Labelled counts the records with a label.
+	Labelled int64
+	// Checksummed says the manifest carries a checksum of all its fields
+	// (version 2); a version-1 manifest's classes, options and layout
+	// values are only cross-checked where the shards allow it.
+	Checksummed bool
+}
+
+// VerifyReport does what Verify does and returns what it saw. Beyond the
+// shards it checks the manifest as a whole: it must be in canonical form
+// (as Marshal writes it; version 2 also checks its own checksum), its
+// layout must agree with the shards (records per shard, shard sizes, the
+// dictionary flag) and labels must index its class names when there are
+// any.
+func (d *Dataset) VerifyReport() (VerifyResult, error) {
+	var res VerifyResult
+	if d.closed.Load() {
+		return res, fmt.Errorf("shards: %w", ErrClosed)
 	}
+	res.Checksummed = d.m.Version >= 2
 	var errs []error
 	report := func(err error) bool {
 		errs = append(errs, err)
@@ -260,11 +405,40 @@ func (d *Dataset) Verify() error {
 	keys := make(map[string]struct{}, d.Len())
 	var r Record
 	var pix []byte
+	m := d.m
+	if d.raw != nil && !IsCanonical(d.raw) {
+		report(fmt.Errorf("shards: %s is not in canonical form (edited, or not written by this package): %w", ManifestName, ErrManifest))
+	}
+	var dict []byte
 shards:
-	for j, s := range d.shards {
+	for j := range d.slots {
 		si := d.m.Shards[j]
+		o, err := d.wholeShard(j)
+		if err != nil {
+			if !report(err) {
+				break
+			}
+			continue
+		}
+		s := o.s
+		lay := func(format string, args ...any) bool {
+			return report(newErr(si.File, -1, -1, ErrManifest, "%s layout: "+format, append([]any{ManifestName}, args...)...))
+		}
+		switch {
+		case m.Layout.MaxShardRecords > 0 && si.Records > m.Layout.MaxShardRecords:
+			lay("max_shard_records %d but the shard holds %d", m.Layout.MaxShardRecords, si.Records)
+		case m.Layout.MaxShardBytes > 0 && si.Bytes > m.Layout.MaxShardBytes && si.Records > 1:
+			lay("max_shard_bytes %d but the shard is %d bytes with %d records", m.Layout.MaxShardBytes, si.Bytes, si.Records)
+		case !m.Layout.Dictionary && len(s.dict) > 0:
+			lay("dictionary false but the shard has a %d-byte dictionary", len(s.dict))
+		case j > 0 && !bytes.Equal(s.dict, dict):
+			lay("the shard's dictionary differs from the first shard's")
+		}
+		if j == 0 {
+			dict = s.dict
+		}
 		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(d.files[j], 0, si.Bytes)); err != nil {
+		if _, err := io.Copy(h, io.NewSectionReader(o.f, 0, si.Bytes)); err != nil {
 			if !report(fmt.Errorf("shards: %s: %w", si.File, err)) {
 				break
 			}
@@ -284,10 +458,19 @@ shards:
 				}
 				keys[r.Key] = struct{}{}
 			}
+			if err == nil && r.HasLabel {
+				res.Labelled++
+				if len(m.Classes) > 0 && (r.Label < 0 || int(r.Label) >= len(m.Classes)) {
+					err = newErr(si.File, i, s.offsets[i], ErrManifest, "label %d of %q is not a class index: %s lists %d classes", r.Label, r.Key, ManifestName, len(m.Classes))
+				}
+			}
+			if px := int64(r.Width) * int64(r.Height); err == nil && px > res.MaxPixels {
+				res.MaxPixels, res.MaxPixelsKey = px, r.Key
+			}
 			if err != nil && !report(err) {
 				break shards
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return res, errors.Join(errs...)
 }

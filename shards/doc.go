@@ -28,7 +28,12 @@
 // shard under a temporary name and renames it when complete, and writes the
 // manifest last, so an interrupted run never leaves a dataset that opens.
 // Output is deterministic: the same records and options give byte-identical
-// files. Abort removes what the Writer wrote.
+// files. Abort removes what the Writer wrote, and so does a failed Close (a
+// full disk leaves no temporary file). A Writer holds the directory's lock
+// (LockName) until Close or Abort, so two writers cannot share a directory,
+// and it never removes another split's index.json. The manifest (version 2)
+// carries a checksum of all its fields, the packer's pixel budget and its
+// inputs' SHA-256 (AddInput).
 //
 // # Reading
 //
@@ -39,7 +44,7 @@
 //	pix, err := rec.AppendPixels(buf[:0]) // raw encodings: decoded HWC pixels
 //	it := d.Iter()                   // sequential, shard by shard
 //	for it.Next(&rec) { ... }        // then check it.Err()
-//	err = d.Verify()                 // every CRC and every shard's SHA-256
+//	err = d.Verify()                 // every CRC and SHA-256, the manifest against the shards
 //
 // Lower level: OpenShard(ra, size, name) reads one shard by record index from
 // any io.ReaderAt; NewReader(rd, name) reads one shard sequentially from any
@@ -63,6 +68,16 @@
 // *Error naming the shard, record index (within the shard) and byte offset,
 // e.g. "shards: train-00003.pfs record 1207 at offset 93184: payload checksum
 // mismatch".
+//
+// # Remote splits
+//
+// Open and Create also take s3://bucket/prefix/split (and Open
+// https://host/path/split) through package store: shards are fetched whole
+// into a local, content-addressed cache and checked against the manifest's
+// SHA-256 before use (AccessWhole), or read by range and checked by the
+// record CRCs (AccessRange); Dataset.Prefetch fetches ahead in a given shard
+// order. Create uploads each shard as it is finished and the manifest last.
+// docs/remote.md describes the configuration and the guarantees.
 //
 // This package does not decode images (see imageio), shuffle or sample
 // (see sampler) or decide how inputs become records (see tools/shardify).

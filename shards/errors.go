@@ -26,6 +26,9 @@ var (
 	ErrNotRaw = errors.New("record is not raw-encoded")
 	// ErrClosed: the Writer or Dataset was already closed.
 	ErrClosed = errors.New("closed")
+	// ErrExists: Create found a dataset at its s3:// destination (see
+	// WriterOptions.Overwrite), or one appeared there while it wrote.
+	ErrExists = errors.New("dataset already exists")
 )
 
 // Error describes a problem found in a shard file. Path is the shard file name
@@ -62,3 +65,6 @@ func (e *Error) Unwrap() error { return e.Err }
 func newErr(path string, rec int, off int64, sentinel error, format string, args ...any) *Error {
 	return &Error{Path: path, Record: rec, Offset: off, Msg: fmt.Sprintf(format, args...), Err: sentinel}
 }
+
+// ErrLocked: another Writer holds the directory's lock (see LockName).
+var ErrLocked = errors.New("directory locked by another writer")

@@ -1,6 +1,8 @@
 package shards_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
@@ -79,4 +81,38 @@ func ExampleParseEncoding() {
 	e, err := shards.ParseEncoding("raw-zstd")
 	fmt.Println(e, e.IsRaw(), err)
 	// Output: raw-zstd true <nil>
+}
+
+// A packer records its pixel budget and its inputs' digests; VerifyReport
+// checks the whole split, manifest included, and says what it saw.
+func ExampleDataset_VerifyReport() {
+	dir, err := os.MkdirTemp("", "shards-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	w, err := shards.Create(dir, shards.WriterOptions{Split: "train", MaxPixels: 1 << 20})
+	if err != nil {
+		log.Fatal(err)
+	}
+	w.Append(&shards.Record{Key: "a", Width: 3, Height: 2, Channels: 1, Encoding: shards.RawS2, Payload: make([]byte, 6)})
+	sum := sha256.Sum256([]byte("the input file"))
+	if err := w.AddInput(shards.Input{Path: "input.bin", Bytes: 14, SHA256: hex.EncodeToString(sum[:])}); err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	d, err := shards.Open(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	res, err := d.VerifyReport()
+	m := d.Manifest()
+	fmt.Println(err, m.Version, m.MaxPixels, m.Inputs[0].Path)
+	fmt.Println(res.Checksummed, res.MaxPixels, res.MaxPixelsKey)
+	// Output:
+	// <nil> 2 1048576 input.bin
+	// true 6 a
 }

@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the shard file and manifest format version this package writes
-// and the only one it reads.
+// Version is the shard file format version this package writes and the
+// only one it reads. The manifest has its own, ManifestVersion.
 const Version = 1
 
 // Bounds on what a shard may contain. A reader rejects anything larger as

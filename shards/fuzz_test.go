@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // two shards.
 func writeGolden(t testing.TB, dir string) {
 	t.Helper()
-	w, err := Create(dir, WriterOptions{Split: "train", MaxShardRecords: 7, Classes: []string{"zero", "one"},
+	w, err := Create(dir, WriterOptions{Split: "train", MaxShardRecords: 7, MaxPixels: 1 << 20,
 		Options: map[string]string{"encoding": "mixed"}})
 	if err != nil {
 		t.Fatal(err)
@@ -28,6 +29,8 @@ func writeGolden(t testing.TB, dir string) {
 		}
 	}
 	w.Skip("bad/x.jpg", "decode: unexpected EOF")
+	w.AddInput(Input{Path: "train.tar", Bytes: 12345, SHA256: strings.Repeat("ab", 32)})
+	w.AddInput(Input{Path: ".", Files: 12, Bytes: 999, SHA256: strings.Repeat("cd", 32)})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +160,15 @@ func FuzzManifest(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
+	v1, err := os.ReadFile(filepath.Join("testdata", "v1", ManifestName))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
+	f.Add(bytes.Replace(v1, []byte(`"records"`), []byte(`"Records"`), 1))
+	f.Add(bytes.Replace(b, []byte(`"split": "train",`), []byte(`"split": "train", "split": "x",`), 1))
+	f.Add(bytes.Replace(b, []byte(`"version": 2`), []byte(`"version": 3`), 1))
+	f.Add([]byte(`{"format":"pairflow-shards","version":2,"split":"a","records":0,"classes":["x"],"layout":{},"shards":[],"inputs":[{"path":".","files":1,"bytes":0,"sha256":"` + strings.Repeat("0", 64) + `"}],"sha256":"` + strings.Repeat("0", 64) + `"}`))
 	f.Add([]byte(`{"format":"pairflow-shards","version":2}`))
 	f.Add([]byte(`{"format":"pairflow-shards","version":1,"split":"a","records":0,"layout":{},"shards":[]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,6 +2,8 @@ package shards
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,18 +19,45 @@ const ManifestName = "index.json"
 // FormatName is the manifest's "format" value.
 const FormatName = "pairflow-shards"
 
+// ManifestVersion is the manifest version this package writes. It reads
+// versions 1 and 2 (see FORMAT.md).
+const ManifestVersion = 2
+
 // Manifest is the content of index.json. Marshal gives its canonical,
 // deterministic bytes; ParseManifest reads and validates them.
 type Manifest struct {
-	Format  string            `json:"format"`  // always FormatName
-	Version int               `json:"version"` // Version
-	Split   string            `json:"split"`
-	Records int64             `json:"records"` // sum of Shards[i].Records
-	Classes []string          `json:"classes,omitempty"`
-	Layout  Layout            `json:"layout"`
-	Options map[string]string `json:"options,omitempty"` // output-shaping options of the packer
-	Shards  []ShardInfo       `json:"shards"`
-	Skipped []Skipped         `json:"skipped,omitempty"` // sorted by Path, then Reason
+	Format  string   `json:"format"`  // always FormatName
+	Version int      `json:"version"` // 1 or ManifestVersion
+	Split   string   `json:"split"`
+	Records int64    `json:"records"` // sum of Shards[i].Records
+	Classes []string `json:"classes,omitempty"`
+	// MaxPixels (version 2) is the pixel budget (width×height) the packer
+	// applied to every image; 0 means not recorded. A pipeline refuses a
+	// split whose budget is above its own.
+	MaxPixels int64             `json:"max_pixels,omitempty"`
+	Layout    Layout            `json:"layout"`
+	Options   map[string]string `json:"options,omitempty"` // output-shaping options of the packer
+	Shards    []ShardInfo       `json:"shards"`
+	Skipped   []Skipped         `json:"skipped,omitempty"` // sorted by Path, then Reason
+	// Inputs (version 2) are the files the split was packed from, in the
+	// order they were read, each with its SHA-256: provenance that can be
+	// checked against the inputs later.
+	Inputs []Input `json:"inputs,omitempty"`
+	// SHA256 (version 2, required) is the SHA-256 of the manifest's
+	// canonical form with this field empty: any change to any field is
+	// detected. Marshal fills it in.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Input is one input of the packer: a file, or (Files > 0) a directory tree
+// whose SHA256 is that of the listing "<sha256 of file>  <path>\n" of its
+// Files files in reading order (the output of sha256sum run on them in that
+// order), paths relative to the input root.
+type Input struct {
+	Path   string `json:"path"` // slash-separated, relative; "." for the input root
+	Files  int64  `json:"files,omitempty"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // Layout records the Writer options that shaped the shard files.
@@ -70,13 +99,42 @@ func validRelPath(p string) bool {
 }
 
 // Marshal returns the manifest's canonical JSON (two-space indent, map keys
-// sorted, trailing newline).
+// sorted, trailing newline). For version 2 and later it computes the
+// manifest checksum (the SHA256 field) afresh; m is not modified.
 func (m *Manifest) Marshal() ([]byte, error) {
+	c := *m
+	c.SHA256 = ""
+	b, err := c.marshal()
+	if err != nil || m.Version < 2 {
+		return b, err
+	}
+	c.SHA256 = checksum(b)
+	return c.marshal()
+}
+
+func (m *Manifest) marshal() ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+func checksum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// IsCanonical reports whether b is exactly the canonical form of the
+// manifest it parses to (as Marshal writes it). A manifest that parses but
+// is not canonical was written or edited by something else.
+func IsCanonical(b []byte) bool {
+	m, err := ParseManifest(b)
+	if err != nil {
+		return false
+	}
+	c, err := m.Marshal()
+	return err == nil && bytes.Equal(b, c)
 }
 
 // ParseManifest decodes and validates index.json content: the version must be
@@ -98,8 +156,13 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if probe.Format != FormatName {
 		return nil, fmt.Errorf("shards: %s: format %q, want %q: %w", ManifestName, probe.Format, FormatName, ErrManifest)
 	}
-	if probe.Version != Version {
-		return nil, fmt.Errorf("shards: %s: manifest version %d, this reader knows only version %d: %w", ManifestName, probe.Version, Version, ErrVersion)
+	if probe.Version != 1 && probe.Version != ManifestVersion {
+		return nil, fmt.Errorf("shards: %s: manifest version %d, this reader knows versions 1 and %d: %w", ManifestName, probe.Version, ManifestVersion, ErrVersion)
+	}
+	// encoding/json matches keys case-insensitively and keeps the last of
+	// duplicated keys; a manifest must spell each key exactly, once.
+	if err := checkKeys(b, probe.Version); err != nil {
+		return nil, fmt.Errorf("shards: %s: %v: %w", ManifestName, err, ErrManifest)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -112,6 +175,18 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	}
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("shards: %s: %s: %w", ManifestName, err, ErrManifest)
+	}
+	if m.Version >= 2 {
+		c := m
+		c.SHA256 = ""
+		cb, err := c.marshal()
+		if err != nil {
+			return nil, fmt.Errorf("shards: %s: %v: %w", ManifestName, err, ErrManifest)
+		}
+		if sum := checksum(cb); sum != m.SHA256 {
+			return nil, fmt.Errorf("shards: %s: manifest checksum %s, its content hashes to %s (the manifest was altered): %w: %w",
+				ManifestName, m.SHA256, sum, ErrChecksum, ErrManifest)
+		}
 	}
 	return &m, nil
 }
@@ -153,6 +228,29 @@ func (m *Manifest) validate() error {
 		if !utf8.ValidString(c) {
 			return fmt.Errorf("class name %q is not UTF-8", c)
 		}
+	}
+	if m.Version < 2 {
+		return nil
+	}
+	if m.MaxPixels < 0 {
+		return fmt.Errorf("max_pixels %d is negative", m.MaxPixels)
+	}
+	if !shaRE.MatchString(m.SHA256) {
+		return fmt.Errorf("manifest sha256 %q is not 64 lower-case hex digits", m.SHA256)
+	}
+	seen := make(map[string]bool, len(m.Inputs))
+	for _, in := range m.Inputs {
+		switch {
+		case in.Path != "." && !validRelPath(in.Path):
+			return fmt.Errorf("input path %q is not a clean relative path", in.Path)
+		case seen[in.Path]:
+			return fmt.Errorf("input %q listed twice", in.Path)
+		case in.Bytes < 0 || in.Files < 0:
+			return fmt.Errorf("input %q: negative size or file count", in.Path)
+		case !shaRE.MatchString(in.SHA256):
+			return fmt.Errorf("input %q: sha256 %q is not 64 lower-case hex digits", in.Path, in.SHA256)
+		}
+		seen[in.Path] = true
 	}
 	return nil
 }

@@ -21,8 +21,8 @@ func TestMmapMatchesPread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mapped.Close()
-	for j, m := range mapped.maps {
-		if m == nil {
+	for j := range mapped.slots {
+		if m := mapped.slots[j].Load().mp; m == nil {
 			t.Fatalf("shard %d is not mapped", j)
 		}
 	}
@@ -32,8 +32,8 @@ func TestMmapMatchesPread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	for _, m := range plain.maps {
-		if m != nil {
+	for j := range plain.slots {
+		if m := plain.slots[j].Load().mp; m != nil {
 			t.Fatalf("%s set, yet a shard is mapped", NoMmapEnv)
 		}
 	}
@@ -67,8 +67,8 @@ func TestMmapBudgetDrops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if len(d.mapSet.maps) != d.NumShards() || d.mapSet.total <= mapBudget {
-		t.Fatalf("%d mappings of %d bytes for %d shards", len(d.mapSet.maps), d.mapSet.total, d.NumShards())
+	if len(d.mapSet.maps) != d.NumShards() || d.mapSet.total.Load() <= mapBudget {
+		t.Fatalf("%d mappings of %d bytes for %d shards", len(d.mapSet.maps), d.mapSet.total.Load(), d.NumShards())
 	}
 	var wg sync.WaitGroup
 	for w := range 3 {
@@ -107,7 +107,10 @@ func TestMmapCorruptAfterOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	s := d.Shard(0)
+	s, err := d.Shard(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(dir, d.Manifest().Shards[0].File)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -143,7 +146,10 @@ func TestMmapTruncatedUnderMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	s := d.Shard(0)
+	s, err := d.Shard(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := s.Len() - 1
 	if s.offsets[last] < 3*int64(os.Getpagesize()) {
 		t.Skipf("shard of %d bytes: too small to cut on a page boundary", s.size)

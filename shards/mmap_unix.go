@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -43,23 +44,30 @@ var mapBudget int64 = 256 << 20
 const faultAround = 64 << 10
 
 // mapSet is the mappings of one Dataset, for the resident-memory budget.
+// Mappings are added as shards open (all at Open for a local split, as
+// they are fetched for a remote one), hence the lock.
 type mapSet struct {
+	mu      sync.Mutex
 	maps    []*mapping
-	total   int64
+	total   atomic.Int64
 	touched atomic.Int64
 }
 
 func (s *mapSet) add(m *mapping) {
+	s.mu.Lock()
 	s.maps = append(s.maps, m)
-	s.total += int64(len(m.data))
+	s.mu.Unlock()
+	s.total.Add(int64(len(m.data)))
 }
 
 // note counts n bytes read and drops the mappings' pages when over budget.
 func (s *mapSet) note(n int) {
-	if s.total <= mapBudget {
+	if s.total.Load() <= mapBudget {
 		return // everything mapped fits the budget
 	}
 	if s.touched.Add(int64(n)+faultAround) > mapBudget && s.touched.Swap(0) > mapBudget {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, m := range s.maps {
 			if m.data != nil {
 				_ = unix.Madvise(m.data, unix.MADV_DONTNEED) // advice: failure only costs memory

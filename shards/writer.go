@@ -18,6 +18,8 @@ import (
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/pairflow/pairflow/store"
 )
 
 // Defaults for WriterOptions.
@@ -55,6 +57,16 @@ type WriterOptions struct {
 	Classes []string
 	// Options are the packer's output-shaping options, recorded verbatim.
 	Options map[string]string
+	// MaxPixels is the pixel budget (width×height) the packer applied, 0 if
+	// none; recorded in the manifest, where a pipeline checks it.
+	MaxPixels int64
+
+	// Store configures the client when Create is given an s3:// URL.
+	Store store.Options
+	// Overwrite lets Create replace a dataset already at an s3:// URL
+	// (without it that is ErrExists). A local directory is always
+	// replaced, as before.
+	Overwrite bool
 }
 
 // Writer writes one split. It is not safe for concurrent use.
@@ -73,25 +85,55 @@ type Writer struct {
 	dict         []byte
 	enc          *encoder
 
+	up *uploader // non-nil when writing to object storage
+
 	cur    *shardFile
 	frame  []byte // record body being written
 	comp   []byte // compressed pixels
 	err    error  // sticky I/O error
 	closed bool
+	lock   *dirLock
+	inputs []Input
+}
+
+// createFile opens a writer's temporary files; tests replace it to inject
+// I/O errors (a full disk).
+var createFile = func(name string) (writeFile, error) {
+	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+}
+
+// writeFile is what the Writer needs of an *os.File.
+type writeFile interface {
+	io.Writer
+	Sync() error
+	Close() error
 }
 
 type shardFile struct {
 	name, tmp string
-	f         *os.File
+	f         writeFile
 	bw        *bufio.Writer
 	h         hash.Hash
 	off       int64
 	offsets   []int64
 }
 
-// Create prepares dir for writing split opts.Split. It creates dir if needed
-// and removes what an earlier (perhaps interrupted) run of the same split left
-// there: the manifest first, then shard files and temporary files.
+// Create prepares dir for writing split opts.Split. It creates dir if needed,
+// takes the directory's writer lock (LockName; ErrLocked when another Writer,
+// in this process or another, holds it) and removes what an earlier (perhaps
+// interrupted) run of the same split left there: the manifest first, then
+// shard files and temporary files. It refuses (ErrInvalid) a directory whose
+// index.json belongs to another split or cannot be read as a manifest: a
+// Writer deletes only files it owns.
+//
+// dir may also be an s3:// URL: shards are then written to a local staging
+// directory (under os.TempDir) and uploaded as each is finished, and the
+// manifest is uploaded last (with a conditional put that fails if one
+// appeared meanwhile, where the store supports it), so readers never see a
+// partial split and an interrupted run leaves no manifest. If a manifest is
+// there already, Create refuses (ErrExists) unless opts.Overwrite, which
+// removes the old manifest first and then the split's old shards; a marker
+// object keeps a second writer of the split out (ErrExists).
 func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if !validSplit(opts.Split) {
 		return nil, fmt.Errorf("shards: invalid split name %q: %w", opts.Split, ErrInvalid)
@@ -103,6 +145,8 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("shards: MaxShardRecords %d outside [0, %d]: %w", opts.MaxShardRecords, MaxShardRecords, ErrInvalid)
 	case opts.ZstdLevel < 0 || opts.ZstdLevel > 22:
 		return nil, fmt.Errorf("shards: ZstdLevel %d outside [0, 22]: %w", opts.ZstdLevel, ErrInvalid)
+	case opts.MaxPixels < 0:
+		return nil, fmt.Errorf("shards: MaxPixels %d is negative: %w", opts.MaxPixels, ErrInvalid)
 	}
 	for _, c := range opts.Classes {
 		if !utf8Valid(c) {
@@ -120,16 +164,42 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	}
 	opts.Classes = slices.Clone(opts.Classes)
 	opts.Options = maps.Clone(opts.Options)
+	var up *uploader
+	if store.IsRemote(dir) {
+		var err error
+		if up, err = newUploader(dir, opts); err != nil {
+			return nil, err
+		}
+		dir = up.staging
+	} else {
+		loc, err := store.ParseLocation(dir)
+		if err != nil {
+			return nil, fmt.Errorf("shards: %w", err)
+		}
+		dir = loc.Path
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
-	if err := clean(dir, opts.Split); err != nil {
+	lock, err := lockDir(dir)
+	if err != nil {
+		if up != nil {
+			up.abort()
+		}
 		return nil, err
 	}
-	w := &Writer{dir: dir, opts: opts, keys: make(map[string]struct{}), dictDone: !opts.Dictionary}
+	if err := clean(dir, opts.Split); err != nil {
+		lock.unlock()
+		if up != nil {
+			up.abort()
+		}
+		return nil, err
+	}
+	w := &Writer{dir: dir, opts: opts, keys: make(map[string]struct{}), dictDone: !opts.Dictionary, lock: lock, up: up}
 	if w.dictDone {
 		enc, err := newEncoder(opts.ZstdLevel, nil)
 		if err != nil {
+			lock.unlock()
 			return nil, fmt.Errorf("shards: %w", err)
 		}
 		w.enc = enc
@@ -167,7 +237,18 @@ func isSplitFile(name, split string) bool {
 }
 
 func clean(dir, split string) error {
-	if err := os.Remove(filepath.Join(dir, ManifestName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	mp := filepath.Join(dir, ManifestName)
+	if st, err := os.Lstat(mp); err == nil {
+		// Remove index.json only if it is this split's: a regular file that
+		// reads as a manifest of the same split (any checksum).
+		owner, why := manifestSplit(mp, st)
+		if owner != split {
+			return fmt.Errorf("shards: %s: %s; not removing it (use another directory, or remove it yourself): %w", mp, why, ErrInvalid)
+		}
+		if err := os.Remove(mp); err != nil {
+			return fmt.Errorf("shards: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("shards: %w", err)
 	}
 	ents, err := os.ReadDir(dir)
@@ -209,9 +290,17 @@ func (w *Writer) Append(r *Record) error {
 	if _, dup := w.keys[r.Key]; dup {
 		return fmt.Errorf("shards: record %q: %w", r.Key, ErrDuplicateKey)
 	}
-	w.keys[strings.Clone(r.Key)] = struct{}{}
-	w.total++
+	if !w.dictDone && w.maybeTooLarge(r) {
+		// A record that may not fit a frame is written (and checked) at
+		// once rather than held back, so that a refusal leaves nothing
+		// counted: the records held so far build the dictionary first.
+		if err := w.flushPending(); err != nil {
+			return err
+		}
+	}
 	if !w.dictDone {
+		w.keys[strings.Clone(r.Key)] = struct{}{}
+		w.total++
 		c := Record{Key: r.Key, Label: r.Label, HasLabel: r.HasLabel, Meta: bytes.Clone(r.Meta),
 			Width: r.Width, Height: r.Height, Channels: r.Channels, Encoding: r.Encoding, Payload: bytes.Clone(r.Payload)}
 		w.pending = append(w.pending, c)
@@ -222,7 +311,24 @@ func (w *Writer) Append(r *Record) error {
 		}
 		return nil
 	}
-	return w.write(r)
+	// write refuses an over-large record before it changes anything, so a
+	// refused record is not counted.
+	if err := w.write(r); err != nil {
+		return err
+	}
+	w.keys[strings.Clone(r.Key)] = struct{}{}
+	w.total++
+	return nil
+}
+
+// maybeTooLarge reports whether r's frame body might exceed MaxRecordBytes
+// once its pixels are compressed (a bound on the compressed size).
+func (w *Writer) maybeTooLarge(r *Record) bool {
+	n := len(r.Payload)
+	if r.Encoding.IsRaw() {
+		n += n/64 + 1<<16 // beyond zstd's and S2's worst-case expansion
+	}
+	return bodyFixed+len(r.Key)+len(r.Meta)+n > MaxRecordBytes
 }
 
 // flushPending builds the dictionary from the held-back records and writes them.
@@ -264,7 +370,11 @@ func (w *Writer) flushPending() error {
 	w.pending, w.pendingBytes = nil, 0
 	for i := range pending {
 		if err := w.write(&pending[i]); err != nil {
-			return err
+			// Append already counted this record and returned nil for it:
+			// the split cannot be completed truthfully, so the error sticks
+			// and Close fails. (maybeTooLarge keeps records that could be
+			// refused out of the held-back set, so this is an I/O error.)
+			return w.fail(err)
 		}
 	}
 	return nil
@@ -340,8 +450,9 @@ func (w *Writer) write(r *Record) error {
 func (w *Writer) startShard() error {
 	name := ShardName(w.opts.Split, len(w.shards))
 	tmp := filepath.Join(w.dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := createFile(tmp)
 	if err != nil {
+		os.Remove(tmp) // a file may exist although the open failed
 		return w.fail(err)
 	}
 	h := sha256.New()
@@ -360,6 +471,13 @@ func (w *Writer) startShard() error {
 func (w *Writer) finishShard() error {
 	c := w.cur
 	w.cur = nil
+	// On any failure below the temporary file is removed here: w.cur no
+	// longer names it, so Abort would not.
+	fail := func(err error) error {
+		c.f.Close()
+		os.Remove(c.tmp)
+		return w.fail(err)
+	}
 	n := len(c.offsets)
 	tail := appendFrame(nil, nil) // end-of-records marker
 	termOff := c.off
@@ -373,25 +491,31 @@ func (w *Writer) finishShard() error {
 	tail = appendFrame(tail, idx)
 	tail = appendTrailer(tail, indexOff, n)
 	if _, err := c.bw.Write(tail); err != nil {
-		c.f.Close()
-		return w.fail(err)
+		return fail(err)
 	}
 	size := c.off + int64(len(tail))
-	err := c.bw.Flush()
-	if err == nil {
-		err = c.f.Sync()
+	if err := c.bw.Flush(); err != nil {
+		return fail(err)
 	}
-	if cerr := c.f.Close(); err == nil {
-		err = cerr
+	if err := c.f.Sync(); err != nil {
+		return fail(err)
 	}
-	if err == nil {
-		err = os.Rename(c.tmp, filepath.Join(w.dir, c.name))
+	if err := c.f.Close(); err != nil {
+		os.Remove(c.tmp)
+		return w.fail(err)
 	}
-	if err != nil {
+	if err := os.Rename(c.tmp, filepath.Join(w.dir, c.name)); err != nil {
+		os.Remove(c.tmp)
 		return w.fail(err)
 	}
 	w.written = append(w.written, c.name)
 	w.shards = append(w.shards, ShardInfo{File: c.name, Records: n, Bytes: size, SHA256: hex.EncodeToString(c.h.Sum(nil))})
+	if w.up != nil {
+		if err := w.up.shard(c.name, size); err != nil {
+			w.err = err
+			return err
+		}
+	}
 	return nil
 }
 
@@ -412,6 +536,28 @@ func (w *Writer) Skip(path, reason string) error {
 	return nil
 }
 
+// AddInput records one input of the split (a file or directory tree the
+// records were read from, with its SHA-256) in the manifest, in call order.
+// A path that is not clean and relative ("." allowed), a listed path, or a
+// malformed digest is an error (ErrInvalid).
+func (w *Writer) AddInput(in Input) error {
+	switch {
+	case in.Path != "." && !validRelPath(in.Path):
+		return fmt.Errorf("shards: input path %q must be clean and relative: %w", in.Path, ErrInvalid)
+	case in.Bytes < 0 || in.Files < 0:
+		return fmt.Errorf("shards: input %q: negative size or file count: %w", in.Path, ErrInvalid)
+	case !shaRE.MatchString(in.SHA256):
+		return fmt.Errorf("shards: input %q: sha256 %q is not 64 lower-case hex digits: %w", in.Path, in.SHA256, ErrInvalid)
+	}
+	for _, o := range w.inputs {
+		if o.Path == in.Path {
+			return fmt.Errorf("shards: input %q added twice: %w", in.Path, ErrInvalid)
+		}
+	}
+	w.inputs = append(w.inputs, in)
+	return nil
+}
+
 // Len returns the number of records appended so far.
 func (w *Writer) Len() int64 { return w.total }
 
@@ -428,6 +574,16 @@ func (w *Writer) Close() error {
 	}
 	if w.err == nil && w.cur != nil {
 		w.finishShard()
+	}
+	if w.err == nil {
+		// The manifest must describe exactly what was written.
+		var n int64
+		for _, s := range w.shards {
+			n += int64(s.Records)
+		}
+		if n != w.total {
+			w.err = fmt.Errorf("shards: %d records counted but %d written (internal error): %w", w.total, n, ErrInvalid)
+		}
 	}
 	if w.err != nil {
 		err := w.err
@@ -448,11 +604,13 @@ func (w *Writer) Close() error {
 	})
 	w.skipped = slices.Compact(w.skipped)
 	m := &Manifest{
-		Format:  FormatName,
-		Version: Version,
-		Split:   w.opts.Split,
-		Records: w.total,
-		Classes: w.opts.Classes,
+		Format:    FormatName,
+		Version:   ManifestVersion,
+		Split:     w.opts.Split,
+		Records:   w.total,
+		Classes:   w.opts.Classes,
+		MaxPixels: w.opts.MaxPixels,
+		Inputs:    w.inputs,
 		Layout: Layout{MaxShardBytes: w.opts.MaxShardBytes, MaxShardRecords: w.opts.MaxShardRecords,
 			ZstdLevel: w.opts.ZstdLevel, Dictionary: w.opts.Dictionary},
 		Options: w.opts.Options,
@@ -463,22 +621,31 @@ func (w *Writer) Close() error {
 		m.Shards = []ShardInfo{}
 	}
 	b, err := m.Marshal()
-	if err == nil {
+	if err == nil && w.up != nil {
+		if err = w.up.manifest(b); err == nil {
+			w.up.done()
+		}
+	} else if err == nil {
 		err = writeFileAtomic(w.dir, ManifestName, b)
 	}
 	if err != nil {
 		w.closed = false
-		w.err = fmt.Errorf("shards: %w", err)
+		if !strings.HasPrefix(err.Error(), "shards: ") {
+			err = fmt.Errorf("shards: %w", err)
+		}
+		w.err = err
 		w.Abort()
 		return w.err
 	}
+	w.lock.unlock()
 	return nil
 }
 
 func writeFileAtomic(dir, name string, b []byte) error {
 	tmp := filepath.Join(dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := createFile(tmp)
 	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	_, err = f.Write(b)
@@ -526,5 +693,9 @@ func (w *Writer) Abort() error {
 	if w.enc != nil {
 		w.enc.close()
 	}
+	if w.up != nil {
+		errs = append(errs, w.up.abort())
+	}
+	w.lock.unlock()
 	return errors.Join(errs...)
 }

@@ -1,17 +1,25 @@
 package trainer
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/pairflow/pairflow/trainer/safetensors"
 )
 
-// CheckpointVersion is the checkpoint format this package writes and the
-// only one it reads (see VERSIONING.md).
-const CheckpointVersion = 1
+// CheckpointVersion is the checkpoint format this package writes (see
+// VERSIONING.md). It reads this version and version 1, which is version 2
+// without the checksum (MetaChecksum): a version-1 checkpoint loads, but
+// its CheckpointInfo.Verified is false.
+const CheckpointVersion = 2
 
 // Metadata keys of a checkpoint's safetensors __metadata__ (all values are
 // strings, as the format requires).
@@ -20,6 +28,13 @@ const (
 	MetaStep           = "pairflow.step"
 	MetaConfig         = "pairflow.config"
 	MetaOptimizerSteps = "pairflow.optimizer_steps"
+	// MetaChecksum (version 2) is "sha256:" and the hex SHA-256 of the
+	// checkpoint's canonical form: every tensor's name, dtype, shape and
+	// data in name order, then every other metadata key and value in key
+	// order, each length-prefixed (see checkpointDigest). It covers
+	// everything a reader uses, so a changed byte anywhere fails with
+	// ErrChecksum.
+	MetaChecksum = "pairflow.checksum"
 )
 
 // CheckpointInfo is what a checkpoint says besides the tensors.
@@ -27,6 +42,11 @@ type CheckpointInfo struct {
 	Step     int64
 	Config   string // JSON
 	Metadata map[string]string
+	// Version is the checkpoint's format version.
+	Version int
+	// Verified is true when the checkpoint carried a checksum (version 2)
+	// and it matched; version-1 checkpoints have none.
+	Verified bool
 }
 
 func bnCounterName[T Float](b *BatchNorm[T]) string {
@@ -77,28 +97,121 @@ func SaveCheckpoint[T Float](w io.Writer, model Layer[T], opt Optimizer[T], step
 	if opt != nil {
 		meta[MetaOptimizerSteps] = strconv.FormatInt(opt.Steps(), 10)
 	}
+	meta[MetaChecksum] = checkpointDigest(ts, meta)
 	return WriteSafetensors(w, ts, meta)
 }
 
+// checkpointDigest is the MetaChecksum value of tensors and metadata (its
+// own key left out): SHA-256 over a canonical form that does not depend on
+// the order of the safetensors header's JSON keys.
+func checkpointDigest(tensors []STTensor, meta map[string]string) string {
+	h := sha256.New()
+	var n [8]byte
+	str := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		io.WriteString(h, s)
+	}
+	str("pairflow checkpoint")
+	ts := slices.SortedFunc(slices.Values(tensors), func(a, b STTensor) int { return strings.Compare(a.Name, b.Name) })
+	binary.LittleEndian.PutUint64(n[:], uint64(len(ts)))
+	h.Write(n[:])
+	for _, t := range ts {
+		str(t.Name)
+		str(t.DType)
+		dims := make([]string, len(t.Shape))
+		for i, d := range t.Shape {
+			dims[i] = strconv.Itoa(d)
+		}
+		str(strings.Join(dims, ","))
+		str(string(t.Data))
+	}
+	keys := slices.Sorted(maps.Keys(meta))
+	for _, k := range keys {
+		if k != MetaChecksum {
+			str(k)
+			str(meta[k])
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyCheckpoint checks a parsed checkpoint without loading it into a
+// model: a version this package reads, a step, and for version 2 the
+// checksum (ErrChecksum on a mismatch). LoadCheckpoint does the same
+// before it changes anything.
+func VerifyCheckpoint(f *STFile, name string) (CheckpointInfo, error) {
+	v, ok := f.Metadata[MetaVersion]
+	ver, err := strconv.Atoi(v)
+	if !ok || err != nil || ver < 1 || ver > CheckpointVersion {
+		if !ok {
+			v = "none"
+		}
+		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: version %q, this build reads 1 to %d: %w", name, v, CheckpointVersion, ErrVersion)
+	}
+	info := CheckpointInfo{Config: f.Metadata[MetaConfig], Metadata: f.Metadata, Version: ver}
+	if ver >= 2 {
+		sum, ok := f.Metadata[MetaChecksum]
+		if !ok {
+			return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: version %d without %s: %w", name, ver, MetaChecksum, ErrChecksum)
+		}
+		if got := checkpointDigest(f.Tensors, f.Metadata); got != sum {
+			return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: contents hash to %s, the file records %s (damaged): %w", name, got, sum, ErrChecksum)
+		}
+		info.Verified = true
+	}
+	if info.Step, err = strconv.ParseInt(f.Metadata[MetaStep], 10, 64); err != nil || info.Step < 0 {
+		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: step %q: %w", name, f.Metadata[MetaStep], ErrFormat)
+	}
+	return info, nil
+}
+
+// ReadCheckpointFile parses and verifies (VerifyCheckpoint) the checkpoint
+// file at path; LoadCheckpointFrom loads the result into a model. Only a
+// regular file is read, and its header's declared lengths are checked
+// against its size before they are trusted (safetensors.ReadFile).
+func ReadCheckpointFile(path string) (*STFile, CheckpointInfo, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, CheckpointInfo{}, err
+	}
+	info, err := VerifyCheckpoint(f, path)
+	if err != nil {
+		return nil, CheckpointInfo{}, err
+	}
+	return f, info, nil
+}
+
+// LoadCheckpointFile is LoadCheckpoint of the file at path, read as
+// ReadCheckpointFile reads it.
+func LoadCheckpointFile[T Float](path string, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
+	f, _, err := ReadCheckpointFile(path)
+	if err != nil {
+		return CheckpointInfo{}, err
+	}
+	return LoadCheckpointFrom(f, path, model, opt)
+}
+
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint into model
-// and opt (nil to skip the optimiser). Nothing is changed unless every
-// tensor is present with the right dtype and shape. It refuses versions
-// other than CheckpointVersion with ErrVersion; name labels errors.
+// and opt (nil to skip the optimiser). Nothing is changed unless the
+// checkpoint verifies (VerifyCheckpoint: a version this package reads, and
+// for version 2 a matching checksum) and every tensor is present with the
+// right dtype and shape. Name labels errors. For a file, prefer
+// LoadCheckpointFile, which refuses non-regular files and checks the
+// declared sizes against the file's.
 func LoadCheckpoint[T Float](r io.Reader, name string, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
 	f, err := ReadSafetensors(r, name)
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	v, ok := f.Metadata[MetaVersion]
-	if !ok || v != strconv.Itoa(CheckpointVersion) {
-		if !ok {
-			v = "none"
-		}
-		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: version %s, this build reads %d: %w", name, v, CheckpointVersion, ErrVersion)
-	}
-	info := CheckpointInfo{Config: f.Metadata[MetaConfig], Metadata: f.Metadata}
-	if info.Step, err = strconv.ParseInt(f.Metadata[MetaStep], 10, 64); err != nil {
-		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: step %q: %w", name, f.Metadata[MetaStep], ErrFormat)
+	return LoadCheckpointFrom(f, name, model, opt)
+}
+
+// LoadCheckpointFrom is LoadCheckpoint of an already parsed file.
+func LoadCheckpointFrom[T Float](f *STFile, name string, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
+	info, err := VerifyCheckpoint(f, name)
+	if err != nil {
+		return CheckpointInfo{}, err
 	}
 	var optSteps int64
 	if opt != nil {
@@ -114,6 +227,9 @@ func LoadCheckpoint[T Float](r io.Reader, name string, model Layer[T], opt Optim
 		}
 		if t.DType != wantDT || !sameShape(t.Shape, shape) {
 			return t, fmt.Errorf("trainer: checkpoint %s: tensor %q is %s%v, model wants %s%v: %w", name, n, t.DType, t.Shape, wantDT, shape, ErrMismatch)
+		}
+		if err := checkFinite(t, name); err != nil {
+			return t, err
 		}
 		return t, nil
 	}

@@ -25,11 +25,14 @@
 //     (rotation, supervised, fine-tuning, linear evaluation), Inpainter
 //     (masked reconstruction) and RelativePatch (8-way patch position).
 //   - Checkpoints: SaveCheckpoint / LoadCheckpoint in the safetensors format
-//     with a version, step and config in __metadata__ (format in
+//     with a version, step, config and (version 2) a SHA-256 checksum of
+//     the whole contents in __metadata__, so a damaged file fails to load
+//     with ErrChecksum (format in
 //     trainer/safetensors, a bounded parser for untrusted files); parameter
 //     names follow PyTorch's state_dict, so PyTorch loads them (tested with
 //     testdata/read_safetensors.py when python3-torch is installed).
-//   - Interchange: ToDense / FromDense share data with gorgonia.org/tensor.
+//   - Interchange with gorgonia.org/tensor lives outside this module, in
+//     contrib/gorgonia (its own go.mod), so the trainer does not depend on it.
 //
 // # Precision and kernels
 //

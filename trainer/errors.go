@@ -17,6 +17,9 @@ var (
 	// ErrVersion means a checkpoint claims a format version this package
 	// does not read.
 	ErrVersion = errors.New("unsupported checkpoint version")
+	// ErrChecksum means a checkpoint's contents do not match the checksum
+	// it records (a damaged file).
+	ErrChecksum = errors.New("checkpoint checksum mismatch")
 	// ErrMismatch means a checkpoint does not fit the model (missing
 	// tensor, wrong shape or dtype).
 	ErrMismatch = errors.New("checkpoint does not match model")

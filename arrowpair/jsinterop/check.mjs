@@ -3,12 +3,13 @@
 // against the expectations in its JSON sidecar (written by TestJSInterop):
 // schema metadata, column names and types, field nullability, the
 // arrow.fixed_shape_tensor extension metadata, tensor shapes, batch sizes and
-// every value. Usage: node check.mjs SIDECAR.json... ; exit status 1 on any
+// every value, and (schema version 2) the stream summary. Usage: node check.mjs SIDECAR.json... ; exit status 1 on any
 // mismatch.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { tableFromIPC, Type, Precision } from 'apache-arrow';
+import { checkSummaries } from './summary.mjs';
 
 // desc writes a type in SCHEMA.md's notation.
 function desc(type) {
@@ -108,6 +109,8 @@ function check(sidecar) {
       }
     }
   }
+  // Schema version 2: the last batch carries the stream summary (SCHEMA.md §5.1).
+  if (schema.metadata.get('pairflow.schema_version') === '2') for (const e of checkSummaries(batches)) bad(e);
   return errs;
 }
 

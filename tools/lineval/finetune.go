@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
@@ -107,9 +106,9 @@ func (s *setup) finetuneOne(ctx context.Context, f float64, seed uint64) (Run, e
 		}
 		res := c.Step(trainer.Tensor[float32]{Data: buf[:n*sh.C*sh.H*sh.W], Shape: []int{n, sh.C, sh.H, sh.W}}, labels[:n])
 		last = res.Loss
-		if s.progress.every(step, o.steps) {
-			s.progress.printf("finetune %g%% seed %d: step %d/%d loss %.4f lr %.2e", f*100, seed, step+1, o.steps, res.Loss, res.LR)
-		}
+		s.progress.step(fmt.Sprintf("finetune %g%% seed %d", f*100, seed), "step", step, o.steps, func() string {
+			return fmt.Sprintf("loss %.4f lr %.2e", res.Loss, res.LR)
+		})
 		step++
 		if step == o.steps {
 			break
@@ -135,14 +134,13 @@ func (s *setup) finetuneOne(ctx context.Context, f float64, seed uint64) (Run, e
 // readBatch copies a supervised batch's views into buf (NCHW) and its
 // labels and sample ids, and returns the row count.
 func (s *setup) readBatch(rec arrow.RecordBatch, buf *[]float32, labels *[]int, ids *[]uint64) (int, error) {
-	views, err := arrowpair.TensorsByName(rec, "view")
+	b, err := arrowpair.ReadBatch(rec)
 	if err != nil {
 		return 0, err
 	}
-	idCol, ok1 := rec.Column(0).(*array.Uint64)
-	labCol, ok2 := rec.Column(2).(*array.Int32)
-	if !ok1 || !ok2 {
-		return 0, fmt.Errorf("supervised batch: unexpected sample_id/label columns")
+	views, err := b.Tensors("view")
+	if err != nil {
+		return 0, err
 	}
 	n := views.Len()
 	if n == 0 {
@@ -156,12 +154,12 @@ func (s *setup) readBatch(rec arrow.RecordBatch, buf *[]float32, labels *[]int, 
 	*labels, *ids = (*labels)[:0], (*ids)[:0]
 	for i := range n {
 		copy((*buf)[i*elems:(i+1)*elems], views.Float32(i))
-		l := labCol.Value(i)
-		if !labCol.IsValid(i) || l < 0 || int(l) >= s.classes {
-			return 0, fmt.Errorf("supervised batch: record %d has label %d, want 0..%d", idCol.Value(i), l, s.classes-1)
+		l, ok := b.Label(i)
+		if !ok || l < 0 || int(l) >= s.classes {
+			return 0, fmt.Errorf("supervised batch: record %d has label %d, want 0..%d", b.SampleID(i), l, s.classes-1)
 		}
 		*labels = append(*labels, int(l))
-		*ids = append(*ids, idCol.Value(i))
+		*ids = append(*ids, b.SampleID(i))
 	}
 	return n, nil
 }

@@ -49,9 +49,9 @@ func (s *setup) runLinear(ctx context.Context) (*Method, error) {
 			t := time.Now()
 			p := linearParams{dim: enc.Dim, classes: s.classes, lr: o.linLR, wd: o.linWD, passes: o.passes, batch: o.linBatch}
 			r, err := trainLinear(ctx, trF, s.trainLabels, teF, s.testLabels, sub, seed, p, func(pass int, loss float64) {
-				if s.progress.every(pass, p.passes) {
-					s.progress.printf("linear %g%% seed %d: pass %d/%d loss %.4f", f*100, seed, pass+1, p.passes, loss)
-				}
+				s.progress.step(fmt.Sprintf("linear %g%% seed %d", f*100, seed), "pass", pass, p.passes, func() string {
+					return fmt.Sprintf("loss %.4f", loss)
+				})
 			})
 			if err != nil {
 				return nil, err

@@ -69,6 +69,7 @@ import (
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -348,7 +349,7 @@ type setup struct {
 	model         string
 	meta          evalkit.Meta              // the checkpoint's (encoder runs)
 	enc0          *trainer.Encoder[float32] // the checkpoint's encoder, loaded by fill
-	progress      *progress
+	progress      *reporter
 	encoderSource string
 }
 
@@ -370,7 +371,8 @@ func lineval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	start := time.Now()
-	s := &setup{o: o, progress: &progress{w: stderr, quiet: o.quiet, start: start}}
+	s := &setup{o: o, progress: &reporter{w: stderr, quiet: o.quiet, tty: progress.ForFile(stderr), start: start}}
+	defer s.progress.end()
 	if o.threads > 0 {
 		defer trainer.SetThreads(trainer.SetThreads(o.threads))
 	}
@@ -532,24 +534,70 @@ func (s *setup) runSeeds(f float64) []uint64 {
 	return s.o.seeds
 }
 
-// progress prints timestamped lines on stderr.
-type progress struct {
-	w     io.Writer
-	quiet bool
-	start time.Time
-	last  time.Time
+// reporter prints lineval's progress on stderr: on a terminal, the progress
+// bar of tools/internal/progress (rate, ETA) for the phase under way, with
+// the other lines printed above it; otherwise timestamped lines, the step
+// lines throttled.
+type reporter struct {
+	w           io.Writer
+	quiet, tty  bool
+	start, last time.Time
+	meter       *progress.Meter // the bar of the phase under way, on a terminal
+	phase       string
 }
 
-func (p *progress) printf(format string, a ...any) {
+func (p *reporter) printf(format string, a ...any) {
 	if p.quiet {
 		return
 	}
-	fmt.Fprintf(p.w, "lineval [%7.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, a...))
+	line := fmt.Sprintf("lineval [%7.1fs] %s", time.Since(p.start).Seconds(), fmt.Sprintf(format, a...))
+	if p.meter != nil {
+		p.meter.Warn("%s", line)
+		return
+	}
+	fmt.Fprintln(p.w, line)
+}
+
+// step reports that step i (from 0) of the n of phase is done; unit names a
+// step ("step", "pass") and status returns what to show with it.
+func (p *reporter) step(phase, unit string, i, n int, status func() string) {
+	if p.quiet {
+		return
+	}
+	if !p.tty {
+		if p.every(i, n) {
+			p.printf("%s: %s %d/%d %s", phase, unit, i+1, n, status())
+		}
+		return
+	}
+	if p.meter == nil || p.phase != phase {
+		p.end()
+		units := unit + "s"
+		if strings.HasSuffix(unit, "s") {
+			units = unit + "es"
+		}
+		p.meter = progress.New(p.w, progress.Options{Name: "lineval", Unit: units, Total: int64(n), TTY: true})
+		p.meter.Start()
+		p.phase = phase
+	}
+	p.meter.AddN(1)
+	p.meter.SetStatus(phase + "  " + status())
+	if i == n-1 {
+		p.end()
+	}
+}
+
+// end removes the bar of the phase under way, if any.
+func (p *reporter) end() {
+	if p.meter != nil {
+		p.meter.Stop()
+		p.meter = nil
+	}
 }
 
 // every reports whether a throttled progress line is due (at most one per
 // 5 s, plus the first and last steps).
-func (p *progress) every(i, n int) bool {
+func (p *reporter) every(i, n int) bool {
 	now := time.Now()
 	if i == 0 || i == n-1 || now.Sub(p.last) >= 5*time.Second {
 		p.last = now

@@ -17,6 +17,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pairflow/pairflow/internal/atomicfile"
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 const (
@@ -147,7 +150,7 @@ func readResults(dir string) (*Results, error) {
 // readResultsFile reads one results.json of this lineval's version.
 func readResultsFile(path string) (*Results, error) {
 	res := &Results{Version: resultsVersion}
-	b, err := os.ReadFile(path)
+	b, err := inputfile.ReadFile(path, inputfile.MaxJSONBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -343,12 +346,10 @@ func seedUnion(a, b any) []uint64 {
 	return slices.Compact(out)
 }
 
+// writeAtomic writes an output so that a crash leaves the old file or the
+// new one, durably (see package atomicfile).
 func writeAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // renderTable makes table.md: top-1 and top-5 (%) per method and fraction,

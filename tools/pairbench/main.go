@@ -3,10 +3,11 @@
 // the per-stage breakdown of pipeline.Stats and the peak resident memory of
 // the process as the OS reports it (VmHWM). Each configuration runs in its own
 // child process, so every peak is that configuration's alone. Optionally the
-// torchvision peer (shared/peers/aug_bench.py) runs in the same session.
+// torchvision peer benchmark (aug_bench.py, not part of this repository;
+// --peer-script names it) runs in the same session.
 //
 //	pairbench --data data/fashion-mnist/train --recipe torchvision-a --kinds contrastive --workers 1,2 \
-//	    --batches 40 [--peer-setting A --peer-args "--fmnist data/fmnist/train.npz"] [--json out.json]
+//	    --batches 40 [--peer-script PATH/aug_bench.py --peer-setting A --peer-args "--fmnist data/fmnist/train.npz"] [--json out.json]
 //
 // Batches are discarded (Released) as they arrive; the first --warmup batches
 // are not timed. Output: a Markdown table on stdout (and every figure as JSON
@@ -31,6 +32,7 @@ import (
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -48,17 +50,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // Result is one configuration's measurement.
 type Result struct {
-	Data        string             `json:"data"`
-	Kind        string             `json:"kind"`
-	Recipe      string             `json:"recipe"`
-	Workers     int                `json:"workers"`
-	Batch       int                `json:"batch"`
-	Images      int64              `json:"images"` // timed source images
-	Seconds     float64            `json:"seconds"`
-	ImagesPerS  float64            `json:"images_per_s"`
-	FirstBatchS float64            `json:"first_batch_s"` // from New to the first batch
-	PeakRSSMiB  float64            `json:"peak_rss_mib"`  // VmHWM of the child process
-	Busy        map[string]float64 `json:"busy"`          // stage → busy fraction
+	Data        string  `json:"data"`
+	Kind        string  `json:"kind"`
+	Recipe      string  `json:"recipe"`
+	Workers     int     `json:"workers"`
+	Batch       int     `json:"batch"`
+	Images      int64   `json:"images"` // timed source images
+	Seconds     float64 `json:"seconds"`
+	ImagesPerS  float64 `json:"images_per_s"`
+	FirstBatchS float64 `json:"first_batch_s"` // from New to the first batch
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`  // VmHWM of the child process
+	// WallS is from opening the dataset to the last batch: for a remote
+	// split with a cold cache it includes the downloads.
+	WallS float64 `json:"wall_s"`
+	// RSSAnonMiB and RSSFileMiB split the child's resident memory at the
+	// end: anonymous (heap, stacks) and file-backed (mapped shard files).
+	RSSAnonMiB float64            `json:"rss_anon_mib"`
+	RSSFileMiB float64            `json:"rss_file_mib"`
+	Fetched    int64              `json:"shards_fetched"` // remote split: shards downloaded (cache misses)
+	Busy       map[string]float64 `json:"busy"`           // stage → busy fraction
 }
 
 type options struct {
@@ -71,13 +81,15 @@ type options struct {
 	peerScript, peerSetting      string
 	peerWorkers                  int
 	peerArgs                     string
+	order                        string
+	window                       int64
 }
 
 func bench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pairbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.data, "data", "", "shard directory (required)")
+	fs.StringVar(&o.data, "data", "", "shard directory, or s3://... / https://... (configured by the AWS_* and PAIRFLOW_CACHE_* environment variables) (required)")
 	fs.StringVar(&o.recipe, "recipe", "torchvision-a", "preset or recipe file for contrastive, inpainting, rotation and supervised")
 	fs.StringVar(&o.kinds, "kinds", "contrastive", "comma-separated pair kinds")
 	fs.StringVar(&o.workers, "workers", "1,"+strconv.Itoa(runtime.NumCPU()), "comma-separated worker counts")
@@ -86,7 +98,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.warmup, "warmup", 2, "untimed batches first")
 	fs.IntVar(&o.size, "size", 32, "view side of the relative-patch and eval recipes")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON here")
-	fs.StringVar(&o.peerScript, "peer-script", "../shared/peers/aug_bench.py", "torchvision peer benchmark")
+	fs.StringVar(&o.order, "order", "shuffle", "read order: shuffle (global permutation) or shards (shard by shard, windowed shuffle)")
+	fs.Int64Var(&o.window, "window", 0, "shuffle window in records for --order shards (0: the pipeline's default)")
+	fs.StringVar(&o.peerScript, "peer-script", "", "path of the torchvision peer benchmark aug_bench.py (required with --peer-setting)")
 	fs.StringVar(&o.peerSetting, "peer-setting", "", "run the peer with this setting (A, B or C) after pairflow")
 	fs.IntVar(&o.peerWorkers, "peer-workers", 2, "peer DataLoader workers")
 	fs.StringVar(&o.peerArgs, "peer-args", "", "extra peer arguments (space-separated)")
@@ -101,6 +115,9 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.data == "" || o.batch < 1 || o.batches < 1 || o.warmup < 0 {
 		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", cli.ErrUsage)
+	}
+	if o.peerSetting != "" && o.peerScript == "" {
+		return fmt.Errorf("%w: --peer-setting needs --peer-script PATH (the torchvision peer's aug_bench.py)", cli.ErrUsage)
 	}
 	if o.child {
 		r, err := measure(&o)
@@ -135,7 +152,7 @@ func bench(args []string, stdout, stderr io.Writer) error {
 		for _, w := range workers {
 			cmd := exec.Command(self, "-child", "-data", o.data, "-recipe", o.recipe, "-kind", k, "-n", strconv.Itoa(w),
 				"-batch", strconv.Itoa(o.batch), "-batches", strconv.Itoa(o.batches), "-warmup", strconv.Itoa(o.warmup),
-				"-size", strconv.Itoa(o.size))
+				"-size", strconv.Itoa(o.size), "-order", o.order, "-window", strconv.FormatInt(o.window, 10))
 			cmd.Stderr = stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -183,6 +200,7 @@ func validKind(k string) bool {
 
 // measure runs one configuration in this process.
 func measure(o *options) (Result, error) {
+	opened := time.Now()
 	ds, err := shards.Open(o.data)
 	if err != nil {
 		return Result{}, err
@@ -190,7 +208,11 @@ func measure(o *options) (Result, error) {
 	defer ds.Close()
 	kind := arrowpair.Kind(o.kind)
 	recipe := o.recipe
-	if b, err := os.ReadFile(recipe); err == nil {
+	if _, err := ops.Preset(recipe); err != nil && !strings.HasPrefix(strings.TrimSpace(recipe), "{") {
+		b, err := inputfile.ReadFile(recipe, inputfile.MaxJSONBytes)
+		if err != nil {
+			return Result{}, fmt.Errorf("--recipe %s is neither a preset nor a readable recipe file: %w", recipe, err)
+		}
 		recipe = string(b)
 	}
 	switch kind {
@@ -199,7 +221,7 @@ func measure(o *options) (Result, error) {
 	case arrowpair.Eval:
 		recipe = pipeline.EvalRecipe(o.size, 3)
 	}
-	cfg := pipeline.Config{Kind: kind, BatchSize: o.batch, Recipe: pipeline.Recipes{recipe}, Seed: 1, Workers: o.nworkers}
+	cfg := pipeline.Config{Kind: kind, BatchSize: o.batch, Recipe: pipeline.Recipes{recipe}, Seed: 1, Workers: o.nworkers, Order: o.order, Window: o.window}
 	if kind != arrowpair.Eval {
 		cfg.Epochs = 0
 	}
@@ -238,7 +260,10 @@ func measure(o *options) (Result, error) {
 		return Result{}, fmt.Errorf("only %d batches: the run is too short for --warmup %d", n, o.warmup)
 	}
 	r.Seconds = time.Since(t0).Seconds()
+	r.WallS = time.Since(opened).Seconds()
 	r.ImagesPerS = float64(r.Images) / r.Seconds
+	r.RSSAnonMiB, r.RSSFileMiB = procStatusMiB("RssAnon:"), procStatusMiB("RssFile:")
+	r.Fetched = ds.Fetched()
 	r.Busy = map[string]float64{}
 	for _, st := range p.Stats().Stages {
 		r.Busy[st.Name] = st.BusyFraction
@@ -248,13 +273,16 @@ func measure(o *options) (Result, error) {
 }
 
 // peakRSSMiB returns VmHWM from /proc/self/status in MiB (0 if unavailable).
-func peakRSSMiB() float64 {
+func peakRSSMiB() float64 { return procStatusMiB("VmHWM:") }
+
+// procStatusMiB returns a kB field of /proc/self/status in MiB (0 if unavailable).
+func procStatusMiB(field string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(v)
 			if len(f) == 2 && f[1] == "kB" {
 				kb, _ := strconv.ParseFloat(f[0], 64)

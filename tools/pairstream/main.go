@@ -39,10 +39,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 )
 
 func main() {
@@ -65,9 +67,11 @@ func (r *recipeList) Set(s string) error { *r = append(*r, s); return nil }
 func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pairstream", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	var (
-		data     = fs.String("data", "", "shard directory (required)")
-		out      = fs.String("out", "", "output file, - for stdout (required)")
+		data     = fs.String("data", "", "shard directory, or s3://... / https://... (required)")
+		outPath  = fs.String("out", "", "output file, - for stdout (required)")
 		confPath = fs.String("config", "", "pipeline Config JSON file")
 		kind     = fs.String("kind", "contrastive", "pair kind: contrastive|inpainting|relative-patch|rotation|supervised|eval")
 		batch    = fs.Int("batch", 256, "rows per batch")
@@ -108,7 +112,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
 	}
-	if *data == "" || *out == "" {
+	if *data == "" || *outPath == "" {
 		return fmt.Errorf("%w: --data and --out are required", cli.ErrUsage)
 	}
 	set := map[string]bool{}
@@ -116,7 +120,7 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	var cfg pipeline.Config
 	if *confPath != "" {
-		b, err := os.ReadFile(*confPath)
+		b, err := inputfile.ReadFile(*confPath, inputfile.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
@@ -183,14 +187,18 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("%w: --batches %d", cli.ErrUsage, *batches)
 	}
 
-	ds, err := shards.Open(*data)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	ds, err := shards.Open(*data, oo)
 	if err != nil {
 		return err
 	}
 	defer ds.Close()
 	var p *pipeline.Pipeline
 	if *stateIn != "" {
-		b, err := os.ReadFile(*stateIn)
+		b, err := inputfile.ReadFile(*stateIn, inputfile.MaxJSONBytes)
 		if err != nil {
 			return err
 		}
@@ -208,29 +216,35 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer p.Close()
 
 	var w io.Writer = stdout
-	var f *os.File
-	if *out != "-" {
-		if f, err = os.Create(*out); err != nil {
+	var out *outFile
+	if *outPath != "-" {
+		if out, err = createOut(*outPath); err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		defer out.abort()
+		w = out.w
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	start := time.Now()
-	prog := &progress{w: stderr, quiet: *quiet, start: start, last: start}
+	total := *batches
+	if total == 0 {
+		total = -1
+	}
+	meter := progress.New(stderr, progress.Options{Name: "pairstream", Unit: "batches", Total: total, TTY: progress.ForFile(stderr)})
+	if *quiet {
+		meter = progress.New(io.Discard, progress.Options{Total: -1, Interval: time.Hour})
+	}
+	meter.Start()
+	prog := &counter{meter: meter, start: start}
 	n, err := arrowpair.WriteIPC(bw, p.Schema(), prog.take(p.Batches(ctx), *batches))
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil && f != nil {
-		err = f.Close()
-		f = nil
+	meter.Stop()
+	if err == nil && out != nil {
+		err = out.commit()
 	}
 	if err != nil {
-		if f != nil {
-			os.Remove(*out)
-		}
 		return err
 	}
 	if *stateOut != "" {
@@ -256,32 +270,30 @@ func recipeArg(r string) (string, error) {
 	if _, err := ops.Preset(r); err == nil {
 		return r, nil
 	}
-	b, err := os.ReadFile(r)
+	b, err := inputfile.ReadFile(r, inputfile.MaxJSONBytes)
 	if err != nil {
 		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", cli.ErrUsage, r, ops.Presets(), err)
 	}
 	return string(b), nil
 }
 
-type progress struct {
-	w           io.Writer
-	quiet       bool
-	start, last time.Time
-	rows        int64
+// counter passes batches on to the writer, counting them on the meter.
+type counter struct {
+	meter *progress.Meter
+	start time.Time
+	rows  int64
 }
 
-// take passes on at most k batches (all if k == 0), reporting progress.
-func (pr *progress) take(seq iter.Seq2[arrow.RecordBatch, error], k int64) iter.Seq2[arrow.RecordBatch, error] {
+// take passes on at most k batches (all if k == 0).
+func (pr *counter) take(seq iter.Seq2[arrow.RecordBatch, error], k int64) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		var n int64
 		for rec, err := range seq {
 			if err == nil {
 				n++
 				pr.rows += rec.NumRows()
-				if now := time.Now(); !pr.quiet && now.Sub(pr.last) >= time.Second {
-					pr.last = now
-					fmt.Fprintf(pr.w, "pairstream: %d batches, %.0f images/s\n", n, float64(pr.rows)/now.Sub(pr.start).Seconds())
-				}
+				pr.meter.AddN(1)
+				pr.meter.SetStatus(fmt.Sprintf("%.0f images/s", float64(pr.rows)/time.Since(pr.start).Seconds()))
 			}
 			if !yield(rec, err) || err != nil || (k > 0 && n >= k) {
 				return

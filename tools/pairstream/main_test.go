@@ -145,3 +145,47 @@ func TestFailures(t *testing.T) {
 		t.Errorf("help: exit %d: %s", code, e)
 	}
 }
+
+// TestOutKeptOnFailure: a failed run leaves the file already at --out as it
+// was (before, it truncated and then deleted it) and no temporary file; a
+// successful one replaces it with a complete stream.
+func TestOutKeptOnFailure(t *testing.T) {
+	data := writeDataset(t, 12, 5)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "x.arrows")
+	if err := os.WriteFile(out, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, e := runArgs("--data", data, "--kind", "eval", "--out", out); code != 1 {
+		t.Fatalf("bad record: exit %d: %s", code, e)
+	}
+	if b, err := os.ReadFile(out); err != nil || string(b) != "precious" {
+		t.Fatalf("--out after a failed run: %q, %v", b, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files in the output directory, want 1", len(ents))
+	}
+	if code, _, e := runArgs("--data", data, "--kind", "eval", "--out", out, "--skip", "1"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := arrowpair.ReadIPC(bytes.NewReader(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	for _, err := range r.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !r.Complete() {
+		t.Fatal("the written stream does not verify complete")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files in the output directory after success, want 1", len(ents))
+	}
+}

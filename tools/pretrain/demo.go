@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -77,12 +78,11 @@ func demo(ctx context.Context, out string, epochs, threads, workers int, stderr 
 }
 
 // runDemo is the no-argument command.
-func runDemo(ctx context.Context, out string, threads, workers int, stdout, stderr io.Writer) int {
+func runDemo(ctx context.Context, out string, threads, workers int, stdout, stderr io.Writer) error {
 	if out == "" {
 		var err error
 		if out, err = os.MkdirTemp("", "pairflow-demo-"); err != nil {
-			fmt.Fprintln(stderr, "pretrain:", err)
-			return 1
+			return err
 		}
 	}
 	fmt.Fprintf(stdout, "pairflow demo: SimCLR pretraining of smallcnn on 2,000 Fashion-MNIST images embedded in this binary\n"+
@@ -90,8 +90,7 @@ func runDemo(ctx context.Context, out string, threads, workers int, stdout, stde
 	start := time.Now()
 	r, err := demo(ctx, out, demoEpochs, threads, workers, stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "pretrain:", err)
-		return 1
+		return err
 	}
 	fmt.Fprintf(stdout, "\nkNN top-1 on the 1,000 test images (k=200, cosine, T=0.1):\n"+
 		"  randomly initialised encoder  %5.1f%%\n  after SimCLR pretraining      %5.1f%%  (%+.1f points)\n",
@@ -100,8 +99,7 @@ func runDemo(ctx context.Context, out string, threads, workers int, stdout, stde
 		time.Since(start).Seconds(), r.TrainSecs, 100*dataWaitShare(r.Rows))
 	fmt.Fprintf(stdout, "outputs in %s: metrics.csv, curves.png, checkpoints/\n", out)
 	if math.IsNaN(r.Pretrained) || r.Pretrained <= r.Random {
-		fmt.Fprintln(stderr, "pretrain: the pretrained encoder did not beat the random one")
-		return 1
+		return errors.New("the pretrained encoder did not beat the random one")
 	}
-	return 0
+	return nil
 }

@@ -10,12 +10,15 @@
 //	go run ./tools/pretrain --out runs/simclr --resume                     # continue a run
 //
 // Each epoch writes a checkpoint (safetensors: weights, optimiser state, step,
-// the run's configuration and the pipeline's state) and a row of
-// metrics.csv; every --knn-every epochs, when a labelled test split is
+// the run's configuration and the pipeline's state; --checkpoint-every N
+// steps adds checkpoints inside epochs, --keep-checkpoints K keeps the
+// newest K) and a row of metrics.csv, each written to a temporary file,
+// fsynced and renamed, so a crash leaves every output whole; every --knn-every epochs, when a labelled test split is
 // there, the kNN monitor (k=200, cosine, temperature 0.1) measures the
 // encoder on it; at the end curves.png plots loss and kNN accuracy.
-// --resume continues from the last checkpoint bit-identically (same CPU
-// tier and thread count).
+// --resume continues from the newest checkpoint that verifies (checksum,
+// and its position against its pipeline state), on the exact next batch,
+// bit-identically (same CPU tier and thread count); see docs/reliability.md.
 package main
 
 import (
@@ -31,6 +34,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/pairflow/pairflow/internal/inputfile"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
 func main() {
@@ -54,9 +60,22 @@ one random 14×14 square masked, Adam lr 1e-3, no weight decay).
 Flags:
 `
 
-// run is the command; it returns the exit code.
+// run is the command; it returns the exit code (cli.ExitCode: 2 for a usage
+// error, 1 for a failure).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return cli.ExitCode("pretrain", command(ctx, args, stdout, stderr), stderr)
+}
+
+func command(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
+	// A usage error prints the usage text above its one-line message
+	// (the flag package has printed it already for a flag it cannot parse).
+	parsed := false
+	defer func() {
+		if parsed && errors.Is(err, cli.ErrUsage) {
+			fs.Usage()
+		}
+	}()
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -92,24 +111,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		logEvery  = fs.Duration("log-every", 10*time.Second, "interval between progress lines (0: only per epoch)")
 		noPlot    = fs.Bool("no-plot", false, "do not write curves.png")
 		maxEpochs = fs.Int("stop-after", 0, "stop after this many epochs in this process (checkpoint kept; --resume continues)")
+		maxSteps  = fs.Int64("stop-after-steps", 0, "stop after this many steps in this process (--resume continues from the last checkpoint)")
+		ckptEvery = fs.Int("checkpoint-every", 0, "also checkpoint every this many steps inside epochs (0: at epochs' ends only); --resume continues on the exact next batch")
+		keep      = fs.Int("keep-checkpoints", 0, "keep only the newest K checkpoints (0: all); --resume falls back to an older one when the newest does not verify")
+		skipBud   = fs.Int64("skip-budget", 0, "bad records (checksum mismatch, undecodable image) the run may skip, each replaced by another record, over all its epochs (0: the first stops the run)")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return err
 		}
-		return 2
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
+	parsed = true
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pretrain: unexpected argument %q (flags only; see --help)\n", fs.Arg(0))
-		return 2
+		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
 	}
 	explicit := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })
 
-	fail := func(err error) int {
-		fmt.Fprintln(stderr, "pretrain:", err)
-		return 1
-	}
 	if len(args) == 0 || *demo {
 		return runDemo(ctx, *out, *threads, *workers, stdout, stderr)
 	}
@@ -120,22 +139,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		NoDecayBNBias: *noDecay, Tau: *tau, MaskSide: *maskSide, Seed: *seed,
 	}
 	if err := objectiveDefaults(&cfg); err != nil {
-		return fail(err)
+		return err
 	}
 	o := options{Out: *out, Resume: *resume, Workers: *workers, Threads: *threads, KNNEvery: *knnEvery,
-		KNNK: *knnK, KNNTemp: *knnTemp, LogEvery: *logEvery, Plot: !*noPlot, Stderr: stderr, MaxEpochs: *maxEpochs}
+		KNNK: *knnK, KNNTemp: *knnTemp, LogEvery: *logEvery, Plot: !*noPlot, Stderr: stderr, MaxEpochs: *maxEpochs,
+		MaxSteps: *maxSteps, CheckpointEvery: *ckptEvery, KeepCheckpoints: *keep, SkipBudget: *skipBud}
 	if err := locateData(&o, *data, *trainDir, *testDir); err != nil {
-		return fail(err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	if err := validate(&cfg, &o); err != nil {
-		return fail(err)
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
 	res, err := pretrain(ctx, cfg, o, explicit)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	report(stdout, res, &o)
-	return 0
+	return nil
 }
 
 // objectiveDefaults fills what the flags left to the objective, and reads a
@@ -148,7 +168,7 @@ func objectiveDefaults(cfg *runConfig) error {
 			cfg.Recipe = "inpainting-fmnist"
 		}
 	} else if strings.HasSuffix(cfg.Recipe, ".json") || strings.ContainsRune(cfg.Recipe, os.PathSeparator) {
-		b, err := os.ReadFile(cfg.Recipe)
+		b, err := inputfile.ReadFile(cfg.Recipe, inputfile.MaxJSONBytes)
 		if err != nil {
 			return fmt.Errorf("--recipe: %w", err)
 		}
@@ -211,8 +231,10 @@ func validate(cfg *runConfig, o *options) error {
 		return fmt.Errorf("--workers %d --threads %d (want ≥ 1)", o.Workers, o.Threads)
 	case o.KNNEvery < 0 || o.KNNK < 1 || !(o.KNNTemp > 0):
 		return fmt.Errorf("--knn-every %d --knn-k %d --knn-temp %v (want ≥ 0, ≥ 1, > 0)", o.KNNEvery, o.KNNK, o.KNNTemp)
-	case o.MaxEpochs < 0:
-		return fmt.Errorf("--stop-after %d (want ≥ 0)", o.MaxEpochs)
+	case o.MaxEpochs < 0 || o.MaxSteps < 0:
+		return fmt.Errorf("--stop-after %d --stop-after-steps %d (want ≥ 0)", o.MaxEpochs, o.MaxSteps)
+	case o.CheckpointEvery < 0 || o.KeepCheckpoints < 0 || o.SkipBudget < 0:
+		return fmt.Errorf("--checkpoint-every %d --keep-checkpoints %d --skip-budget %d (want ≥ 0)", o.CheckpointEvery, o.KeepCheckpoints, o.SkipBudget)
 	}
 	if cfg.Schedule != "cosine" && cfg.Schedule != "constant" {
 		return fmt.Errorf("--schedule %q (want cosine or constant)", cfg.Schedule)
@@ -233,5 +255,9 @@ func report(w io.Writer, res *result, o *options) {
 	if !math.IsNaN(res.RandomKNN) && !math.IsNaN(last.KNN) {
 		fmt.Fprintf(w, "kNN top-1 on %s: %.2f%% (random encoder %.2f%%)\n", o.Test, 100*last.KNN, 100*res.RandomKNN)
 	}
-	fmt.Fprintf(w, "checkpoint %s, metrics %s\n", res.Checkpoint, filepath.Join(o.Out, "metrics.csv"))
+	ckpt := res.Checkpoint
+	if ckpt == "" {
+		ckpt = "(no epoch ended in this process; see " + filepath.Join(o.Out, "checkpoints") + ")"
+	}
+	fmt.Fprintf(w, "checkpoint %s, metrics %s\n", ckpt, filepath.Join(o.Out, "metrics.csv"))
 }

@@ -70,24 +70,28 @@ func TestFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
+		code int // 2: usage error, 1: failure
 	}{
-		{[]string{"--data", data}, "--out DIR is required"},
-		{[]string{"--out", t.TempDir()}, "no dataset"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--objective", "jigsaw"}, "--objective"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--epochs", "0"}, "--epochs"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--lr", "-1"}, "--lr"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--schedule", "step"}, "schedule"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--recipe", "nope"}, "nope"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--recipe", "missing.json"}, "missing.json"},
-		{[]string{"--data", data, "--out", t.TempDir(), "--batch", "1000"}, "fewer than one batch"},
-		{[]string{"--data", filepath.Join(data, "nowhere"), "--out", t.TempDir()}, "nowhere"},
-		{[]string{"--out", t.TempDir(), "--resume", "--data", data}, "no checkpoint"},
-		{[]string{"--bogus"}, "flag provided but not defined"},
-		{[]string{"--data", data, "stray"}, "unexpected argument"},
+		{[]string{"--data", data}, "--out DIR is required", 2},
+		{[]string{"--out", t.TempDir()}, "no dataset", 2},
+		{[]string{"--data", data, "--out", t.TempDir(), "--objective", "jigsaw"}, "--objective", 2},
+		{[]string{"--data", data, "--out", t.TempDir(), "--epochs", "0"}, "--epochs", 2},
+		{[]string{"--data", data, "--out", t.TempDir(), "--lr", "-1"}, "--lr", 2},
+		{[]string{"--data", data, "--out", t.TempDir(), "--schedule", "step"}, "schedule", 2},
+		{[]string{"--data", data, "--out", t.TempDir(), "--recipe", "nope"}, "nope", 1},
+		{[]string{"--data", data, "--out", t.TempDir(), "--recipe", "missing.json"}, "missing.json", 1},
+		{[]string{"--data", data, "--out", t.TempDir(), "--batch", "1000"}, "fewer than one batch", 1},
+		{[]string{"--data", filepath.Join(data, "nowhere"), "--out", t.TempDir()}, "nowhere", 1},
+		{[]string{"--out", t.TempDir(), "--resume", "--data", data}, "no checkpoint", 1},
+		{[]string{"--bogus"}, "flag provided but not defined", 2},
+		{[]string{"--data", data, "stray"}, "unexpected argument", 2},
 	} {
 		code, _, stderr := runCmd(t, tc.args...)
-		if code == 0 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q, want an error containing %q", tc.args, code, stderr, tc.want)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want exit %d and an error containing %q", tc.args, code, stderr, tc.code, tc.want)
+		}
+		if usage := strings.Contains(stderr, "Usage: pretrain"); usage != (tc.code == 2) {
+			t.Errorf("%v: exit %d, usage text printed: %v", tc.args, code, usage)
 		}
 	}
 	if code, _, stderr := runCmd(t, "--help"); code != 0 || !strings.Contains(stderr, "Usage: pretrain") {

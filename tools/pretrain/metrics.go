@@ -2,41 +2,40 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/pairflow/pairflow/internal/atomicfile"
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
-// writeMetrics rewrites metrics.csv with rows (atomically).
+// writeMetrics rewrites metrics.csv with rows (atomically and durably).
 func writeMetrics(path string, rows []epochRow) error {
 	var b strings.Builder
 	b.WriteString(metricsHeader + "\n")
 	for _, r := range rows {
 		b.WriteString(r.csv() + "\n")
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // readMetrics reads the rows of metrics.csv up to epoch last (a resumed run
 // drops the rows of epochs it redoes).
 func readMetrics(path string, last int) ([]epochRow, error) {
-	f, err := os.Open(path)
+	b, err := inputfile.ReadFile(path, inputfile.MaxJSONBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var rows []epochRow
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	line := 0
 	for sc.Scan() {
 		line++

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"strconv"
 
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -60,19 +60,15 @@ func plotCurves(path, objective string, rows []epochRow) error {
 	for i := range plots {
 		plots[i][0].Draw(canvases[i][0])
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	f, err := atomicfile.Create(path, 0o644)
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return f.Commit()
 }
 
 // addLine adds a line with points, or a note when there are none.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +14,12 @@ import (
 	"time"
 
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
+	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -64,6 +65,17 @@ type options struct {
 	// MaxEpochs stops after this many epochs of the run in this process
 	// (0: run to the end); used to test --resume.
 	MaxEpochs int
+	// MaxSteps stops after this many steps in this process, after the
+	// checkpoint of that step if it has one (0: run to the end).
+	MaxSteps int64
+	// CheckpointEvery writes a checkpoint every this many steps as well as
+	// at each epoch's end (0: at epochs' ends only).
+	CheckpointEvery int
+	// KeepCheckpoints keeps this many newest checkpoints (0: all).
+	KeepCheckpoints int
+	// SkipBudget is how many bad records the run may skip over all its
+	// epochs (0: the first stops it).
+	SkipBudget int64
 }
 
 // epochRow is one row of metrics.csv.
@@ -93,38 +105,21 @@ func (r epochRow) csv() string {
 // evalkit.LoadEncoder reads (model, channels, size, objective, recipe) and
 // what --resume needs.
 type checkpointMeta struct {
-	Model     string          `json:"model"`
-	Channels  int             `json:"channels"`
-	Size      int             `json:"size"`
-	Objective string          `json:"objective"`
-	Recipe    string          `json:"recipe"`
-	Run       runConfig       `json:"run"`
-	Epoch     int             `json:"epoch"` // epochs completed
-	Pipeline  json.RawMessage `json:"pipeline_state"`
-}
-
-// ckptName is the checkpoint file of epoch e (1-based, completed).
-func ckptName(out string, e int) string {
-	return filepath.Join(out, "checkpoints", fmt.Sprintf("epoch-%04d.safetensors", e))
-}
-
-// latestCheckpoint returns the highest-numbered checkpoint in out, or "".
-func latestCheckpoint(out string) (string, int, error) {
-	ents, err := os.ReadDir(filepath.Join(out, "checkpoints"))
-	if errors.Is(err, os.ErrNotExist) {
-		return "", 0, nil
-	}
-	if err != nil {
-		return "", 0, err
-	}
-	best, bestE := "", 0
-	for _, e := range ents {
-		var n int
-		if _, err := fmt.Sscanf(e.Name(), "epoch-%04d.safetensors", &n); err == nil && e.Name() == fmt.Sprintf("epoch-%04d.safetensors", n) && n > bestE {
-			best, bestE = filepath.Join(out, "checkpoints", e.Name()), n
-		}
-	}
-	return best, bestE, nil
+	Model     string    `json:"model"`
+	Channels  int       `json:"channels"`
+	Size      int       `json:"size"`
+	Objective string    `json:"objective"`
+	Recipe    string    `json:"recipe"`
+	Run       runConfig `json:"run"`
+	Epoch     int       `json:"epoch"` // epochs completed
+	// StepInEpoch is the steps done in the epoch after Epoch (0 at an
+	// epoch's end); LossSum and AccSum sum their losses and accuracies, so
+	// that the epoch's row of metrics.csv comes out as in a run that was
+	// not interrupted.
+	StepInEpoch int             `json:"step_in_epoch,omitempty"`
+	LossSum     float64         `json:"loss_sum,omitempty"`
+	AccSum      float64         `json:"acc_sum,omitempty"`
+	Pipeline    json.RawMessage `json:"pipeline_state"`
 }
 
 // recipeShape parses the recipe (preset name or JSON) and returns its view
@@ -165,6 +160,9 @@ func pipelineConfig(cfg *runConfig, o *options) pipeline.Config {
 	pc := pipeline.Config{
 		BatchSize: cfg.Batch, Recipe: pipeline.Recipes{cfg.Recipe}, Seed: cfg.Seed,
 		Epochs: int64(cfg.Epochs), Workers: o.Workers, DropLast: true, Prefetch: 2,
+	}
+	if o.SkipBudget > 0 {
+		pc.Skip = pipeline.SkipPolicy{Policy: pipeline.PolicySkip, MaxCount: o.SkipBudget}
 	}
 	switch cfg.Objective {
 	case ObjSimCLR:
@@ -225,28 +223,30 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 	}
 
 	// Resume: the run's configuration and position come from the checkpoint.
-	var meta *checkpointMeta
-	ckpt := ""
+	var (
+		meta *checkpointMeta
+		rp   *resumePoint
+	)
+	for _, dir := range []string{o.Out, filepath.Join(o.Out, "checkpoints")} {
+		// Outputs a killed run was writing (the complete files are intact).
+		if gone, err := atomicfile.RemoveTemps(dir); err != nil {
+			return nil, err
+		} else if len(gone) > 0 {
+			fmt.Fprintf(log, "pretrain: removed %d unfinished temporary files of an earlier run from %s\n", len(gone), dir)
+		}
+	}
 	if o.Resume {
-		path, _, err := latestCheckpoint(o.Out)
-		if err != nil {
+		if rp, err = findResumePoint(o.Out, train.Len(), log); err != nil {
 			return nil, err
 		}
-		if path == "" {
-			return nil, fmt.Errorf("--resume: no checkpoint in %s", filepath.Join(o.Out, "checkpoints"))
+		if err := sameRun(&rp.meta.Run, &cfg, explicit); err != nil {
+			return nil, fmt.Errorf("--resume from %s: %w", rp.path, err)
 		}
-		m, err := readMeta(path)
-		if err != nil {
-			return nil, err
-		}
-		if err := sameRun(&m.Run, &cfg, explicit); err != nil {
-			return nil, fmt.Errorf("--resume from %s: %w", path, err)
-		}
-		cfg, meta, ckpt = m.Run, m, path
-	} else if path, _, err := latestCheckpoint(o.Out); err != nil {
+		cfg, meta = rp.meta.Run, rp.meta
+	} else if cs, err := listCheckpoints(o.Out); err != nil {
 		return nil, err
-	} else if path != "" {
-		return nil, fmt.Errorf("%s already holds checkpoints (%s): pass --resume to continue that run, or another --out", o.Out, filepath.Base(path))
+	} else if len(cs) > 0 {
+		return nil, fmt.Errorf("%s already holds checkpoints (%s): pass --resume to continue that run, or another --out", o.Out, filepath.Base(cs[0].path))
 	} else {
 		cfg.Size, cfg.Channels, cfg.Mean, cfg.Std, err = recipeShape(cfg.Recipe, train)
 		if err != nil {
@@ -275,22 +275,17 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 	var p *pipeline.Pipeline
 	startEpoch := 0
 	if meta != nil {
-		f, err := os.Open(ckpt)
+		ckpt := rp.path
+		info, err := trainer.LoadCheckpointFrom(rp.file, ckpt, obj.model(), obj.opt())
 		if err != nil {
 			return nil, err
 		}
-		info, err := trainer.LoadCheckpoint(f, ckpt, obj.model(), obj.opt())
-		f.Close()
-		if err != nil {
-			return nil, err
+		if !info.Verified {
+			fmt.Fprintf(log, "pretrain: %s is a version-%d checkpoint, without a checksum: its contents cannot be verified\n", ckpt, info.Version)
 		}
 		obj.setSteps(info.Step)
-		st, err := pipeline.DecodeState(meta.Pipeline)
-		if err != nil {
-			return nil, fmt.Errorf("%s: pipeline state: %w", ckpt, err)
-		}
-		if p, err = pipeline.Resume(train, pc, st); err != nil {
-			return nil, err
+		if p, err = pipeline.Resume(train, pc, rp.state); err != nil {
+			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
 		startEpoch = meta.Epoch
 		if res.Rows, err = readMetrics(filepath.Join(o.Out, "metrics.csv"), startEpoch); err != nil {
@@ -302,7 +297,12 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		if len(res.Rows) > 0 && res.Rows[0].Epoch == 0 {
 			res.RandomKNN = res.Rows[0].KNN
 		}
-		fmt.Fprintf(log, "resuming %s at epoch %d/%d (step %d) from %s\n", cfg.Objective, startEpoch, cfg.Epochs, info.Step, ckpt)
+		if meta.StepInEpoch > 0 {
+			fmt.Fprintf(log, "resuming %s at epoch %d/%d step %d/%d (step %d of the run) from %s\n",
+				cfg.Objective, startEpoch+1, cfg.Epochs, meta.StepInEpoch, stepsPerEpoch, info.Step, ckpt)
+		} else {
+			fmt.Fprintf(log, "resuming %s at epoch %d/%d (step %d) from %s\n", cfg.Objective, startEpoch, cfg.Epochs, info.Step, ckpt)
+		}
 	} else {
 		if p, err = pipeline.New(train, pc); err != nil {
 			return nil, err
@@ -332,25 +332,38 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 
 	var (
 		epoch                 = startEpoch
-		inEpoch               int
+		inEpoch, timedSteps   int
 		lossSum, accSum       float64
+		stepsThisProcess      int64
 		epochTrain, epochWait time.Duration
 		lastLR                float64
-		lastLog               = time.Now()
-		logTrain, logWait     time.Duration
-		logSteps              int
 		stoppedEarly          bool
 		totalSteps            = int64(cfg.Epochs * stepsPerEpoch)
 		runCtx, cancel        = context.WithCancel(ctx)
 		waitStart             = time.Now()
 		epochsThisProcess     int
+		reportedSkips         = p.State().Sampler.Skipped
 	)
 	defer cancel()
+	// The progress bar (plain lines when stderr is not a terminal) every
+	// LogEvery; 0 leaves only the per-epoch lines.
+	meter := progress.New(log, progress.Options{Name: "pretrain", Unit: "steps", Total: totalSteps,
+		Done: obj.steps(), TTY: progress.ForFile(log), Interval: o.LogEvery})
+	if o.LogEvery > 0 {
+		meter.Start()
+		defer meter.Stop()
+	}
+	if meta != nil {
+		inEpoch, lossSum, accSum = meta.StepInEpoch, meta.LossSum, meta.AccSum
+	}
 	for rec, err := range p.Batches(runCtx) {
 		got := time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if errors.Is(err, pipeline.ErrBadRecord) && o.SkipBudget == 0 {
+				err = fmt.Errorf("%w (--skip-budget N lets the run skip up to N bad records)", err)
 			}
 			return nil, fmt.Errorf("epoch %d step %d: %w", epoch+1, obj.steps()+1, err)
 		}
@@ -367,53 +380,66 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 		dt := done.Sub(waitStart)
 		epochTrain += dt
 		epochWait += wait
-		logTrain += dt
-		logWait += wait
-		logSteps++
 		lossSum += r.Loss
 		accSum += r.Accuracy
 		lastLR = r.LR
 		inEpoch++
-		if o.LogEvery > 0 && done.Sub(lastLog) >= o.LogEvery {
-			fmt.Fprintf(log, "epoch %d/%d  step %d/%d  loss %.4f  lr %.4g  %.0f img/s  data wait %.1f%%%s\n",
-				epoch+1, cfg.Epochs, obj.steps(), totalSteps, r.Loss, r.LR,
-				float64(logSteps*cfg.Batch)/logTrain.Seconds(), 100*logWait.Seconds()/logTrain.Seconds(), waitNote(logWait, logTrain))
-			lastLog, logTrain, logWait, logSteps = done, 0, 0, 0
+		timedSteps++
+		stepsThisProcess++
+		meter.AddN(1)
+		if o.LogEvery > 0 {
+			meter.SetStatus(fmt.Sprintf("epoch %d/%d  loss %.4f  lr %.4g  %.0f img/s  data wait %.1f%%",
+				epoch+1, cfg.Epochs, r.Loss, r.LR, float64(timedSteps*cfg.Batch)/epochTrain.Seconds(), 100*epochWait.Seconds()/epochTrain.Seconds()))
 		}
 		if inEpoch == stepsPerEpoch {
 			epoch++
 			res.TrainSecs += epochTrain.Seconds()
 			row := epochRow{Epoch: epoch, Steps: obj.steps(), Loss: lossSum / float64(inEpoch), Accuracy: accSum / float64(inEpoch),
-				LR: lastLR, ImagesPS: float64(inEpoch*cfg.Batch) / epochTrain.Seconds(),
+				LR: lastLR, ImagesPS: float64(timedSteps*cfg.Batch) / epochTrain.Seconds(),
 				DataWait: epochWait.Seconds() / epochTrain.Seconds(), KNN: math.NaN(), TrainSecs: res.TrainSecs}
-			path, err := saveCheckpoint(obj, &cfg, p, epoch, o.Out)
-			if err != nil {
-				return nil, err
-			}
-			res.Checkpoint = path
 			if test != nil && (epoch%o.KNNEvery == 0 || epoch == cfg.Epochs) {
 				if row.KNN, err = monitor(ctx, obj.encoder(), &cfg, &o, train, test); err != nil {
 					return nil, err
 				}
 				res.FinalKNN = row.KNN
 			}
+			// metrics.csv first: a crash before the checkpoint redoes the
+			// epoch, and --resume drops the rows past its checkpoint.
 			res.Rows = append(res.Rows, row)
 			if err := writeMetrics(filepath.Join(o.Out, "metrics.csv"), res.Rows); err != nil {
 				return nil, err
+			}
+			path, err := saveCheckpoint(obj, &cfg, p, ckptPos{Epoch: epoch}, 0, 0, o.Out, o.KeepCheckpoints)
+			if err != nil {
+				return nil, err
+			}
+			res.Checkpoint = path
+			if sk := p.State().Sampler.Skipped; sk > reportedSkips {
+				meter.Warn("epoch %d: %d bad records skipped so far in the run (budget %d)%s", epoch, sk, o.SkipBudget, firstSkips(p))
+				reportedSkips = sk
 			}
 			knn := ""
 			if !math.IsNaN(row.KNN) {
 				knn = fmt.Sprintf("  kNN %.2f%%", 100*row.KNN)
 			}
-			fmt.Fprintf(log, "epoch %d/%d done: loss %.4f  %.0f img/s  data wait %.1f%%%s  (%s)%s\n",
+			meter.Warn("epoch %d/%d done: loss %.4f  %.0f img/s  data wait %.1f%%%s  (%s)%s",
 				epoch, cfg.Epochs, row.Loss, row.ImagesPS, 100*row.DataWait, knn, filepath.Base(path), waitNote(epochWait, epochTrain))
-			inEpoch, lossSum, accSum, epochTrain, epochWait = 0, 0, 0, 0, 0
+			inEpoch, timedSteps, lossSum, accSum, epochTrain, epochWait = 0, 0, 0, 0, 0, 0
 			epochsThisProcess++
 			if o.MaxEpochs > 0 && epochsThisProcess >= o.MaxEpochs && epoch < cfg.Epochs {
 				stoppedEarly = true
 				cancel()
 				break
 			}
+		} else if o.CheckpointEvery > 0 && obj.steps()%int64(o.CheckpointEvery) == 0 {
+			if _, err := saveCheckpoint(obj, &cfg, p, ckptPos{Epoch: epoch, Step: inEpoch}, lossSum, accSum, o.Out, o.KeepCheckpoints); err != nil {
+				return nil, err
+			}
+		}
+		if o.MaxSteps > 0 && stepsThisProcess >= o.MaxSteps && epoch < cfg.Epochs {
+			stoppedEarly = true
+			cancel()
+			break
 		}
 		waitStart = time.Now()
 	}
@@ -462,54 +488,6 @@ func monitor(ctx context.Context, enc *trainer.Encoder[float32], cfg *runConfig,
 	return evalkit.KNN(ftr, ltr, fte, lte, enc.Dim, min(o.KNNK, len(ltr)), o.KNNTemp, int(classes)), nil
 }
 
-// saveCheckpoint writes epoch's checkpoint atomically (temporary file, then
-// rename) and returns its path. Its bytes depend on the run's configuration
-// and position only (no clock), so a resumed run's checkpoints equal an
-// uninterrupted run's byte for byte.
-func saveCheckpoint(obj objective, cfg *runConfig, p *pipeline.Pipeline, epoch int, out string) (string, error) {
-	st, err := p.State().Encode()
-	if err != nil {
-		return "", err
-	}
-	m := checkpointMeta{Model: cfg.Model, Channels: cfg.Channels, Size: cfg.Size, Objective: cfg.Objective,
-		Recipe: cfg.Recipe, Run: *cfg, Epoch: epoch, Pipeline: st}
-	js, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := trainer.SaveCheckpoint(&buf, obj.model(), obj.opt(), obj.steps(), string(js)); err != nil {
-		return "", err
-	}
-	path := ckptName(out, epoch)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp, path)
-}
-
-// readMeta reads a checkpoint's config without loading its tensors into a
-// model.
-func readMeta(path string) (*checkpointMeta, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := trainer.ReadSafetensors(f, path)
-	if err != nil {
-		return nil, err
-	}
-	var m checkpointMeta
-	dec := json.NewDecoder(strings.NewReader(st.Metadata[trainer.MetaConfig]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%s: not a tools/pretrain checkpoint: %w", path, err)
-	}
-	return &m, nil
-}
-
 // sameRun checks the flags given explicitly on a --resume command line
 // against the checkpoint's run.
 func sameRun(ck, flags *runConfig, explicit map[string]string) error {
@@ -537,4 +515,18 @@ func short(s string) string {
 		return s[:57] + "..."
 	}
 	return s
+}
+
+// firstSkips lists the first few records this process skipped.
+func firstSkips(p *pipeline.Pipeline) string {
+	skips, _ := p.Skips()
+	var b strings.Builder
+	for i, s := range skips {
+		if i == 3 {
+			fmt.Fprintf(&b, "; …")
+			break
+		}
+		fmt.Fprintf(&b, "; %s record %d (key %q): %s", s.Shard, s.Record, s.Key, s.Reason)
+	}
+	return b.String()
 }

@@ -18,9 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"image"
 	"image/color"
-	"image/png"
 	"io"
 	"os"
 	"strings"
@@ -29,6 +27,7 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 )
 
 func main() {
@@ -44,14 +43,16 @@ type config struct {
 	data, recipe, out, params string
 	seed, epoch               uint64
 	n, k, cell, gap           int
+	remote                    cli.Remote
 }
 
 func preview(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	var c config
+	c.remote.Register(fs)
 	var list bool
-	fs.StringVar(&c.data, "data", "", "shard directory (required)")
+	fs.StringVar(&c.data, "data", "", "shard directory, or s3://... / https://... (required)")
 	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
 	fs.StringVar(&c.out, "out", "preview.png", "output PNG")
 	fs.StringVar(&c.params, "params", "", "write the drawn parameters here as JSON (default: OUT with .json)")
@@ -112,7 +113,11 @@ func render(c config) error {
 	if err != nil {
 		return err
 	}
-	ds, err := shards.Open(c.data)
+	oo, err := c.remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	ds, err := shards.Open(c.data, oo)
 	if err != nil {
 		return err
 	}
@@ -156,7 +161,7 @@ func render(c config) error {
 				row = append(row, cp)
 				cell = max(cell, out.W, out.H)
 				views = append(views, viewJSON{Sample: idx, Key: rec.Key, Epoch: epoch, View: v,
-					Width: out.W, Height: out.H, Params: paramsJSON(&p)})
+					Width: out.W, Height: out.H, Params: ops.ParamsMap(&p)})
 			}
 		}
 		rows[i] = row
@@ -174,49 +179,6 @@ func render(c config) error {
 	return os.WriteFile(c.params, append(b, '\n'), 0o644)
 }
 
-// paramsJSON keeps the fields of the ops that were reached.
-func paramsJSON(p *ops.Params) map[string]any {
-	m := map[string]any{}
-	if p.Has(ops.OpCrop) {
-		m["crop"] = map[string]int32{"x": p.Crop.X, "y": p.Crop.Y, "w": p.Crop.W, "h": p.Crop.H}
-	}
-	if p.Has(ops.OpHFlip) {
-		m["hflip"] = p.HFlip
-	}
-	if p.Has(ops.OpVFlip) {
-		m["vflip"] = p.VFlip
-	}
-	if p.Has(ops.OpRot90) {
-		m["rot90"] = p.Rot90
-	}
-	if p.Has(ops.OpRotate) {
-		m["angle"] = p.Angle
-	}
-	if p.Has(ops.OpJitter) {
-		m["jitter"] = map[string]any{"brightness": p.Brightness, "contrast": p.Contrast,
-			"saturation": p.Saturation, "hue": p.Hue, "order": p.JitterOrder[:]}
-	}
-	if p.Has(ops.OpGrayscale) {
-		m["gray"] = p.Gray
-	}
-	if p.Has(ops.OpBlur) {
-		m["blur"] = map[string]any{"sigma": p.BlurSigma, "kernel": p.BlurKernel}
-	}
-	if p.Has(ops.OpErase) {
-		m["erased"] = p.Erased
-	}
-	if p.Has(ops.OpSobel) {
-		m["sobel"] = true
-	}
-	if p.Has(ops.OpNoise) {
-		m["noise_sigma"] = p.NoiseSigma
-	}
-	if p.Has(ops.OpSolarize) {
-		m["solarize"] = map[string]any{"applied": p.Solarized, "threshold": p.SolarizeThreshold}
-	}
-	return m
-}
-
 // writeGrid lays the rows out on a gray background: the source fitted into
 // a cell, a wider gap, then the pairs (a small gap inside a pair).
 func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
@@ -224,16 +186,12 @@ func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
 	pairs := (cols - 1) / 2
 	W := gap + cell + 3*gap + pairs*(2*cell+gap) + (pairs-1)*2*gap + gap
 	H := gap + len(rows)*(cell+gap)
-	canvas := image.NewRGBA(image.Rect(0, 0, W, H))
-	bg := color.RGBA{40, 40, 40, 255}
-	for i := 0; i < len(canvas.Pix); i += 4 {
-		canvas.Pix[i], canvas.Pix[i+1], canvas.Pix[i+2], canvas.Pix[i+3] = bg.R, bg.G, bg.B, bg.A
-	}
+	canvas := sheet.New(W, H, color.RGBA{40, 40, 40, 255})
 	for r, row := range rows {
 		y0 := gap + r*(cell+gap)
 		x := gap
 		for j, img := range row {
-			blit(canvas, img, x, y0, cell)
+			canvas.Fit(img, x, y0, cell)
 			switch {
 			case j == 0:
 				x += cell + 3*gap
@@ -244,38 +202,5 @@ func writeGrid(path string, rows [][]*ops.Image, cell, gap int) error {
 			}
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, canvas); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// blit draws m into the cell at (x0, y0), scaled by nearest neighbour to
-// fit the cell while keeping its aspect ratio.
-func blit(dst *image.RGBA, m *ops.Image, x0, y0, cell int) {
-	if m.W == 0 || m.H == 0 {
-		return
-	}
-	scale := float64(cell) / float64(max(m.W, m.H))
-	w, h := max(int(float64(m.W)*scale), 1), max(int(float64(m.H)*scale), 1)
-	for y := 0; y < h; y++ {
-		sy := min(int(float64(y)/scale), m.H-1)
-		for x := 0; x < w; x++ {
-			sx := min(int(float64(x)/scale), m.W-1)
-			o := sy*m.Stride + sx*m.C
-			var r, g, b uint8
-			if m.C == 1 {
-				r, g, b = m.Pix[o], m.Pix[o], m.Pix[o]
-			} else {
-				r, g, b = m.Pix[o], m.Pix[o+1], m.Pix[o+2]
-			}
-			d := dst.PixOffset(x0+x, y0+y)
-			dst.Pix[d], dst.Pix[d+1], dst.Pix[d+2], dst.Pix[d+3] = r, g, b, 255
-		}
-	}
+	return canvas.WritePNG(path)
 }

@@ -36,7 +36,7 @@ func TestKillAndRerun(t *testing.T) {
 	}
 	out, clean := filepath.Join(tmp, "out"), filepath.Join(tmp, "clean")
 	args := func(dir string) []string {
-		return []string{"pack", "--quiet", "--in", in, "--out", dir, "--encoding", "raw-zstd", "--dict", "--shard-size", "128KiB", "--workers", "1"}
+		return []string{"pack", "--quiet", "--in", in, "--out", dir, "--encoding", "raw-zstd", "--dict", "--shard-size", "128KiB", "--workers", "1", "--cifar-partial"}
 	}
 	cmd := exec.Command(bin, args(out)...)
 	var stderr bytes.Buffer
@@ -121,7 +121,7 @@ func TestInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(tmp, "out")
-	cmd := exec.Command(bin, "pack", "--quiet", "--in", in, "--out", out, "--encoding", "raw-zstd", "--shard-size", "64KiB", "--workers", "1")
+	cmd := exec.Command(bin, "pack", "--quiet", "--in", in, "--out", out, "--encoding", "raw-zstd", "--shard-size", "64KiB", "--workers", "1", "--cifar-partial")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -224,38 +224,43 @@ func TestFashionMNIST(t *testing.T) {
 	}
 }
 
-// TestMkPhotosDeterministic builds a few benchmark photos twice with
-// different worker counts and compares every byte.
-func TestMkPhotosDeterministic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decodes two wallpapers: skipped with -short")
+// TestTwoPacksOneOut: while one pack writes into a directory, a second pack
+// into it (here, of the same split) fails at once, naming the first
+// process, and the first completes untouched. Before, the second removed
+// the first one's temporary files and both wrote the same names.
+func TestTwoPacksOneOut(t *testing.T) {
+	tmp := t.TempDir()
+	bin := buildBinary(t, tmp)
+	in := filepath.Join(tmp, "data_batch_1.bin")
+	if err := fixture.CIFAR10(in, 3000, 0); err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range photoSources {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("wallpaper packages not installed (%v)", err)
-		}
+	out := filepath.Join(tmp, "out")
+	args := []string{"pack", "--quiet", "--in", in, "--out", out, "--encoding", "raw-zstd", "--shard-size", "64KiB", "--workers", "1", "--cifar-partial"}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	a, b := t.TempDir(), t.TempDir()
-	if rc, _, errs := shardify(t, "mkphotos", "--out", a, "--n", "12", "--seed", "7", "--workers", "1", "--max-sources", "2"); rc != 0 {
-		t.Fatal(errs)
+	// Freeze the first pack mid-shard, so that the second surely runs
+	// while it holds the lock.
+	if !signalMidShard(t, cmd, out, syscall.SIGSTOP) {
+		cmd.Process.Kill()
+		t.Fatal("no temporary shard seen")
 	}
-	if rc, _, errs := shardify(t, "mkphotos", "--out", b, "--n", "12", "--seed", "7", "--workers", "3", "--max-sources", "2"); rc != 0 {
-		t.Fatal(errs)
+	rc, _, errs := shardify(t, args...)
+	cmd.Process.Signal(syscall.SIGCONT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("first pack: %v\n%s", err, stderr.String())
 	}
-	for c := 0; c < 2; c++ { // two sources fill classes 0 and 1
-		sameDirs(t, filepath.Join(a, fmt.Sprintf("class_%02d", c)), filepath.Join(b, fmt.Sprintf("class_%02d", c)))
+	if rc != 1 || !strings.Contains(errs, fmt.Sprintf("another writer (process %d)", cmd.Process.Pid)) {
+		t.Fatalf("second pack: rc %d %s", rc, errs)
 	}
-	src, _ := os.ReadFile(filepath.Join(a, "SOURCES.txt"))
-	if lines := strings.Count(string(src), "\n"); lines != 13 {
-		t.Fatalf("SOURCES.txt has %d lines", lines)
+	if rc, stdout, _ := shardify(t, "verify", out); rc != 0 {
+		t.Fatalf("verify of the first pack: %s", stdout)
 	}
-	out := t.TempDir()
-	mustPack(t, "--in", a, "--out", out, "--encoding", "keep", "--strict")
-	d := open(t, out)
-	for i := 0; i < d.Len(); i++ {
-		rec, _ := pixels(t, d, i)
-		if short := min(rec.Width, rec.Height); short < 256 || short > 500 || rec.Encoding != shards.JPEG || rec.Channels != 3 {
-			t.Fatalf("photo %s: %dx%dx%d %v", rec.Key, rec.Width, rec.Height, rec.Channels, rec.Encoding)
-		}
+	if d := open(t, out); d.Len() != 3000 {
+		t.Fatalf("%d records", d.Len())
 	}
 }

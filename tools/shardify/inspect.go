@@ -2,25 +2,19 @@ package main
 
 import (
 	"fmt"
-	"image"
 	"image/color"
-	"image/draw"
-	"image/png"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 
-	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
-	"golang.org/x/image/math/fixed"
-
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/progress"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
-	"github.com/pairflow/pairflow/tools/shardify/internal/progress"
 )
 
 const inspectSynopsis = `Usage: shardify inspect DIR [--contact-sheet OUT.png] [--n 64]
@@ -28,7 +22,8 @@ const inspectSynopsis = `Usage: shardify inspect DIR [--contact-sheet OUT.png] [
 Prints what the split in DIR holds: record and shard counts, classes with
 their record counts, stored bytes, encodings, and a histogram of image sizes
 (by longer side). Reads every record (checking CRCs). With --contact-sheet,
-also writes a PNG grid of the first N images with their labels drawn below.`
+also writes a PNG grid of the first N images with their labels drawn below.
+DIR may be s3://... or https://... (see shardify verify).`
 
 // summary of a split, filled by scanning it.
 type inspection struct {
@@ -44,6 +39,8 @@ type inspection struct {
 
 func cmdInspect(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("inspect", inspectSynopsis, stderr)
+	var remote cli.Remote
+	remote.Register(fs)
 	sheet := fs.String("contact-sheet", "", "write a PNG contact sheet of the first N images to this file")
 	n := fs.Int("n", 64, "number of images on the contact sheet (1..1024)")
 	cell := fs.Int("cell", 96, "thumbnail size in pixels on the contact sheet (16..512)")
@@ -59,7 +56,11 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --n must be 1..1024 and --cell 16..512", cli.ErrUsage)
 	}
 	dir := pos[0]
-	d, err := shards.Open(dir)
+	oo, err := remote.OpenOptions()
+	if err != nil {
+		return err
+	}
+	d, err := shards.Open(dir, oo)
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", dir, err)
 	}
@@ -121,6 +122,18 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(w, " %s=%s", k, m.Options[k])
 		}
 		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "manifest version %d", m.Version)
+	if m.MaxPixels > 0 {
+		fmt.Fprintf(w, "; pixel budget %d (the default pipeline's is %d)", m.MaxPixels, int64(imageio.DefaultMaxPixels))
+	}
+	fmt.Fprintln(w)
+	for _, in := range m.Inputs {
+		if in.Files > 0 {
+			fmt.Fprintf(w, "input %s: %d files, %s, sha256 of the listing %s\n", in.Path, in.Files, progress.Bytes(in.Bytes), in.SHA256)
+		} else {
+			fmt.Fprintf(w, "input %s: %s, sha256 %s\n", strconv.Quote(in.Path), progress.Bytes(in.Bytes), in.SHA256)
+		}
 	}
 	labels := make([]int32, 0, len(in.byLabel))
 	for l := range in.byLabel {
@@ -226,11 +239,10 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 	rows := (n + cols - 1) / cols
 	const text, pad = 16, 4
 	cw, ch := cell+pad, cell+text+pad
-	sheet := image.NewRGBA(image.Rect(0, 0, cols*cw+pad, rows*ch+pad))
-	draw.Draw(sheet, sheet.Bounds(), image.NewUniform(color.RGBA{32, 32, 32, 255}), image.Point{}, draw.Src)
+	canvas := sheet.New(cols*cw+pad, rows*ch+pad, color.RGBA{32, 32, 32, 255})
 	classes := d.Manifest().Classes
-	face := basicfont.Face7x13
 	var rec shards.Record
+	var scratch ops.Scratch
 	for i := 0; i < n; i++ {
 		if err := d.Record(i, &rec); err != nil {
 			return i, err
@@ -239,11 +251,10 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 		img, err := recordImage(&rec)
 		if err == nil {
 			tw, th := fitBox(img.W, img.H, cell)
-			var t *ops.Image
-			t, err = convert.Resize(nil, img, tw, th, convert.CatmullRom)
+			t := &ops.Image{}
+			err = ops.Resample(&scratch, t, img, tw, th)
 			if err == nil {
-				ox, oy := x0+(cell-tw)/2, y0+(cell-th)/2
-				draw.Draw(sheet, image.Rect(ox, oy, ox+tw, oy+th), convert.ToImage(t), image.Point{}, draw.Src)
+				canvas.Put(t, x0+(cell-tw)/2, y0+(cell-th)/2)
 			}
 		}
 		label := "-"
@@ -259,19 +270,9 @@ func writeContactSheet(d *shards.Dataset, out string, n, cell int) (int, error) 
 		if maxc := cell / 7; len(label) > maxc {
 			label = label[:maxc]
 		}
-		dr := font.Drawer{Dst: sheet, Src: image.NewUniform(color.RGBA{240, 240, 240, 255}), Face: face,
-			Dot: fixed.P(x0, y0+cell+12)}
-		dr.DrawString(label)
+		canvas.Label(x0, y0+cell+12, label, color.RGBA{240, 240, 240, 255})
 	}
-	f, err := os.Create(out)
-	if err != nil {
-		return 0, err
-	}
-	if err := png.Encode(f, sheet); err != nil {
-		f.Close()
-		return 0, err
-	}
-	return n, f.Close()
+	return n, canvas.WritePNG(out)
 }
 
 // fitBox scales w×h (up or down) so the longer side is box.

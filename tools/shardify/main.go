@@ -49,8 +49,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVerify(args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(args[1:], stdout, stderr)
-	case "mkphotos": // hidden: builds the benchmark photo folder (scripts/benchdata.sh)
-		err = cmdMkPhotos(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -66,7 +66,7 @@ func TestPackCIFAR10(t *testing.T) {
 	fixture.CIFAR10(filepath.Join(in, "data_batch_2.bin"), 20, 1000)
 	fixture.CIFAR10(filepath.Join(in, "test_batch.bin"), 10, 5000)
 	os.WriteFile(filepath.Join(in, "batches.meta.txt"), []byte("airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n"), 0o644)
-	mustPack(t, "--in", in, "--out", out, "--encoding", "raw-s2")
+	mustPack(t, "--in", in, "--out", out, "--encoding", "raw-s2", "--cifar-partial")
 	d := open(t, out)
 	m := d.Manifest()
 	if d.Len() != 50 || len(m.Classes) != 10 || m.Classes[3] != "cat" || m.Options["source"] != "cifar" {
@@ -76,8 +76,14 @@ func TestPackCIFAR10(t *testing.T) {
 	if rec.Key != "data_batch_2/00003" || rec.Label != 3 || !bytes.Equal(img.Pix, fixture.Pixels(1003, 32, 32, 3).Pix) {
 		t.Fatalf("record 33: key %q label %d", rec.Key, rec.Label)
 	}
-	mustPack(t, "--in", in, "--out", out, "--split", "test", "--encoding", "raw-zstd")
-	if d2 := open(t, out); d2.Len() != 10 {
+	// Another split goes to another directory: a pack does not remove
+	// the index.json of a split it is not writing.
+	if rc, _, errs := shardify(t, "pack", "--quiet", "--in", in, "--out", out, "--split", "test", "--cifar-partial"); rc != 1 || !strings.Contains(errs, `belongs to split "train"`) {
+		t.Fatalf("test split over train: rc %d %s", rc, errs)
+	}
+	testOut := t.TempDir()
+	mustPack(t, "--in", in, "--out", testOut, "--split", "test", "--encoding", "raw-zstd", "--cifar-partial")
+	if d2 := open(t, testOut); d2.Len() != 10 {
 		t.Fatalf("test split: %d records", d2.Len())
 	}
 }
@@ -90,7 +96,7 @@ func TestPackCIFAR100AndIDX(t *testing.T) {
 		names[i] = fmt.Sprintf("fine%d", i)
 	}
 	os.WriteFile(filepath.Join(in, "fine_label_names.txt"), []byte(strings.Join(names, "\n")), 0o644)
-	mustPack(t, "--in", filepath.Join(in, "train.bin"), "--out", out)
+	mustPack(t, "--in", filepath.Join(in, "train.bin"), "--out", out, "--cifar-partial")
 	d := open(t, out)
 	rec, img := pixels(t, d, 123)
 	if d.Len() != 150 || rec.Label != 23 || string(rec.Meta) != `{"coarse_label":3}` || d.Manifest().Classes[23] != "fine23" ||

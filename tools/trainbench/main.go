@@ -1,5 +1,5 @@
 // Command trainbench measures pairflow's SimCLR training step on the
-// workload of ../shared/peers/train_bench.py: 256 source images = 512 views
+// workload of the PyTorch peer benchmark quoted in docs/benchmarks.md: 256 source images = 512 views
 // of 3×32×32 (random N(0,1) inputs) in one forward pass, encoder, projection
 // head Linear(d,512)-ReLU-Linear(512,128), NT-Xent τ=0.5, SGD momentum 0.9
 // (lr 0.1, weight decay 1e-6) or Adam (lr 1e-3). It prints source images/s
@@ -10,55 +10,90 @@
 // Usage:
 //
 //	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json]
+//
+// Exit status: 0 on success, 2 for a usage error, 1 for any other failure.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"sort"
 	"time"
 
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/trainer"
 )
-
-func main() {
-	encoder := flag.String("encoder", "smallcnn", "encoder: smallcnn (E1) or resnet18 (E2)")
-	threads := flag.Int("threads", 2, "threads (GOMAXPROCS and kernel goroutines)")
-	batch := flag.Int("batch", 256, "source images per step (views = 2×)")
-	steps := flag.Int("steps", 0, "timed steps (default smallcnn 10, resnet18 3)")
-	warmup := flag.Int("warmup", 0, "warm-up steps (default smallcnn 3, resnet18 1)")
-	opt := flag.String("opt", "sgd", "optimizer: sgd or adam")
-	noForward := flag.Bool("no-forward", false, "skip the forward-only measurement")
-	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
-	clock := flag.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
-	flag.Parse()
-	switch *clock {
-	case "wall":
-	case "cpu":
-		if cpuSeconds() == 0 {
-			fmt.Fprintln(os.Stderr, "trainbench: -clock cpu: no CPU-time source on this system")
-			os.Exit(2)
-		}
-		stepClock = cpuSeconds
-	default:
-		fmt.Fprintf(os.Stderr, "trainbench: -clock %q: want wall or cpu\n", *clock)
-		os.Exit(2)
-	}
-	if err := run(*encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut); err != nil {
-		fmt.Fprintln(os.Stderr, "trainbench:", err)
-		os.Exit(1)
-	}
-}
 
 // stepClock reads the clock steps are timed by, in seconds: the wall
 // clock, or with -clock cpu the process's CPU time.
 var stepClock = func() float64 { return time.Since(clockStart).Seconds() }
 
 var clockStart = time.Now()
+
+func main() {
+	os.Exit(cli.ExitCode("trainbench", run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+}
+
+// run is the command: usage errors wrap cli.ErrUsage.
+func run(args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("trainbench", flag.ContinueOnError)
+	// A usage error prints the usage text above its one-line message
+	// (the flag package has printed it already for a flag it cannot parse).
+	parsed := false
+	defer func() {
+		if parsed && errors.Is(err, cli.ErrUsage) {
+			fs.Usage()
+		}
+	}()
+	fs.SetOutput(stderr)
+	encoder := fs.String("encoder", "smallcnn", "encoder: smallcnn (E1) or resnet18 (E2)")
+	threads := fs.Int("threads", 2, "threads (GOMAXPROCS and kernel goroutines)")
+	batch := fs.Int("batch", 256, "source images per step (views = 2×)")
+	steps := fs.Int("steps", 0, "timed steps (default smallcnn 10, resnet18 3)")
+	warmup := fs.Int("warmup", 0, "warm-up steps (default smallcnn 3, resnet18 1)")
+	opt := fs.String("opt", "sgd", "optimizer: sgd or adam")
+	noForward := fs.Bool("no-forward", false, "skip the forward-only measurement")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	clock := fs.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	}
+	parsed = true
+	switch *clock {
+	case "wall":
+	case "cpu":
+		if cpuSeconds() == 0 {
+			return fmt.Errorf("%w: -clock cpu: no CPU-time source on this system", cli.ErrUsage)
+		}
+		stepClock = cpuSeconds
+	default:
+		return fmt.Errorf("%w: -clock %q: want wall or cpu", cli.ErrUsage, *clock)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
+	}
+	switch *encoder {
+	case "E1", "E2", "smallcnn", "resnet18":
+	default:
+		return fmt.Errorf("%w: -encoder %q (want smallcnn or resnet18)", cli.ErrUsage, *encoder)
+	}
+	if *opt != "sgd" && *opt != "adam" {
+		return fmt.Errorf("%w: -opt %q (want sgd or adam)", cli.ErrUsage, *opt)
+	}
+	if *threads < 1 || *batch < 1 || *steps < 0 || *warmup < 0 {
+		return fmt.Errorf("%w: -threads %d -batch %d -steps %d -warmup %d (want ≥ 1, ≥ 1, ≥ 0, ≥ 0)", cli.ErrUsage, *threads, *batch, *steps, *warmup)
+	}
+	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut)
+}
 
 type summary struct {
 	StepS      []float64  `json:"step_s"`
@@ -76,7 +111,7 @@ func summarise(ts []float64, n int, flops float64) summary {
 	return summary{StepS: ts, ImagesPerS: [3]float64{float64(n) / med, float64(n) / s[len(s)-1], float64(n) / s[0]}, GFLOPPerS: flops / med / 1e9}
 }
 
-func run(encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut string) error {
+func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut string) error {
 	switch encoder {
 	case "E1":
 		encoder = "smallcnn"
@@ -151,22 +186,22 @@ func run(encoder string, threads, batch, steps, warmup int, opt string, noForwar
 		res["forward_only"] = summarise(ft, batch, float64(fwdFlops))
 	}
 	tr := res["train"].(summary)
-	fmt.Printf("pairflow trainbench: %s, %d threads, tier %s (process %s), %d views of 3x32x32, opt %s\n", encoder, threads, trainer.KernelTier(), cpu.Describe(), 2*batch, opt)
-	fmt.Printf("train:        %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s  step %.3f s\n",
+	fmt.Fprintf(stdout, "pairflow trainbench: %s, %d threads, tier %s (process %s), %d views of 3x32x32, opt %s\n", encoder, threads, trainer.KernelTier(), cpu.Describe(), 2*batch, opt)
+	fmt.Fprintf(stdout, "train:        %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s  step %.3f s\n",
 		tr.ImagesPerS[0], tr.ImagesPerS[1], tr.ImagesPerS[2], tr.GFLOPPerS, float64(batch)/tr.ImagesPerS[0])
 	if f, ok := res["forward_only"].(summary); ok {
-		fmt.Printf("forward-only: %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s\n", f.ImagesPerS[0], f.ImagesPerS[1], f.ImagesPerS[2], f.GFLOPPerS)
+		fmt.Fprintf(stdout, "forward-only: %8.1f images/s (median; min %.1f, max %.1f)  %6.1f GFLOP/s\n", f.ImagesPerS[0], f.ImagesPerS[1], f.ImagesPerS[2], f.GFLOPPerS)
 	}
 	var total float64
 	for _, k := range prof.Kinds() {
 		total += (prof.Forward[k] + prof.Backward[k]).Seconds()
 	}
 	perStep := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(len(pt)) }
-	fmt.Printf("time per training step by layer kind (%d profiled steps):\n  %-10s %9s %9s %7s\n", len(pt), "kind", "fwd ms", "bwd ms", "share")
+	fmt.Fprintf(stdout, "time per training step by layer kind (%d profiled steps):\n  %-10s %9s %9s %7s\n", len(pt), "kind", "fwd ms", "bwd ms", "share")
 	kinds := map[string]any{}
 	for _, k := range prof.Kinds() {
 		f, b := prof.Forward[k], prof.Backward[k]
-		fmt.Printf("  %-10s %9.1f %9.1f %6.1f%%\n", k, perStep(f), perStep(b), 100*(f+b).Seconds()/total)
+		fmt.Fprintf(stdout, "  %-10s %9.1f %9.1f %6.1f%%\n", k, perStep(f), perStep(b), 100*(f+b).Seconds()/total)
 		kinds[k] = map[string]float64{"fwd_ms": perStep(f), "bwd_ms": perStep(b)}
 	}
 	res["per_kind_ms"] = kinds

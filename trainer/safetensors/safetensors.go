@@ -11,6 +11,7 @@
 package safetensors
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -19,6 +20,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // Sentinel errors.
@@ -140,8 +143,19 @@ func Write(w io.Writer, tensors []Tensor, metadata map[string]string) error {
 // byte range, ranges that tile the data section exactly, and a data section
 // of exactly that length. Memory grows only as data actually arrives.
 func Read(r io.Reader, name string) (*File, error) {
+	return ReadSized(r, -1, name)
+}
+
+// ReadSized is Read for an input of known length size (a regular file's
+// size; -1 if unknown): the lengths the file declares — of its header, then
+// of its data — are checked against size before either is read, so a
+// damaged length fails at once with both figures.
+func ReadSized(r io.Reader, size int64, name string) (*File, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("safetensors: %s: %s: %w", name, fmt.Sprintf(format, args...), ErrFormat)
+	}
+	if size >= 0 && size < 8 {
+		return nil, bad("%d bytes, shorter than the 8-byte header length", size)
 	}
 	var n [8]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
@@ -150,6 +164,9 @@ func Read(r io.Reader, name string) (*File, error) {
 	hl := binary.LittleEndian.Uint64(n[:])
 	if hl < 2 || hl > MaxHeaderBytes {
 		return nil, bad("header length %d outside [2, %d]", hl, MaxHeaderBytes)
+	}
+	if size >= 0 && hl > uint64(size-8) {
+		return nil, bad("header length %d, but the file has %d bytes after the length", hl, size-8)
 	}
 	hj, err := io.ReadAll(io.LimitReader(r, int64(hl)))
 	if err != nil {
@@ -223,6 +240,9 @@ func Read(r io.Reader, name string) (*File, error) {
 		}
 		end = s.to
 	}
+	if rest := size - 8 - int64(hl); size >= 0 && rest != end {
+		return nil, bad("the header declares %d bytes of tensor data, the file holds %d", end, rest)
+	}
 	data, err := io.ReadAll(io.LimitReader(r, end+1))
 	if err != nil {
 		return nil, bad("reading data: %v", err)
@@ -239,6 +259,18 @@ func Read(r io.Reader, name string) (*File, error) {
 		f.byName[s.t.Name] = i
 	}
 	return f, nil
+}
+
+// ReadFile reads the safetensors file at path with ReadSized. Only a
+// regular file is read (see package inputfile): a device or FIFO is refused
+// at once.
+func ReadFile(path string) (*File, error) {
+	f, size, err := inputfile.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer f.Close()
+	return ReadSized(bufio.NewReaderSize(f, 1<<16), size, path)
 }
 
 // numel is the element count of a shape, false for a negative dimension or a

@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // The trainer's golden checkpoint is a real file to start from.
@@ -45,6 +48,70 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// ReadSized checks the declared lengths against the input's size before
+// reading either: a header or data section longer than the file fails at
+// once, naming both figures.
+func TestReadSized(t *testing.T) {
+	good, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSized(bytes.NewReader(good), int64(len(good)), "good"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A reader that fails if asked for more than the first 8 bytes proves
+	// the header length is refused before the header is read.
+	bigHeader := binary.LittleEndian.AppendUint64(nil, MaxHeaderBytes)
+	if _, err := ReadSized(&onlyFirst{b: bigHeader}, 4096, "big"); !errors.Is(err, ErrFormat) ||
+		!strings.Contains(err.Error(), "header length 104857600, but the file has 4088 bytes") {
+		t.Errorf("header longer than the file: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		size int64
+		want string
+	}{
+		{"cut", int64(len(good)) - 4, "declares"},
+		{"longer", int64(len(good)) + 4, "declares"},
+		{"tiny", 3, "shorter than"},
+	} {
+		if _, err := ReadSized(bytes.NewReader(good), c.size, c.name); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+type onlyFirst struct {
+	b []byte
+	n int
+}
+
+func (r *onlyFirst) Read(p []byte) (int, error) {
+	if r.n >= len(r.b) {
+		return 0, errors.New("read past the header length")
+	}
+	n := copy(p, r.b[r.n:])
+	r.n += n
+	return n, nil
+}
+
+// ReadFile refuses what is not a regular file without reading it:
+// /dev/zero would otherwise be read as a stream of zeros.
+func TestReadFile(t *testing.T) {
+	if _, err := ReadFile(golden); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/dev/zero", t.TempDir()} {
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		if _, err := ReadFile(p); !errors.Is(err, inputfile.ErrNotRegular) {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
 // FuzzRead: run with a short minimisation budget, as minimising inputs grown
 // from the 1 KB seed takes the default 60 s each:
 //
@@ -58,6 +125,10 @@ func FuzzRead(f *testing.F) {
 	f.Add(append(append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...), 0, 0, 128, 63))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := Read(bytes.NewReader(b), "fuzz")
+		// Knowing the size changes when an error is found, not whether.
+		if _, serr := ReadSized(bytes.NewReader(b), int64(len(b)), "fuzz"); (serr == nil) != (err == nil) {
+			t.Fatalf("Read: %v; ReadSized: %v", err, serr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrFormat) {
 				t.Fatalf("error without ErrFormat: %v", err)

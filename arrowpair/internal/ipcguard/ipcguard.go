@@ -58,6 +58,9 @@ type Messages struct {
 	// before arrow-go builds arrays from them (arrow-go panics, and leaks
 	// what it built, on inconsistent ones).
 	schema *arrow.Schema
+	// endMarker: the stream ended with its end-of-stream marker (not a bare
+	// end of input).
+	endMarker bool
 }
 
 // NewMessages returns a Messages reading from r, allocating message bodies
@@ -86,6 +89,11 @@ func (g *Messages) Release() {
 // them.
 func (g *Messages) SetSchema(s *arrow.Schema) { g.schema = s }
 
+// EndMarker reports whether the stream ended with the end-of-stream marker
+// (a writer that finished), rather than at a bare end of input (possibly a
+// cut between messages).
+func (g *Messages) EndMarker() bool { return g.endMarker }
+
 // Message reads the next message: (nil, io.EOF) at the end-of-stream marker
 // or a clean end of input.
 func (g *Messages) Message() (*ipc.Message, error) {
@@ -106,6 +114,7 @@ func (g *Messages) Message() (*ipc.Message, error) {
 		n = binary.LittleEndian.Uint32(word[:])
 	}
 	if n == 0 {
+		g.endMarker = true
 		return nil, io.EOF
 	}
 	if n < 8 || n > maxMetadataBytes {

@@ -1,16 +1,13 @@
 package evalkit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -65,13 +62,9 @@ func LoadEncoder(path string) (*trainer.Encoder[float32], Meta, error) {
 // LoadEncoderAs is LoadEncoder where a non-empty model and non-zero channels
 // override the checkpoint's.
 func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32], Meta, error) {
-	data, err := os.ReadFile(path)
+	f, _, err := trainer.ReadCheckpointFile(path)
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder: %w", err)
-	}
-	f, err := trainer.ReadSafetensors(bytes.NewReader(data), path)
-	if err != nil {
-		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w", path, err)
 	}
 	meta, err := parseMeta(f.Metadata[trainer.MetaConfig])
 	if err != nil {
@@ -101,7 +94,7 @@ func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32],
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w: %w", path, ErrCheckpoint, err)
 	}
-	if _, err := trainer.LoadCheckpoint(bytes.NewReader(data), path, enc, nil); err != nil {
+	if _, err := trainer.LoadCheckpointFrom(f, path, enc, nil); err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w", path, err)
 	}
 	return enc, meta, nil
@@ -222,14 +215,13 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 		}
 		err := func() error {
 			defer rec.Release()
-			views, err := arrowpair.TensorsByName(rec, "view")
+			b, err := arrowpair.ReadBatch(rec)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrFeatures, err)
+			}
+			views, err := b.Tensors("view")
 			if err != nil {
 				return err
-			}
-			ids, ok1 := rec.Column(0).(*array.Uint64)
-			labs, ok2 := rec.Column(2).(*array.Int32)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("%w: unexpected sample_id/label columns", ErrFeatures)
 			}
 			m := views.Len()
 			if cap(buf) < m*elems {
@@ -241,15 +233,15 @@ func Features(ctx context.Context, ds *shards.Dataset, enc *trainer.Encoder[floa
 			}
 			out := enc.Forward(trainer.Tensor[float32]{Data: buf, Shape: []int{m, sh.C, sh.H, sh.W}})
 			for i := range m {
-				id := ids.Value(i)
+				id := b.SampleID(i)
 				if id >= uint64(n) || seen[id] {
 					return fmt.Errorf("%w: sample_id %d out of range or repeated", ErrFeatures, id)
 				}
 				seen[id] = true
 				copy(feats[int(id)*dim:(int(id)+1)*dim], out.Data[i*dim:(i+1)*dim])
 				labels[id] = -1
-				if labs.IsValid(i) {
-					labels[id] = labs.Value(i)
+				if l, ok := b.Label(i); ok {
+					labels[id] = l
 				}
 			}
 			count += m

@@ -9,20 +9,25 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"image"
 	"image/jpeg"
 	"image/png"
+	"math"
+	"sync"
 
+	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/sheet"
 	"github.com/pairflow/pairflow/tools/shardify/internal/source"
 )
 
 // Encodings lists the --encoding values.
 var Encodings = []string{"raw-zstd", "raw-s2", "keep", "jpeg"}
 
-// DefaultMaxPixels is the default pixel budget: 100 megapixels.
-const DefaultMaxPixels = 100_000_000
+// DefaultMaxPixels is the default pixel budget: the pipeline's
+// (imageio.DefaultMaxPixels, 64 Mi pixels), so that whatever packs by default
+// can be read by a default pipeline.
+const DefaultMaxPixels = imageio.DefaultMaxPixels
 
 // ErrOptions reports an invalid option.
 var ErrOptions = errors.New("invalid option")
@@ -37,7 +42,7 @@ type DecodeFunc func(data []byte, maxPixels int64) (img *ops.Image, format strin
 type Options struct {
 	Encoding  string // one of Encodings
 	Quality   int    // JPEG quality 1..100 for "jpeg" and re-encoded "keep"
-	MaxSide   int    // 0: no limit; else downscale so the longer side ≤ MaxSide
+	MaxSide   int    // 0: no limit; else downscale (ops.Resample) so the longer side ≤ MaxSide
 	MaxPixels int64  // pixel budget per image; 0 means DefaultMaxPixels
 }
 
@@ -145,7 +150,10 @@ func (c *Converter) Convert(it source.Item) Result {
 		return r
 	}
 	if resize {
-		m, err := Resize(nil, img, nw, nh, CatmullRom)
+		m := &ops.Image{}
+		s := scratchPool.Get().(*ops.Scratch)
+		err := ops.Resample(s, m, img, nw, nh)
+		scratchPool.Put(s)
 		if err != nil {
 			r.Skip = "resize: " + err.Error()
 			return r
@@ -194,32 +202,35 @@ func tight(img *ops.Image) []byte {
 	return out
 }
 
-// ToImage wraps or converts img as a standard library image: *image.Gray
-// for one channel (sharing pixels), *image.RGBA for three (copied).
-func ToImage(img *ops.Image) image.Image {
-	if img.C == 1 {
-		return &image.Gray{Pix: img.Pix, Stride: img.Stride, Rect: image.Rect(0, 0, img.W, img.H)}
-	}
-	out := image.NewRGBA(image.Rect(0, 0, img.W, img.H))
-	for y := 0; y < img.H; y++ {
-		in, o := img.Row(y), out.Pix[y*out.Stride:]
-		for x := 0; x < img.W; x++ {
-			o[4*x], o[4*x+1], o[4*x+2], o[4*x+3] = in[3*x], in[3*x+1], in[3*x+2], 255
-		}
-	}
-	return out
-}
-
 // EncodeJPEG encodes img as baseline JPEG (4:2:0 for RGB) at quality q.
 func EncodeJPEG(img *ops.Image, q int) ([]byte, error) {
 	var buf bytes.Buffer
-	err := jpeg.Encode(&buf, ToImage(img), &jpeg.Options{Quality: q})
+	err := jpeg.Encode(&buf, sheet.ToImage(img), &jpeg.Options{Quality: q})
 	return buf.Bytes(), err
 }
 
 // EncodePNG encodes img as PNG with default compression.
 func EncodePNG(img *ops.Image) ([]byte, error) {
 	var buf bytes.Buffer
-	err := png.Encode(&buf, ToImage(img))
+	err := png.Encode(&buf, sheet.ToImage(img))
 	return buf.Bytes(), err
 }
+
+// FitInside returns the size of a w×h image scaled so its longer side is
+// at most maxSide, aspect ratio preserved (rounded, at least 1), and whether
+// that is a change.
+func FitInside(w, h, maxSide int) (int, int, bool) {
+	if maxSide <= 0 || (w <= maxSide && h <= maxSide) {
+		return w, h, false
+	}
+	if w >= h {
+		nh := max(1, int(math.Round(float64(h)*float64(maxSide)/float64(w))))
+		return maxSide, nh, true
+	}
+	nw := max(1, int(math.Round(float64(w)*float64(maxSide)/float64(h))))
+	return nw, maxSide, true
+}
+
+// scratchPool holds the resampler's per-goroutine buffers: Convert runs on
+// many goroutines at once.
+var scratchPool = sync.Pool{New: func() any { return new(ops.Scratch) }}

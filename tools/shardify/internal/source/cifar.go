@@ -27,12 +27,19 @@ import (
 // data_batch_*/test_batch CIFAR-10), else by which record size divides the
 // file size. A directory input means its training batches, or its test
 // batch when the split is "test". A record whose label is out of range is
-// skipped; a file whose size is not a whole number of records is an error.
+// skipped; a file whose size is not a whole number of records is an error,
+// and so is a batch under an official name (data_batch_N.bin, test_batch.bin,
+// train.bin, test.bin) that does not hold the official number of records
+// (10000, or 50000 for CIFAR-100's train.bin): a batch cut at a record
+// boundary is otherwise indistinguishable from a whole one. Options.
+// PartialCIFAR accepts such batches (subsets, test fixtures).
 type cifarSource struct {
 	files   []cifarFile
 	fi      int
-	f       *os.File
+	f       *hashFile
 	r       *bufio.Reader
+	inputs  []Input
+	ended   bool
 	ri      int
 	classes []string
 	total   int
@@ -51,6 +58,20 @@ const (
 	cifar10Rec  = 1 + cifarPixels
 	cifar100Rec = 2 + cifarPixels
 )
+
+// officialRecords is the record count of an official CIFAR batch name, or 0.
+func officialRecords(path string) int {
+	base := strings.ToLower(filepath.Base(path))
+	switch {
+	case base == "train.bin":
+		return 50000
+	case base == "test.bin", base == "test_batch.bin":
+		return 10000
+	case strings.HasPrefix(base, "data_batch_") && strings.HasSuffix(base, ".bin"):
+		return 10000
+	}
+	return 0
+}
 
 func cifarVariant(path string, size int64) (hundred bool, err error) {
 	base := strings.ToLower(filepath.Base(path))
@@ -128,7 +149,12 @@ func OpenCIFAR(in string, opt Options) (Source, error) {
 			rec = cifar100Rec
 			hundreds++
 		}
-		s.files = append(s.files, cifarFile{path: p, name: filepath.Base(p), hundred: h, n: int(st.Size() / rec)})
+		n := int(st.Size() / rec)
+		if want := officialRecords(p); want > 0 && n != want && !opt.PartialCIFAR {
+			return nil, fmt.Errorf("source: cifar: %s: %w: %d records, an official batch of this name holds %d (cut short?); --cifar-partial accepts it",
+				filepath.Base(p), ErrFormat, n, want)
+		}
+		s.files = append(s.files, cifarFile{path: p, name: filepath.Base(p), hundred: h, n: n})
 		s.total += int(st.Size() / rec)
 		s.bytes += st.Size()
 	}
@@ -157,17 +183,36 @@ func (s *cifarSource) Close() error {
 	return nil
 }
 
+// Inputs returns each batch file's digest once Next has returned io.EOF.
+func (s *cifarSource) Inputs() ([]Input, error) {
+	if !s.ended {
+		return nil, errNotEnded
+	}
+	return s.inputs, nil
+}
+
 func (s *cifarSource) Next() (Item, error) {
 	for s.f == nil || s.ri >= s.files[s.fi].n {
 		if s.f != nil {
+			// The file must end where its records do (it may have grown
+			// since Open measured it).
+			if _, err := s.r.ReadByte(); err != io.EOF {
+				return Item{}, fmt.Errorf("source: cifar: %s: %w: data after record %d (the file changed while read?)", s.files[s.fi].name, ErrFormat, s.ri-1)
+			}
+			in, err := s.f.finish()
+			if err != nil {
+				return Item{}, fmt.Errorf("source: cifar: %w", err)
+			}
+			s.inputs = append(s.inputs, in)
 			s.f.Close()
 			s.f = nil
 			s.fi++
 		}
 		if s.fi >= len(s.files) {
+			s.ended = true
 			return Item{}, io.EOF
 		}
-		f, err := os.Open(s.files[s.fi].path)
+		f, err := openHashed(s.files[s.fi].path, s.files[s.fi].name)
 		if err != nil {
 			return Item{}, fmt.Errorf("source: cifar: %w", err)
 		}

@@ -51,7 +51,10 @@ func seedFile(f *testing.F, write func(dir string) string) []byte {
 func FuzzIDX(f *testing.F) {
 	plain := seedFile(f, func(d string) string { p, _ := fixture.IDX(d, "a", 3, 4, 4, false); return p })
 	gz := seedFile(f, func(d string) string { p, _ := fixture.IDX(d, "a", 3, 4, 4, true); return p })
-	fuzzFile(f, "a-images-idx3-ubyte", "idx", plain, gz, []byte{0, 0, 8, 4, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3})
+	badTrailer := append([]byte(nil), gz...)
+	badTrailer[len(badTrailer)-8] ^= 1
+	fuzzFile(f, "a-images-idx3-ubyte", "idx", plain, gz, badTrailer, append(append([]byte(nil), plain...), 9), append(append([]byte(nil), gz...), 0x1f, 0x8b),
+		[]byte{0, 0, 8, 4, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 3, 1, 2, 3})
 }
 
 func FuzzCIFAR(f *testing.F) {
@@ -66,7 +69,10 @@ func FuzzWebDataset(f *testing.F) {
 		fixture.Tar(p, []fixture.Member{{Name: "k.png", Data: fixture.PNG(fixture.Pixels(0, 2, 2, 1))}, {Name: "k.cls", Data: []byte("1")}, {Name: "k.json", Data: []byte(`{"label":2}`)}})
 		return p
 	})
-	fuzzFile(f, "a.tar", "wds", t)
+	tgz := gz(t)
+	bad := append([]byte(nil), tgz...)
+	bad[len(bad)-6] ^= 1
+	fuzzFile(f, "a.tar", "wds", t, tgz, bad)
 }
 
 func FuzzParseJSONLabel(f *testing.F) {

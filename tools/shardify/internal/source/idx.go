@@ -18,7 +18,9 @@ import (
 // the number of dimensions, then one uint32 per dimension, then the data.
 // Images are N×rows×cols (or N×rows×cols×channels with 1 or 3 channels);
 // labels are N bytes. Either file may be gzip-compressed (detected by its
-// magic bytes, not its name).
+// magic bytes, not its name). Each file is read to its end: a gzip trailer
+// (CRC-32 and length) that does not match, a cut stream, or any byte after
+// the N records (compressed or not) fails the whole input.
 type idxSource struct {
 	name      string
 	imgs      *idxFile
@@ -30,10 +32,12 @@ type idxSource struct {
 	keyWidth  int
 	recBytes  int
 	labelName string
+	ended     bool
+	inputs    []Input
 }
 
 type idxFile struct {
-	f  *os.File
+	f  *hashFile
 	gz *gzip.Reader
 	r  *bufio.Reader
 }
@@ -48,11 +52,20 @@ func (f *idxFile) close() {
 	f.f.Close()
 }
 
+// end checks that nothing follows the records and that a gzip stream ends
+// with a good trailer, and returns the file's digest.
+func (f *idxFile) end() (Input, error) {
+	if err := gzipEnd(f.r); err != nil {
+		return Input{}, fmt.Errorf("%s: %w", f.f.name, err)
+	}
+	return f.f.finish()
+}
+
 // maxIDXImageBytes bounds one IDX image (rows×cols×channels).
 const maxIDXImageBytes = 1 << 24
 
 func openIDXFile(p string) (*idxFile, []int, error) {
-	f, err := os.Open(p)
+	f, err := openHashed(p, filepath.Base(p))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +152,7 @@ func OpenIDX(p string, opt Options) (Source, error) {
 	}
 	s.recBytes = s.h * s.w * s.c
 	s.bytes = int64(s.n) * int64(s.recBytes)
-	if st, err := imgs.f.Stat(); err == nil {
+	if st, err := imgs.f.f.Stat(); err == nil {
 		if imgs.gz == nil && int64(s.n)*int64(s.recBytes) > st.Size() {
 			imgs.close()
 			return nil, fmt.Errorf("source: idx: %s: %w: header claims %d images of %d bytes, file has %d bytes",
@@ -178,8 +191,30 @@ func (s *idxSource) Close() error {
 // HasLabels reports whether a labels file was found (used for messages).
 func (s *idxSource) HasLabels() bool { return s.lbls != nil }
 
+// Inputs returns the images and labels files' digests once Next has
+// returned io.EOF.
+func (s *idxSource) Inputs() ([]Input, error) {
+	if !s.ended {
+		return nil, errNotEnded
+	}
+	return s.inputs, nil
+}
+
 func (s *idxSource) Next() (Item, error) {
 	if s.i >= s.n {
+		if !s.ended {
+			for _, f := range []*idxFile{s.imgs, s.lbls} {
+				if f == nil {
+					continue
+				}
+				in, err := f.end()
+				if err != nil {
+					return Item{}, fmt.Errorf("source: idx: %w", err)
+				}
+				s.inputs = append(s.inputs, in)
+			}
+			s.ended = true
+		}
 		return Item{}, io.EOF
 	}
 	i := s.i

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,10 +15,16 @@ import (
 // Classes are the sub-folders of root sorted by name (byte order); label i
 // is the i-th class. Files are taken recursively in lexical path order.
 // Hidden files and folders (names starting with a dot) are ignored, and so
-// are regular files directly under root. Symlinked class folders and files
-// are followed (symlinked folders below a class are not). Every other file
-// becomes an item;
-// whether it is an image is the decoder's call.
+// are regular files directly under root. Symlinked files are followed, and
+// so are symlinked class folders that lead elsewhere inside the root; one
+// that loops (to the root or a folder above it) is skipped and reported, and
+// so is one that leads outside the root unless Options.FollowSymlinks
+// (symlinked folders below a class are not followed). Every other file
+// becomes an item; whether it is an image is the decoder's call.
+//
+// Its Inputs entry is the whole tree: the SHA-256 of the sha256sum listing
+// of every regular file, hashed as the workers read them (Item.Load) or, for
+// files never loaded, at the end.
 type imageFolder struct {
 	root    string
 	classes []string
@@ -25,6 +32,9 @@ type imageFolder struct {
 	next    int
 	bytes   int64
 	maxFile int64
+	sums    [][sha256.Size]byte // per file, set by Load
+	lens    []int64
+	summed  []bool
 }
 
 type folderFile struct {
@@ -33,6 +43,7 @@ type folderFile struct {
 	label int32
 	size  int64
 	mode  fs.FileMode
+	skip  string // a class folder that is not taken, and why
 }
 
 // OpenImageFolder lists the ImageFolder tree at root.
@@ -42,10 +53,23 @@ func OpenImageFolder(root string, opt Options) (Source, error) {
 		return nil, fmt.Errorf("source: imagefolder: %w", err)
 	}
 	s := &imageFolder{root: root, maxFile: opt.maxFile()}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("source: imagefolder: %w", err)
+	}
+	if realRoot, err = filepath.Abs(realRoot); err != nil {
+		return nil, fmt.Errorf("source: imagefolder: %w", err)
+	}
 	for _, e := range sortedNames(ents) {
 		// Class folders may be symlinks (common for dataset subsets).
 		if st, err := os.Stat(filepath.Join(root, e.Name())); err != nil || !st.IsDir() {
 			continue
+		}
+		if e.Type()&fs.ModeSymlink != 0 {
+			if why := classLinkProblem(realRoot, filepath.Join(root, e.Name()), opt.FollowSymlinks); why != "" {
+				s.files = append(s.files, folderFile{rel: e.Name(), skip: why})
+				continue
+			}
 		}
 		label := int32(len(s.classes))
 		s.classes = append(s.classes, e.Name())
@@ -92,7 +116,34 @@ func OpenImageFolder(root string, opt Options) (Source, error) {
 	if len(s.classes) == 0 {
 		return nil, fmt.Errorf("source: imagefolder %s: %w: no class sub-folders", root, ErrNoInput)
 	}
+	s.sums = make([][sha256.Size]byte, len(s.files))
+	s.summed = make([]bool, len(s.files))
+	s.lens = make([]int64, len(s.files))
 	return s, nil
+}
+
+// classLinkProblem says why the symlinked class folder link is not taken:
+// it loops back to the root or above, or leads outside the root (unless
+// follow). "" means take it.
+func classLinkProblem(realRoot, link string, follow bool) string {
+	target, err := filepath.EvalSymlinks(link)
+	if err == nil {
+		target, err = filepath.Abs(target)
+	}
+	if err != nil {
+		return "symlinked class folder: " + err.Error()
+	}
+	within := func(dir, p string) bool {
+		r, err := filepath.Rel(dir, p)
+		return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator))
+	}
+	switch {
+	case within(target, realRoot):
+		return fmt.Sprintf("symlinked class folder loops back to %s (the input root or above it): skipped, it would repeat the dataset under a new label", target)
+	case !within(realRoot, target) && !follow:
+		return fmt.Sprintf("symlinked class folder points outside the input root, to %s: skipped (--follow-symlinks takes it)", target)
+	}
+	return ""
 }
 
 func (s *imageFolder) Classes() []string { return s.classes }
@@ -104,8 +155,12 @@ func (s *imageFolder) Next() (Item, error) {
 	if s.next >= len(s.files) {
 		return Item{}, io.EOF
 	}
-	f := s.files[s.next]
+	idx := s.next
+	f := s.files[idx]
 	s.next++
+	if f.skip != "" {
+		return Item{Key: f.rel, Path: f.rel, Skip: f.skip}, nil
+	}
 	it := Item{
 		Key:      f.rel,
 		Path:     f.rel,
@@ -124,9 +179,62 @@ func (s *imageFolder) Next() (Item, error) {
 	default:
 		full := f.full
 		max := s.maxFile
-		it.Load = func() ([]byte, error) { return readFileBounded(full, max) }
+		it.Load = func() ([]byte, error) {
+			b, err := readFileBounded(full, max)
+			if err == nil {
+				// Each index is written by its own Load only; Inputs reads
+				// them after every Load has returned.
+				s.sums[idx], s.lens[idx] = sha256.Sum256(b), int64(len(b))
+				s.summed[idx] = true
+			}
+			return b, err
+		}
 	}
 	return it, nil
+}
+
+// Inputs returns one entry for the tree (see imageFolder). It must not run
+// while an item's Load may still run.
+func (s *imageFolder) Inputs() ([]Input, error) {
+	if s.next < len(s.files) {
+		return nil, errNotEnded
+	}
+	h := sha256.New()
+	in := Input{Path: "."}
+	for i, f := range s.files {
+		if f.skip != "" || !f.mode.IsRegular() {
+			continue
+		}
+		n := s.lens[i]
+		if !s.summed[i] {
+			sum, size, err := hashPath(f.full)
+			if err != nil {
+				return nil, fmt.Errorf("source: imagefolder: %s: %w", f.rel, err)
+			}
+			s.sums[i], n = sum, size
+		}
+		fmt.Fprintf(h, "%x  %s\n", s.sums[i], f.rel)
+		in.Files++
+		in.Bytes += n
+	}
+	h.Sum(in.SHA256[:0])
+	return []Input{in}, nil
+}
+
+func hashPath(p string) ([sha256.Size]byte, int64, error) {
+	var sum [sha256.Size]byte
+	f, err := os.Open(p)
+	if err != nil {
+		return sum, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return sum, 0, err
+	}
+	h.Sum(sum[:0])
+	return sum, n, nil
 }
 
 // readFileBounded reads the whole file at p, refusing files over max bytes

@@ -75,6 +75,9 @@ type Source interface {
 	Len() int
 	// InputBytes returns the total input size in bytes, or -1.
 	InputBytes() int64
+	// Inputs returns the input files read, each with its SHA-256, in
+	// reading order; valid once Next has returned io.EOF.
+	Inputs() ([]Input, error)
 	// Close releases open files.
 	Close() error
 }
@@ -87,6 +90,14 @@ type Options struct {
 	// Split selects which CIFAR batches a directory input means: "test"
 	// picks the test batch, anything else the training batches.
 	Split string
+	// PartialCIFAR accepts CIFAR batches under official names that hold
+	// fewer (or more) records than the official batches.
+	PartialCIFAR bool
+	// FollowSymlinks takes ImageFolder class folders that are symlinks to
+	// directories outside the input root (a subset made of links); by
+	// default they are skipped and reported. Links that loop back into the
+	// tree are always skipped.
+	FollowSymlinks bool
 }
 
 func (o Options) maxFile() int64 {

@@ -35,8 +35,12 @@ import (
 // is an Item with Skip set. A tar that is corrupt or truncated ends with one
 // skipped Item naming the tar (an uncompressed tar cut at a member boundary
 // is told by its missing end-of-archive zero blocks); the samples read
-// before the damage are kept and the following tars are still read. Members
-// and samples whose key was seen before are skipped as duplicates.
+// before the damage are kept and the following tars are still read. A
+// gzip-compressed tar is different: a gzip stream that is corrupt, cut, or
+// whose trailer (CRC-32, length) does not match fails the whole input, since
+// any sample read from it may be altered; the stream is read to its end for
+// that. Members and samples whose key was seen before are skipped as
+// duplicates.
 type webDataset struct {
 	tars    []string // full paths, in order
 	names   []string // as given for messages
@@ -46,6 +50,8 @@ type webDataset struct {
 	seen    map[string]bool
 	bytes   int64
 	maxFile int64
+	inputs  []Input
+	ended   bool
 }
 
 // maxSampleMembers bounds the members of one sample (memory stays bounded
@@ -122,8 +128,10 @@ type member struct {
 
 type tarReader struct {
 	name   string
-	f      *os.File
+	f      *hashFile
 	gz     *gzip.Reader
+	tap    *errTap // the gzip stream's errors
+	fatal  error   // a gzip error: the whole tar is suspect
 	tr     *tar.Reader
 	head   *tar.Header // read ahead: first member of the next sample
 	done   bool
@@ -141,8 +149,17 @@ func (t *tarReader) close() {
 	t.f.Close()
 }
 
+// gzipFailed records a gzip-level error as fatal and reports whether there
+// was one.
+func (t *tarReader) gzipFailed() bool {
+	if t.tap != nil && t.tap.err != nil && t.fatal == nil {
+		t.fatal = fmt.Errorf("%s: gzip stream corrupt after %d members (the whole file is suspect): %w", t.name, t.nmembr, t.tap.err)
+	}
+	return t.fatal != nil
+}
+
 func openTar(p, name string) (*tarReader, error) {
-	f, err := os.Open(p)
+	f, err := openHashed(p, name)
 	if err != nil {
 		return nil, err
 	}
@@ -157,14 +174,15 @@ func openTar(p, name string) (*tarReader, error) {
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
 		t.gz = gz
-		r = gz
+		t.tap = &errTap{r: gz}
+		r = t.tap
 	}
 	if t.gz == nil {
 		var tail [1024]byte
-		st, err := f.Stat()
+		st, err := f.f.Stat()
 		t.noEnd = err != nil || st.Size() < int64(len(tail))
 		if !t.noEnd {
-			if _, err := f.ReadAt(tail[:], st.Size()-int64(len(tail))); err != nil || !allZero(tail[:]) {
+			if _, err := f.f.ReadAt(tail[:], st.Size()-int64(len(tail))); err != nil || !allZero(tail[:]) {
 				t.noEnd = true
 			}
 		}
@@ -211,13 +229,36 @@ func (s *webDataset) Next() (Item, error) {
 		}
 		it, ok := s.readSample()
 		if !ok {
-			s.cur.close()
+			t := s.cur
+			if t.gzipFailed() {
+				return Item{}, fmt.Errorf("source: wds: %w", t.fatal)
+			}
+			in, err := t.f.finish()
+			if err != nil {
+				return Item{}, fmt.Errorf("source: wds: %w", err)
+			}
+			s.inputs = append(s.inputs, in)
+			t.close()
 			s.cur = nil
 			s.ti++
+			if s.ti >= len(s.tars) {
+				s.ended = true
+			}
 			continue
+		}
+		if s.cur.gzipFailed() {
+			return Item{}, fmt.Errorf("source: wds: %w", s.cur.fatal)
 		}
 		return it, nil
 	}
+}
+
+// Inputs returns each tar's digest once Next has returned io.EOF.
+func (s *webDataset) Inputs() ([]Input, error) {
+	if !s.ended {
+		return nil, errNotEnded
+	}
+	return s.inputs, nil
 }
 
 // nextHeader returns the next regular-file member header of the current tar.
@@ -234,6 +275,15 @@ func (s *webDataset) nextHeader() (*tar.Header, bool) {
 	}
 	for {
 		h, err := t.tr.Next()
+		if err == io.EOF && t.tap != nil {
+			// Read the gzip stream to its end so that its trailer is
+			// checked (the tar may be followed by zero padding).
+			io.Copy(io.Discard, t.tap)
+		}
+		if t.gzipFailed() {
+			t.done = true
+			return nil, false
+		}
 		if err == io.EOF {
 			t.done = true
 			if t.noEnd {
@@ -287,6 +337,9 @@ func (s *webDataset) readSample() (Item, bool) {
 			b := make([]byte, h.Size)
 			if _, err := io.ReadFull(t.tr, b); err != nil {
 				t.done = true
+				if t.gzipFailed() {
+					return Item{}, false
+				}
 				s.pending = append(s.pending, Item{Key: t.name, Path: t.name + "/" + h.Name,
 					Skip: fmt.Sprintf("tar truncated in member %s, this sample and the rest of this tar skipped: %v", h.Name, err)})
 				return Item{}, false

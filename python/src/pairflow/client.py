@@ -1,0 +1,340 @@
+"""The client side of ``serve``: descriptors, Arrow Flight and the HTTP
+Arrow IPC fallback, with every failure turned into a pairflow exception and
+every wait bounded by a timeout.
+
+The wire contract (docs/serve.md): a client sends a JSON descriptor
+(dataset, pipeline config, DataLoader workers per rank, start position);
+``GetFlightInfo`` answers with world_size × worker_count endpoints ordered
+by (rank, worker); ``DoGet`` of endpoint ``rank * workers + worker``
+streams that worker's share of the rank's batches from the start position
+to the end of the configured epochs, each batch carrying its epoch and
+batch index, the last one the stream's summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+
+import pyarrow as pa
+
+from ._arrow import Completeness, StreamInfo, batch_position, inspect_schema
+from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
+                     ServerUnavailable, StreamTimeout)
+
+__all__ = ["Position", "descriptor", "open_stream", "ServedBatch"]
+
+DESCRIPTOR_VERSION = 1
+MAX_DESCRIPTOR_BYTES = 64 << 10
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """A batch of a rank's stream: the epoch and the batch index within it."""
+
+    epoch: int
+    batch: int
+
+
+def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
+               start: Optional[Position] = None) -> bytes:
+    """Returns the descriptor JSON that asks ``serve`` for ``dataset``
+    under the pipeline ``config`` (snake_case pipeline.Config fields)."""
+    if not dataset:
+        raise ValueError("pairflow: dataset name is empty")
+    for k in ("rank", "workers", "prefetch"):
+        if k in config:
+            raise ValueError(f"pairflow: config.{k} is chosen by the server and the endpoint; leave it out")
+    d: Dict[str, Any] = {"version": DESCRIPTOR_VERSION, "dataset": dataset, "config": dict(config),
+                         "worker_count": int(worker_count)}
+    if start is not None:
+        d["start"] = {"epoch": int(start.epoch), "batch": int(start.batch)}
+    b = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+    if len(b) > MAX_DESCRIPTOR_BYTES:
+        raise ValueError(f"pairflow: descriptor of {len(b)} bytes (serve reads at most {MAX_DESCRIPTOR_BYTES})")
+    return b
+
+
+@dataclass
+class ServedBatch:
+    rb: pa.RecordBatch
+    position: Position
+
+
+def open_stream(url: str, desc: bytes, endpoint: int, *, token: Optional[str] = None,
+                timeout: float = 30.0, read_timeout: float = 120.0) -> Tuple[StreamInfo, Iterator[ServedBatch]]:
+    """Opens endpoint ``endpoint`` of the stream ``desc`` describes on the
+    server at ``url`` (``grpc://host:port``, ``grpc+tls://…``, or
+    ``http://host:port`` for the HTTP fallback).
+
+    Returns the stream's schema info and an iterator of its batches. The
+    iterator checks the stream's end marker and raises
+    IncompleteStreamError when the stream stops without it.
+    ``timeout`` bounds connecting and the request; ``read_timeout`` bounds
+    the wait for each next batch.
+    """
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
+        return _open_flight(url, desc, endpoint, token, timeout, read_timeout)
+    if scheme in ("http", "https"):
+        return _open_http(url, desc, endpoint, token, timeout, read_timeout)
+    raise ValueError(f"pairflow: {url!r}: want grpc://host:port (Arrow Flight) or http://host:port (HTTP stream)")
+
+
+# ---- Flight ----------------------------------------------------------------
+
+
+def _flight_error(url: str, what: str, e: Exception) -> PairflowError:
+    import pyarrow.flight as fl
+
+    msg = str(e).strip()
+    # gRPC's text is long; keep its first line, which holds the server's message.
+    first = msg.splitlines()[0] if msg else type(e).__name__
+    if isinstance(e, fl.FlightUnauthenticatedError) or isinstance(e, fl.FlightUnauthorizedError):
+        return AuthError(f"{url}: {what}: the server refused the credentials ({first}); "
+                         f"pass token=... or set PAIRFLOW_TOKEN to the token serve was started with")
+    if isinstance(e, pa.ArrowCapacityError) or "resource exhausted" in msg.lower() or "resourceexhausted" in msg.lower():
+        return ServerUnavailable(f"{url}: {what}: the server is at its stream limit (--max-streams): {first}")
+    if isinstance(e, fl.FlightTimedOutError):
+        return StreamTimeout(f"{url}: {what}: no answer in time ({first})")
+    if isinstance(e, fl.FlightUnavailableError):
+        return ServerUnavailable(f"{url}: {what}: server unreachable or gone ({first}); "
+                                 f"is serve running and listening there?")
+    if isinstance(e, (pa.ArrowInvalid, pa.ArrowKeyError, pa.ArrowNotImplementedError, pa.ArrowTypeError)):
+        return DescriptorError(f"{url}: {what}: the server refused the request: {first}")
+    if isinstance(e, fl.FlightCancelledError):
+        return ServerUnavailable(f"{url}: {what}: the stream was cancelled ({first})")
+    if isinstance(e, fl.FlightError):
+        return ServerUnavailable(f"{url}: {what}: {type(e).__name__}: {first}")
+    return ServerUnavailable(f"{url}: {what}: {type(e).__name__}: {first}")
+
+
+class _Watchdog:
+    """Cancels a stream that makes no progress for ``limit`` seconds."""
+
+    def __init__(self, cancel, limit: float):
+        self._cancel = cancel
+        self._limit = limit
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self.fired = False
+        self._t = threading.Thread(target=self._run, name="pairflow-watchdog", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(min(self._limit, 1.0) / 4):
+            if time.monotonic() - self._last > self._limit:
+                self.fired = True
+                try:
+                    self._cancel()
+                except Exception:
+                    pass
+                return
+
+    def tick(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+# The process that first used Flight. gRPC's state does not survive fork():
+# a child forked after its parent used Flight can hang forever in its first
+# call (seen here with pyarrow 25, even with a call deadline), so such a
+# child gets a clear error instead.
+_FLIGHT_PID: Optional[int] = None
+
+FORK_ADVICE = ("pass multiprocessing_context='forkserver' (or 'spawn') to the DataLoader, or do not use a "
+               "PairDataset / Flight in the main process before its workers start")
+
+
+def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
+    import pyarrow.flight as fl
+
+    global _FLIGHT_PID
+    if _FLIGHT_PID is not None and _FLIGHT_PID != os.getpid():
+        raise PairflowError(f"{url}: this process was forked from process {_FLIGHT_PID}, which had already "
+                            f"used Arrow Flight; gRPC cannot be used after fork() (it hangs): {FORK_ADVICE}")
+    _FLIGHT_PID = os.getpid()
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+    opts = fl.FlightCallOptions(timeout=timeout, headers=headers)
+    client = fl.FlightClient(url)
+    try:
+        info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
+    except Exception as e:
+        client.close()
+        raise _flight_error(url, "GetFlightInfo", e) from e
+    eps = info.endpoints
+    if not 0 <= endpoint < len(eps):
+        client.close()
+        raise DescriptorError(f"{url}: the server offers {len(eps)} endpoints; endpoint {endpoint} asked for "
+                              f"(world_size × DataLoader workers must match the descriptor)")
+    ep = eps[endpoint]
+    stream_opts = fl.FlightCallOptions(headers=headers)  # no deadline: the watchdog bounds each read
+    # Any location can serve the ticket; the one we asked comes last as the fallback.
+    locations = [loc.uri.decode() if isinstance(loc.uri, bytes) else str(loc.uri) for loc in ep.locations]
+    locations = [u for u in locations if not u.startswith("arrow-flight-reuse-connection")]
+    candidates = [u for u in locations if u != url] + [url]
+    last_err: Optional[Exception] = None
+    reader = used = None
+    for u in candidates:
+        c = client if u == url else fl.FlightClient(u)
+        try:
+            reader = c.do_get(ep.ticket, stream_opts)
+            used = c
+            break
+        except Exception as e:
+            last_err = e
+            if c is not client:
+                c.close()
+    if reader is None:
+        client.close()
+        raise _flight_error(url, f"DoGet of endpoint {endpoint}", last_err)
+    where = f"{url} endpoint {endpoint}"
+    dog = _Watchdog(reader.cancel, read_timeout)
+    try:
+        try:
+            schema = reader.schema  # reads the schema message
+        except Exception as e:
+            if dog.fired:
+                raise StreamTimeout(f"{where}: no schema within {read_timeout:g} s") from e
+            raise _flight_error(url, f"endpoint {endpoint} schema", e) from e
+        dog.tick()
+        si = inspect_schema(schema, where)
+    except BaseException:
+        dog.stop()
+        for c in {client, used}:
+            c.close()
+        raise
+
+    def batches() -> Iterator[ServedBatch]:
+        check = Completeness(where)
+        try:
+            while True:
+                try:
+                    chunk = reader.read_chunk()
+                except StopIteration:
+                    break
+                except Exception as e:
+                    if dog.fired:
+                        raise StreamTimeout(f"{where}: no batch for {read_timeout:g} s after batch "
+                                            f"{check.batches}; the stream was cancelled") from e
+                    err = _flight_error(url, f"endpoint {endpoint} after {check.batches} batches", e)
+                    if isinstance(err, ServerUnavailable):
+                        raise IncompleteStreamError(f"{where}: stream cut short after {check.batches} batches: {err}") from e
+                    raise err from e
+                dog.tick()
+                if chunk.data is None:
+                    continue  # metadata-only message
+                yield _served(chunk.data, _app_metadata(chunk.app_metadata, where), check, where)
+            check.finish(required=True)
+        finally:
+            dog.stop()
+            try:
+                reader.cancel()
+            except Exception:
+                pass
+            for c in {client, used}:
+                c.close()
+
+    return si, batches()
+
+
+def _app_metadata(buf, where: str) -> Optional[Dict[bytes, bytes]]:
+    """Flight carries the per-batch pairs in app_metadata, as a JSON object
+    of string values (pyarrow cannot read IPC custom metadata over Flight)."""
+    if buf is None or buf.size == 0:
+        return None
+    try:
+        obj = json.loads(buf.to_pybytes())
+        if not isinstance(obj, dict):
+            raise ValueError("not an object")
+        return {str(k).encode(): str(v).encode() for k, v in obj.items()}
+    except ValueError as e:
+        raise IncompleteStreamError(f"{where}: unreadable batch app_metadata ({e}): {buf.to_pybytes()[:80]!r}") from None
+
+
+def _served(rb, md, check: Completeness, where: str) -> ServedBatch:
+    md = dict(md) if md is not None else None
+    check.add(rb, md)
+    pos = batch_position(md, rb, where)
+    if pos is None:
+        raise IncompleteStreamError(f"{where}: batch {check.batches - 1} carries no pairflow.batch metadata "
+                                    f"(is this a pairflow serve stream?)")
+    return ServedBatch(rb, Position(*pos))
+
+
+# ---- HTTP ------------------------------------------------------------------
+
+
+def _open_http(url, desc, endpoint, token, timeout, read_timeout):
+    u = url.rstrip("/") + f"/v1/stream?endpoint={int(endpoint)}"
+    req = urllib.request.Request(u, data=desc, method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "Accept": "application/vnd.apache.arrow.stream"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    where = f"{url} endpoint {endpoint}"
+    try:
+        resp = urllib.request.urlopen(req, timeout=min(timeout, read_timeout) if read_timeout else timeout)
+    except urllib.error.HTTPError as e:
+        body = e.read(4096).decode("utf-8", "replace").strip()
+        if e.code in (401, 403):
+            raise AuthError(f"{u}: HTTP {e.code}: {body}; pass token=... or set PAIRFLOW_TOKEN") from e
+        if e.code == 429:
+            raise ServerUnavailable(f"{u}: HTTP 429: the server is at its stream limit (--max-streams): {body}") from e
+        if 400 <= e.code < 500:
+            raise DescriptorError(f"{u}: HTTP {e.code}: {body}") from e
+        raise ServerUnavailable(f"{u}: HTTP {e.code}: {body}") from e
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, TimeoutError) or "timed out" in str(e.reason):
+            raise StreamTimeout(f"{u}: no answer within {timeout:g} s") from e
+        raise ServerUnavailable(f"{u}: server unreachable ({e.reason}); is serve running with --http-listen there?") from e
+    except TimeoutError as e:
+        raise StreamTimeout(f"{u}: no answer within {timeout:g} s") from e
+    # Later reads wait at most read_timeout each (the socket's timeout).
+    try:
+        resp.fp.raw._sock.settimeout(read_timeout)  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    try:
+        rbr = pa.ipc.open_stream(resp)
+        si = inspect_schema(rbr.schema, where)
+    except SchemaError:
+        resp.close()
+        raise
+    except Exception as e:
+        resp.close()
+        raise _http_read_error(where, e, 0, read_timeout) from e
+
+    def batches() -> Iterator[ServedBatch]:
+        check = Completeness(where)
+        try:
+            while True:
+                try:
+                    rb, md = rbr.read_next_batch_with_custom_metadata()
+                except StopIteration:
+                    break
+                except Exception as e:
+                    raise _http_read_error(where, e, check.batches, read_timeout) from e
+                yield _served(rb, md, check, where)
+            check.finish(required=True)
+        finally:
+            resp.close()
+
+    return si, batches()
+
+
+def _http_read_error(where: str, e: Exception, n: int, read_timeout: float) -> PairflowError:
+    text = f"{type(e).__name__}: {e}"
+    if isinstance(e, TimeoutError) or "timed out" in text:
+        return StreamTimeout(f"{where}: no data for {read_timeout:g} s after batch {n}")
+    return IncompleteStreamError(f"{where}: stream cut short after {n} batches ({text})")

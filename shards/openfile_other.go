@@ -1,0 +1,5 @@
+//go:build !unix
+
+package shards
+
+const openNonblock = 0
