@@ -54,7 +54,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -81,8 +80,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := lineval(ctx, args, stdout, stderr)
-	return cli.ExitCode("lineval", err, stderr)
+	fs := cli.NewFlagSet("lineval", usage, stderr)
+	return fs.Exit(lineval(ctx, fs, args, stdout, stderr))
 }
 
 // options are the parsed and checked flags.
@@ -103,9 +102,10 @@ type options struct {
 	merge                                                    []string // results.json files to merge into out
 }
 
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	fs := flag.NewFlagSet("lineval", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+const usage = "usage: lineval (--encoder CKPT | --baseline random|supervised) --train DIR --test DIR --out DIR [flags]\n\n" +
+	"Linear probe or fine-tuning on class-balanced label subsets; writes table.md and results.json.\n\n"
+
+func parseFlags(fs *cli.FlagSet, args []string) (*options, error) {
 	o := &options{}
 	var fractions, seeds, mean, std, cropScale, merge string
 	fs.StringVar(&o.train, "train", "", "labelled train split (shard directory, required)")
@@ -138,22 +138,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&cropScale, "crop-scale", "0.5,1", "fine-tuning: RandomResizedCrop scale range")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&merge, "merge", "", "instead of evaluating: merge these results.json files (comma-separated) into --out's and rewrite its table.md")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lineval (--encoder CKPT | --baseline random|supervised) --train DIR --test DIR --out DIR [flags]\n\n"+
-			"Linear probe or fine-tuning on class-balanced label subsets; writes table.md and results.json.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	if err := fs.Parse(args, 0); err != nil {
+		return nil, err
 	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{cli.ErrUsage}, a...)...)
-	}
-	if fs.NArg() > 0 {
-		return nil, bad("unexpected arguments %q", fs.Args())
 	}
 	if merge != "" {
 		var other []string
@@ -353,8 +342,8 @@ type setup struct {
 	encoderSource string
 }
 
-func lineval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(args, stderr)
+func lineval(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}

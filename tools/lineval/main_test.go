@@ -15,6 +15,7 @@ import (
 
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -100,7 +101,7 @@ func TestFlagErrors(t *testing.T) {
 		{append(slices.Clone(base), "--baseline", "supervised", "--crop-scale", "0.6,0.5"), "--crop-scale"},
 		{append(slices.Clone(base), "--baseline", "random", "--model", "vit"), `--model "vit"`},
 		{append(slices.Clone(base), "--baseline", "random", "--mean", "0.1,0.2"), "2 values for 1 channels"},
-		{append(slices.Clone(base), "--baseline", "random", "extra"), "unexpected arguments"},
+		{append(slices.Clone(base), "--baseline", "random", "extra"), "unexpected argument"},
 		{append(slices.Clone(base), "--baseline", "random", "--no-such-flag"), "no-such-flag"},
 	} {
 		code, _, stderr := runArgs(c.args...)
@@ -516,4 +517,14 @@ func TestMergeFlag(t *testing.T) {
 	if code, _, stderr := runArgs("--merge", filepath.Join(t.TempDir(), "none.json"), "--out", here); code != 1 || !strings.Contains(stderr, "none.json") {
 		t.Errorf("a missing file: exit %d: %s", code, stderr)
 	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "lineval", "usage: lineval", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(context.Background(), args, stdout, stderr)
+	},
+		[]string{"--bogus"}, []string{"--passes", "x"}, nil, []string{"extra"})
 }

@@ -18,8 +18,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +41,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usage = `Usage: pairbench --data DIR [flags]
+
+Measures pairflow's pipeline: source images/s from shards to Arrow batches per
+pair kind and worker count, each configuration in its own child process.
+
+Flags:
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
-	err := bench(args, stdout, stderr)
-	return cli.ExitCode("pairbench", err, stderr)
+	fs := cli.NewFlagSet("pairbench", usage, stderr)
+	return fs.Exit(bench(fs, args, stdout, stderr))
 }
 
 // Result is one configuration's measurement.
@@ -85,9 +91,7 @@ type options struct {
 	window                       int64
 }
 
-func bench(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pairbench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs.StringVar(&o.data, "data", "", "shard directory, or s3://... / https://... (configured by the AWS_* and PAIRFLOW_CACHE_* environment variables) (required)")
 	fs.StringVar(&o.recipe, "recipe", "torchvision-a", "preset or recipe file for contrastive, inpainting, rotation and supervised")
@@ -107,11 +111,8 @@ func bench(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.child, "child", false, "internal: measure one configuration and print JSON")
 	fs.StringVar(&o.kind, "kind", "", "internal: the child's kind")
 	fs.IntVar(&o.nworkers, "n", 0, "internal: the child's workers")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
 	if o.data == "" || o.batch < 1 || o.batches < 1 || o.warmup < 0 {
 		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", cli.ErrUsage)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 )
 
 func TestChildMeasures(t *testing.T) {
@@ -47,4 +48,14 @@ func TestUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "pairbench", "Usage: pairbench", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(args, stdout, stderr)
+	},
+		[]string{"-bogus"}, []string{"-batch", "x"}, nil, []string{"-data", "x", "stray"})
 }

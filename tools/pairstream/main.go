@@ -27,7 +27,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -55,8 +54,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := stream(ctx, args, stdout, stderr)
-	return cli.ExitCode("pairstream", err, stderr)
+	fs := cli.NewFlagSet("pairstream", "usage: pairstream --data DIR --out FILE|- [flags]\n\nWrites a pairflow pipeline's batches as an Arrow IPC stream.\n\n", stderr)
+	return fs.Exit(stream(ctx, fs, args, stdout, stderr))
 }
 
 type recipeList []string
@@ -64,11 +63,9 @@ type recipeList []string
 func (r *recipeList) String() string     { return strings.Join(*r, ",") }
 func (r *recipeList) Set(s string) error { *r = append(*r, s); return nil }
 
-func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("pairstream", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var remote cli.Remote
-	remote.Register(fs)
+	remote.Register(fs.FlagSet)
 	var (
 		data     = fs.String("data", "", "shard directory, or s3://... / https://... (required)")
 		outPath  = fs.String("out", "", "output file, - for stdout (required)")
@@ -99,18 +96,8 @@ func stream(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		recipes  recipeList
 	)
 	fs.Var(&recipes, "recipe", "preset name or recipe JSON file (repeat for one per view)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: pairstream --data DIR --out FILE|- [flags]\n\nWrites a pairflow pipeline's batches as an Arrow IPC stream.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
 	if *data == "" || *outPath == "" {
 		return fmt.Errorf("%w: --data and --out are required", cli.ErrUsage)

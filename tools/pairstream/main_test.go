@@ -11,6 +11,7 @@ import (
 
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 )
 
 func writeDataset(t *testing.T, n int, bad int) string {
@@ -188,4 +189,14 @@ func TestOutKeptOnFailure(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("%d files in the output directory after success, want 1", len(ents))
 	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "pairstream", "usage: pairstream", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(context.Background(), args, stdout, stderr)
+	},
+		[]string{"--bogus"}, []string{"--batch", "x"}, nil, []string{"--data", "x", "--out", "-", "extra"})
 }

@@ -63,24 +63,11 @@ Flags:
 // run is the command; it returns the exit code (cli.ExitCode: 2 for a usage
 // error, 1 for a failure).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.ExitCode("pretrain", command(ctx, args, stdout, stderr), stderr)
+	fs := cli.NewFlagSet("pretrain", usage, stderr)
+	return fs.Exit(command(ctx, fs, args, stdout, stderr))
 }
 
-func command(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("pretrain", flag.ContinueOnError)
-	// A usage error prints the usage text above its one-line message
-	// (the flag package has printed it already for a flag it cannot parse).
-	parsed := false
-	defer func() {
-		if parsed && errors.Is(err, cli.ErrUsage) {
-			fs.Usage()
-		}
-	}()
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var (
 		data      = fs.String("data", "", "dataset root holding the train/ and test/ splits (or give --train and --test)")
 		trainDir  = fs.String("train", "", "training split directory (default DATA/train)")
@@ -116,15 +103,8 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer) (err 
 		keep      = fs.Int("keep-checkpoints", 0, "keep only the newest K checkpoints (0: all); --resume falls back to an older one when the newest does not verify")
 		skipBud   = fs.Int64("skip-budget", 0, "bad records (checksum mismatch, undecodable image) the run may skip, each replaced by another record, over all its epochs (0: the first stops the run)")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
-	}
-	parsed = true
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
 	explicit := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = f.Value.String() })

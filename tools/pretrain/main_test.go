@@ -12,6 +12,7 @@ import (
 
 	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
 	"github.com/pairflow/pairflow/trainer"
 )
@@ -217,4 +218,14 @@ func noLeaks(t *testing.T) {
 			t.Errorf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 		}
 	})
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "pretrain", "Usage: pretrain", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(context.Background(), args, stdout, stderr)
+	},
+		[]string{"--bogus"}, []string{"--epochs", "x"}, []string{"--data", t.TempDir(), "--objective", "nope"}, []string{"stray"})
 }

@@ -16,7 +16,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image/color"
 	"io"
@@ -34,9 +33,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usage = `Usage: preview --data DIR [--recipe NAME|FILE] [--seed S] [--n N] [--k K] [--out grid.png] [flags]
+
+Writes a PNG grid of N source images and K augmented pairs of each, made with
+a recipe and a seed, and the drawn parameters as JSON.
+
+Flags:
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
-	err := preview(args, stdout)
-	return cli.ExitCode("preview", err, stderr)
+	fs := cli.NewFlagSet("preview", usage, stderr)
+	return fs.Exit(preview(fs, args, stdout))
 }
 
 type config struct {
@@ -46,11 +53,9 @@ type config struct {
 	remote                    cli.Remote
 }
 
-func preview(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	var c config
-	c.remote.Register(fs)
+	c.remote.Register(fs.FlagSet)
 	var list bool
 	fs.StringVar(&c.data, "data", "", "shard directory, or s3://... / https://... (required)")
 	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
@@ -63,7 +68,7 @@ func preview(args []string, stdout io.Writer) error {
 	fs.IntVar(&c.cell, "cell", 96, "minimum cell side in pixels (small views are enlarged)")
 	fs.IntVar(&c.gap, "gap", 4, "gap between cells in pixels")
 	fs.BoolVar(&list, "list", false, "list the presets and exit")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args, 0); err != nil {
 		return err
 	}
 	if list {
@@ -71,8 +76,6 @@ func preview(args []string, stdout io.Writer) error {
 		return nil
 	}
 	switch {
-	case fs.NArg() != 0:
-		return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, fs.Arg(0))
 	case c.data == "":
 		return fmt.Errorf("%w: --data is required", cli.ErrUsage)
 	case c.n < 1 || c.n > 1024 || c.k < 1 || c.k > 64:

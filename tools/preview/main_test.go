@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 )
 
 func writeDataset(t *testing.T, n int) string {
@@ -100,4 +101,14 @@ func TestPreviewUsage(t *testing.T) {
 	if code := run([]string{"--list"}, &so, &se); code != 0 || !strings.Contains(so.String(), "torchvision-a") {
 		t.Errorf("--list: exit %d, %q", code, so.String())
 	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "preview", "Usage: preview", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(args, stdout, stderr)
+	},
+		[]string{"--bogus"}, []string{"--n", "x"}, []string{"--data", "x", "--n", "0"}, []string{"--data", "x", "extra"})
 }

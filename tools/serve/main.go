@@ -27,7 +27,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,7 +53,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.ExitCode("serve", serveMain(ctx, args, stderr), stderr)
+	fs := cli.NewFlagSet("serve", "Usage: serve --dataset NAME=PATH [flags]\n\nServes pairflow pipeline streams over Arrow Flight and HTTP (docs/serve.md).\n\n", stderr)
+	return fs.Exit(serveMain(ctx, fs, args, stderr))
 }
 
 type listFlag []string
@@ -81,12 +81,10 @@ func readSecret(path string) ([]byte, error) {
 	return bytes.TrimRight(b, "\r\n"), nil
 }
 
-func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Writer) error {
 	var datasets, locations listFlag
 	var remote cli.Remote
-	remote.Register(fs)
+	remote.Register(fs.FlagSet)
 	fs.Var(&datasets, "dataset", "NAME=PATH of a split to serve: a shard directory, or s3://… / https://… (repeatable; at least one)")
 	fs.Var(&locations, "location", "URI advertised in every endpoint, e.g. grpc+tcp://host:8815 (repeatable; default: the Flight listen address unless it is a wildcard)")
 	var (
@@ -103,18 +101,8 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
 		logFormat  = fs.String("log-format", "text", "log format: text or json")
 		verbose    = fs.Bool("v", false, "log every stream at debug level too")
 	)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: serve --dataset NAME=PATH [flags]\n\nServes pairflow pipeline streams over Arrow Flight and HTTP (docs/serve.md).\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", cli.ErrUsage, fs.Arg(0))
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
 	if len(datasets) == 0 {
 		return fmt.Errorf("%w: --dataset NAME=PATH is required", cli.ErrUsage)

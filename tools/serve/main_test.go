@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 )
 
 func TestCommandLine(t *testing.T) {
@@ -54,4 +56,14 @@ func TestCommandStops(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", s, stderr.String())
 		}
 	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	clitest.Usage(t, "serve", "Usage: serve", func(args []string, stdout, stderr *bytes.Buffer) int {
+		return run(context.Background(), args, stdout, stderr)
+	},
+		[]string{"--bogus"}, []string{"--max-streams", "x"}, nil, []string{"--dataset", "d=x", "--access", "sideways"}, []string{"--dataset", "d=x", "extra"})
 }

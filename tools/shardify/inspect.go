@@ -37,10 +37,9 @@ type inspection struct {
 	sizes       map[[2]int]int64
 }
 
-func cmdInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("inspect", inspectSynopsis, stderr)
+func cmdInspect(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var remote cli.Remote
-	remote.Register(fs)
+	remote.Register(fs.FlagSet)
 	sheet := fs.String("contact-sheet", "", "write a PNG contact sheet of the first N images to this file")
 	n := fs.Int("n", 64, "number of images on the contact sheet (1..1024)")
 	cell := fs.Int("cell", 96, "thumbnail size in pixels on the contact sheet (16..512)")
@@ -49,7 +48,6 @@ func cmdInspect(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return fmt.Errorf("%w: inspect takes one directory", cli.ErrUsage)
 	}
 	if *n < 1 || *n > 1024 || *cell < 16 || *cell > 512 {

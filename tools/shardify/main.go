@@ -12,8 +12,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,14 +39,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	var err error
+	var synopsis string
+	var cmd func(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error
 	switch args[0] {
 	case "pack":
-		err = cmdPack(args[1:], stdout, stderr)
+		synopsis, cmd = packSynopsis, cmdPack
 	case "verify":
-		err = cmdVerify(args[1:], stdout, stderr)
+		synopsis, cmd = verifySynopsis, cmdVerify
 	case "inspect":
-		err = cmdInspect(args[1:], stdout, stderr)
+		synopsis, cmd = inspectSynopsis, cmdInspect
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -56,19 +55,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "shardify: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	return cli.ExitCode("shardify", err, stderr)
+	fs := cli.NewFlagSet("shardify", synopsis+"\n\nFlags:\n", stderr)
+	return fs.Exit(cmd(fs, args[1:], stdout, stderr))
 }
 
 // parseInterleaved parses flags that may come before or after positional
 // arguments ("inspect DIR --n 8" and "inspect --n 8 DIR").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+func parseInterleaved(fs *cli.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", cli.ErrUsage, err)
+		if err := fs.Parse(args, -1); err != nil {
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -77,14 +74,4 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-}
-
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 	"github.com/pairflow/pairflow/tools/shardify/internal/fixture"
 )
 
@@ -486,5 +487,20 @@ func TestProgressAndSourceErrors(t *testing.T) {
 	}
 	if _, err := shards.Open(out); err == nil {
 		t.Fatal("failed pack left a dataset")
+	}
+}
+
+// TestUsageText: --help exits 0 with the usage text; an unknown flag, a bad
+// value (found by the flag package or later), and a stray argument exit 2
+// with the usage text and one line.
+func TestUsageText(t *testing.T) {
+	for cmd, bad := range map[string][][]string{
+		"pack":    {{"--bogus"}, {"--workers", "x"}, {"--in", "x"}, {"--in", "x", "--out", "y", "--shard-size", "lots"}, {"--in", "x", "--out", "y", "stray"}},
+		"verify":  {{"--bogus"}, {}, {"a", "b"}},
+		"inspect": {{"--bogus"}, {"--n", "x"}, {"a", "b"}, {"a", "--n", "0"}},
+	} {
+		clitest.Usage(t, "shardify", "Usage: shardify "+cmd, func(args []string, stdout, stderr *bytes.Buffer) int {
+			return run(append([]string{cmd}, args...), stdout, stderr)
+		}, bad...)
 	}
 }

@@ -81,14 +81,13 @@ type packConfig struct {
 	remote                                    cli.Remote
 }
 
-func cmdPack(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("pack", packSynopsis, stderr)
+func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var c packConfig
 	var shardSize, maxPixels string
 	fs.StringVar(&c.in, "in", "", "input: folder, tar, tar directory, brace pattern, IDX file or CIFAR batch/directory (required)")
 	fs.StringVar(&c.out, "out", "", "output directory for the split, or s3://bucket/prefix/split (required)")
 	fs.BoolVar(&c.overwrite, "overwrite", false, "replace a dataset already at an s3:// --out (a local --out is always replaced)")
-	c.remote.Register(fs)
+	c.remote.Register(fs.FlagSet)
 	fs.StringVar(&c.format, "format", "auto", "input format: "+strings.Join(source.Formats, "|"))
 	fs.StringVar(&c.encoding, "encoding", "raw-s2", "record encoding: raw-zstd|raw-s2|keep|jpeg")
 	fs.IntVar(&c.quality, "quality", 90, "JPEG quality (1..100) for --encoding jpeg and for images that --max-side makes keep re-encode")
@@ -113,7 +112,6 @@ func cmdPack(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: pack takes no positional arguments (got %q); use --in and --out", cli.ErrUsage, pos)
 	}
 	if c.in == "" || c.out == "" {
-		fs.Usage()
 		return fmt.Errorf("%w: pack needs --in and --out", cli.ErrUsage)
 	}
 	if c.shardSize, err = parseSize(shardSize); err != nil || c.shardSize < 1<<10 {

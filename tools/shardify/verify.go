@@ -40,17 +40,15 @@ names and options).
 DIR may be s3://... or https://...: shards are fetched into the cache (each
 checked against its SHA-256 on the way in) and then checked as local ones.`
 
-func cmdVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", verifySynopsis, stderr)
+func cmdVerify(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var remote cli.Remote
-	remote.Register(fs)
+	remote.Register(fs.FlagSet)
 	inputs := fs.String("inputs", "", "also check the recorded SHA-256 of every input against the files under this path (pack's --in)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return fmt.Errorf("%w: verify takes one directory", cli.ErrUsage)
 	}
 	dir := pos[0]

@@ -11,7 +11,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -71,31 +70,27 @@ from source photo i mod #sources and goes to class (i mod #sources) mod 10,
 as in the PyTorch peer's photo script. DIR/SOURCES.txt lists each crop.`
 
 func main() {
-	os.Exit(cli.ExitCode("mkphotos", run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the command: usage errors wrap cli.ErrUsage.
-func run(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("mkphotos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+// run is the command; it returns the exit code (2 for a usage error, 1 for
+// a failure).
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlagSet("mkphotos", synopsis+"\n\nFlags:\n", stderr)
+	return fs.Exit(command(fs, args, stdout, stderr))
+}
+
+func command(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "output folder (required)")
 	n := fs.Int("n", 2000, "number of photos")
 	seed := fs.Uint64("seed", 0, "random seed")
 	quality := fs.Int("quality", 90, "JPEG quality")
 	workers := fs.Int("workers", 2, "parallel goroutines (output does not depend on it)")
 	maxSources := fs.Int("max-sources", len(photoSources), "use only the first K source photos (for quick tests)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 || *out == "" || *n < 1 || *quality < 1 || *quality > 100 || *workers < 1 {
-		fs.Usage()
+	if *out == "" || *n < 1 || *quality < 1 || *quality > 100 || *workers < 1 {
 		return fmt.Errorf("%w: mkphotos needs --out, --n ≥ 1, --quality 1..100, --workers ≥ 1", cli.ErrUsage)
 	}
 	var srcs []*ops.Image
