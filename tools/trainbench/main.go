@@ -16,8 +16,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,21 +35,26 @@ var stepClock = func() float64 { return time.Since(clockStart).Seconds() }
 var clockStart = time.Now()
 
 func main() {
-	os.Exit(cli.ExitCode("trainbench", run(os.Args[1:], os.Stdout, os.Stderr), os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run is the command: usage errors wrap cli.ErrUsage.
-func run(args []string, stdout, stderr io.Writer) (err error) {
-	fs := flag.NewFlagSet("trainbench", flag.ContinueOnError)
-	// A usage error prints the usage text above its one-line message
-	// (the flag package has printed it already for a flag it cannot parse).
-	parsed := false
-	defer func() {
-		if parsed && errors.Is(err, cli.ErrUsage) {
-			fs.Usage()
-		}
-	}()
-	fs.SetOutput(stderr)
+const usage = `Usage: trainbench [flags]
+
+Measures pairflow's SimCLR training step (smallcnn or resnet18) on random
+inputs, as the PyTorch peer benchmark does, and prints images/s per step.
+
+Flags:
+`
+
+// run is the command; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlagSet("trainbench", usage, stderr)
+	return fs.Exit(command(fs, args, stdout))
+}
+
+// command parses the flags and runs the benchmark: usage errors wrap
+// cli.ErrUsage.
+func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	encoder := fs.String("encoder", "smallcnn", "encoder: smallcnn (E1) or resnet18 (E2)")
 	threads := fs.Int("threads", 2, "threads (GOMAXPROCS and kernel goroutines)")
 	batch := fs.Int("batch", 256, "source images per step (views = 2×)")
@@ -61,13 +64,9 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 	noForward := fs.Bool("no-forward", false, "skip the forward-only measurement")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	clock := fs.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	if err := fs.Parse(args, 0); err != nil {
+		return err
 	}
-	parsed = true
 	switch *clock {
 	case "wall":
 	case "cpu":
@@ -77,9 +76,6 @@ func run(args []string, stdout, stderr io.Writer) (err error) {
 		stepClock = cpuSeconds
 	default:
 		return fmt.Errorf("%w: -clock %q: want wall or cpu", cli.ErrUsage, *clock)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (flags only; see --help)", cli.ErrUsage, fs.Arg(0))
 	}
 	switch *encoder {
 	case "E1", "E2", "smallcnn", "resnet18":
