@@ -116,8 +116,9 @@ func parseDescriptor(b []byte) (*request, error) {
 	return r, nil
 }
 
-// checkStart checks that start lies in the configured epochs (its batch is
-// checked against the rank's length when the stream opens).
+// checkStart checks that start lies in the configured epochs or is the run's
+// end, (last+1, 0) (its batch is checked against the rank's length, and
+// (E, batches per epoch) normalised to (E+1, 0), when the stream opens).
 func checkStart(cfg *pipeline.Config, s Position) error {
 	last := int64(-1) // unbounded
 	if cfg.Kind == arrowpair.Eval {
@@ -130,6 +131,10 @@ func checkStart(cfg *pipeline.Config, s Position) error {
 	}
 	if s.Batch < 0 || s.Batch > pipeline.MaxBatchSize<<20 {
 		return fmt.Errorf("start batch %d", s.Batch)
+	}
+	if last >= 0 && s.Epoch == last+1 && s.Batch != 0 {
+		return fmt.Errorf("start (%d, %d): epoch %d is the end of the run (epochs %d..%d); only (%d, 0) names it",
+			s.Epoch, s.Batch, s.Epoch, cfg.Epoch, last, s.Epoch)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/pairflow/pairflow/arrowpair"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -18,13 +17,11 @@ import (
 // IPCContentType is the media type of the HTTP stream.
 const IPCContentType = "application/vnd.apache.arrow.stream"
 
-// HTTPInfo is the answer of POST /v1/info.
+// HTTPInfo is the answer of POST /v1/info: the FlightInfo's app_metadata
+// (InfoMetadata) and the endpoints.
 type HTTPInfo struct {
-	SchemaVersion   string         `json:"schema_version"`
-	Ranks           int            `json:"ranks"`
-	WorkerCount     int            `json:"worker_count"`
-	BatchesPerEpoch int64          `json:"batches_per_epoch"`
-	Endpoints       []HTTPEndpoint `json:"endpoints"`
+	InfoMetadata
+	Endpoints []HTTPEndpoint `json:"endpoints"`
 }
 
 // HTTPEndpoint is one endpoint of HTTPInfo.
@@ -94,8 +91,7 @@ func (s *Server) httpInfo(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var in *info
 		if in, err = s.describe(b); err == nil {
-			out := HTTPInfo{SchemaVersion: in.schema.Metadata().Values()[in.schema.Metadata().FindKey(arrowpair.MetaSchemaVersion)],
-				Ranks: in.ranks, WorkerCount: in.workers, BatchesPerEpoch: in.perEpoch}
+			out := HTTPInfo{InfoMetadata: in.metadata()}
 			for i, t := range in.tickets {
 				out.Endpoints = append(out.Endpoints, HTTPEndpoint{Rank: i / in.workers, Worker: i % in.workers,
 					Ticket: base64.RawURLEncoding.EncodeToString(t)})

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"google.golang.org/grpc"
@@ -159,7 +160,38 @@ type info struct {
 	tickets  [][]byte // index rank*workers + worker
 	ranks    int
 	workers  int
-	perEpoch int64 // batches per epoch of rank 0
+	perEpoch int64    // batches per epoch of rank 0
+	start    Position // the descriptor's start, normalised (normalStart)
+}
+
+// InfoMetadata is what GetFlightInfo's FlightInfo.app_metadata (UTF-8 JSON)
+// and POST /v1/info (HTTPInfo, with the endpoints added) say about a
+// descriptor's streams.
+type InfoMetadata struct {
+	// SchemaVersion is the arrowpair schema version of the streams.
+	SchemaVersion string `json:"schema_version"`
+	// Ranks is the world size; WorkerCount the endpoints per rank.
+	Ranks       int `json:"ranks"`
+	WorkerCount int `json:"worker_count"`
+	// BatchesPerEpoch is the number of batches in each epoch of a rank's
+	// stream (rank 0's; every rank has as many, except in eval mode, where a
+	// rank may have one batch fewer). A client that has consumed batch N-1
+	// of epoch E may resume at (E, N): it means (E+1, 0).
+	BatchesPerEpoch int64 `json:"batches_per_epoch"`
+	// Start is where the endpoints start: the descriptor's start, with
+	// (E, BatchesPerEpoch) normalised to (E+1, 0).
+	Start Position `json:"start"`
+}
+
+// metadata returns the info's InfoMetadata.
+func (in *info) metadata() InfoMetadata {
+	md := in.schema.Metadata()
+	v := ""
+	if i := md.FindKey(arrowpair.MetaSchemaVersion); i >= 0 {
+		v = md.Values()[i]
+	}
+	return InfoMetadata{SchemaVersion: v, Ranks: in.ranks, WorkerCount: in.workers,
+		BatchesPerEpoch: in.perEpoch, Start: in.start}
 }
 
 // describe validates a descriptor against the served datasets and signs its
@@ -179,7 +211,7 @@ func (s *Server) describe(b []byte) (*info, error) {
 		return nil, status.Error(codes.InvalidArgument, "serve: "+err.Error())
 	}
 	fp := st.fingerprint
-	in := &info{schema: st.schema, ranks: r.world(), workers: r.workers, perEpoch: st.perEpoch}
+	in := &info{schema: st.schema, ranks: r.world(), workers: r.workers, perEpoch: st.perEpoch, start: st.ep.start}
 	for rank := range r.world() {
 		c := r.cfg
 		c.Rank = rank
@@ -189,7 +221,7 @@ func (s *Server) describe(b []byte) (*info, error) {
 		}
 		for w := range r.workers {
 			t, err := signTicket(s.key, &ticket{Dataset: r.dataset, Fingerprint: fp, Config: cj,
-				Worker: w, Workers: r.workers, Start: r.start})
+				Worker: w, Workers: r.workers, Start: st.ep.start})
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
 			}
@@ -232,6 +264,9 @@ func (s *Server) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) 
 		TotalRecords:     -1,
 		TotalBytes:       -1,
 	}
+	if fi.AppMetadata, err = json.Marshal(in.metadata()); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
 	var locs []*flight.Location
 	for _, l := range s.opt.Locations {
 		locs = append(locs, &flight.Location{Uri: l})
@@ -239,7 +274,8 @@ func (s *Server) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) 
 	for _, t := range in.tickets {
 		fi.Endpoint = append(fi.Endpoint, &flight.FlightEndpoint{Ticket: &flight.Ticket{Ticket: t}, Location: locs})
 	}
-	s.log.Info("flight info", "ranks", in.ranks, "workers", in.workers, "batches_per_epoch", in.perEpoch)
+	s.log.Info("flight info", "ranks", in.ranks, "workers", in.workers, "batches_per_epoch", in.perEpoch,
+		"start_epoch", in.start.Epoch, "start_batch", in.start.Batch)
 	return fi, nil
 }
 

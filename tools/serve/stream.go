@@ -50,10 +50,28 @@ type stream struct {
 	stats       func(pipeline.Stats)
 }
 
-// errStartBeyond: the start batch lies past the end of its epoch.
-var errStartBeyond = errors.New("start batch beyond the epoch")
+// errStartBeyond: the start batch lies past the end of its epoch (the end
+// itself, batch == batches per epoch, is normalised, see normalStart).
+var errStartBeyond = errors.New("start batch past the end of its epoch")
 
-// open checks ep (its fingerprint, its start) by building its pipeline once.
+// normalStart returns the canonical form of start for a rank of perEpoch
+// batches per epoch: (E, perEpoch), the position a client holds after
+// consuming an epoch's last batch, is (E+1, 0), the next epoch's first
+// batch; past the run's last epoch that is the end of the run, whose stream
+// is empty and complete. A batch beyond perEpoch is refused.
+func normalStart(start Position, perEpoch int64) (Position, error) {
+	switch {
+	case start.Batch > perEpoch:
+		return start, fmt.Errorf("%w: batch %d of epoch %d, whose batches are 0..%d (%d is its end, the same as (%d, 0))",
+			errStartBeyond, start.Batch, start.Epoch, perEpoch-1, perEpoch, start.Epoch+1)
+	case start.Batch == perEpoch:
+		return Position{Epoch: start.Epoch + 1}, nil
+	}
+	return start, nil
+}
+
+// open checks ep (its fingerprint, its start) by building its pipeline once;
+// the stream's start is ep.start normalised (normalStart).
 func open(ep endpoint) (*stream, error) {
 	p, err := pipeline.New(ep.ds, ep.cfg)
 	if err != nil {
@@ -67,8 +85,12 @@ func open(ep endpoint) (*stream, error) {
 	}
 	bs := int64(ep.cfg.BatchSize)
 	s := &stream{ep: ep, schema: p.Schema(), perEpoch: (p.Len() + bs - 1) / bs, tmpl: p.State(), fingerprint: fp}
-	if ep.start.Batch >= s.perEpoch {
-		return nil, fmt.Errorf("%w: batch %d of an epoch of %d batches", errStartBeyond, ep.start.Batch, s.perEpoch)
+	if s.ep.start, err = normalStart(ep.start, s.perEpoch); err != nil {
+		return nil, err
+	}
+	if last := s.lastEpoch(); last >= 0 && s.ep.start.Epoch > last+1 {
+		return nil, fmt.Errorf("start (%d, %d) is past the end of the run (epochs %d..%d; (%d, 0) is its end)",
+			ep.start.Epoch, ep.start.Batch, ep.cfg.Epoch, last, last+1)
 	}
 	return s, nil
 }
