@@ -10,7 +10,8 @@ SPEC: {"streams": {"<rank>": "<pairstream IPC file of that rank>"},
        "world_size": W, "dataset": "fmnist", "token": null,
        "die_after": null (os._exit after this many batches of one DoGet),
        "stall_after": null (stop sending, keep the call open),
-       "no_marker": false (omit the end-of-stream summary)}
+       "no_marker": false (omit the end-of-stream summary),
+       "no_info_metadata": false (no FlightInfo.app_metadata, as an older serve)}
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ class Fake(fl.FlightServerBase):
             raise pa.ArrowInvalid(f"serve: bad descriptor: world_size {cfg.get('world_size', 1)}, this fake serves {self.world}")
         W = int(d.get("worker_count", 1))
         start = d.get("start") or {"epoch": cfg.get("epoch", 0), "batch": 0}
+        per = self.streams[0][1]
+        # serve's normalisation: (E, N) is (E + 1, 0); a batch past N is refused.
+        if start["batch"] > per:
+            raise pa.ArrowInvalid(f"serve: bad descriptor: start batch past the end of its epoch: "
+                                  f"batch {start['batch']} of epoch {start['epoch']}, whose batches are 0..{per - 1}")
+        if start["batch"] == per:
+            start = {"epoch": start["epoch"] + 1, "batch": 0}
         schema = self.streams[0][0][0][2].schema
         eps = []
         for r in range(self.world):
@@ -81,15 +89,17 @@ class Fake(fl.FlightServerBase):
                 t = json.dumps({"rank": r, "worker": w, "of": W, "start": start,
                                 "last_epoch": cfg.get("epoch", 0) + cfg.get("epochs", 1) - 1}).encode()
                 eps.append(fl.FlightEndpoint(t, []))
-        return fl.FlightInfo(schema, descriptor, eps, -1, -1)
+        meta = {"schema_version": "2", "ranks": self.world, "worker_count": W, "batches_per_epoch": per,
+                "start": start}
+        if self.spec.get("no_info_metadata"):
+            meta = None  # an older serve: no FlightInfo.app_metadata
+        return fl.FlightInfo(schema, descriptor, eps, -1, -1, app_metadata=json.dumps(meta).encode() if meta else b"")
 
     def do_get(self, context, ticket):
         t = json.loads(ticket.ticket)
         batches, per = self.streams[t["rank"]]
         w, W = t["worker"], t["of"]
         se, sb = t["start"]["epoch"], t["start"]["batch"]
-        if sb >= per:
-            raise pa.ArrowInvalid(f"serve: start batch beyond the epoch: batch {sb} of an epoch of {per} batches")
         # serve's split: worker w of W gets the batches b >= start with b % W == w, per epoch.
         chosen = [(e, i, rb) for e, i, rb in batches
                   if i % W == w and (e, i) >= (se, sb) and e <= t["last_epoch"]]

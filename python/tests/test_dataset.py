@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -120,20 +121,72 @@ def test_resume_identical_next_batch(fake_server, rank_files, workers, stop):
         assert torch.equal(a["view_0"], b["view_0"]) and torch.equal(a["sample_id"], b["sample_id"])
 
 
-def test_resume_across_epoch_end(fake_server, rank_files):
-    """A state taken after an epoch's last batch, in a two-epoch pass,
-    resumes at the next epoch's first batch (serve refuses (E, N): the
-    client moves on to (E + 1, 0))."""
-    srv = fake_server(rank_files)
+@pytest.mark.parametrize("info_metadata", [True, False])
+def test_resume_across_epoch_end(fake_server, rank_files, info_metadata):
+    """A state taken right after an epoch's last batch, in a two-epoch pass,
+    says (0, N) and resumes at the next epoch's first batch, (1, 0): the
+    client normalises it with batches_per_epoch from the stream info (or,
+    from a server that does not send it, the server does)."""
+    srv = fake_server(rank_files, no_info_metadata=not info_metadata)
+    full = collect(PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG), 0)
     ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG)
     it = iter(ds)
     for _ in range(10):
         last = next(it)
+    state = ds.state_dict()
     it.close()
     assert (last["batch_epoch"], last["batch_index"]) == (0, 9)
+    assert (state["epoch"], state["batch"]) == (0, 10)
     ds2 = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG)
-    ds2.load_state_dict(ds.state_dict())
-    assert [(b["batch_epoch"], b["batch_index"]) for b in ds2] == [(1, i) for i in range(10)]
+    ds2.load_state_dict(state)
+    rest = list(ds2)
+    assert [(b["batch_epoch"], b["batch_index"]) for b in rest] == [(1, i) for i in range(10)]
+    for a, b in zip(rest, full[10:]):
+        assert torch.equal(a["view_0"], b["view_0"]) and torch.equal(a["sample_id"], b["sample_id"])
+
+
+@pytest.mark.parametrize("workers", [0, 3])
+def test_resume_after_pass_end(fake_server, rank_files, workers):
+    """A state taken after the last batch of a one-epoch pass (0, N): the
+    resumed pass is over (nothing, no warning, no error), and set_epoch(1)
+    goes on with epoch 1."""
+    srv = fake_server(rank_files)
+    ds = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=1, **CFG)
+    seen = collect(ds, workers)
+    state = ds.state_dict(after=seen[-1])
+    assert (state["epoch"], state["batch"]) == (0, 10)
+    ds2 = PairDataset(srv.url, rank=1, world_size=WORLD, epochs=1, **CFG)
+    ds2.load_state_dict(state)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert collect(ds2, workers) == []
+    assert not [w for w in caught if "pairflow" in str(w.message)]
+    ds2.set_epoch(1)
+    assert [(b["batch_epoch"], b["batch_index"]) for b in collect(ds2, workers)] == [(1, i) for i in range(10)]
+
+
+def test_resume_past_epoch_end_is_a_state_error(fake_server, rank_files):
+    """(E, B) with B > N cannot come from this run: a clear StateError
+    naming the position and N, before any stream is opened."""
+    srv = fake_server(rank_files)
+    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=EPOCHS, **CFG)
+    st = dict(ds.state_dict(), epoch=0, batch=11)
+    ds.load_state_dict(st)
+    with pytest.raises(pairflow.StateError, match=r"batch 11\) is past the end of epoch 0, which has 10 batches"):
+        next(iter(ds))
+
+
+def test_stream_info(fake_server, rank_files):
+    """stream_info reads batches_per_epoch and the normalised start from
+    the FlightInfo's app_metadata."""
+    from pairflow.client import Position, descriptor, stream_info
+
+    srv = fake_server(rank_files)
+    cfg = {"kind": "contrastive", "recipe": "fmnist-simclr-v1", "seed": SEED, "batch_size": BATCH,
+           "epochs": EPOCHS, "world_size": WORLD}
+    info = stream_info(srv.url, descriptor("fmnist", cfg, worker_count=2, start=Position(0, 10)))
+    assert (info.batches_per_epoch, info.start, info.endpoints, info.ranks, info.worker_count) == \
+        (10, Position(1, 0), 4, 2, 2)
 
 
 def test_workers_need_one_epoch_passes(fake_server, rank_files):

@@ -102,20 +102,51 @@ def test_resume_mid_epoch(serve, workers, stop):
     assert all(same(a, b) for a, b in zip(seen + rest, full))
 
 
-def test_resume_at_epoch_end(serve):
-    """A state taken after an epoch's last batch resumes at the next epoch's first."""
-    srv = serve()
-    ds = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=2, **CFG)
-    it = iter(ds)
+@pytest.mark.parametrize("http", [False, True])
+def test_resume_at_epoch_end(serve, http):
+    """A state taken right after an epoch's last batch, (0, N), resumes on
+    the identical next batch, (1, 0), and the rest of the run (over Flight
+    and over HTTP); a batch past N is a StateError."""
+    srv = serve(http=True)
+    url = srv.http_url if http else srv.url
     per = 2000 // WORLD // BATCH
+    full = list(PairDataset(url, rank=0, world_size=WORLD, epochs=2, **CFG))
+    assert len(full) == 2 * per
+    ds = PairDataset(url, rank=0, world_size=WORLD, epochs=2, **CFG)
+    it = iter(ds)
     for _ in range(per):
         last = next(it)
+    state = ds.state_dict()
     it.close()
     assert (last["batch_epoch"], last["batch_index"]) == (0, per - 1)
-    ds2 = PairDataset(srv.url, rank=0, world_size=WORLD, epochs=2, **CFG)
-    ds2.load_state_dict(ds.state_dict())
-    b = next(iter(ds2))
-    assert (b["batch_epoch"], b["batch_index"]) == (1, 0)
+    assert (state["epoch"], state["batch"]) == (0, per)
+    ds2 = PairDataset(url, rank=0, world_size=WORLD, epochs=2, **CFG)
+    ds2.load_state_dict(state)
+    rest = list(ds2)
+    assert [(b["batch_epoch"], b["batch_index"]) for b in rest] == [(1, i) for i in range(per)]
+    assert all(same(a, b) for a, b in zip(rest, full[per:]))
+    ds3 = PairDataset(url, rank=0, world_size=WORLD, epochs=2, **CFG)
+    ds3.load_state_dict(dict(state, batch=per + 1))
+    with pytest.raises(pairflow.StateError, match=f"which has {per} batches"):
+        next(iter(ds3))
+
+
+def test_stream_info_flight_and_http_agree(serve):
+    """serve's FlightInfo.app_metadata and POST /v1/info say the same:
+    batches_per_epoch, and the start normalised ((0, N) -> (1, 0))."""
+    from pairflow.client import Position, descriptor, stream_info
+
+    srv = serve(http=True)
+    per = 2000 // WORLD // BATCH
+    cfg = {"kind": "contrastive", "recipe": "fmnist-simclr-v1", "seed": SEED, "batch_size": BATCH,
+           "epochs": 2, "world_size": WORLD}
+    d = descriptor("fmnist", cfg, worker_count=3, start=Position(0, per))
+    a, b = stream_info(srv.url, d), stream_info(srv.http_url, d)
+    assert a == b
+    assert (a.batches_per_epoch, a.start, a.endpoints, a.ranks, a.worker_count) == \
+        (per, Position(1, 0), WORLD * 3, WORLD, 3)
+    with pytest.raises(pairflow.DescriptorError, match="past the end of its epoch"):
+        stream_info(srv.url, descriptor("fmnist", cfg, start=Position(0, per + 1)))
 
 
 def test_server_killed_mid_stream_then_resumed(serve):

@@ -29,7 +29,7 @@ from ._arrow import Completeness, StreamInfo, batch_position, inspect_schema
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
                      ServerUnavailable, StreamTimeout)
 
-__all__ = ["Position", "descriptor", "open_stream", "ServedBatch"]
+__all__ = ["Position", "descriptor", "open_stream", "stream_info", "ServeInfo", "ServedBatch"]
 
 DESCRIPTOR_VERSION = 1
 MAX_DESCRIPTOR_BYTES = 64 << 10
@@ -60,6 +60,82 @@ def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
     if len(b) > MAX_DESCRIPTOR_BYTES:
         raise ValueError(f"pairflow: descriptor of {len(b)} bytes (serve reads at most {MAX_DESCRIPTOR_BYTES})")
     return b
+
+
+@dataclass(frozen=True)
+class ServeInfo:
+    """What ``serve`` says about a descriptor's streams: ``GetFlightInfo``'s
+    ``app_metadata`` (Flight) or ``POST /v1/info`` (HTTP), docs/serve.md.
+
+    ``batches_per_epoch`` is N, the batches in each epoch of a rank's
+    stream (None from a serve too old to say); ``start`` the descriptor's
+    start as the server normalised it ((E, N) -> (E + 1, 0)).
+    """
+
+    endpoints: int
+    ranks: Optional[int] = None
+    worker_count: Optional[int] = None
+    batches_per_epoch: Optional[int] = None
+    start: Optional[Position] = None
+    schema_version: Optional[str] = None
+
+    @staticmethod
+    def from_json(obj: Any, endpoints: int, where: str) -> "ServeInfo":
+        if obj is None:
+            return ServeInfo(endpoints)
+        try:
+            if not isinstance(obj, dict):
+                raise ValueError("not an object")
+            n = obj.get("batches_per_epoch")
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+                raise ValueError(f"batches_per_epoch {n!r}")
+            st = obj.get("start")
+            start = Position(int(st["epoch"]), int(st["batch"])) if st is not None else None
+            return ServeInfo(endpoints, obj.get("ranks"), obj.get("worker_count"), n, start,
+                             obj.get("schema_version"))
+        except (ValueError, TypeError, KeyError) as e:
+            raise DescriptorError(f"{where}: unreadable stream info ({e}): {json.dumps(obj)[:200]}") from None
+
+
+def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: float = 30.0) -> ServeInfo:
+    """Asks the server at ``url`` about the streams ``desc`` describes,
+    without opening one: over Flight ``GetFlightInfo`` (its
+    ``app_metadata``), over HTTP ``POST /v1/info``."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
+        import pyarrow.flight as fl
+
+        client, opts = _flight_client(url, token, timeout)
+        try:
+            try:
+                info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
+            except Exception as e:
+                raise _flight_error(url, "GetFlightInfo", e) from e
+            raw = info.app_metadata
+            raw = raw.to_pybytes() if hasattr(raw, "to_pybytes") else bytes(raw or b"")
+            try:
+                obj = json.loads(raw) if raw else None
+            except ValueError as e:
+                raise DescriptorError(f"{url}: GetFlightInfo: unreadable app_metadata ({e}): {raw[:80]!r}") from None
+            return ServeInfo.from_json(obj, len(info.endpoints), url)
+        finally:
+            client.close()
+    if scheme in ("http", "https"):
+        u = url.rstrip("/") + "/v1/info"
+        resp = _http_post(u, desc, token, timeout, "application/json")
+        try:
+            raw = resp.read(1 << 24)
+        except Exception as e:
+            raise ServerUnavailable(f"{u}: reading the answer: {type(e).__name__}: {e}") from e
+        finally:
+            resp.close()
+        try:
+            obj = json.loads(raw)
+        except ValueError as e:
+            raise DescriptorError(f"{u}: unreadable answer ({e}): {raw[:80]!r}") from None
+        eps = obj.get("endpoints") if isinstance(obj, dict) else None
+        return ServeInfo.from_json(obj, len(eps) if isinstance(eps, list) else 0, u)
+    raise ValueError(f"pairflow: {url!r}: want grpc://host:port (Arrow Flight) or http://host:port (HTTP stream)")
 
 
 @dataclass
@@ -156,7 +232,8 @@ FORK_ADVICE = ("pass multiprocessing_context='forkserver' (or 'spawn') to the Da
                "PairDataset / Flight in the main process before its workers start")
 
 
-def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
+def _flight_client(url, token, timeout):
+    """A FlightClient for url and the call options of a request."""
     import pyarrow.flight as fl
 
     global _FLIGHT_PID
@@ -165,8 +242,14 @@ def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
                             f"used Arrow Flight; gRPC cannot be used after fork() (it hangs): {FORK_ADVICE}")
     _FLIGHT_PID = os.getpid()
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
-    opts = fl.FlightCallOptions(timeout=timeout, headers=headers)
-    client = fl.FlightClient(url)
+    return fl.FlightClient(url), fl.FlightCallOptions(timeout=timeout, headers=headers)
+
+
+def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
+    import pyarrow.flight as fl
+
+    client, opts = _flight_client(url, token, timeout)
+    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     try:
         info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
     except Exception as e:
@@ -275,16 +358,14 @@ def _served(rb, md, check: Completeness, where: str) -> ServedBatch:
 # ---- HTTP ------------------------------------------------------------------
 
 
-def _open_http(url, desc, endpoint, token, timeout, read_timeout):
-    u = url.rstrip("/") + f"/v1/stream?endpoint={int(endpoint)}"
+def _http_post(u, desc, token, timeout, accept):
+    """POSTs a descriptor; HTTP and connection errors become pairflow errors."""
     req = urllib.request.Request(u, data=desc, method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          "Accept": "application/vnd.apache.arrow.stream"})
+                                 headers={"Content-Type": "application/json", "Accept": accept})
     if token:
         req.add_header("Authorization", f"Bearer {token}")
-    where = f"{url} endpoint {endpoint}"
     try:
-        resp = urllib.request.urlopen(req, timeout=min(timeout, read_timeout) if read_timeout else timeout)
+        return urllib.request.urlopen(req, timeout=timeout)
     except urllib.error.HTTPError as e:
         body = e.read(4096).decode("utf-8", "replace").strip()
         if e.code in (401, 403):
@@ -300,6 +381,13 @@ def _open_http(url, desc, endpoint, token, timeout, read_timeout):
         raise ServerUnavailable(f"{u}: server unreachable ({e.reason}); is serve running with --http-listen there?") from e
     except TimeoutError as e:
         raise StreamTimeout(f"{u}: no answer within {timeout:g} s") from e
+
+
+def _open_http(url, desc, endpoint, token, timeout, read_timeout):
+    u = url.rstrip("/") + f"/v1/stream?endpoint={int(endpoint)}"
+    where = f"{url} endpoint {endpoint}"
+    resp = _http_post(u, desc, token, min(timeout, read_timeout) if read_timeout else timeout,
+                      "application/vnd.apache.arrow.stream")
     # Later reads wait at most read_timeout each (the socket's timeout).
     try:
         resp.fp.raw._sock.settimeout(read_timeout)  # type: ignore[attr-defined]

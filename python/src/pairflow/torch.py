@@ -24,8 +24,8 @@ import torch
 from torch.utils.data import IterableDataset
 
 from ._arrow import batch_numpy
-from .client import Position, descriptor, open_stream
-from .errors import DescriptorError, StateError
+from .client import Position, descriptor, open_stream, stream_info
+from .errors import StateError
 from .world import endpoint_index, world, worker
 
 __all__ = ["PairDataset", "to_tensors", "STATE_VERSION"]
@@ -96,7 +96,10 @@ class PairDataset(IterableDataset):
     ``StatefulDataLoader``, which calls ``state_dict`` / ``load_state_dict``
     in each worker (it needs torch >= 2.3; the tests here run Debian's
     torch 1.13). A dataset given the state with :meth:`load_state_dict`
-    continues with the identical next batch.
+    continues with the identical next batch. A state taken right after an
+    epoch's last batch says ``(E, N)``, N the rank's batches per epoch
+    (which serve reports): it resumes at ``(E + 1, 0)``; a batch past N is
+    a ``StateError``.
 
     Errors are pairflow exceptions (``pairflow.ServerUnavailable``,
     ``AuthError``, ``DescriptorError``, ``IncompleteStreamError``,
@@ -166,6 +169,10 @@ class PairDataset(IterableDataset):
             warnings.warn(f"pairflow: PairDataset pass over epochs {self._epoch}..{self._epoch + self.epochs - 1} "
                           f"is already consumed; call set_epoch(next_epoch) before each pass", stacklevel=2)
             return
+        if start is not None and start.batch > 0:
+            start = self._next = self._normal_start(start)
+            if start.epoch >= self._epoch + self.epochs:
+                return  # resumed after the pass's last batch: the pass is over
         base = start.batch if start is not None else 0
         if self._slot_base is not None and self._slot_workers == w.size:
             base = self._slot_base  # a worker's own state: keep its slot
@@ -197,16 +204,28 @@ class PairDataset(IterableDataset):
         slot = (w.rank + base) % w.size
         ep = endpoint_index(self.world.rank, slot, w.size)
         desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
-        try:
-            return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
-                               read_timeout=self.read_timeout)
-        except DescriptorError as e:
-            # A state taken after an epoch's last batch says (E, batches in
-            # E); serve refuses a start past the epoch's end, and a client
-            # cannot know that count in advance: it is (E + 1, 0).
-            if start is None or start.batch == 0 or "beyond the epoch" not in str(e):
-                raise
-        return self._open(Position(start.epoch + 1, 0), w, 0)
+        return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
+                           read_timeout=self.read_timeout)
+
+    def _normal_start(self, start: Position) -> Position:
+        """A state taken right after an epoch's last batch says (E, N), N
+        the rank's batches per epoch: that is (E + 1, 0). serve reads it so
+        too, but the worker slots (see _open) count from the start batch, so
+        the client normalises it first, with N from the server's stream
+        info. A batch past N cannot come from this run: StateError."""
+        info = stream_info(self.url, descriptor(self.dataset, self._config()), token=self.token,
+                           timeout=self.timeout)
+        n = info.batches_per_epoch
+        if n is None:
+            return start  # a serve that does not say N normalises (or refuses) itself
+        if start.batch > n:
+            raise StateError(f"pairflow: the resume position (epoch {start.epoch}, batch {start.batch}) is past the "
+                             f"end of epoch {start.epoch}, which has {n} batches on this rank (0..{n - 1}); "
+                             f"the state does not belong to this run")
+        if start.batch == n:
+            self._slot_base = self._slot_workers = None  # a new epoch: slots count from batch 0
+            return Position(start.epoch + 1, 0)
+        return start
 
     def set_epoch(self, epoch: int) -> None:
         """Makes the next pass start at ``epoch`` (batch 0)."""
