@@ -69,6 +69,12 @@ shorter side is uniform in 256..500, saved as JPEG (4:2:0). Image i comes
 from source photo i mod #sources and goes to class (i mod #sources) mod 10,
 as in the PyTorch peer's photo script. DIR/SOURCES.txt lists each crop.`
 
+// shrink resamples a crop to its output size with Pillow's antialiased
+// Lanczos-3, as the peer's photo script does with PIL.
+func shrink(crop *ops.Image, w, h int) (*ops.Image, error) {
+	return Resize(nil, crop, w, h, Lanczos3)
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -159,7 +165,7 @@ func command(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		st.Go(func() stream.Callback {
 			src := srcs[j.si]
 			crop := src.Sub(j.x, j.y, j.cw, j.ch)
-			m, err := Resize(nil, &crop, j.tw, j.th, Lanczos3)
+			m, err := shrink(&crop, j.tw, j.th)
 			var b []byte
 			if err == nil {
 				b, err = convert.EncodeJPEG(m, *quality)
