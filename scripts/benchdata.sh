@@ -56,7 +56,7 @@ done
 # Photos: regenerate the folder unless it already holds the same recipe (SOURCES.txt is its record).
 photos="$out/photos"
 stamp="$photos/.recipe"
-recipe="mkphotos n=$n seed=$seed quality=90 $(sha256sum "$repo/tools/shardify/internal/mkphotos/main.go" "$repo/tools/shardify/internal/mkphotos/lanczos.go" | sha256sum | cut -c1-16)"
+recipe="mkphotos n=$n seed=$seed quality=90 $(sha256sum "$repo/tools/shardify/internal/mkphotos/main.go" "$repo/ops/lanczos.go" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$recipe" ]; then
   rm -rf "$photos"
   "$mkphotos" --out "$photos" --n "$n" --seed "$seed" --quality 90 --workers "$workers"

@@ -70,9 +70,11 @@ from source photo i mod #sources and goes to class (i mod #sources) mod 10,
 as in the PyTorch peer's photo script. DIR/SOURCES.txt lists each crop.`
 
 // shrink resamples a crop to its output size with Pillow's antialiased
-// Lanczos-3, as the peer's photo script does with PIL.
+// Lanczos-3 (ops.Lanczos3), as the peer's photo script does with PIL.
 func shrink(crop *ops.Image, w, h int) (*ops.Image, error) {
-	return Resize(nil, crop, w, h, Lanczos3)
+	var s ops.Scratch // Lanczos3 does not use it
+	m := &ops.Image{}
+	return m, ops.ResampleFilter(&s, m, crop, w, h, ops.Lanczos3)
 }
 
 func main() {
