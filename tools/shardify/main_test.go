@@ -495,7 +495,7 @@ func TestProgressAndSourceErrors(t *testing.T) {
 // with the usage text and one line.
 func TestUsageText(t *testing.T) {
 	for cmd, bad := range map[string][][]string{
-		"pack":    {{"--bogus"}, {"--workers", "x"}, {"--in", "x"}, {"--in", "x", "--out", "y", "--shard-size", "lots"}, {"--in", "x", "--out", "y", "stray"}},
+		"pack":    {{"--bogus"}, {"--workers", "x"}, {"--in", "x"}, {"--in", "x", "--out", "y", "--shard-size", "lots"}, {"--in", "x", "--out", "y", "stray"}, {"--in", "x", "--out", "y", "--max-side-filter", "bicubic"}},
 		"verify":  {{"--bogus"}, {}, {"a", "b"}},
 		"inspect": {{"--bogus"}, {"--n", "x"}, {"a", "b"}, {"a", "--n", "0"}},
 	} {

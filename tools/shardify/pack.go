@@ -21,6 +21,7 @@ import (
 	"github.com/sourcegraph/conc/stream"
 
 	"github.com/pairflow/pairflow/imageio"
+	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -73,6 +74,7 @@ The same input and output-shaping flags give byte-identical output for any
 type packConfig struct {
 	in, out, format, encoding, split, classes string
 	quality, maxSide, workers                 int
+	filter                                    ops.Filter
 	shardSize                                 int64
 	maxPixels, maxLabel                       int64
 	dict, strict, quiet, overwrite            bool
@@ -83,7 +85,7 @@ type packConfig struct {
 
 func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var c packConfig
-	var shardSize, maxPixels string
+	var shardSize, maxPixels, filter string
 	fs.StringVar(&c.in, "in", "", "input: folder, tar, tar directory, brace pattern, IDX file or CIFAR batch/directory (required)")
 	fs.StringVar(&c.out, "out", "", "output directory for the split, or s3://bucket/prefix/split (required)")
 	fs.BoolVar(&c.overwrite, "overwrite", false, "replace a dataset already at an s3:// --out (a local --out is always replaced)")
@@ -91,7 +93,8 @@ func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.format, "format", "auto", "input format: "+strings.Join(source.Formats, "|"))
 	fs.StringVar(&c.encoding, "encoding", "raw-s2", "record encoding: raw-zstd|raw-s2|keep|jpeg")
 	fs.IntVar(&c.quality, "quality", 90, "JPEG quality (1..100) for --encoding jpeg and for images that --max-side makes keep re-encode")
-	fs.IntVar(&c.maxSide, "max-side", 0, "downscale so the longer side is at most N pixels (ops.Resample: antialiased bilinear, as the recipes resize); 0 keeps sizes. With keep, only larger images are re-encoded (JPEG/WebP as JPEG, others as PNG)")
+	fs.IntVar(&c.maxSide, "max-side", 0, "downscale so the longer side is at most N pixels (with --max-side-filter; by default antialiased bilinear, as the recipes resize); 0 keeps sizes. With keep, only larger images are re-encoded (JPEG/WebP as JPEG, others as PNG)")
+	fs.StringVar(&filter, "max-side-filter", "bilinear", "--max-side's resampling filter: bilinear (the recipes' resize) or lanczos3 (Pillow's antialiased Lanczos-3, sharper, slower)")
 	fs.StringVar(&shardSize, "shard-size", "256MiB", "roll to a new shard before one would exceed this size (B, KiB, MiB, GiB, kB, MB, GB)")
 	fs.StringVar(&c.split, "split", "train", "split name: shard files are SPLIT-00000.pfs, ...")
 	fs.IntVar(&c.workers, "workers", runtime.GOMAXPROCS(0), "goroutines decoding and encoding in parallel (output does not depend on it)")
@@ -119,6 +122,9 @@ func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	if c.maxPixels, err = parseCount(maxPixels); err != nil || c.maxPixels < 1 || c.maxPixels > maxPackPixels {
 		return fmt.Errorf("%w: --max-pixels %q: want a count from 1 to %d such as 64Mi", cli.ErrUsage, maxPixels, int64(maxPackPixels))
+	}
+	if c.filter, err = ops.ParseFilter(filter); err != nil {
+		return fmt.Errorf("%w: --max-side-filter %q: want bilinear or lanczos3", cli.ErrUsage, filter)
 	}
 	if c.maxLabel < 0 || c.maxLabel > math.MaxInt32 {
 		return fmt.Errorf("%w: --max-label %d outside 0..%d", cli.ErrUsage, c.maxLabel, math.MaxInt32)
@@ -154,7 +160,7 @@ type packStats struct {
 
 func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	var st packStats
-	conv, err := convert.New(convert.Options{Encoding: c.encoding, Quality: c.quality, MaxSide: c.maxSide, MaxPixels: c.maxPixels}, decodeImage)
+	conv, err := convert.New(convert.Options{Encoding: c.encoding, Quality: c.quality, MaxSide: c.maxSide, Filter: c.filter, MaxPixels: c.maxPixels}, decodeImage)
 	if err != nil {
 		return st, fmt.Errorf("%w: %v", cli.ErrUsage, err)
 	}
@@ -194,6 +200,9 @@ func pack(c packConfig, stderr io.Writer) (packStats, error) {
 	}
 	if c.followSymlinks {
 		opts["follow_symlinks"] = "true" // it decides which class folders are packed
+	}
+	if c.filter != ops.Bilinear && c.maxSide > 0 {
+		opts["max_side_filter"] = c.filter.String() // absent for bilinear: the default's manifest is as before
 	}
 	if c.encoding == "jpeg" || (c.encoding == "keep" && c.maxSide > 0) {
 		opts["quality"] = strconv.Itoa(c.quality)

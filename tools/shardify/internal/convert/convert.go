@@ -40,10 +40,11 @@ type DecodeFunc func(data []byte, maxPixels int64) (img *ops.Image, format strin
 // Options shape the records. They are part of what makes the output: the
 // same input and Options give the same records.
 type Options struct {
-	Encoding  string // one of Encodings
-	Quality   int    // JPEG quality 1..100 for "jpeg" and re-encoded "keep"
-	MaxSide   int    // 0: no limit; else downscale (ops.Resample) so the longer side ≤ MaxSide
-	MaxPixels int64  // pixel budget per image; 0 means DefaultMaxPixels
+	Encoding  string     // one of Encodings
+	Quality   int        // JPEG quality 1..100 for "jpeg" and re-encoded "keep"
+	MaxSide   int        // 0: no limit; else downscale (ops.ResampleFilter) so the longer side ≤ MaxSide
+	Filter    ops.Filter // MaxSide's resampling filter; the zero value is ops.Bilinear, the recipes' one
+	MaxPixels int64      // pixel budget per image; 0 means DefaultMaxPixels
 }
 
 // Converter converts items with fixed Options. It is safe for concurrent use.
@@ -75,6 +76,9 @@ func New(opt Options, decode DecodeFunc) (*Converter, error) {
 	}
 	if opt.MaxSide < 0 || opt.MaxSide > ops.MaxSide {
 		return nil, fmt.Errorf("convert: %w: max-side %d outside 0..%d", ErrOptions, opt.MaxSide, ops.MaxSide)
+	}
+	if opt.Filter != ops.Bilinear && opt.Filter != ops.Lanczos3 {
+		return nil, fmt.Errorf("convert: %w: unknown resampling filter %v", ErrOptions, opt.Filter)
 	}
 	if c.opt.MaxPixels < 0 {
 		return nil, fmt.Errorf("convert: %w: max-pixels %d is negative", ErrOptions, opt.MaxPixels)
@@ -152,7 +156,7 @@ func (c *Converter) Convert(it source.Item) Result {
 	if resize {
 		m := &ops.Image{}
 		s := scratchPool.Get().(*ops.Scratch)
-		err := ops.Resample(s, m, img, nw, nh)
+		err := ops.ResampleFilter(s, m, img, nw, nh, c.opt.Filter)
 		scratchPool.Put(s)
 		if err != nil {
 			r.Skip = "resize: " + err.Error()

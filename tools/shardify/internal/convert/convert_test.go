@@ -127,7 +127,7 @@ func TestConvertSkips(t *testing.T) {
 			t.Errorf("skip %q, want %q", r.Skip, tc.want)
 		}
 	}
-	for _, o := range []Options{{Encoding: "png", Quality: 90}, {Encoding: "jpeg", Quality: 0}, {Encoding: "raw-s2", Quality: 90, MaxSide: -1}} {
+	for _, o := range []Options{{Encoding: "png", Quality: 90}, {Encoding: "jpeg", Quality: 0}, {Encoding: "raw-s2", Quality: 90, MaxSide: -1}, {Encoding: "raw-s2", Quality: 90, MaxSide: 40, Filter: ops.Lanczos3 + 1}} {
 		if _, err := New(o, testDecode); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
@@ -135,23 +135,26 @@ func TestConvertSkips(t *testing.T) {
 }
 
 // TestMaxSideUsesOpsResample: --max-side downscales with ops.Resample, the
-// recipes' resampler, so a raw record holds exactly its pixels.
+// recipes' resampler, by default, and with ops.ResampleFilter's Lanczos3
+// when Filter says so, so a raw record holds exactly its pixels.
 func TestMaxSideUsesOpsResample(t *testing.T) {
 	raw := fixture.Pixels(7, 90, 60, 3)
-	c, err := New(Options{Encoding: "raw-s2", Quality: 90, MaxSide: 40}, testDecode)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := c.Convert(source.Item{Key: "k", Path: "p", Raw: raw})
-	if r.Skip != "" {
-		t.Fatal(r.Skip)
-	}
-	var want ops.Image
-	var s ops.Scratch
-	if err := ops.Resample(&s, &want, raw, 40, 27); err != nil {
-		t.Fatal(err)
-	}
-	if r.Rec.Width != 40 || r.Rec.Height != 27 || !bytes.Equal(r.Rec.Payload, want.Pix) {
-		t.Errorf("record %dx%d differs from ops.Resample's 40x27", r.Rec.Width, r.Rec.Height)
+	for _, f := range []ops.Filter{ops.Bilinear, ops.Lanczos3} {
+		c, err := New(Options{Encoding: "raw-s2", Quality: 90, MaxSide: 40, Filter: f}, testDecode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := c.Convert(source.Item{Key: "k", Path: "p", Raw: raw})
+		if r.Skip != "" {
+			t.Fatal(r.Skip)
+		}
+		var want ops.Image
+		var s ops.Scratch
+		if err := ops.ResampleFilter(&s, &want, raw, 40, 27, f); err != nil {
+			t.Fatal(err)
+		}
+		if r.Rec.Width != 40 || r.Rec.Height != 27 || !bytes.Equal(r.Rec.Payload, want.Pix) {
+			t.Errorf("%v: record %dx%d differs from ops.ResampleFilter's 40x27", f, r.Rec.Width, r.Rec.Height)
+		}
 	}
 }
