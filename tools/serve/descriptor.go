@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/pipeline"
 )
 
@@ -120,12 +119,7 @@ func parseDescriptor(b []byte) (*request, error) {
 // end, (last+1, 0) (its batch is checked against the rank's length, and
 // (E, batches per epoch) normalised to (E+1, 0), when the stream opens).
 func checkStart(cfg *pipeline.Config, s Position) error {
-	last := int64(-1) // unbounded
-	if cfg.Kind == arrowpair.Eval {
-		last = cfg.Epoch
-	} else if cfg.Epochs > 0 {
-		last = cfg.Epoch + cfg.Epochs - 1
-	}
+	last := lastEpoch(cfg) // -1: unbounded
 	if s.Epoch < cfg.Epoch || (last >= 0 && s.Epoch > last+1) || s.Epoch > 1<<40 {
 		return fmt.Errorf("start epoch %d outside the config's epochs %d..%d", s.Epoch, cfg.Epoch, last)
 	}

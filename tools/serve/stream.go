@@ -109,15 +109,18 @@ func (s *stream) at(e, b int64) (*pipeline.Pipeline, error) {
 }
 
 // lastEpoch returns the last epoch of the run, or -1 when unbounded.
-func (s *stream) lastEpoch() int64 {
-	c := s.ep.cfg
+func (s *stream) lastEpoch() int64 { return lastEpoch(&s.ep.cfg) }
+
+// lastEpoch returns the last epoch of the run cfg configures (eval has one),
+// or -1 when unbounded.
+func lastEpoch(cfg *pipeline.Config) int64 {
 	switch {
-	case c.Kind == arrowpair.Eval:
-		return c.Epoch
-	case c.Epochs == 0:
+	case cfg.Kind == arrowpair.Eval:
+		return cfg.Epoch
+	case cfg.Epochs == 0:
 		return -1
 	}
-	return c.Epoch + c.Epochs - 1
+	return cfg.Epoch + cfg.Epochs - 1
 }
 
 // batches yields the endpoint's batches in order. Each batch belongs to the
