@@ -146,30 +146,28 @@ func (s *Server) httpStream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", IPCContentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	bw := bufio.NewWriterSize(w, 64<<10)
-	err = s.serve(r.Context(), st, name, "http", func() (func(arrow.RecordBatch, []string, []string) error, func() error) {
-		iw := ipc.NewWriter(bw, ipc.WithSchema(st.schema), ipc.WithAllocator(s.opt.Allocator))
-		fl, _ := w.(http.Flusher)
-		write := func(rec arrow.RecordBatch, _, _ []string) error {
-			if err := iw.Write(rec); err != nil {
-				return err
-			}
-			// Hand each batch to the client as it is made.
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			if fl != nil {
-				fl.Flush()
-			}
-			return nil
+	iw := ipc.NewWriter(bw, ipc.WithSchema(st.schema), ipc.WithAllocator(s.opt.Allocator))
+	fl, _ := w.(http.Flusher)
+	write := func(rec arrow.RecordBatch, _, _ []string) error {
+		if err := iw.Write(rec); err != nil {
+			return err
 		}
-		return write, func() error {
-			if err := iw.Close(); err != nil {
-				return err
-			}
-			return bw.Flush()
+		// Hand each batch to the client as it is made.
+		if err := bw.Flush(); err != nil {
+			return err
 		}
-	})
-	if err != nil {
+		if fl != nil {
+			fl.Flush()
+		}
+		return nil
+	}
+	closeOK := func() error {
+		if err := iw.Close(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	if err := s.serve(r.Context(), st, name, "http", write, closeOK); err != nil {
 		// Cut the connection: a client must not mistake a failed stream
 		// for a complete one (its end-of-stream marker was not written).
 		panic(http.ErrAbortHandler)

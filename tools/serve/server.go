@@ -346,18 +346,9 @@ func (s *Server) DoGet(tkt *flight.Ticket, fs flight.FlightService_DoGetServer) 
 		s.log.Info("ticket refused", "err", err)
 		return err
 	}
-	var finish func()
-	defer func() {
-		if finish != nil {
-			finish()
-		}
-	}()
-	return s.serve(fs.Context(), st, name, "flight", func() (func(arrow.RecordBatch, []string, []string) error, func() error) {
-		var write func(arrow.RecordBatch, []string, []string) error
-		var closeOK func() error
-		write, closeOK, finish = flightSink(fs, st.schema, s.opt.Allocator)
-		return write, closeOK
-	})
+	write, closeOK, finish := flightSink(fs, st.schema, s.opt.Allocator)
+	defer finish()
+	return s.serve(fs.Context(), st, name, "flight", write, closeOK)
 }
 
 // appMetadata is the FlightData app_metadata of a batch: a JSON object of
@@ -372,16 +363,15 @@ func appMetadata(keys, vals []string) []byte {
 	return b
 }
 
-// serve runs one stream through a transport's writer: mk returns the
-// writer's write and its success-only close (which ends the stream as
+// serve runs one stream through a transport's writer: write sends a batch
+// with its tags, closeOK is the success-only close (which ends the stream as
 // complete). It logs and counts the stream.
 func (s *Server) serve(ctx context.Context, st *stream, dataset, transport string,
-	mk func() (func(arrow.RecordBatch, []string, []string) error, func() error)) error {
+	write func(arrow.RecordBatch, []string, []string) error, closeOK func() error) error {
 	t0 := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st.stats = s.m.observeStages
-	write, closeOK := mk()
 	batches, bytes := s.m.batches.WithLabelValues(dataset, transport), s.m.bytes.WithLabelValues(dataset, transport)
 	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, keys, vals []string) error {
 		if err := write(rec, keys, vals); err != nil {
