@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -98,25 +99,14 @@ func isSummaryKey(k string) bool {
 // Release rec; the caller Releases the result.
 func WithMetadata(rec arrow.RecordBatch, keys, values []string) arrow.RecordBatch {
 	var k, v []string
-	if rm, ok := rec.(arrow.RecordBatchWithMetadata); ok {
-		md := rm.Metadata()
-		for i, key := range md.Keys() {
-			if !contains(keys, key) {
-				k, v = append(k, key), append(v, md.Values()[i])
-			}
+	md := batchMetadata(rec)
+	for i, key := range md.Keys() {
+		if !slices.Contains(keys, key) {
+			k, v = append(k, key), append(v, md.Values()[i])
 		}
 	}
 	k, v = append(k, keys...), append(v, values...)
 	return array.NewRecordBatchWithMetadata(rec.Schema(), rec.Columns(), rec.NumRows(), arrow.NewMetadata(k, v))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // batchMetadata returns rec's custom metadata (empty if it has none).
