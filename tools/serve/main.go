@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"google.golang.org/grpc"
@@ -65,16 +66,10 @@ func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 // maxSecretBytes bounds --ticket-key and --token-file.
 const maxSecretBytes = 4096
 
-// readSecret reads a small regular file, trimming one trailing newline.
+// readSecret reads a small regular file (inputfile: a device or FIFO is
+// refused, the size bounded before reading), trimming trailing line endings.
 func readSecret(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxSecretBytes {
-		return nil, fmt.Errorf("%s: want a regular file of at most %d bytes", path, maxSecretBytes)
-	}
-	b, err := os.ReadFile(path)
+	b, err := inputfile.ReadFile(path, maxSecretBytes)
 	if err != nil {
 		return nil, err
 	}
