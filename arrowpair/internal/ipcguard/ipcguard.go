@@ -358,12 +358,7 @@ func (f *flatbuffer) recordBatch(pos int, bodyLen int64) error {
 // checkMessage verifies the flatbuffer Message in meta as far as arrow-go's
 // stream reader walks it and returns the body length, the header type and
 // the header table's position.
-func checkMessage(meta []byte, maxBody int64) (bodyLen int64, kind, header int, err error) {
-	bodyLen, kind, header, err = checkMessageTables(meta, maxBody)
-	return
-}
-
-func checkMessageTables(meta []byte, maxBody int64) (int64, int, int, error) {
+func checkMessage(meta []byte, maxBody int64) (int64, int, int, error) {
 	f := &flatbuffer{buf: meta}
 	root, err := f.u32(0)
 	if err != nil {
