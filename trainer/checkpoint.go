@@ -107,11 +107,12 @@ func SaveCheckpoint[T Float](w io.Writer, model Layer[T], opt Optimizer[T], step
 func checkpointDigest(tensors []STTensor, meta map[string]string) string {
 	h := sha256.New()
 	var n [8]byte
-	str := func(s string) {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+	field := func(b []byte) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(b)))
 		h.Write(n[:])
-		io.WriteString(h, s)
+		h.Write(b)
 	}
+	str := func(s string) { field([]byte(s)) }
 	str("pairflow checkpoint")
 	ts := slices.SortedFunc(slices.Values(tensors), func(a, b STTensor) int { return strings.Compare(a.Name, b.Name) })
 	binary.LittleEndian.PutUint64(n[:], uint64(len(ts)))
@@ -124,7 +125,7 @@ func checkpointDigest(tensors []STTensor, meta map[string]string) string {
 			dims[i] = strconv.Itoa(d)
 		}
 		str(strings.Join(dims, ","))
-		str(string(t.Data))
+		field(t.Data) // hashed in place: no copy of the weights
 	}
 	keys := slices.Sorted(maps.Keys(meta))
 	for _, k := range keys {

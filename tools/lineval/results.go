@@ -197,10 +197,12 @@ func updateResults(dir string, change func(*Results) error) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(dir, resultsName), append(out, '\n')); err != nil {
+	// Written atomically and durably: a crash leaves the old file or the
+	// new one (see package atomicfile).
+	if err := atomicfile.WriteFile(filepath.Join(dir, resultsName), append(out, '\n'), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(dir, tableName), []byte(renderTable(res))); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, tableName), []byte(renderTable(res)), 0o644); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -344,12 +346,6 @@ func seedUnion(a, b any) []uint64 {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// writeAtomic writes an output so that a crash leaves the old file or the
-// new one, durably (see package atomicfile).
-func writeAtomic(path string, b []byte) error {
-	return atomicfile.WriteFile(path, b, 0o644)
 }
 
 // renderTable makes table.md: top-1 and top-5 (%) per method and fraction,

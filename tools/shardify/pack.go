@@ -117,7 +117,7 @@ func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if c.in == "" || c.out == "" {
 		return fmt.Errorf("%w: pack needs --in and --out", cli.ErrUsage)
 	}
-	if c.shardSize, err = parseSize(shardSize); err != nil || c.shardSize < 1<<10 {
+	if c.shardSize, err = cli.ParseBytes(strings.TrimSpace(shardSize)); err != nil || c.shardSize < 1<<10 {
 		return fmt.Errorf("%w: --shard-size %q: want a size of at least 1KiB such as 256MiB", cli.ErrUsage, shardSize)
 	}
 	if c.maxPixels, err = parseCount(maxPixels); err != nil || c.maxPixels < 1 || c.maxPixels > maxPackPixels {
@@ -399,28 +399,6 @@ func skipPath(p string) string {
 		p = "unnamed"
 	}
 	return p
-}
-
-// parseSize parses "256MiB", "1GB", "4096".
-func parseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suf string
-		mul int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	mul := int64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suf) {
-			s, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suf)), u.mul
-			break
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 || v > (1<<62)/mul {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mul, nil
 }
 
 // parseCount parses "100M", "2G", "5000", "1.5M".

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -137,14 +136,8 @@ func checkInputs(m *shards.Manifest, src string) []error {
 				continue
 			}
 		} else {
-			f, err := os.Open(filepath.Join(base, filepath.FromSlash(in.Path)))
-			if err == nil {
-				h := sha256.New()
-				got.Bytes, err = io.Copy(h, f)
-				h.Sum(got.SHA256[:0])
-				f.Close()
-			}
-			if err != nil {
+			var err error
+			if got.SHA256, got.Bytes, err = source.HashFile(filepath.Join(base, filepath.FromSlash(in.Path))); err != nil {
 				probs = append(probs, fmt.Errorf("input %s: %w", strconv.Quote(in.Path), err))
 				continue
 			}

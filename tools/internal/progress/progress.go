@@ -115,10 +115,7 @@ func (m *Meter) Stop() {
 	m.stop = nil
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.tty && m.last > 0 {
-		fmt.Fprintf(m.out, "\r%s\r", strings.Repeat(" ", m.last))
-		m.last = 0
-	}
+	m.clearBar()
 }
 
 // Add counts one unit: done or skipped, with its input bytes.
@@ -150,11 +147,17 @@ func (m *Meter) Elapsed() time.Duration { return m.now().Sub(m.start) }
 func (m *Meter) Warn(format string, args ...any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.clearBar()
+	fmt.Fprintf(m.out, format+"\n", args...)
+}
+
+// clearBar blanks the bar line on a terminal so that what is printed next
+// starts on a clean line. m.mu must be held.
+func (m *Meter) clearBar() {
 	if m.tty && m.last > 0 {
 		fmt.Fprintf(m.out, "\r%s\r", strings.Repeat(" ", m.last))
 		m.last = 0
 	}
-	fmt.Fprintf(m.out, format+"\n", args...)
 }
 
 // Line returns the current progress text (no bar).

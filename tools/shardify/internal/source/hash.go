@@ -21,6 +21,25 @@ type Input struct {
 	SHA256 [sha256.Size]byte
 }
 
+// HashFile returns the SHA-256 and the length of the file at p: what Inputs
+// records of a file that is not parsed as it is hashed (and what verify
+// --inputs checks against).
+func HashFile(p string) ([sha256.Size]byte, int64, error) {
+	var sum [sha256.Size]byte
+	f, err := os.Open(p)
+	if err != nil {
+		return sum, 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return sum, 0, err
+	}
+	h.Sum(sum[:0])
+	return sum, n, nil
+}
+
 // hashFile reads a file through a SHA-256, so that the digest covers what
 // was parsed; finish reads what is left (the digest covers the whole file).
 type hashFile struct {

@@ -207,7 +207,7 @@ func (s *imageFolder) Inputs() ([]Input, error) {
 		}
 		n := s.lens[i]
 		if !s.summed[i] {
-			sum, size, err := hashPath(f.full)
+			sum, size, err := HashFile(f.full)
 			if err != nil {
 				return nil, fmt.Errorf("source: imagefolder: %s: %w", f.rel, err)
 			}
@@ -219,22 +219,6 @@ func (s *imageFolder) Inputs() ([]Input, error) {
 	}
 	h.Sum(in.SHA256[:0])
 	return []Input{in}, nil
-}
-
-func hashPath(p string) ([sha256.Size]byte, int64, error) {
-	var sum [sha256.Size]byte
-	f, err := os.Open(p)
-	if err != nil {
-		return sum, 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return sum, 0, err
-	}
-	h.Sum(sum[:0])
-	return sum, n, nil
 }
 
 // readFileBounded reads the whole file at p, refusing files over max bytes
