@@ -191,7 +191,7 @@ const (
 var packPolicy = packAuto
 
 // packSlack is the room a plan's packA may spill into after a packed A
-// block (the largest gemmPlan.slack).
+// block (packA6AVX2's two floats; packA14AVX2 writes nothing past its panel).
 const packSlack = 2
 
 // gemmBuf holds one goroutine's packing buffers.
