@@ -19,6 +19,6 @@
 // uint8 tensors; testdata/geometry holds goldens made by
 // scripts/goldens/geometry.py.
 //
-// Image decoding lives in the sub-package imageio; this package starts from
-// decoded pixels.
+// Image decoding lives in package imageio (it decodes into pix.Image, which
+// is this package's Image); this package starts from decoded pixels.
 package ops

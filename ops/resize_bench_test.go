@@ -22,18 +22,23 @@ type geoBenchCase struct {
 	noTier bool // no fast path: run once, on the generic tier
 }
 
+// benchPhoto returns the golden photo224 resized by NewResize(h, w) into an
+// image of its own: the large sources of the benchmarks.
+func benchPhoto(ins map[string]*Image, h, w int) *Image {
+	var s Scratch
+	var p Params
+	r, _ := NewResize(h, w)
+	out, _ := r.Apply(&s, ins["photo224"], nil, &p)
+	img := NewImage(out.W, out.H, 3)
+	copyImage(img, out)
+	return img
+}
+
 func geoBenchCases(b *testing.B) []geoBenchCase {
 	_, _, ins := geoLoadGoldens(b)
 	var s Scratch
-	up, _ := NewResize(350, 400)
-	var p Params
-	big, _ := up.Apply(&s, ins["photo224"], nil, &p) // a 400×350 photo
-	src400 := NewImage(big.W, big.H, 3)
-	copyImage(src400, big)
-	huge, _ := NewResize(672, 672)
-	big, _ = huge.Apply(&s, ins["photo224"], nil, &p)
-	src672 := NewImage(big.W, big.H, 3)
-	copyImage(src672, big)
+	src400 := benchPhoto(ins, 350, 400) // a 400×350 photo
+	src672 := benchPhoto(ins, 672, 672)
 	src28 := NewImage(28, 28, 3)
 	grayToRGB(src28, ins["gray28"])
 	var cs []geoBenchCase
@@ -123,12 +128,7 @@ func BenchmarkGeometry(b *testing.B) {
 //	go test ./ops -run '^$' -bench 'Recipe' -benchtime 2s
 func BenchmarkRecipe(b *testing.B) {
 	_, _, ins := geoLoadGoldens(b)
-	var s0 Scratch
-	var p0 Params
-	up, _ := NewResize(350, 400)
-	big, _ := up.Apply(&s0, ins["photo224"], nil, &p0)
-	src400 := NewImage(big.W, big.H, 3)
-	copyImage(src400, big)
+	src400 := benchPhoto(ins, 350, 400)
 	src28x3 := NewImage(28, 28, 3) // setting A: Fashion-MNIST tiled to 3 channels
 	grayToRGB(src28x3, ins["gray28"])
 	for _, c := range []struct {

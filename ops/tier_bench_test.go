@@ -44,11 +44,7 @@ func BenchmarkTierAB(b *testing.B) {
 	}
 	_, _, ins := geoLoadGoldens(b)
 	var s0 Scratch
-	var p0 Params
-	up, _ := NewResize(350, 400)
-	big, _ := up.Apply(&s0, ins["photo224"], nil, &p0)
-	src400 := NewImage(big.W, big.H, 3)
-	copyImage(src400, big)
+	src400 := benchPhoto(ins, 350, 400)
 	view := cfRandImage(rand.New(rand.NewPCG(3, 4)), 224, 224, 3)
 	copyImage(view, func() *Image { o, _ := ResizedCrop(&s0, src400, Box{0, 0, 350, 350}, 224, 224, 0); return o }())
 

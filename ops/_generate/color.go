@@ -78,18 +78,7 @@ func storeRGB(a *isa, c *consts, r, g, b VecVirtual, dst Mem, k Register, whole 
 	VPSHUFB(c.op("stI"), r, r)
 	VPERMD(r, c.reg("stPerm"), r)
 	if a.z {
-		if whole {
-			// A whole block: 32 + 16 bytes. (A masked 64-byte store
-			// here makes the next block's load of the bytes behind
-			// it wait for the store on Zen 4 when dst is src:
-			// saturation ran at half the AVX2 speed.)
-			VMOVDQU32(r.AsY(), dst)
-			x := XMM()
-			VEXTRACTI32X4(U8(2), r, x)
-			VMOVDQU32(x, dst.Offset(32))
-			return
-		}
-		VMOVDQU8(r, k, dst)
+		storeBlock48(r, dst, k, whole)
 		return
 	}
 	VMOVDQU(r.AsX(), dst)

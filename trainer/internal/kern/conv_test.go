@@ -325,16 +325,7 @@ func TestImageGroups(t *testing.T) {
 // since their GEMMs reduce every element in the same order on every tile
 // and the transforms and layer loops run the same operations.
 func TestConvBitIdenticalAcrossTiers(t *testing.T) {
-	var simd []cpu.Tier
-	for _, tr := range cpu.Tiers() {
-		if tr > cpu.Generic && tr <= topTier {
-			simd = append(simd, tr)
-		}
-	}
-	if len(simd) < 2 {
-		t.Skipf("fewer than two SIMD tiers here (%v): nothing to compare", simd)
-	}
-	t.Logf("tiers compared: %v", simd)
+	simd := simdTiers(t)
 	shapes := []ConvShape{
 		{N: 3, Cin: 5, H: 11, W: 9, Cout: 17, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},   // im2col
 		{N: 19, Cin: 5, H: 10, W: 9, Cout: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1},  // batched

@@ -191,7 +191,7 @@ const (
 var packPolicy = packAuto
 
 // packSlack is the room a plan's packA may spill into after a packed A
-// block (the largest gemmPlan.slack).
+// block (packA6AVX2's two floats; packA14AVX2 writes nothing past its panel).
 const packSlack = 2
 
 // gemmBuf holds one goroutine's packing buffers.
@@ -239,15 +239,12 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// sgemm splits C into at most threads disjoint blocks of whole tiles and
-// runs sgemmSerial on each. Every element is computed the same way whatever
-// block it falls in, so the split cannot change the result.
+// sgemm splits C into at most threads disjoint blocks of whole tiles of
+// tier t's plan and runs sgemmSerial on each. Every element is computed the
+// same way whatever block it falls in, so the split cannot change the
+// result.
 func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmPlan(planFor(t), threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// sgemmPlan is sgemm on plan pl.
-func sgemmPlan(pl *gemmPlan, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	pl := planFor(t)
 	mr, nr := pl.mr, pl.nr
 	if m == 0 || n == 0 {
 		return

@@ -336,16 +336,7 @@ func TestPackingTiers(t *testing.T) {
 // chain of FMAs in index order), so Sgemm's results are bit-identical
 // across tiers, whatever the tile, the packing and the thread count.
 func TestSgemmBitIdenticalAcrossTiers(t *testing.T) {
-	var simd []cpu.Tier
-	for _, tr := range cpu.Tiers() {
-		if tr > cpu.Generic && tr <= topTier {
-			simd = append(simd, tr)
-		}
-	}
-	if len(simd) < 2 {
-		t.Skipf("fewer than two SIMD tiers here (%v): nothing to compare", simd)
-	}
-	t.Logf("tiers compared: %v", simd)
+	simd := simdTiers(t)
 	cases := gemmCases(testing.Short())
 	cases = append(cases,
 		gemmCase{false, false, 301, 97, 530, 1, 0},

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/internal/cpu/cputest"
 )
 
@@ -22,6 +23,24 @@ func isSentinel(v float32) bool { return math.Float32bits(v) == math.Float32bits
 func forEachTier(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	cputest.ForEachTier(t, &tier, topTier, f)
+}
+
+// simdTiers returns the SIMD tiers this process can run (up to topTier),
+// for tests that demand identical bits across them; it skips t when there
+// are fewer than two.
+func simdTiers(t *testing.T) []cpu.Tier {
+	t.Helper()
+	var simd []cpu.Tier
+	for _, tr := range cpu.Tiers() {
+		if tr > cpu.Generic && tr <= topTier {
+			simd = append(simd, tr)
+		}
+	}
+	if len(simd) < 2 {
+		t.Skipf("fewer than two SIMD tiers here (%v): nothing to compare", simd)
+	}
+	t.Logf("tiers compared: %v", simd)
+	return simd
 }
 
 func withThreads(n int, f func()) {

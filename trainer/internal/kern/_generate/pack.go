@@ -26,7 +26,7 @@ func packA6() {
 	Doc(
 		"packA6AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of six",
 		"rows of A (row stride lda elements) into dst as kc8 groups of six floats:",
-		"dst[p*6+r] = a[r*lda+p]. Reference: the six-row loop of packABlock. Eight",
+		"dst[p*6+r] = a[r*lda+p]. Reference: the full-panel loop of packABlock. Eight",
 		"columns at a time: load 8 floats of each row, transpose the 6×8 block in",
 		"registers, and store each 6-float column with a 32-byte store whose last",
 		"two floats the next store overwrites, so the final store writes two",

@@ -166,25 +166,37 @@ func summarize(g []float64) stats {
 	return stats{med: s[len(s)/2], min: s[0], max: s[len(s)-1]}
 }
 
+// calibrate warms f up (buffers, page faults), times one more call and
+// returns how many calls fill minTime.
+func calibrate(minTime time.Duration, f func()) int {
+	f()
+	t0 := time.Now()
+	f()
+	return max(1, int(minTime/max(time.Since(t0), time.Microsecond)))
+}
+
+// rate calls f iters times and returns flop per call in GFLOP per
+// wall-clock or (cpuClock) process CPU second.
+func rate(flop float64, iters int, cpuClock bool, f func()) float64 {
+	t0, c0 := time.Now(), cpuSeconds()
+	for range iters {
+		f()
+	}
+	d := time.Since(t0).Seconds()
+	if cpuClock {
+		d = cpuSeconds() - c0
+	}
+	return flop * float64(iters) / d / 1e9
+}
+
 // timeRepeats calls f in a loop for at least minTime per repeat and returns
 // flop/s (in GFLOP/s) of each repeat, per wall-clock or (cpuClock) process
 // CPU second.
 func timeRepeats(flop float64, repeats int, minTime time.Duration, cpuClock bool, f func()) []float64 {
-	f() // warm-up: buffers, page faults
-	t0 := time.Now()
-	f()
-	iters := max(1, int(minTime/max(time.Since(t0), time.Microsecond)))
+	iters := calibrate(minTime, f)
 	out := make([]float64, repeats)
 	for r := range out {
-		t0, c0 := time.Now(), cpuSeconds()
-		for range iters {
-			f()
-		}
-		d := time.Since(t0).Seconds()
-		if cpuClock {
-			d = cpuSeconds() - c0
-		}
-		out[r] = flop * float64(iters) / d / 1e9
+		out[r] = rate(flop, iters, cpuClock, f)
 	}
 	return out
 }
@@ -272,11 +284,8 @@ func run(cfg config) error {
 				if _, err := kern.SetTier(t); err != nil {
 					return err
 				}
-				f() // warm-up: buffers, page faults
-				t0 := time.Now()
-				f()
-				if iters == 0 {
-					iters = max(1, int(cfg.minTime/max(time.Since(t0), time.Microsecond)))
+				if n := calibrate(cfg.minTime, f); iters == 0 {
+					iters = n
 				}
 			}
 			ours := make([][]float64, len(tiers))
@@ -285,15 +294,7 @@ func run(cfg config) error {
 			for range cfg.repeats {
 				for i, t := range tiers {
 					kern.SetTier(t)
-					t0, c0 := time.Now(), cpuSeconds()
-					for range iters {
-						f()
-					}
-					d := time.Since(t0).Seconds()
-					if cfg.cpuClock {
-						d = cpuSeconds() - c0
-					}
-					ours[i] = append(ours[i], flop*float64(iters)/d/1e9)
+					ours[i] = append(ours[i], rate(flop, iters, cfg.cpuClock, f))
 				}
 				if p != nil {
 					wall, cpuG, err := p.time(s, cfg.minTime)
