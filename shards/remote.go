@@ -247,7 +247,7 @@ func (r *remote) openRanged(j int) (*opened, error) {
 		// The header, index and trailer are CRC-checked: a mismatch may be
 		// bytes spoiled in transit, so they are read again.
 		s, err = openChecked(&rangeReader{r: r, name: si.File}, si)
-		if err == nil || !(errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)) {
+		if err == nil || !spoiled(err) {
 			break
 		}
 	}
@@ -328,13 +328,19 @@ func (r *remote) record(j, k int, rec *Record) error {
 	}
 	for attempt := 1; ; attempt++ {
 		err = o.s.Record(k, rec)
-		if err == nil || attempt >= rangeAttempts || !(errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)) {
+		if err == nil || attempt >= rangeAttempts || !spoiled(err) {
 			if err != nil && attempt > 1 {
 				err = fmt.Errorf("%w (%d reads of %s)", err, attempt, r.st.Location().Object(r.d.m.Shards[j].File))
 			}
 			return err
 		}
 	}
+}
+
+// spoiled reports an error that bytes spoiled in transit could cause (a
+// failed CRC, length or structure check): such a read is worth repeating.
+func spoiled(err error) bool {
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)
 }
 
 // rangeReader reads a remote shard by range requests.
