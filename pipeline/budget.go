@@ -9,7 +9,7 @@ import (
 )
 
 // MaxPixelsLimit is the largest Config.MaxPixels: ops.MaxSide squared.
-const MaxPixelsLimit = int64(1<<15) * (1 << 15)
+const MaxPixelsLimit = int64(ops.MaxSide) * ops.MaxSide
 
 // CheckBudget returns an error (ErrConfig) when the split was packed with
 // a pixel budget above maxPixels (0 means imageio.DefaultMaxPixels): its
