@@ -195,9 +195,7 @@ func checkListing(ctx context.Context, st *store.Store, m *Manifest) error {
 	for _, o := range ls {
 		have[o.Name] = o.Size
 	}
-	listed := make(map[string]bool, len(m.Shards))
 	for _, si := range m.Shards {
-		listed[si.File] = true
 		size, ok := have[si.File]
 		switch {
 		case !ok:
@@ -206,12 +204,11 @@ func checkListing(ctx context.Context, st *store.Store, m *Manifest) error {
 			return newErr(st.Location().Object(si.File), -1, -1, ErrManifest, "object is %d bytes, %s says %d", size, ManifestName, si.Bytes)
 		}
 	}
-	for _, o := range ls {
-		if isSplitFile(o.Name, m.Split) && o.Name[0] != '.' && !listed[o.Name] {
-			return fmt.Errorf("shards: %s: shard %s is not in %s: %w", st, o.Name, ManifestName, ErrManifest)
-		}
+	names := make([]string, len(ls))
+	for i, o := range ls {
+		names[i] = o.Name
 	}
-	return nil
+	return checkUnlisted(st.String(), m, names)
 }
 
 // Remote reports whether the Dataset reads from object storage.
