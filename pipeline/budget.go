@@ -9,7 +9,7 @@ import (
 )
 
 // MaxPixelsLimit is the largest Config.MaxPixels: ops.MaxSide squared.
-const MaxPixelsLimit = int64(1<<15) * (1 << 15)
+const MaxPixelsLimit = int64(ops.MaxSide) * ops.MaxSide
 
 // CheckBudget returns an error (ErrConfig) when the split was packed with
 // a pixel budget above maxPixels (0 means imageio.DefaultMaxPixels): its
@@ -42,6 +42,13 @@ func CheckDataset(ds *shards.Dataset, maxPixels int64) error {
 	if err := CheckBudget(ds.Manifest(), maxPixels); err != nil {
 		return err
 	}
+	_, err := probe(ds, maxPixels)
+	return err
+}
+
+// probe decodes the first of ds's first 64 records that decodes under
+// maxPixels, or returns ErrConfig with the last failure.
+func probe(ds *shards.Dataset, maxPixels int64) (ops.Image, error) {
 	var (
 		rec shards.Record
 		img ops.Image
@@ -51,9 +58,9 @@ func CheckDataset(ds *shards.Dataset, maxPixels int64) error {
 	for i := 0; i < min(ds.Len(), 64); i++ {
 		if err = ds.Record(i, &rec); err == nil {
 			if err = dec.DecodeRecord(&img, &rec); err == nil {
-				return nil
+				return img, nil
 			}
 		}
 	}
-	return fmt.Errorf("%w: no record among the first 64 decodes: %w", ErrConfig, err)
+	return img, fmt.Errorf("%w: no record among the first 64 decodes: %w", ErrConfig, err)
 }

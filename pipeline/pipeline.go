@@ -14,7 +14,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
-	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
@@ -308,23 +307,9 @@ func readLabels(ds *shards.Dataset) ([]int32, error) {
 // makeLayout fixes the image shapes from the first record that decodes.
 func (p *Pipeline) makeLayout() error {
 	c := &p.cfg
-	var (
-		rec shards.Record
-		img ops.Image
-		dec = imageio.Decoder{MaxPixels: c.MaxPixels}
-		err error
-	)
-	probed := false
-	for i := 0; i < min(int(p.n), 64); i++ {
-		if err = p.ds.Record(i, &rec); err == nil {
-			if err = dec.DecodeRecord(&img, &rec); err == nil {
-				probed = true
-				break
-			}
-		}
-	}
-	if !probed {
-		return fmt.Errorf("%w: no record among the first 64 decodes: %w", ErrConfig, err)
+	img, err := probe(p.ds, c.MaxPixels)
+	if err != nil {
+		return err
 	}
 	w, h := img.W, img.H
 	if c.Kind == arrowpair.RelativePatch {

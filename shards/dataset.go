@@ -108,14 +108,12 @@ func openDir(dir string) (*Dataset, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w", err)
 	}
-	listed := make(map[string]bool, len(m.Shards))
-	for _, s := range m.Shards {
-		listed[s.File] = true
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
 	}
-	for _, e := range ents {
-		if n := e.Name(); n[0] != '.' && isSplitFile(n, m.Split) && !listed[n] {
-			return nil, fmt.Errorf("shards: %s: shard %s is not in %s: %w", dir, n, ManifestName, ErrManifest)
-		}
+	if err := checkUnlisted(dir, m, names); err != nil {
+		return nil, err
 	}
 	d := newDataset(dir, m)
 	d.raw = b
@@ -129,6 +127,22 @@ func openDir(dir string) (*Dataset, error) {
 		d.slots[j].Store(o)
 	}
 	return d, nil
+}
+
+// checkUnlisted refuses a shard of m's split among names (the objects or
+// files at where) that m does not list. Temporary files and markers begin
+// with a dot and are not shards.
+func checkUnlisted(where string, m *Manifest, names []string) error {
+	listed := make(map[string]bool, len(m.Shards))
+	for _, si := range m.Shards {
+		listed[si.File] = true
+	}
+	for _, n := range names {
+		if isSplitFile(n, m.Split) && n[0] != '.' && !listed[n] {
+			return fmt.Errorf("shards: %s: shard %s is not in %s: %w", where, n, ManifestName, ErrManifest)
+		}
+	}
+	return nil
 }
 
 func newDataset(dir string, m *Manifest) *Dataset {

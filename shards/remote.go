@@ -195,9 +195,7 @@ func checkListing(ctx context.Context, st *store.Store, m *Manifest) error {
 	for _, o := range ls {
 		have[o.Name] = o.Size
 	}
-	listed := make(map[string]bool, len(m.Shards))
 	for _, si := range m.Shards {
-		listed[si.File] = true
 		size, ok := have[si.File]
 		switch {
 		case !ok:
@@ -206,12 +204,11 @@ func checkListing(ctx context.Context, st *store.Store, m *Manifest) error {
 			return newErr(st.Location().Object(si.File), -1, -1, ErrManifest, "object is %d bytes, %s says %d", size, ManifestName, si.Bytes)
 		}
 	}
-	for _, o := range ls {
-		if isSplitFile(o.Name, m.Split) && o.Name[0] != '.' && !listed[o.Name] {
-			return fmt.Errorf("shards: %s: shard %s is not in %s: %w", st, o.Name, ManifestName, ErrManifest)
-		}
+	names := make([]string, len(ls))
+	for i, o := range ls {
+		names[i] = o.Name
 	}
-	return nil
+	return checkUnlisted(st.String(), m, names)
 }
 
 // Remote reports whether the Dataset reads from object storage.
@@ -247,7 +244,7 @@ func (r *remote) openRanged(j int) (*opened, error) {
 		// The header, index and trailer are CRC-checked: a mismatch may be
 		// bytes spoiled in transit, so they are read again.
 		s, err = openChecked(&rangeReader{r: r, name: si.File}, si)
-		if err == nil || !(errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)) {
+		if err == nil || !spoiled(err) {
 			break
 		}
 	}
@@ -328,13 +325,19 @@ func (r *remote) record(j, k int, rec *Record) error {
 	}
 	for attempt := 1; ; attempt++ {
 		err = o.s.Record(k, rec)
-		if err == nil || attempt >= rangeAttempts || !(errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)) {
+		if err == nil || attempt >= rangeAttempts || !spoiled(err) {
 			if err != nil && attempt > 1 {
 				err = fmt.Errorf("%w (%d reads of %s)", err, attempt, r.st.Location().Object(r.d.m.Shards[j].File))
 			}
 			return err
 		}
 	}
+}
+
+// spoiled reports an error that bytes spoiled in transit could cause (a
+// failed CRC, length or structure check): such a read is worth repeating.
+func spoiled(err error) bool {
+	return errors.Is(err, ErrChecksum) || errors.Is(err, ErrTruncated) || errors.Is(err, ErrCorrupt)
 }
 
 // rangeReader reads a remote shard by range requests.

@@ -59,7 +59,7 @@ func newUploader(dst string, opts WriterOptions) (*uploader, error) {
 	host, _ := os.Hostname()
 	note := fmt.Appendf(nil, "a pairflow writer is writing this split: host %s pid %d started %s nonce %016x\n",
 		host, os.Getpid(), time.Now().UTC().Format(time.RFC3339Nano), rand.Uint64())
-	err = st.Put(ctx, marker, bytesReader(note), int64(len(note)), !opts.Overwrite)
+	err = st.Put(ctx, marker, bytes.NewReader(note), int64(len(note)), !opts.Overwrite)
 	if errors.Is(err, store.ErrExists) {
 		return nil, fmt.Errorf("shards: %s: another writer is writing split %q there, or one was interrupted (%s exists); overwrite only if none is running: %w", st, opts.Split, marker, ErrExists)
 	}
@@ -177,7 +177,7 @@ func (u *uploader) manifest(b []byte) error {
 	if err := u.drain(false); err != nil {
 		return err
 	}
-	err := u.st.Put(context.Background(), ManifestName, bytesReader(b), int64(len(b)), !u.overwrite)
+	err := u.st.Put(context.Background(), ManifestName, bytes.NewReader(b), int64(len(b)), !u.overwrite)
 	if errors.Is(err, store.ErrExists) {
 		u.uploaded = nil // the shards there may be the other writer's now: leave them
 		return fmt.Errorf("shards: %s: another writer published a dataset there while this one ran: %w: %w", u.st, err, ErrExists)
@@ -209,5 +209,3 @@ func (u *uploader) abort() error {
 	errs = append(errs, u.st.Delete(context.Background(), u.marker), os.RemoveAll(u.staging))
 	return errors.Join(errs...)
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
