@@ -26,9 +26,10 @@ type gemmPlan struct {
 	mr, nr   int // register tile: mr rows × nr columns
 	mc, nc   int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
 	kernel   func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
-	packA    func(kc int, a []float32, lda int, dst []float32) int  // full mr-row panel of untransposed A; returns columns done
-	packB    func(kc int, b []float32, ldb int, dst []float32) bool // full nr-column panel of untransposed B
-	packBT   func(kc int, b []float32, ldb int, dst []float32) int  // full nr-column panel of transposed B; returns rows done
+	packA    func(kc int, a []float32, lda int, dst []float32) int    // full mr-row panel of untransposed A; returns columns done
+	packAE   func(kc int, a []float32, lda, h int, dst []float32) int // edge panel (h < mr rows) of untransposed A; returns columns done
+	packB    func(kc int, b []float32, ldb int, dst []float32) bool   // full nr-column panel of untransposed B
+	packBT   func(kc int, b []float32, ldb int, dst []float32) int    // full nr-column panel of transposed B; returns rows done
 	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
 }
 
@@ -59,7 +60,7 @@ func planFor(t cpu.Tier) *gemmPlan {
 // blocking computed by the plain-Go reference routines.
 func (p *gemmPlan) ref() *gemmPlan {
 	q := *p
-	q.kernel, q.packA, q.packB, q.packBT = nil, nil, nil, nil
+	q.kernel, q.packA, q.packAE, q.packB, q.packBT = nil, nil, nil, nil, nil
 	q.name += " (Go)"
 	return &q
 }
@@ -478,10 +479,10 @@ func sgemmSerial(pl *gemmPlan, transA, transB bool, m, n, k int, alpha float32, 
 
 // packABlock packs rows i0..i0+mc-1, columns p0..p0+kc-1 of op(A) into
 // ceil(mc/mr) panels of kc×mr (element (r,p) of a panel at p*mr+r), padding
-// missing rows with zeros. The plan's SIMD packer does the first multiple
-// of 8 columns of full untransposed panels; it may spill up to packSlack
-// floats past a panel, into the next panel (written after) or the slack the
-// buffers keep at their end.
+// missing rows with zeros. The plan's SIMD packers do the first multiple of
+// 8 columns of untransposed panels (packA full ones, packAE the last, short
+// one); they may spill up to packSlack floats past a panel, into the next
+// panel (written after) or the slack the buffers keep at their end.
 func (pl *gemmPlan) packABlock(dst []float32, transA bool, a []float32, lda, i0, mc, p0, kc int) {
 	mr := pl.mr
 	for r0 := 0; r0 < mc; r0 += mr {
@@ -501,8 +502,11 @@ func (pl *gemmPlan) packABlock(dst []float32, transA bool, a []float32, lda, i0,
 		}
 		base := (i0+r0)*lda + p0
 		done := 0
-		if h == mr && pl.packA != nil {
+		switch {
+		case h == mr && pl.packA != nil:
 			done = pl.packA(kc, a[base:], lda, dst[r0*kc:])
+		case h < mr && pl.packAE != nil:
+			done = pl.packAE(kc, a[base:], lda, h, dst[r0*kc:])
 		}
 		for r := 0; r < h; r++ {
 			src := a[base+r*lda : base+r*lda+kc]

@@ -13,6 +13,7 @@ func init() {
 		name: "avx2 6×16", mr: 6, nr: 16, mc: 144, nc: 3072,
 		kernel:   kernelAsm(sgemmKernel6x16AVX2),
 		packA:    packAAsm(6, packA6AVX2),
+		packAE:   packAEdgeAsm(6, packAEdge6AVX2),
 		packB:    packBAsm(16, packB16AVX2),
 		packBT:   packBTAsm(16, packB16TAVX2),
 		packRule: packRuleAVX2,
@@ -21,6 +22,7 @@ func init() {
 		name: "avx512 14×32", mr: 14, nr: 32, mc: 168, nc: 3072,
 		kernel:   kernelAsm(sgemmKernel14x32AVX512),
 		packA:    packAAsm(14, packA14AVX2),
+		packAE:   packAEdgeAsm(14, packAEdge14AVX2),
 		packB:    packBAsm(32, packB32AVX512),
 		packBT:   packBTAsm(32, packB32TAVX2),
 		packRule: packRuleAVX512,
@@ -51,6 +53,30 @@ func packAAsm(mr int, f func(kc8 int, a *float32, lda int, dst *float32)) func(i
 		_ = a[(mr-1)*lda+kc8-1]     // bounds: mr rows of kc8 columns
 		_ = dst[mr*kc8+packSlack-1] // bounds: the packed columns and a spill
 		f(kc8, &a[0], lda, &dst[0])
+		return kc8
+	}
+}
+
+// packAEdgeAsm adapts a generated edge-panel packer of mr-float columns
+// (mr 6 or 14: a row block's stores spill at most packSlack floats past a
+// column) to gemmPlan.packAE: it packs the first multiple of 8 columns of
+// the h < mr rows, row block 8..h-1 first, then rows 0..7, whose stores
+// overwrite the floats the first block spilled into the next column.
+func packAEdgeAsm(mr int, f func(kc8 int, a *float32, lda, rows int, dst *float32)) func(int, []float32, int, int, []float32) int {
+	if mr != 6 && mr != 14 {
+		panic("kern: packAEdgeAsm: spill not bounded for this mr")
+	}
+	return func(kc int, a []float32, lda, h int, dst []float32) int {
+		kc8 := kc &^ 7
+		if kc8 == 0 || h <= 0 || h >= mr {
+			return 0
+		}
+		_ = a[(h-1)*lda+kc8-1]      // bounds: h rows of kc8 columns
+		_ = dst[mr*kc8+packSlack-1] // bounds: the packed columns and a spill
+		if h > 8 {
+			f(kc8, &a[8*lda], lda, h-8, &dst[8])
+		}
+		f(kc8, &a[0], lda, min(h, 8), &dst[0])
 		return kc8
 	}
 }

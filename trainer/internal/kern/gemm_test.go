@@ -304,7 +304,7 @@ func TestPackingTiers(t *testing.T) {
 		ref := pl.ref()
 		mr, nr := pl.mr, pl.nr
 		for _, tr := range []bool{false, true} {
-			for _, mc := range []int{1, 6, 12, 14, 17, 28, 33, 64} {
+			for _, mc := range []int{1, 6, 9, 12, 13, 14, 17, 28, 33, 64} {
 				for _, kc := range []int{1, 7, 8, 9, 16, 33, kcBlock} {
 					size := (mc+mr-1)/mr*mr*kc + packSlack
 					want, got := make([]float32, size), make([]float32, size)

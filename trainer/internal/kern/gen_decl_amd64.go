@@ -28,6 +28,16 @@ func sgemmKernel6x16AVX2(kc int, a *float32, aRow int, aStep int, b *float32, bS
 //go:noescape
 func packA6AVX2(kc8 int, a *float32, lda int, dst *float32)
 
+// packAEdge6AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 6 floats: dst[p*6+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 6-float
+// columns it writes max(0, 8-6) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge6AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+
 // packB16AVX2 copies 16 floats from each of kc ≥ 1 rows of B (row stride
 // ldb elements) into dst, contiguously: dst[p*16+j] = b[p*ldb+j].
 // Reference: the untransposed loop of packBBlock.
@@ -64,6 +74,16 @@ func sgemmKernel14x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32,
 //
 //go:noescape
 func packA14AVX2(kc8 int, a *float32, lda int, dst *float32)
+
+// packAEdge14AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 14 floats: dst[p*14+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 14-float
+// columns it writes max(0, 8-14) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge14AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
 
 // packB32AVX512 copies 32 floats from each of kc ≥ 1 rows of B (row stride
 // ldb elements) into dst, contiguously: dst[p*32+j] = b[p*ldb+j].

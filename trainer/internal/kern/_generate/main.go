@@ -24,11 +24,13 @@ func main() {
 
 	kernel(avx2Tile)
 	packA6()
+	packAEdge(avx2Tile.mr, "AVX2")
 	packB(avx2Tile)
 	packBT(avx2Tile.nr(), "AVX2")
 
 	kernel(avx512Tile)
 	packAT(avx512Tile.mr, "AVX2")
+	packAEdge(avx512Tile.mr, "AVX2")
 	packB(avx512Tile)
 	packBT(avx512Tile.nr(), "AVX2")
 
