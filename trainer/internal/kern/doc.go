@@ -19,8 +19,10 @@
 // from K alone, an M block of A in L2, a micro-panel of B in L1), and
 // multiplied by a register-tile kernel. Each tier is one gemmPlan (tile,
 // blocking, packers, kernel): 6×16 on ymm for AVX2 (and the plain-Go
-// reference), 14×32 on zmm for AVX-512 (28 of the 32 zmm registers hold the
-// accumulators). C is split into disjoint blocks of whole tiles across up
+// reference), 8×32 on zmm for AVX-512, with 14×32 tiles (28 of the 32 zmm
+// registers hold the accumulators) where M is covered with fewer padded
+// rows (a plan may carry a second tile; both reduce every element in the
+// same order, so the choice never changes a result). C is split into disjoint blocks of whole tiles across up
 // to Threads() goroutines (github.com/sourcegraph/conc).
 //
 // # Convolution
@@ -72,7 +74,7 @@
 //     hand-written bodies for the reductions (batch-norm statistics), max
 //     pooling, the col2im adds and the Winograd transforms (vec_amd64.s,
 //     winograd_amd64.s).
-//   - AVX-512 (F, BW, DQ, VL): the 14×32 GEMM plan, and AVX-512 bodies of the
+//   - AVX-512 (F, BW, DQ, VL): the 8×32 (and 14×32) GEMM plan, and AVX-512 bodies of the
 //     elementwise layer kernels (ReLU and its gradient, BatchNorm's affine
 //     and backward, affine+ReLU, the adds) whose masked tails cover the whole
 //     length. Everything else runs the AVX2 bodies.

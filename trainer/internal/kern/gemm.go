@@ -31,6 +31,39 @@ type gemmPlan struct {
 	packB    func(kc int, b []float32, ldb int, dst []float32) bool   // full nr-column panel of untransposed B
 	packBT   func(kc int, b []float32, ldb int, dst []float32) int    // full nr-column panel of transposed B; returns rows done
 	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
+	// alt, when set, is a plan with another tile (same K blocking) that
+	// forShape picks for the shapes altRule names.
+	alt     *gemmPlan
+	altRule func(m, n, k int, p *gemmPlan) bool
+}
+
+// tileChoice forces one of a plan's tiles (tests and benchmarks).
+const (
+	tileAuto = iota
+	tileMain
+	tileAlt
+)
+
+var tileChoice = tileAuto
+
+// forShape returns the plan that runs an m×n×k GEMM: p itself or its alt.
+// Every tile reduces each element in the same order (same K blocking, one
+// FMA chain), so the choice never changes a result.
+func (p *gemmPlan) forShape(m, n, k int) *gemmPlan {
+	if p.alt == nil || tileChoice == tileMain {
+		return p
+	}
+	if tileChoice == tileAlt || p.altRule(m, n, k, p) {
+		return p.alt
+	}
+	return p
+}
+
+// fewerPaddedRows is an altRule: the alt tile runs the shapes whose M it
+// covers with fewer padded rows than p's tile (the AVX-512 plan: 14-row
+// tiles for M = 27, 28 rows against 8-row tiles' 32).
+func fewerPaddedRows(m, n, k int, p *gemmPlan) bool {
+	return (m+p.alt.mr-1)/p.alt.mr*p.alt.mr < (m+p.mr-1)/p.mr*p.mr
 }
 
 // maxMR and maxNR bound every plan's tile (buffers, microKernelGo).
@@ -62,6 +95,9 @@ func (p *gemmPlan) ref() *gemmPlan {
 	q := *p
 	q.kernel, q.packA, q.packAE, q.packB, q.packBT = nil, nil, nil, nil, nil
 	q.name += " (Go)"
+	if q.alt != nil {
+		q.alt = q.alt.ref()
+	}
 	return &q
 }
 
@@ -86,8 +122,9 @@ func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, 
 }
 
 // packRuleAVX512 is packRuleAVX2 except that A is also packed, whatever N,
-// when its row stride is a multiple of 2 KiB: the fourteen rows a tile
-// reads in place would then share at most two L1 sets (eight ways each).
+// when its row stride is a multiple of 2 KiB: the eight or fourteen rows a
+// tile reads in place would then share at most two L1 sets (eight ways
+// each).
 // Measured on Zen 4 (GFLOP per CPU-second, the weight-gradient shapes
 // 288×64×32768 and 576×128×32768): 60 → 75 and 72 → 87 with the rule, no
 // change on shapes whose stride does not alias.
@@ -245,7 +282,7 @@ func grow(s []float32, n int) []float32 {
 // same way whatever block it falls in, so the split cannot change the
 // result.
 func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	pl := planFor(t)
+	pl := planFor(t).forShape(m, n, k)
 	mr, nr := pl.mr, pl.nr
 	if m == 0 || n == 0 {
 		return

@@ -1994,6 +1994,703 @@ packB32TAVX2loop:
 	VZEROUPPER
 	RET
 
+// func sgemmKernel8x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
+// Requires: AVX, AVX512F, BMI2, MMX+
+TEXT ·sgemmKernel8x32AVX512(SB), NOSPLIT, $0-96
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ aRow+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ aStep+24(FP), R9
+	SHLQ $0x02, R9
+	MOVQ b+32(FP), DI
+	MOVQ bStep+40(FP), R11
+	SHLQ $0x02, R11
+
+	// A rows 3..5
+	LEAQ (SI)(R8*2), R10
+	ADDQ R8, R10
+
+	// A rows 6..8
+	LEAQ (R10)(R8*2), BX
+	ADDQ R8, BX
+
+	// Prefetch the rows of the C tile (the stores at the end then hit L1);
+	// prefetches never fault, so rows beyond h are harmless.
+	MOVQ       c+48(FP), DX
+	MOVQ       ldc+56(FP), R12
+	SHLQ       $0x02, R12
+	MOVQ       DX, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+
+	// Four p per iteration while at least four remain, then one at a time.
+	CMPQ CX, $0x04
+	JLT  sgemmKernel8x32AVX512_tail
+
+sgemmKernel8x32AVX512_loop4:
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JGE          sgemmKernel8x32AVX512_loop4
+	TESTQ        CX, CX
+	JZ           sgemmKernel8x32AVX512_store
+
+sgemmKernel8x32AVX512_tail:
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	DECQ         CX
+	JNZ          sgemmKernel8x32AVX512_tail
+
+sgemmKernel8x32AVX512_store:
+	MOVQ h+64(FP), R13
+	MOVQ w+72(FP), R14
+	MOVQ load+88(FP), AX
+
+	// acc *= alpha
+	VBROADCASTSS alpha+80(FP), Z0
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z0, Z5, Z5
+	VMULPS       Z0, Z6, Z6
+	VMULPS       Z0, Z7, Z7
+	VMULPS       Z0, Z8, Z8
+	VMULPS       Z0, Z9, Z9
+	VMULPS       Z0, Z10, Z10
+	VMULPS       Z0, Z11, Z11
+	VMULPS       Z0, Z12, Z12
+	VMULPS       Z0, Z13, Z13
+	VMULPS       Z0, Z14, Z14
+	VMULPS       Z0, Z15, Z15
+	VMULPS       Z0, Z16, Z16
+	VMULPS       Z0, Z17, Z17
+	VMULPS       Z0, Z18, Z18
+	VMULPS       Z0, Z19, Z19
+	VBROADCASTSS beta+84(FP), Z1
+	CMPQ         R13, $0x08
+	JNE          sgemmKernel8x32AVX512_edge
+	CMPQ         R14, $0x20
+	JNE          sgemmKernel8x32AVX512_edge
+	TESTQ        AX, AX
+	JZ           sgemmKernel8x32AVX512_fullst
+
+	// Full tile: c = fma(beta, c, acc)
+	VFMADD231PS (DX), Z1, Z4
+	VMOVUPS     Z4, (DX)
+	VFMADD231PS 64(DX), Z1, Z5
+	VMOVUPS     Z5, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z6
+	VMOVUPS     Z6, (DX)
+	VFMADD231PS 64(DX), Z1, Z7
+	VMOVUPS     Z7, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z8
+	VMOVUPS     Z8, (DX)
+	VFMADD231PS 64(DX), Z1, Z9
+	VMOVUPS     Z9, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z10
+	VMOVUPS     Z10, (DX)
+	VFMADD231PS 64(DX), Z1, Z11
+	VMOVUPS     Z11, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z12
+	VMOVUPS     Z12, (DX)
+	VFMADD231PS 64(DX), Z1, Z13
+	VMOVUPS     Z13, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z14
+	VMOVUPS     Z14, (DX)
+	VFMADD231PS 64(DX), Z1, Z15
+	VMOVUPS     Z15, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z16
+	VMOVUPS     Z16, (DX)
+	VFMADD231PS 64(DX), Z1, Z17
+	VMOVUPS     Z17, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z18
+	VMOVUPS     Z18, (DX)
+	VFMADD231PS 64(DX), Z1, Z19
+	VMOVUPS     Z19, 64(DX)
+	VZEROUPPER
+	RET
+
+sgemmKernel8x32AVX512_fullst:
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	VZEROUPPER
+	RET
+
+sgemmKernel8x32AVX512_edge:
+	MOVL        $0x0000ffff, BX
+	MOVQ        R14, CX
+	BZHIL       CX, BX, BX
+	KMOVW       BX, K1
+	MOVL        $0x0000ffff, BX
+	MOVQ        R14, CX
+	SUBQ        $0x10, CX
+	BZHIL       CX, BX, BX
+	KMOVW       BX, K2
+	TESTQ       AX, AX
+	JZ          sgemmKernel8x32AVX512_edge_st
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z4
+	VMOVUPS     Z4, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row0
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z5
+	VMOVUPS     Z5, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row0:
+	CMPQ        R13, $0x01
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z6
+	VMOVUPS     Z6, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row1
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z7
+	VMOVUPS     Z7, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row1:
+	CMPQ        R13, $0x02
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z8
+	VMOVUPS     Z8, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row2
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z9
+	VMOVUPS     Z9, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row2:
+	CMPQ        R13, $0x03
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z10
+	VMOVUPS     Z10, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row3
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z11
+	VMOVUPS     Z11, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row3:
+	CMPQ        R13, $0x04
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z12
+	VMOVUPS     Z12, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row4
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z13
+	VMOVUPS     Z13, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row4:
+	CMPQ        R13, $0x05
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z14
+	VMOVUPS     Z14, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row5
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z15
+	VMOVUPS     Z15, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row5:
+	CMPQ        R13, $0x06
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z16
+	VMOVUPS     Z16, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row6
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z17
+	VMOVUPS     Z17, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row6:
+	CMPQ        R13, $0x07
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z18
+	VMOVUPS     Z18, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row7
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z19
+	VMOVUPS     Z19, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row7:
+	JMP sgemmKernel8x32AVX512_done
+
+sgemmKernel8x32AVX512_edge_st:
+	VMOVUPS Z4, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row0
+	VMOVUPS Z5, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row0:
+	CMPQ    R13, $0x01
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z6, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row1
+	VMOVUPS Z7, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row1:
+	CMPQ    R13, $0x02
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z8, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row2
+	VMOVUPS Z9, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row2:
+	CMPQ    R13, $0x03
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z10, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row3
+	VMOVUPS Z11, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row3:
+	CMPQ    R13, $0x04
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z12, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row4
+	VMOVUPS Z13, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row4:
+	CMPQ    R13, $0x05
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z14, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row5
+	VMOVUPS Z15, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row5:
+	CMPQ    R13, $0x06
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z16, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row6
+	VMOVUPS Z17, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row6:
+	CMPQ    R13, $0x07
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z18, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row7
+	VMOVUPS Z19, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row7:
+sgemmKernel8x32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func packA8AVX2(kc8 int, a *float32, lda int, dst *float32)
+// Requires: AVX
+TEXT ·packA8AVX2(SB), NOSPLIT, $0-32
+	MOVQ  kc8+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  lda+16(FP), R8
+	SHLQ  $0x02, R8
+	LEAQ  (R8)(R8*2), R9
+	MOVQ  dst+24(FP), DI
+	MOVQ  $0x00000000, AX
+	IMULQ R8, AX
+	LEAQ  (SI)(AX*1), R10
+	LEAQ  (R10)(R8*4), R11
+
+packA8AVX2loop:
+	VMOVUPS    (R10), Y0
+	VMOVUPS    (R10)(R8*1), Y1
+	VMOVUPS    (R10)(R8*2), Y2
+	VMOVUPS    (R10)(R9*1), Y3
+	VMOVUPS    (R11), Y4
+	VMOVUPS    (R11)(R8*1), Y5
+	VMOVUPS    (R11)(R8*2), Y6
+	VMOVUPS    (R11)(R9*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VMOVUPS    Y8, 32(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VMOVUPS    Y8, 64(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VMOVUPS    Y8, 96(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VMOVUPS    Y8, 128(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VMOVUPS    Y8, 160(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VMOVUPS    Y8, 192(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VMOVUPS    Y8, 224(DI)
+	ADDQ       $0x20, R10
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000100, DI
+	SUBQ       $0x08, CX
+	JNZ        packA8AVX2loop
+	VZEROUPPER
+	RET
+
+// func packAEdge8AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+// Requires: AVX, CMOV
+TEXT ·packAEdge8AVX2(SB), NOSPLIT, $0-40
+	MOVQ kc8+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ rows+24(FP), R14
+	MOVQ dst+32(FP), DI
+	DECQ R14
+
+	// Row i is read at offset min(i, rows-1)·lda.
+	MOVQ    $0x00000001, AX
+	CMPQ    AX, R14
+	CMOVQGT R14, AX
+	IMULQ   R8, AX
+	MOVQ    $0x00000002, BX
+	CMPQ    BX, R14
+	CMOVQGT R14, BX
+	IMULQ   R8, BX
+	MOVQ    $0x00000003, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	IMULQ   R8, DX
+	MOVQ    $0x00000004, R9
+	CMPQ    R9, R14
+	CMOVQGT R14, R9
+	IMULQ   R8, R9
+	MOVQ    $0x00000005, R10
+	CMPQ    R10, R14
+	CMOVQGT R14, R10
+	IMULQ   R8, R10
+	MOVQ    $0x00000006, R11
+	CMPQ    R11, R14
+	CMOVQGT R14, R11
+	IMULQ   R8, R11
+	MOVQ    $0x00000007, R12
+	CMPQ    R12, R14
+	CMOVQGT R14, R12
+	IMULQ   R8, R12
+
+	// R13 = the mask "lane < rows": maskTab + 4·(16-rows).
+	NEGQ R14
+	ADDQ $0x0f, R14
+	LEAQ maskTab<>+0(SB), R13
+	LEAQ (R13)(R14*4), R13
+
+packAEdge8AVX2loop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(AX*1), Y1
+	VMOVUPS    (SI)(BX*1), Y2
+	VMOVUPS    (SI)(DX*1), Y3
+	VMOVUPS    (SI)(R9*1), Y4
+	VMOVUPS    (SI)(R10*1), Y5
+	VMOVUPS    (SI)(R11*1), Y6
+	VMOVUPS    (SI)(R12*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VMOVUPS    (R13), Y9
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 32(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 64(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 96(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 128(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 160(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 192(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 224(DI)
+	ADDQ       $0x20, SI
+	ADDQ       $0x00000100, DI
+	SUBQ       $0x08, CX
+	JNZ        packAEdge8AVX2loop
+	VZEROUPPER
+	RET
+
 // func reluAVX2(y *float32, x *float32, n int)
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-24

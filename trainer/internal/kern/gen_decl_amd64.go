@@ -100,6 +100,38 @@ func packB32AVX512(kc int, b *float32, ldb int, dst *float32)
 //go:noescape
 func packB32TAVX2(kc8 int, b *float32, ldb int, dst *float32)
 
+// sgemmKernel8x32AVX512 is the 8×32 register-tile kernel of the AVX512 plan; its reference
+// is microKernelGo (same arguments, strides in elements, load as 0 or 1).
+// It keeps the accumulator tile in 16 vector registers, computes each
+// element as a chain of fused multiply-adds over p = 0..kc-1 and stores
+// c = fma(beta, c, alpha·acc) (alpha·acc alone when load is 0), the same
+// operations in the same order on every tile size, so results are
+// bit-identical to the other tiers' kernels. Edge tiles (h or w short)
+// use masked loads and stores whose first lane is inside c, so no byte
+// outside the h×w part of c is touched. kc must be ≥ 1.
+//
+//go:noescape
+func sgemmKernel8x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
+
+// packA8AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of 8
+// rows of A (row stride lda elements) into dst: dst[p*8+r] = a[r*lda+p].
+// Reference: the full-panel loop of packABlock. It writes nothing past
+// dst[kc8*8-1] (row blocks of 8 by 8×8 transposes; the last block
+// overlaps the one before it).
+//
+//go:noescape
+func packA8AVX2(kc8 int, a *float32, lda int, dst *float32)
+
+// packAEdge8AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 8 floats: dst[p*8+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 8-float
+// columns it writes max(0, 8-8) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge8AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+
 // reluAVX2: y = max(0, x): VMAXPS returns its second source (x) when either is NaN
 // or both are zero, exactly as the Go loop keeps x unless x < 0. Reference: vecReLU.
 // n is a positive multiple of 8.

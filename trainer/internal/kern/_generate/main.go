@@ -11,11 +11,14 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 )
 
-// The plans' tiles. The AVX-512 tile uses 28 of the 32 zmm registers as
-// accumulators; it was chosen by gemmbench (see docs/benchmarks-avx512.md).
+// The plans' tiles. The AVX-512 plan runs 8×32 tiles (16 accumulators),
+// and 14×32 ones (28 of the 32 zmm registers) where those pad fewer rows of
+// C (fewerPaddedRows in gemm.go); chosen by gemmbench measurements (see
+// docs/benchmarks-avx512.md).
 var (
-	avx2Tile   = tile{mr: 6, nv: 2, zmm: false}
-	avx512Tile = tile{mr: 14, nv: 2, zmm: true}
+	avx2Tile        = tile{mr: 6, nv: 2, zmm: false}
+	avx512Tile      = tile{mr: 14, nv: 2, zmm: true}
+	avx512SmallTile = tile{mr: 8, nv: 2, zmm: true}
 )
 
 func main() {
@@ -33,6 +36,10 @@ func main() {
 	packAEdge(avx512Tile.mr, "AVX2")
 	packB(avx512Tile)
 	packBT(avx512Tile.nr(), "AVX2")
+
+	kernel(avx512SmallTile)
+	packAT(avx512SmallTile.mr, "AVX2")
+	packAEdge(avx512SmallTile.mr, "AVX2")
 
 	vecKernels()
 
