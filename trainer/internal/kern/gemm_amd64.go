@@ -18,10 +18,11 @@ func init() {
 		packBT:   packBTAsm(16, packB16TAVX2),
 		packRule: packRuleAVX2,
 	}
-	// The AVX-512 plan runs 8×32 tiles; 14×32 ones where they pad fewer
-	// rows. 8×32 measured as fast or faster than 14×32 on the 43 shapes
-	// of gemmbench (up to 1.14× at K ≤ 128 and for M ≤ 128, 1.04× at
-	// 1024²) except those with M = 27 (0.87–0.93×); see
+	// The AVX-512 plan runs 8×32 tiles, and 14×32 ones where those pad
+	// fewer rows. On Zen 4, 8×32 measured as fast as or faster than 14×32
+	// on 35 of gemmbench's 43 shapes (up to 1.23× where K ≤ 128 or
+	// M ≤ 128; 1.04× at 1024²), within noise on six, and slower only for
+	// M = 27 (0.87–0.93×), which the rule keeps on 14×32; see
 	// docs/benchmarks-avx512.md.
 	plans[cpu.AVX512] = &gemmPlan{
 		name: "avx512 8×32", mr: 8, nr: 32, mc: 168, nc: 3072,
