@@ -147,14 +147,24 @@ func (s *Server) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 	}
 	ctx, cancel := context.WithCancel(fs.Context())
 	defer cancel()
-	sk := &shmSink{fs: fs, slots: req.Slots, ctx: ctx, wake: make(chan struct{}, 1)}
-	defer sk.close()
+	write, closeOK, finish := shmStream(ctx, cancel, fs, req.Slots, st.schema, s.opt.Allocator)
+	return finish(s.serve(ctx, st, name, "shm", write, closeOK))
+}
+
+// shmStream returns the write and close of a shared-memory stream over fs
+// (as flightSink does for DoGet). A protocol error of the client cancels
+// ctx (through cancel); finish, given the stream's error, unmaps and
+// removes the ring and returns that error, or the client's protocol error
+// in its place.
+func shmStream(ctx context.Context, cancel func(), fs flight.FlightService_DoExchangeServer, slots int,
+	schema *arrow.Schema, alloc memory.Allocator) (write func(arrow.RecordBatch, []string, []string) error, closeOK func() error, finish func(error) error) {
+	sk := &shmSink{fs: fs, slots: slots, ctx: ctx, wake: make(chan struct{}, 1)}
 	// The client's acknowledgements. Recv returns when the client sends,
-	// closes its side, or the stream ends (this handler returning ends it),
+	// closes its side, or the stream ends (the handler returning ends it),
 	// so the goroutine does not outlive the stream.
 	go sk.readAcks(cancel)
-	w := ipc.NewWriterWithPayloadWriter(sk, ipc.WithSchema(st.schema), ipc.WithAllocator(s.opt.Allocator))
-	write := func(rec arrow.RecordBatch, keys, vals []string) error {
+	w := ipc.NewWriterWithPayloadWriter(sk, ipc.WithSchema(schema), ipc.WithAllocator(alloc))
+	write = func(rec arrow.RecordBatch, keys, vals []string) error {
 		sk.rec, sk.keys, sk.vals = rec, keys, vals
 		defer func() { sk.rec, sk.keys, sk.vals = nil, nil, nil }()
 		if err := w.Write(rec); err != nil {
@@ -162,17 +172,20 @@ func (s *Server) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 		}
 		return nil
 	}
-	closeOK := func() error {
+	closeOK = func() error {
 		if err := w.Close(); err != nil {
 			return sk.cause(err)
 		}
 		return sk.waitMapped()
 	}
-	err = s.serve(ctx, st, name, "shm", write, closeOK)
-	if perr := sk.protocolErr(); perr != nil {
-		return status.Error(codes.InvalidArgument, perr.Error())
+	finish = func(err error) error {
+		sk.close()
+		if perr := sk.protocolErr(); perr != nil {
+			return status.Error(codes.InvalidArgument, perr.Error())
+		}
+		return err
 	}
-	return err
+	return write, closeOK, finish
 }
 
 // shmSink is the ipc.PayloadWriter of a shared-memory stream.

@@ -32,7 +32,7 @@ func createRing(dir string, slots int, slotBytes int64) (*shmRing, error) {
 	if err := syscall.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
 		return fail(fmt.Errorf("reserving %d bytes in %s: %w", size, dir, err))
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		return fail(fmt.Errorf("mapping %s: %w", path, err))
 	}
@@ -78,7 +78,7 @@ func mapRing(path string, size int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() || fi.Size() != size {
 		return nil, fmt.Errorf("%w: %s is not the announced ring (%d bytes, want %d)", ErrShmUnavailable, path, fi.Size(), size)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		return nil, fmt.Errorf("%w: mapping %s: %v", ErrShmUnavailable, path, err)
 	}
