@@ -35,7 +35,7 @@ import (
 // the exchange how many ring batches it has released ({"released":N},
 // cumulative): batch seq n uses slot n mod slots, and the server waits
 // until it is released before reusing it — the slots are the stream's
-// backpressure. A batch too large for its slot is sent inline, as DoGet
+// backpressure. The stream ends once the client has released every batch. A batch too large for its slot is sent inline, as DoGet
 // would send it.
 
 // ErrShm is wrapped by the errors of malformed shared-memory requests and
@@ -176,7 +176,7 @@ func shmStream(ctx context.Context, cancel func(), fs flight.FlightService_DoExc
 		if err := w.Close(); err != nil {
 			return sk.cause(err)
 		}
-		return sk.waitMapped()
+		return sk.waitReleased()
 	}
 	finish = func(err error) error {
 		sk.close()
@@ -206,13 +206,15 @@ type shmSink struct {
 	mapped   bool  // the client answered the ring's announcement
 }
 
-// waitMapped waits, at the end of a stream, until the client has mapped
-// the ring (so that it is not removed before the client opens it) or is
-// gone.
-func (k *shmSink) waitMapped() error {
+// waitReleased waits, at the end of a stream, until the client has mapped
+// the ring (so that it is not removed before the client opens it) and
+// released every batch (so that its releases all arrive before the stream
+// ends: a client such as Arrow C++'s whose write fails after the end drops
+// the messages it has not read yet), or is gone.
+func (k *shmSink) waitReleased() error {
 	for {
 		k.mu.Lock()
-		done := k.ring == nil || k.mapped
+		done := k.ring == nil || (k.mapped && k.released == k.sent)
 		k.mu.Unlock()
 		if done {
 			return nil

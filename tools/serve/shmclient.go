@@ -22,7 +22,8 @@ import (
 // without a copy. A record's slot is handed back to the server when the
 // record is Released — by the next Read, or later if the caller Retained
 // it; the server has at most `slots` batches in the ring, so a caller that
-// keeps `slots` records stops its stream until it releases one.
+// keeps `slots` records stops its stream until it releases one, and the
+// stream ends (io.EOF) once every record read is released.
 type ShmReader struct {
 	*ipc.Reader
 	msgs *shmMessages
