@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -113,4 +114,15 @@ func TestFlightTarget(t *testing.T) {
 			t.Errorf("FlightTarget(%s) = %q, want an error", bad, got)
 		}
 	}
+}
+
+// A Flight location from an endpoint, as a grpc-go dial target.
+func ExampleFlightTarget() {
+	for _, loc := range []string{"grpc+unix:///run/pairflow/serve.sock", "grpc+tcp://10.0.0.7:8815"} {
+		target, _ := FlightTarget(loc)
+		fmt.Println(target)
+	}
+	// Output:
+	// unix:///run/pairflow/serve.sock
+	// 10.0.0.7:8815
 }
