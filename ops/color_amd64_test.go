@@ -170,3 +170,71 @@ func TestGeneratedGraySumTails(t *testing.T) {
 		}
 	})
 }
+
+// TestGeneratedConvertTails runs the conversion kernels (through
+// convertRow3/convertRow1 and the reference for what they leave) on every
+// tier for every row length from 0 to 70 pixels, plain and with random
+// means and stds, the row cut to its own length (cap included, so the AVX2
+// kernels cannot take the last block) and not, into float planes with guard
+// bands before and after: the output must be the reference's bit for bit
+// and the guards intact.
+func TestGeneratedConvertTails(t *testing.T) {
+	const guard = 20
+	const sentinel = -7.5
+	rng := rand.New(rand.NewPCG(15, 16))
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		for _, c := range []int{1, 3} {
+			for n := 0; n <= 70; n++ {
+				for _, norm := range []bool{false, true} {
+					ms := [6]float32{0, 0, 0, 1, 1, 1}
+					if norm {
+						for i := range ms {
+							ms[i] = float32(rng.Float64()*1.2 - 0.1)
+						}
+					}
+					src := make([]uint8, c*n+16)
+					for i := range src {
+						src[i] = uint8(rng.IntN(256))
+					}
+					for _, tight := range []bool{false, true} {
+						row := src[:c*n]
+						if tight {
+							row = src[: c*n : c*n]
+						}
+						want := make([][]float32, c)
+						got := make([][]float32, c)
+						bufs := make([][]float32, c)
+						for ch := range c {
+							want[ch] = make([]float32, n)
+							bufs[ch] = make([]float32, guard+n+guard)
+							for i := range bufs[ch] {
+								bufs[ch][i] = sentinel
+							}
+							got[ch] = bufs[ch][guard : guard+n]
+						}
+						if c == 3 {
+							convertRow3Ref(want[0], want[1], want[2], row, &ms, 0)
+							done := convertRow3(got[0], got[1], got[2], row, &ms)
+							convertRow3Ref(got[0], got[1], got[2], row, &ms, done)
+						} else {
+							convertRow1Ref(want[0], row, &ms, 0)
+							convertRow1Ref(got[0], row, &ms, convertRow1(got[0], row, &ms))
+						}
+						for ch := range c {
+							for i := range n {
+								if math.Float32bits(got[ch][i]) != math.Float32bits(want[ch][i]) {
+									t.Fatalf("c %d n %d norm %v tight %v: channel %d pixel %d: %v, reference %v", c, n, norm, tight, ch, i, got[ch][i], want[ch][i])
+								}
+							}
+							for i := range guard {
+								if bufs[ch][i] != sentinel || bufs[ch][guard+n+i] != sentinel {
+									t.Fatalf("c %d n %d norm %v tight %v: channel %d guard band written", c, n, norm, tight, ch)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -57,6 +57,28 @@ func cfLumaSumAVX2(p *uint8, n int) uint64
 //go:noescape
 func cfSumU8AVX2(p *uint8, n int) uint64
 
+// convertRow3PlainAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels,
+// n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
+//
+//go:noescape
+func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+
+// convertRow1PlainAVX2 is convertRow1Ref(d, row, ms, 0) with mean 0 and std 1 over n bytes, n a multiple of 8.
+//
+//go:noescape
+func convertRow1PlainAVX2(d *float32, row *uint8, n int)
+
+// convertRow3NormAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) over n pixels,
+// n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
+//
+//go:noescape
+func convertRow3NormAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+
+// convertRow1NormAVX2 is convertRow1Ref(d, row, ms, 0) over n bytes, n a multiple of 8.
+//
+//go:noescape
+func convertRow1NormAVX2(d *float32, row *uint8, n int, ms *[6]float32)
+
 // cfSaturateAVX512 is cfSaturateRef over n pixels (any n); it reads
 // and writes the 3*n bytes only.
 //
@@ -109,3 +131,27 @@ func cfLumaSumAVX512(p *uint8, n int) uint64
 //
 //go:noescape
 func cfSumU8AVX512(p *uint8, n int) uint64
+
+// convertRow3PlainAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels (any n);
+// it reads the 3*n bytes of row and writes n floats of each plane only.
+//
+//go:noescape
+func convertRow3PlainAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+
+// convertRow1PlainAVX512 is convertRow1Ref(d, row, ms, 0) with mean 0 and std 1 over n bytes (any n);
+// it reads the n bytes of row and writes n floats of d only.
+//
+//go:noescape
+func convertRow1PlainAVX512(d *float32, row *uint8, n int)
+
+// convertRow3NormAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) over n pixels (any n);
+// it reads the 3*n bytes of row and writes n floats of each plane only.
+//
+//go:noescape
+func convertRow3NormAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+
+// convertRow1NormAVX512 is convertRow1Ref(d, row, ms, 0) over n bytes (any n);
+// it reads the n bytes of row and writes n floats of d only.
+//
+//go:noescape
+func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)

@@ -958,6 +958,198 @@ done:
 	VZEROUPPER
 	RET
 
+// func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow3PlainAVX2(SB), NOSPLIT, $0-40
+	MOVQ    d0+0(FP), AX
+	MOVQ    d1+8(FP), CX
+	MOVQ    d2+16(FP), DX
+	MOVQ    row+24(FP), BX
+	MOVQ    n+32(FP), SI
+	VMOVDQU genInv255<>+0(SB), Y0
+	VMOVDQU genInv255Lo<>+0(SB), Y1
+	SHRQ    $0x03, SI
+	JZ      done
+
+loop:
+	VMOVDQU     genLdPerm<>+0(SB), Y2
+	VPERMD      (BX), Y2, Y2
+	VPSHUFB     genLdR<>+0(SB), Y2, Y3
+	VPSHUFB     genLdG<>+0(SB), Y2, Y4
+	VPSHUFB     genLdB<>+0(SB), Y2, Y2
+	VCVTDQ2PS   Y3, Y3
+	VCVTDQ2PS   Y4, Y4
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y3, Y5
+	VFMADD231PS Y0, Y3, Y5
+	VMOVUPS     Y5, (AX)
+	VMULPS      Y1, Y4, Y3
+	VFMADD231PS Y0, Y4, Y3
+	VMOVUPS     Y3, (CX)
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (DX)
+	ADDQ        $0x18, BX
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1PlainAVX2(d *float32, row *uint8, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow1PlainAVX2(SB), NOSPLIT, $0-24
+	MOVQ    d+0(FP), AX
+	MOVQ    row+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVDQU genInv255<>+0(SB), Y0
+	VMOVDQU genInv255Lo<>+0(SB), Y1
+
+loop2:
+	CMPQ        DX, $0x10
+	JB          one
+	VPMOVZXBD   (CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (AX)
+	VPMOVZXBD   8(CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x08
+	JB          tail
+	VPMOVZXBD   (CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y1
+	VFMADD231PS Y0, Y2, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x08, CX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, DX
+
+tail:
+	VZEROUPPER
+	RET
+
+// func convertRow3NormAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow3NormAVX2(SB), NOSPLIT, $0-48
+	MOVQ         d0+0(FP), AX
+	MOVQ         d1+8(FP), CX
+	MOVQ         d2+16(FP), DX
+	MOVQ         row+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         ms+40(FP), DI
+	VBROADCASTSS (DI), Y0
+	VBROADCASTSS 12(DI), Y1
+	VBROADCASTSS 4(DI), Y2
+	VBROADCASTSS 16(DI), Y3
+	VBROADCASTSS 8(DI), Y4
+	VBROADCASTSS 20(DI), Y5
+	VMOVDQU      genInv255<>+0(SB), Y6
+	VMOVDQU      genInv255Lo<>+0(SB), Y7
+	SHRQ         $0x03, SI
+	JZ           done
+
+loop:
+	VMOVDQU     genLdPerm<>+0(SB), Y8
+	VPERMD      (BX), Y8, Y8
+	VPSHUFB     genLdR<>+0(SB), Y8, Y9
+	VPSHUFB     genLdG<>+0(SB), Y8, Y10
+	VPSHUFB     genLdB<>+0(SB), Y8, Y8
+	VCVTDQ2PS   Y9, Y9
+	VCVTDQ2PS   Y10, Y10
+	VCVTDQ2PS   Y8, Y8
+	VMULPS      Y7, Y9, Y11
+	VFMADD231PS Y6, Y9, Y11
+	VSUBPS      Y0, Y11, Y11
+	VDIVPS      Y1, Y11, Y11
+	VMOVUPS     Y11, (AX)
+	VMULPS      Y7, Y10, Y9
+	VFMADD231PS Y6, Y10, Y9
+	VSUBPS      Y2, Y9, Y9
+	VDIVPS      Y3, Y9, Y9
+	VMOVUPS     Y9, (CX)
+	VMULPS      Y7, Y8, Y9
+	VFMADD231PS Y6, Y8, Y9
+	VSUBPS      Y4, Y9, Y9
+	VDIVPS      Y5, Y9, Y9
+	VMOVUPS     Y9, (DX)
+	ADDQ        $0x18, BX
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1NormAVX2(d *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow1NormAVX2(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         row+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         ms+24(FP), BX
+	VBROADCASTSS (BX), Y0
+	VBROADCASTSS 12(BX), Y1
+	VMOVDQU      genInv255<>+0(SB), Y2
+	VMOVDQU      genInv255Lo<>+0(SB), Y3
+
+loop2:
+	CMPQ        DX, $0x10
+	JB          one
+	VPMOVZXBD   (CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y5
+	VFMADD231PS Y2, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VDIVPS      Y1, Y5, Y5
+	VMOVUPS     Y5, (AX)
+	VPMOVZXBD   8(CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y5
+	VFMADD231PS Y2, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VDIVPS      Y1, Y5, Y5
+	VMOVUPS     Y5, 32(AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x08
+	JB          tail
+	VPMOVZXBD   (CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y3
+	VFMADD231PS Y2, Y4, Y3
+	VSUBPS      Y0, Y3, Y3
+	VDIVPS      Y1, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x08, CX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, DX
+
+tail:
+	VZEROUPPER
+	RET
+
 // func cfSaturateAVX512(dst *uint8, src *uint8, n int, a float32, c float32)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·cfSaturateAVX512(SB), NOSPLIT, $0-32
@@ -1769,5 +1961,299 @@ done:
 	VPADDQ        X1, X0, X0
 	VMOVQ         X0, AX
 	MOVQ          AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func convertRow3PlainAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·convertRow3PlainAVX512(SB), NOSPLIT, $0-40
+	MOVQ      d0+0(FP), AX
+	MOVQ      d1+8(FP), CX
+	MOVQ      d2+16(FP), DX
+	MOVQ      row+24(FP), BX
+	MOVQ      n+32(FP), SI
+	VMOVDQU32 genInv255<>+0(SB), Z0
+	VMOVDQU32 genInv255Lo<>+0(SB), Z1
+	VMOVDQU32 genLdB<>+0(SB), Z2
+	VMOVDQU32 genLdG<>+0(SB), Z3
+	VMOVDQU32 genLdPerm<>+0(SB), Z4
+	VMOVDQU32 genLdR<>+0(SB), Z5
+	MOVQ      $0x0000ffffffffffff, DI
+	KMOVQ     DI, K1
+
+loop:
+	CMPQ        SI, $0x10
+	JB          tail
+	VMOVDQU8.Z  (BX), K1, Z6
+	VPERMD      Z6, Z4, Z6
+	VPSHUFB     Z5, Z6, Z7
+	VPSHUFB     Z3, Z6, Z8
+	VPSHUFB     Z2, Z6, Z6
+	VCVTDQ2PS   Z7, Z7
+	VCVTDQ2PS   Z8, Z8
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z1, Z7, Z9
+	VFMADD231PS Z0, Z7, Z9
+	VMOVUPS     Z9, (AX)
+	VMULPS      Z1, Z8, Z7
+	VFMADD231PS Z0, Z8, Z7
+	VMOVUPS     Z7, (CX)
+	VMULPS      Z1, Z6, Z7
+	VFMADD231PS Z0, Z6, Z7
+	VMOVUPS     Z7, (DX)
+	ADDQ        $0x30, BX
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ       SI, SI
+	JZ          done
+	LEAQ        (SI)(SI*2), DI
+	MOVQ        $-1, R8
+	BZHIQ       DI, R8, R8
+	KMOVQ       R8, K1
+	MOVQ        $-1, DI
+	BZHIQ       SI, DI, DI
+	KMOVQ       DI, K2
+	VMOVDQU8.Z  (BX), K1, Z6
+	VPERMD      Z6, Z4, Z6
+	VPSHUFB     Z5, Z6, Z4
+	VPSHUFB     Z3, Z6, Z3
+	VPSHUFB     Z2, Z6, Z2
+	VCVTDQ2PS   Z4, Z4
+	VCVTDQ2PS   Z3, Z3
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z4, Z5
+	VFMADD231PS Z0, Z4, Z5
+	VMOVUPS     Z5, K2, (AX)
+	VMULPS      Z1, Z3, Z4
+	VFMADD231PS Z0, Z3, Z4
+	VMOVUPS     Z4, K2, (CX)
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K2, (DX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1PlainAVX512(d *float32, row *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·convertRow1PlainAVX512(SB), NOSPLIT, $0-24
+	MOVQ      d+0(FP), AX
+	MOVQ      row+8(FP), CX
+	MOVQ      n+16(FP), DX
+	VMOVDQU32 genInv255<>+0(SB), Z0
+	VMOVDQU32 genInv255Lo<>+0(SB), Z1
+
+loop2:
+	CMPQ        DX, $0x20
+	JB          one
+	VPMOVZXBD   (CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	VPMOVZXBD   16(CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 64(AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x80, AX
+	SUBQ        $0x20, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x10
+	JB          tail
+	VPMOVZXBD   (CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+
+tail:
+	TESTQ       DX, DX
+	JZ          done
+	MOVQ        $-1, BX
+	BZHIQ       DX, BX, BX
+	KMOVQ       BX, K1
+	VMOVDQU8.Z  (CX), K1, X2
+	VPMOVZXBD   X2, Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow3NormAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·convertRow3NormAVX512(SB), NOSPLIT, $0-48
+	MOVQ         d0+0(FP), AX
+	MOVQ         d1+8(FP), CX
+	MOVQ         d2+16(FP), DX
+	MOVQ         row+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         ms+40(FP), DI
+	VBROADCASTSS (DI), Z0
+	VBROADCASTSS 12(DI), Z1
+	VBROADCASTSS 4(DI), Z2
+	VBROADCASTSS 16(DI), Z3
+	VBROADCASTSS 8(DI), Z4
+	VBROADCASTSS 20(DI), Z5
+	VMOVDQU32    genInv255<>+0(SB), Z6
+	VMOVDQU32    genInv255Lo<>+0(SB), Z7
+	VMOVDQU32    genLdB<>+0(SB), Z8
+	VMOVDQU32    genLdG<>+0(SB), Z9
+	VMOVDQU32    genLdPerm<>+0(SB), Z10
+	VMOVDQU32    genLdR<>+0(SB), Z11
+	MOVQ         $0x0000ffffffffffff, DI
+	KMOVQ        DI, K1
+
+loop:
+	CMPQ        SI, $0x10
+	JB          tail
+	VMOVDQU8.Z  (BX), K1, Z12
+	VPERMD      Z12, Z10, Z12
+	VPSHUFB     Z11, Z12, Z13
+	VPSHUFB     Z9, Z12, Z14
+	VPSHUFB     Z8, Z12, Z12
+	VCVTDQ2PS   Z13, Z13
+	VCVTDQ2PS   Z14, Z14
+	VCVTDQ2PS   Z12, Z12
+	VMULPS      Z7, Z13, Z15
+	VFMADD231PS Z6, Z13, Z15
+	VSUBPS      Z0, Z15, Z15
+	VDIVPS      Z1, Z15, Z15
+	VMOVUPS     Z15, (AX)
+	VMULPS      Z7, Z14, Z13
+	VFMADD231PS Z6, Z14, Z13
+	VSUBPS      Z2, Z13, Z13
+	VDIVPS      Z3, Z13, Z13
+	VMOVUPS     Z13, (CX)
+	VMULPS      Z7, Z12, Z13
+	VFMADD231PS Z6, Z12, Z13
+	VSUBPS      Z4, Z13, Z13
+	VDIVPS      Z5, Z13, Z13
+	VMOVUPS     Z13, (DX)
+	ADDQ        $0x30, BX
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ       SI, SI
+	JZ          done
+	LEAQ        (SI)(SI*2), DI
+	MOVQ        $-1, R8
+	BZHIQ       DI, R8, R8
+	KMOVQ       R8, K1
+	MOVQ        $-1, DI
+	BZHIQ       SI, DI, DI
+	KMOVQ       DI, K2
+	VMOVDQU8.Z  (BX), K1, Z12
+	VPERMD      Z12, Z10, Z12
+	VPSHUFB     Z11, Z12, Z10
+	VPSHUFB     Z9, Z12, Z9
+	VPSHUFB     Z8, Z12, Z8
+	VCVTDQ2PS   Z10, Z10
+	VCVTDQ2PS   Z9, Z9
+	VCVTDQ2PS   Z8, Z8
+	VMULPS      Z7, Z10, Z11
+	VFMADD231PS Z6, Z10, Z11
+	VSUBPS      Z0, Z11, Z11
+	VDIVPS      Z1, Z11, Z11
+	VMOVUPS     Z11, K2, (AX)
+	VMULPS      Z7, Z9, Z0
+	VFMADD231PS Z6, Z9, Z0
+	VSUBPS      Z2, Z0, Z0
+	VDIVPS      Z3, Z0, Z0
+	VMOVUPS     Z0, K2, (CX)
+	VMULPS      Z7, Z8, Z0
+	VFMADD231PS Z6, Z8, Z0
+	VSUBPS      Z4, Z0, Z0
+	VDIVPS      Z5, Z0, Z0
+	VMOVUPS     Z0, K2, (DX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·convertRow1NormAVX512(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         row+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         ms+24(FP), BX
+	VBROADCASTSS (BX), Z0
+	VBROADCASTSS 12(BX), Z1
+	VMOVDQU32    genInv255<>+0(SB), Z2
+	VMOVDQU32    genInv255Lo<>+0(SB), Z3
+
+loop2:
+	CMPQ        DX, $0x20
+	JB          one
+	VPMOVZXBD   (CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	VPMOVZXBD   16(CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, 64(AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x80, AX
+	SUBQ        $0x20, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x10
+	JB          tail
+	VPMOVZXBD   (CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+
+tail:
+	TESTQ       DX, DX
+	JZ          done
+	MOVQ        $-1, BX
+	BZHIQ       DX, BX, BX
+	KMOVQ       BX, K1
+	VMOVDQU8.Z  (CX), K1, X4
+	VPMOVZXBD   X4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z3
+	VFMADD231PS Z2, Z4, Z3
+	VSUBPS      Z0, Z3, Z3
+	VDIVPS      Z1, Z3, Z3
+	VMOVUPS     Z3, K1, (AX)
+
+done:
 	VZEROUPPER
 	RET
