@@ -57,6 +57,14 @@ func cfLumaSumAVX2(p *uint8, n int) uint64
 //go:noescape
 func cfSumU8AVX2(p *uint8, n int) uint64
 
+// cfBlurV2AVX2 is cfBlurV2Ref over n outputs per row, n >= 32, nw >= 2 taps:
+// dst0 from the rows at tmp+offs[0..nw-1], dst1 from those at
+// tmp+offs[1..nw], every row loaded feeding both. 32 outputs per row per
+// block; a last partial block is redone as the overlapping last 32.
+//
+//go:noescape
+func cfBlurV2AVX2(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
 // convertRow3PlainAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels,
 // n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
 //
@@ -131,6 +139,14 @@ func cfLumaSumAVX512(p *uint8, n int) uint64
 //
 //go:noescape
 func cfSumU8AVX512(p *uint8, n int) uint64
+
+// cfBlurV2AVX512 is cfBlurV2Ref over n outputs per row, n >= 64, nw >= 2 taps:
+// dst0 from the rows at tmp+offs[0..nw-1], dst1 from those at
+// tmp+offs[1..nw], every row loaded feeding both. 64 outputs per row per
+// block; a last partial block is redone as the overlapping last 64.
+//
+//go:noescape
+func cfBlurV2AVX512(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
 
 // convertRow3PlainAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels (any n);
 // it reads the 3*n bytes of row and writes n floats of each plane only.

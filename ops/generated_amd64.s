@@ -958,6 +958,145 @@ done:
 	VZEROUPPER
 	RET
 
+// func cfBlurV2AVX2(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX2
+TEXT ·cfBlurV2AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst0+0(FP), AX
+	MOVQ dst1+8(FP), CX
+	MOVQ tmp+16(FP), DX
+	MOVQ offs+24(FP), BX
+	MOVQ w+32(FP), SI
+	MOVQ nw+40(FP), DI
+	MOVQ n+48(FP), R8
+
+blk:
+	CMPQ  R8, $0x00000020
+	JGE   go
+	TESTQ R8, R8
+	JZ    done
+	MOVQ  $0x00000020, R9
+	SUBQ  R8, R9
+	SUBQ  R9, AX
+	SUBQ  R9, CX
+	SHLQ  $0x02, R9
+	SUBQ  R9, DX
+	MOVQ  $0x00000020, R8
+
+go:
+	MOVLQSX      (BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS (SI), Y7
+	VMULPS       (R9), Y7, Y0
+	VMULPS       32(R9), Y7, Y1
+	VMULPS       64(R9), Y7, Y2
+	VMULPS       96(R9), Y7, Y3
+	MOVLQSX      4(BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS 4(SI), Y8
+	VMOVUPS      (R9), Y9
+	VMOVUPS      32(R9), Y10
+	VMOVUPS      64(R9), Y11
+	VMOVUPS      96(R9), Y12
+	VMULPS       Y9, Y7, Y4
+	VMULPS       Y10, Y7, Y5
+	VMULPS       Y11, Y7, Y6
+	VMULPS       Y12, Y7, Y7
+	VMULPS       Y9, Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	VMULPS       Y10, Y8, Y9
+	VADDPS       Y9, Y1, Y1
+	VMULPS       Y11, Y8, Y9
+	VADDPS       Y9, Y2, Y2
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	MOVQ         $0x00000002, R10
+
+tap:
+	MOVLQSX      (BX)(R10*4), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS -4(SI)(R10*4), Y8
+	VMOVUPS      (R9), Y9
+	VMOVUPS      32(R9), Y10
+	VMOVUPS      64(R9), Y11
+	VMOVUPS      96(R9), Y12
+	VMULPS       Y9, Y8, Y13
+	VADDPS       Y13, Y4, Y4
+	VMULPS       Y10, Y8, Y13
+	VADDPS       Y13, Y5, Y5
+	VMULPS       Y11, Y8, Y13
+	VADDPS       Y13, Y6, Y6
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	CMPQ         R10, DI
+	JGE          out
+	VBROADCASTSS (SI)(R10*4), Y8
+	VMULPS       Y9, Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	VMULPS       Y10, Y8, Y9
+	VADDPS       Y9, Y1, Y1
+	VMULPS       Y11, Y8, Y9
+	VADDPS       Y9, Y2, Y2
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	INCQ         R10
+	JMP          tap
+
+out:
+	VPXOR      Y8, Y8, Y8
+	VMOVDQU    genF255<>+0(SB), Y9
+	VMOVDQU    genAffPerm2<>+0(SB), Y10
+	VROUNDPS   $0x00, Y0, Y0
+	VMAXPS     Y8, Y0, Y0
+	VMINPS     Y9, Y0, Y0
+	VCVTTPS2DQ Y0, Y0
+	VROUNDPS   $0x00, Y1, Y1
+	VMAXPS     Y8, Y1, Y1
+	VMINPS     Y9, Y1, Y1
+	VCVTTPS2DQ Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VMAXPS     Y8, Y2, Y2
+	VMINPS     Y9, Y2, Y2
+	VCVTTPS2DQ Y2, Y2
+	VROUNDPS   $0x00, Y3, Y3
+	VMAXPS     Y8, Y3, Y3
+	VMINPS     Y9, Y3, Y3
+	VCVTTPS2DQ Y3, Y3
+	VPACKUSDW  Y1, Y0, Y0
+	VPACKUSDW  Y3, Y2, Y2
+	VPACKUSWB  Y2, Y0, Y0
+	VPERMD     Y0, Y10, Y0
+	VMOVDQU    Y0, (AX)
+	VROUNDPS   $0x00, Y4, Y4
+	VMAXPS     Y8, Y4, Y4
+	VMINPS     Y9, Y4, Y4
+	VCVTTPS2DQ Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VMAXPS     Y8, Y5, Y5
+	VMINPS     Y9, Y5, Y5
+	VCVTTPS2DQ Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VMAXPS     Y8, Y6, Y6
+	VMINPS     Y9, Y6, Y6
+	VCVTTPS2DQ Y6, Y6
+	VROUNDPS   $0x00, Y7, Y7
+	VMAXPS     Y8, Y7, Y7
+	VMINPS     Y9, Y7, Y7
+	VCVTTPS2DQ Y7, Y7
+	VPACKUSDW  Y5, Y4, Y4
+	VPACKUSDW  Y7, Y6, Y6
+	VPACKUSWB  Y6, Y4, Y4
+	VPERMD     Y4, Y10, Y4
+	VMOVDQU    Y4, (CX)
+	ADDQ       $0x00000080, DX
+	ADDQ       $0x00000020, AX
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, R8
+	JMP        blk
+
+done:
+	VZEROUPPER
+	RET
+
 // func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·convertRow3PlainAVX2(SB), NOSPLIT, $0-40
@@ -1961,6 +2100,145 @@ done:
 	VPADDQ        X1, X0, X0
 	VMOVQ         X0, AX
 	MOVQ          AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func cfBlurV2AVX512(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·cfBlurV2AVX512(SB), NOSPLIT, $0-56
+	MOVQ      dst0+0(FP), AX
+	MOVQ      dst1+8(FP), CX
+	MOVQ      tmp+16(FP), DX
+	MOVQ      offs+24(FP), BX
+	MOVQ      w+32(FP), SI
+	MOVQ      nw+40(FP), DI
+	MOVQ      n+48(FP), R8
+	VMOVDQU32 genF255<>+0(SB), Z0
+	VMOVDQU32 genAffPerm5<>+0(SB), Z1
+	VPXORD    Z2, Z2, Z2
+
+blk:
+	CMPQ  R8, $0x00000040
+	JGE   go
+	TESTQ R8, R8
+	JZ    done
+	MOVQ  $0x00000040, R9
+	SUBQ  R8, R9
+	SUBQ  R9, AX
+	SUBQ  R9, CX
+	SHLQ  $0x02, R9
+	SUBQ  R9, DX
+	MOVQ  $0x00000040, R8
+
+go:
+	MOVLQSX      (BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS (SI), Z10
+	VMULPS       (R9), Z10, Z3
+	VMULPS       64(R9), Z10, Z4
+	VMULPS       128(R9), Z10, Z5
+	VMULPS       192(R9), Z10, Z6
+	MOVLQSX      4(BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS 4(SI), Z11
+	VMOVUPS      (R9), Z12
+	VMOVUPS      64(R9), Z13
+	VMOVUPS      128(R9), Z14
+	VMOVUPS      192(R9), Z15
+	VMULPS       Z12, Z10, Z7
+	VMULPS       Z13, Z10, Z8
+	VMULPS       Z14, Z10, Z9
+	VMULPS       Z15, Z10, Z10
+	VMULPS       Z12, Z11, Z12
+	VADDPS       Z12, Z3, Z3
+	VMULPS       Z13, Z11, Z12
+	VADDPS       Z12, Z4, Z4
+	VMULPS       Z14, Z11, Z12
+	VADDPS       Z12, Z5, Z5
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z6, Z6
+	MOVQ         $0x00000002, R10
+
+tap:
+	MOVLQSX      (BX)(R10*4), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS -4(SI)(R10*4), Z11
+	VMOVUPS      (R9), Z12
+	VMOVUPS      64(R9), Z13
+	VMOVUPS      128(R9), Z14
+	VMOVUPS      192(R9), Z15
+	VMULPS       Z12, Z11, Z16
+	VADDPS       Z16, Z7, Z7
+	VMULPS       Z13, Z11, Z16
+	VADDPS       Z16, Z8, Z8
+	VMULPS       Z14, Z11, Z16
+	VADDPS       Z16, Z9, Z9
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	CMPQ         R10, DI
+	JGE          out
+	VBROADCASTSS (SI)(R10*4), Z11
+	VMULPS       Z12, Z11, Z12
+	VADDPS       Z12, Z3, Z3
+	VMULPS       Z13, Z11, Z12
+	VADDPS       Z12, Z4, Z4
+	VMULPS       Z14, Z11, Z12
+	VADDPS       Z12, Z5, Z5
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z6, Z6
+	INCQ         R10
+	JMP          tap
+
+out:
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMAXPS      Z2, Z3, Z3
+	VMINPS      Z0, Z3, Z3
+	VCVTTPS2DQ  Z3, Z3
+	VRNDSCALEPS $0x00, Z4, Z4
+	VMAXPS      Z2, Z4, Z4
+	VMINPS      Z0, Z4, Z4
+	VCVTTPS2DQ  Z4, Z4
+	VRNDSCALEPS $0x00, Z5, Z5
+	VMAXPS      Z2, Z5, Z5
+	VMINPS      Z0, Z5, Z5
+	VCVTTPS2DQ  Z5, Z5
+	VRNDSCALEPS $0x00, Z6, Z6
+	VMAXPS      Z2, Z6, Z6
+	VMINPS      Z0, Z6, Z6
+	VCVTTPS2DQ  Z6, Z6
+	VPACKUSDW   Z4, Z3, Z3
+	VPACKUSDW   Z6, Z5, Z5
+	VPACKUSWB   Z5, Z3, Z3
+	VPERMD      Z3, Z1, Z3
+	VMOVDQU32   Z3, (AX)
+	VRNDSCALEPS $0x00, Z7, Z7
+	VMAXPS      Z2, Z7, Z7
+	VMINPS      Z0, Z7, Z7
+	VCVTTPS2DQ  Z7, Z7
+	VRNDSCALEPS $0x00, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z0, Z8, Z8
+	VCVTTPS2DQ  Z8, Z8
+	VRNDSCALEPS $0x00, Z9, Z9
+	VMAXPS      Z2, Z9, Z9
+	VMINPS      Z0, Z9, Z9
+	VCVTTPS2DQ  Z9, Z9
+	VRNDSCALEPS $0x00, Z10, Z10
+	VMAXPS      Z2, Z10, Z10
+	VMINPS      Z0, Z10, Z10
+	VCVTTPS2DQ  Z10, Z10
+	VPACKUSDW   Z8, Z7, Z7
+	VPACKUSDW   Z10, Z9, Z9
+	VPACKUSWB   Z9, Z7, Z7
+	VPERMD      Z7, Z1, Z7
+	VMOVDQU32   Z7, (CX)
+	ADDQ        $0x00000100, DX
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x00000040, R8
+	JMP         blk
+
+done:
 	VZEROUPPER
 	RET
 

@@ -28,6 +28,7 @@ func main() {
 		genGray(a, 3)
 		genLumaSum(a)
 		genSumU8(a)
+		genBlurV2(a)
 		for _, norm := range []bool{false, true} {
 			genConvert3(a, norm)
 			genConvert1(a, norm)
