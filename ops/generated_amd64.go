@@ -65,6 +65,13 @@ func cfSumU8AVX2(p *uint8, n int) uint64
 //go:noescape
 func cfBlurV2AVX2(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
 
+// resizeVAVX2 is resizeVRef over the first m samples (m a multiple of 16) of one
+// output row, k even: two groups of 16 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+
 // convertRow3PlainAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels,
 // n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
 //
@@ -147,6 +154,13 @@ func cfSumU8AVX512(p *uint8, n int) uint64
 //
 //go:noescape
 func cfBlurV2AVX512(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// resizeVAVX512 is resizeVRef over the first m samples (m a multiple of 32) of one
+// output row, k even: two groups of 32 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
 
 // convertRow3PlainAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels (any n);
 // it reads the 3*n bytes of row and writes n floats of each plane only.

@@ -1097,6 +1097,141 @@ done:
 	VZEROUPPER
 	RET
 
+// func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX2
+TEXT ·resizeVAVX2(SB), NOSPLIT, $0-48
+	MOVQ    dst+0(FP), AX
+	MOVQ    mid+8(FP), CX
+	MOVQ    stride+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    w+24(FP), BX
+	MOVQ    k+32(FP), SI
+	MOVQ    m+40(FP), DI
+	VMOVDQU genResizeVRound<>+0(SB), Y0
+	XORQ    R8, R8
+
+col2:
+	LEAQ    32(R8), R9
+	CMPQ    R9, DI
+	JGT     col1
+	VMOVDQA Y0, Y1
+	VMOVDQA Y0, Y2
+	VMOVDQA Y0, Y3
+	VMOVDQA Y0, Y4
+	LEAQ    (CX)(R8*2), R9
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Y5
+	VMOVDQU      (R9), Y6
+	VMOVDQU      (R9)(DX*1), Y7
+	VPUNPCKLWD   Y7, Y6, Y8
+	VPUNPCKHWD   Y7, Y6, Y6
+	VPMADDWD     Y5, Y8, Y8
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y8, Y1, Y1
+	VPADDD       Y6, Y2, Y2
+	VMOVDQU      32(R9), Y6
+	VMOVDQU      32(R9)(DX*1), Y7
+	VPUNPCKLWD   Y7, Y6, Y8
+	VPUNPCKHWD   Y7, Y6, Y6
+	VPMADDWD     Y5, Y8, Y8
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y8, Y3, Y3
+	VPADDD       Y6, Y4, Y4
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Y1, Y1
+	VPSRAD       $0x15, Y2, Y2
+	VPACKSSDW    Y2, Y1, Y1
+	VPACKUSWB    Y1, Y1, Y1
+	VPERMQ       $0x08, Y1, Y1
+	VMOVDQU      X1, (AX)(R8*1)
+	VPSRAD       $0x15, Y3, Y3
+	VPSRAD       $0x15, Y4, Y4
+	VPACKSSDW    Y4, Y3, Y3
+	VPACKUSWB    Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VMOVDQU      X3, 16(AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col2
+
+col1:
+	LEAQ    16(R8), R9
+	CMPQ    R9, DI
+	JGT     done
+	VMOVDQA Y0, Y1
+	VMOVDQA Y0, Y2
+	LEAQ    (CX)(R8*2), R9
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Y3
+	VMOVDQU      (R9), Y4
+	VMOVDQU      (R9)(DX*1), Y5
+	VPUNPCKLWD   Y5, Y4, Y6
+	VPUNPCKHWD   Y5, Y4, Y4
+	VPMADDWD     Y3, Y6, Y6
+	VPMADDWD     Y3, Y4, Y4
+	VPADDD       Y6, Y1, Y1
+	VPADDD       Y4, Y2, Y2
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Y1, Y1
+	VPSRAD       $0x15, Y2, Y2
+	VPACKSSDW    Y2, Y1, Y1
+	VPACKUSWB    Y1, Y1, Y1
+	VPERMQ       $0x08, Y1, Y1
+	VMOVDQU      X1, (AX)(R8*1)
+	ADDQ         $0x00000010, R8
+	JMP          col1
+
+done:
+	VZEROUPPER
+	RET
+
+DATA genResizeVRound<>+0(SB)/4, $0x00100000
+DATA genResizeVRound<>+4(SB)/4, $0x00100000
+DATA genResizeVRound<>+8(SB)/4, $0x00100000
+DATA genResizeVRound<>+12(SB)/4, $0x00100000
+DATA genResizeVRound<>+16(SB)/4, $0x00100000
+DATA genResizeVRound<>+20(SB)/4, $0x00100000
+DATA genResizeVRound<>+24(SB)/4, $0x00100000
+DATA genResizeVRound<>+28(SB)/4, $0x00100000
+DATA genResizeVRound<>+32(SB)/4, $0x00100000
+DATA genResizeVRound<>+36(SB)/4, $0x00100000
+DATA genResizeVRound<>+40(SB)/4, $0x00100000
+DATA genResizeVRound<>+44(SB)/4, $0x00100000
+DATA genResizeVRound<>+48(SB)/4, $0x00100000
+DATA genResizeVRound<>+52(SB)/4, $0x00100000
+DATA genResizeVRound<>+56(SB)/4, $0x00100000
+DATA genResizeVRound<>+60(SB)/4, $0x00100000
+GLOBL genResizeVRound<>(SB), RODATA|NOPTR, $64
+
+DATA genResizeVQPerm<>+0(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+4(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+8(SB)/4, $0x00000002
+DATA genResizeVQPerm<>+12(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+16(SB)/4, $0x00000004
+DATA genResizeVQPerm<>+20(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+24(SB)/4, $0x00000006
+DATA genResizeVQPerm<>+28(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+32(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+36(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+40(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+44(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+48(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+52(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+56(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+60(SB)/4, $0x00000000
+GLOBL genResizeVQPerm<>(SB), RODATA|NOPTR, $64
+
 // func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·convertRow3PlainAVX2(SB), NOSPLIT, $0-40
@@ -2237,6 +2372,106 @@ out:
 	ADDQ        $0x00000040, CX
 	SUBQ        $0x00000040, R8
 	JMP         blk
+
+done:
+	VZEROUPPER
+	RET
+
+// func resizeVAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·resizeVAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), AX
+	MOVQ      mid+8(FP), CX
+	MOVQ      stride+16(FP), DX
+	SHLQ      $0x01, DX
+	MOVQ      w+24(FP), BX
+	MOVQ      k+32(FP), SI
+	MOVQ      m+40(FP), DI
+	VMOVDQU32 genResizeVQPerm<>+0(SB), Z0
+	VMOVDQU32 genResizeVRound<>+0(SB), Z1
+	XORQ      R8, R8
+
+col2:
+	LEAQ      64(R8), R9
+	CMPQ      R9, DI
+	JGT       col1
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	VMOVDQA32 Z1, Z4
+	VMOVDQA32 Z1, Z5
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Z6
+	VMOVDQU16    (R9), Z7
+	VMOVDQU16    (R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPMADDWD     Z6, Z9, Z9
+	VPMADDWD     Z6, Z7, Z7
+	VPADDD       Z9, Z2, Z2
+	VPADDD       Z7, Z3, Z3
+	VMOVDQU16    64(R9), Z7
+	VMOVDQU16    64(R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPMADDWD     Z6, Z9, Z9
+	VPMADDWD     Z6, Z7, Z7
+	VPADDD       Z9, Z4, Z4
+	VPADDD       Z7, Z5, Z5
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	VPSRAD       $0x15, Z4, Z4
+	VPSRAD       $0x15, Z5, Z5
+	VPACKSSDW    Z5, Z4, Z4
+	VPACKUSWB    Z4, Z4, Z4
+	VPERMQ       Z4, Z0, Z4
+	VMOVDQU      Y4, 32(AX)(R8*1)
+	ADDQ         $0x00000040, R8
+	JMP          col2
+
+col1:
+	LEAQ      32(R8), R9
+	CMPQ      R9, DI
+	JGT       done
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Z4
+	VMOVDQU16    (R9), Z5
+	VMOVDQU16    (R9)(DX*1), Z6
+	VPUNPCKLWD   Z6, Z5, Z7
+	VPUNPCKHWD   Z6, Z5, Z5
+	VPMADDWD     Z4, Z7, Z7
+	VPMADDWD     Z4, Z5, Z5
+	VPADDD       Z7, Z2, Z2
+	VPADDD       Z5, Z3, Z3
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col1
 
 done:
 	VZEROUPPER

@@ -2,6 +2,8 @@
 
 package ops
 
+import "github.com/pairflow/pairflow/internal/cpu"
+
 const haveResizeAsm = true
 
 // resizeH3AVX2 is the horizontal pass over one row of RGB pixels; it is
@@ -22,20 +24,6 @@ const haveResizeAsm = true
 //
 //go:noescape
 func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out, k int)
-
-// resizeVAVX2 is the vertical pass for the first m samples (m a multiple
-// of 16) of one output row; it is resizeVRef over [0, m) with k even:
-//
-//	for i := 0; i < m; i++ {
-//		acc := int32(1 << 20)
-//		for j := 0; j < k; j++ {
-//			acc += int32(w[j]) * int32(mid[j*stride+i])
-//		}
-//		dst[i] = uint8(clamp(acc>>21, 0, 255))
-//	}
-//
-//go:noescape
-func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k, m int)
 
 // resizeH3QAVX2 is resizeH3AVX2 for k a multiple of 4, taking four taps
 // per step with the pre-paired weights wq (see resizePlan.wq). It reads up
@@ -90,7 +78,24 @@ func resizeH3(dst []int16, src []uint8, p *resizePlan) {
 	resizeH3AVX2(&dst[0], &src[0], &p.start[0], &p.w[0], p.out, p.k)
 }
 
+// resizeV is resizeVRef (k even) on the first n samples of one output row
+// with the tier's kernel (generated, see _generate/resize.go); it returns
+// n, or 0 when the row is too short for the kernel.
 func resizeV(out []uint8, mid []int16, stride, n int, w []int16) int {
+	if tier < cpu.AVX2 {
+		return 0
+	}
+	if tier >= cpu.AVX512 && n >= 32 {
+		_ = out[n-1]
+		_ = mid[(len(w)-1)*stride+n-1]
+		m := n &^ 31
+		resizeVAVX512(&out[0], &mid[0], stride, &w[0], len(w), m)
+		if m < n {
+			// The tail: redo the last 32 samples, overlapping.
+			resizeVAVX512(&out[n-32], &mid[n-32], stride, &w[0], len(w), 32)
+		}
+		return n
+	}
 	m := n &^ 15
 	if m == 0 {
 		return 0

@@ -29,6 +29,7 @@ func main() {
 		genLumaSum(a)
 		genSumU8(a)
 		genBlurV2(a)
+		genResizeV(a)
 		for _, norm := range []bool{false, true} {
 			genConvert3(a, norm)
 			genConvert1(a, norm)
