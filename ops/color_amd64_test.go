@@ -4,6 +4,7 @@ package ops
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -232,6 +233,80 @@ func TestGeneratedConvertTails(t *testing.T) {
 								}
 							}
 						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestAffineLUT checks cfAffine on every tier, on the AVX-512 tier both with
+// the VBMI table lookup and without it (haveVBMI off): every byte value
+// under 200 random brightness and contrast factors (a in [0, 3), b in
+// [-300, 300), b 0 for brightness), then lengths 0..300 around cfLUTMin at
+// offsets 0..3, in place and not, with guard bands; the output must be
+// cfAffineRef's.
+func TestAffineLUT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	saved := haveVBMI
+	defer func() { haveVBMI = saved }()
+	for _, vbmi := range []bool{false, true} {
+		if vbmi && !saved {
+			t.Log("no AVX-512 VBMI here: the table lookup is not covered")
+			continue
+		}
+		haveVBMI = vbmi
+		t.Run(fmt.Sprintf("vbmi=%v", vbmi), func(t *testing.T) { testAffineLUT(t, rng, vbmi) })
+	}
+}
+
+func testAffineLUT(t *testing.T, rng *rand.Rand, vbmi bool) {
+	const guard = 70
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		all := make([]uint8, 256*3)
+		for i := range all {
+			all[i] = uint8(i)
+		}
+		rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+		for r := 0; r < 200; r++ {
+			a := float32(rng.Float64() * 3)
+			b := float32(0)
+			if r%2 == 1 {
+				b = float32(rng.Float64()*600 - 300)
+			}
+			want := make([]uint8, len(all))
+			cfAffineRef(want, all, a, b)
+			got := make([]uint8, len(all))
+			cfAffine(got, all, a, b)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("vbmi %v a %v b %v: all bytes: differs from the reference", vbmi, a, b)
+			}
+		}
+		for n := 0; n <= 300; n++ {
+			for off := 0; off < 4; off++ {
+				a, b := float32(rng.Float64()*2), float32(rng.Float64()*200-100)
+				src := make([]uint8, guard+off+n+guard)
+				for i := range src {
+					src[i] = uint8(rng.IntN(256))
+				}
+				want := make([]uint8, n)
+				cfAffineRef(want, src[guard+off:guard+off+n], a, b)
+				for _, inPlace := range []bool{false, true} {
+					buf := bytes.Clone(src)
+					in := buf[guard+off : guard+off+n]
+					out := in
+					if !inPlace {
+						out = make([]uint8, n+guard)[:n]
+					}
+					cfAffine(out, in, a, b)
+					if !bytes.Equal(out, want) {
+						t.Fatalf("vbmi %v n %d off %d in place %v: differs from the reference", vbmi, n, off, inPlace)
+					}
+					if inPlace && (!bytes.Equal(buf[:guard+off], src[:guard+off]) || !bytes.Equal(buf[guard+off+n:], src[guard+off+n:])) {
+						t.Fatalf("vbmi %v n %d off %d: wrote outside the bytes", vbmi, n, off)
+					}
+					if !inPlace && !bytes.Equal(out[n:n+guard], make([]uint8, guard)) {
+						t.Fatalf("vbmi %v n %d off %d: wrote past the end", vbmi, n, off)
 					}
 				}
 			}

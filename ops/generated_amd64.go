@@ -185,3 +185,9 @@ func convertRow3NormAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n 
 //
 //go:noescape
 func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
+
+// cfLUT8AVX512 sets dst[i] = lut[src[i]] for i < n (any n; AVX-512 VBMI); it
+// reads the n bytes of src and writes the n bytes of dst only. dst may be src.
+//
+//go:noescape
+func cfLUT8AVX512(dst *uint8, src *uint8, n int, lut *[256]uint8)

@@ -35,5 +35,6 @@ func main() {
 			genConvert1(a, norm)
 		}
 	}
+	genLUT8()
 	Generate()
 }
