@@ -78,6 +78,10 @@ func cfSumU8(p []uint8) uint64 {
 // Skylake-X). Tests switch it off to cover the AVX-512 kernels without it.
 var haveVBMI = xcpu.X86.HasAVX512VBMI
 
+// haveVNNI reports AVX-512 VNNI (VPDPWSSD), used with VBMI by the AVX-512
+// RGB resize kernel; tests switch it off like haveVBMI.
+var haveVNNI = xcpu.X86.HasAVX512VNNI
+
 // cfLUTMin is the length from which cfAffine on the AVX-512 tier with VBMI
 // builds a 256-byte table of its function and looks the bytes up: the
 // affine map is applied to each byte alone, so the table, made by the

@@ -313,3 +313,67 @@ func testAffineLUT(t *testing.T, rng *rand.Rand, vbmi bool) {
 		}
 	})
 }
+
+// TestResizeH3Q4Kernel checks the two-row RGB horizontal pass for plans
+// with two and four taps (the AVX-512 VBMI+VNNI kernels, four outputs per
+// step, and the AVX2 kernels they leave the last out%4 to) against
+// resizeHRef, on every tier with VBMI and VNNI on and off: plain and
+// mirrored plans for sizes in -> out with in/out in [1/2, 2], rows as
+// long as the kernels' bound checks need and no longer, and an int16 guard
+// after the one the AVX2 kernels may write.
+func TestResizeH3Q4Kernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	saved, savedVNNI := haveVBMI, haveVNNI
+	defer func() { haveVBMI, haveVNNI = saved, savedVNNI }()
+	for _, vbmi := range []bool{false, true} {
+		haveVBMI, haveVNNI = vbmi && saved, vbmi && savedVNNI
+		t.Run(fmt.Sprintf("vbmi=%v", vbmi), func(t *testing.T) { testResizeH3Q4Kernel(t, rng, vbmi) })
+	}
+}
+
+func testResizeH3Q4Kernel(t *testing.T, rng *rand.Rand, vbmi bool) {
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		seen := map[int]int{}
+		for out := 1; out <= 70; out++ {
+			for in := max(2, out/2); in <= 2*out; in += 1 + out/9 {
+				for _, flip := range []bool{false, true} {
+					p := buildResizePlan(in, out, true)
+					if p.k != 2 && p.k != 4 {
+						continue
+					}
+					if flip {
+						p.mirror()
+					}
+					if p.q4 != nil {
+						seen[p.k]++
+					}
+					nb := 3*in + 16 // what the AVX2 kernel's bound checks ask
+					src0, src1 := make([]uint8, nb), make([]uint8, nb)
+					for i := 0; i < 3*in; i++ {
+						src0[i], src1[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+					}
+					want0, want1 := make([]int16, 3*out), make([]int16, 3*out)
+					resizeHRef(want0, src0[:3*in], 3, p)
+					resizeHRef(want1, src1[:3*in], 3, p)
+					const g = -12345
+					got0, got1 := make([]int16, 3*out+2), make([]int16, 3*out+2)
+					got0[3*out+1], got1[3*out+1] = g, g
+					if !resizeH3x2(got0, got1, src0, src1, p) {
+						continue
+					}
+					for i := 0; i < 3*out; i++ {
+						if got0[i] != want0[i] || got1[i] != want1[i] {
+							t.Fatalf("vbmi %v %d->%d (k %d) flip %v: sample %d: %d,%d want %d,%d", vbmi, in, out, p.k, flip, i, got0[i], got1[i], want0[i], want1[i])
+						}
+					}
+					if got0[3*out+1] != g || got1[3*out+1] != g {
+						t.Fatalf("vbmi %v %d->%d flip %v: wrote past the output", vbmi, in, out, flip)
+					}
+				}
+			}
+		}
+		if vbmi && tier >= cpu.AVX512 && (seen[2] == 0 || seen[4] == 0) {
+			t.Fatalf("plans with a q4 table swept, by taps: %v", seen)
+		}
+	})
+}

@@ -191,3 +191,17 @@ func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
 //
 //go:noescape
 func cfLUT8AVX512(dst *uint8, src *uint8, n int, lut *[256]uint8)
+
+// resizeH3P4x2AVX512 is resizeHRef (c == 3, k == 2) on the rows src0 and src1
+// for the first 4*groups outputs, with the plan's start and q4; it reads the
+// rows' first nb bytes only and writes the 12*groups int16 of each output only.
+//
+//go:noescape
+func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+
+// resizeH3Q4x2AVX512 is resizeHRef (c == 3, k == 4) on the rows src0 and src1
+// for the first 4*groups outputs, with the plan's start and q4; it reads the
+// rows' first nb bytes only and writes the 12*groups int16 of each output only.
+//
+//go:noescape
+func resizeH3Q4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)

@@ -2815,3 +2815,150 @@ tail:
 done:
 	VZEROUPPER
 	RET
+
+// func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512VL, AVX512VNNI, BMI2, CMOV
+TEXT ·resizeH3P4x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVQ         start+40(FP), DI
+	MOVQ         q4+48(FP), R8
+	MOVQ         groups+56(FP), R9
+	MOVQ         $0x0555055505550555, R10
+	KMOVQ        R10, K1
+	MOVL         $0x00000040, R10
+	VPBROADCASTD R10, Z0
+	MOVQ         $0x00000040, R12
+	VMOVDQU64    genResizeQ4Cat<>+0(SB), Z1
+	MOVQ         $0x00ffffff, R10
+	KMOVQ        R10, K2
+
+grp:
+	TESTQ         R9, R9
+	JZ            done
+	MOVLQSX       (DI), R10
+	MOVLQSX       12(DI), R11
+	CMPQ          R10, R11
+	CMOVQGT       R11, R10
+	LEAQ          (R10)(R10*2), R10
+	MOVQ          SI, R11
+	SUBQ          R10, R11
+	CMPQ          R11, R12
+	CMOVQGT       R12, R11
+	MOVQ          $-1, R13
+	BZHIQ         R11, R13, R13
+	KMOVQ         R13, K3
+	VMOVDQU64     (R8), Z2
+	VMOVDQU8.Z    (DX)(R10*1), K3, Z3
+	VMOVDQA64     Z0, Z4
+	VPERMB.Z      Z3, Z2, K1, Z3
+	VPDPWSSD      64(R8), Z3, Z4
+	VPSRAD        $0x07, Z4, Z4
+	VMOVDQU8.Z    (BX)(R10*1), K3, Z3
+	VMOVDQA64     Z0, Z5
+	VPERMB.Z      Z3, Z2, K1, Z2
+	VPDPWSSD      64(R8), Z2, Z5
+	VPSRAD        $0x07, Z5, Z5
+	VPACKSSDW     Z5, Z4, Z4
+	VPERMB        Z4, Z1, Z4
+	VMOVDQU8      Y4, K2, (AX)
+	VEXTRACTI64X4 $0x01, Z4, Y2
+	VMOVDQU8      Y2, K2, (CX)
+	ADDQ          $0x18, AX
+	ADDQ          $0x18, CX
+	ADDQ          $0x10, DI
+	ADDQ          $0x00000080, R8
+	DECQ          R9
+	JMP           grp
+
+done:
+	VZEROUPPER
+	RET
+
+DATA genResizeQ4Cat<>+0(SB)/4, $0x03020100
+DATA genResizeQ4Cat<>+4(SB)/4, $0x11100504
+DATA genResizeQ4Cat<>+8(SB)/4, $0x15141312
+DATA genResizeQ4Cat<>+12(SB)/4, $0x23222120
+DATA genResizeQ4Cat<>+16(SB)/4, $0x31302524
+DATA genResizeQ4Cat<>+20(SB)/4, $0x35343332
+DATA genResizeQ4Cat<>+24(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+28(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+32(SB)/4, $0x0b0a0908
+DATA genResizeQ4Cat<>+36(SB)/4, $0x19180d0c
+DATA genResizeQ4Cat<>+40(SB)/4, $0x1d1c1b1a
+DATA genResizeQ4Cat<>+44(SB)/4, $0x2b2a2928
+DATA genResizeQ4Cat<>+48(SB)/4, $0x39382d2c
+DATA genResizeQ4Cat<>+52(SB)/4, $0x3d3c3b3a
+DATA genResizeQ4Cat<>+56(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+60(SB)/4, $0x00000000
+GLOBL genResizeQ4Cat<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3Q4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512VL, AVX512VNNI, BMI2, CMOV
+TEXT ·resizeH3Q4x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVQ         start+40(FP), DI
+	MOVQ         q4+48(FP), R8
+	MOVQ         groups+56(FP), R9
+	MOVQ         $0x0555055505550555, R10
+	KMOVQ        R10, K1
+	MOVL         $0x00000040, R10
+	VPBROADCASTD R10, Z0
+	MOVQ         $0x00000040, R12
+	VMOVDQU64    genResizeQ4Cat<>+0(SB), Z1
+	MOVQ         $0x00ffffff, R10
+	KMOVQ        R10, K2
+
+grp:
+	TESTQ         R9, R9
+	JZ            done
+	MOVLQSX       (DI), R10
+	MOVLQSX       12(DI), R11
+	CMPQ          R10, R11
+	CMOVQGT       R11, R10
+	LEAQ          (R10)(R10*2), R10
+	MOVQ          SI, R11
+	SUBQ          R10, R11
+	CMPQ          R11, R12
+	CMOVQGT       R12, R11
+	MOVQ          $-1, R13
+	BZHIQ         R11, R13, R13
+	KMOVQ         R13, K3
+	VMOVDQU64     (R8), Z2
+	VMOVDQU64     64(R8), Z3
+	VMOVDQU8.Z    (DX)(R10*1), K3, Z4
+	VMOVDQA64     Z0, Z5
+	VPERMB.Z      Z4, Z2, K1, Z6
+	VPDPWSSD      128(R8), Z6, Z5
+	VPERMB.Z      Z4, Z3, K1, Z4
+	VPDPWSSD      192(R8), Z4, Z5
+	VPSRAD        $0x07, Z5, Z5
+	VMOVDQU8.Z    (BX)(R10*1), K3, Z4
+	VMOVDQA64     Z0, Z6
+	VPERMB.Z      Z4, Z2, K1, Z2
+	VPDPWSSD      128(R8), Z2, Z6
+	VPERMB.Z      Z4, Z3, K1, Z2
+	VPDPWSSD      192(R8), Z2, Z6
+	VPSRAD        $0x07, Z6, Z6
+	VPACKSSDW     Z6, Z5, Z5
+	VPERMB        Z5, Z1, Z5
+	VMOVDQU8      Y5, K2, (AX)
+	VEXTRACTI64X4 $0x01, Z5, Y2
+	VMOVDQU8      Y2, K2, (CX)
+	ADDQ          $0x18, AX
+	ADDQ          $0x18, CX
+	ADDQ          $0x10, DI
+	ADDQ          $0x00000100, R8
+	DECQ          R9
+	JMP           grp
+
+done:
+	VZEROUPPER
+	RET

@@ -49,6 +49,29 @@ func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
 		return false
 	}
 	_, _ = dst0[p.out*3], dst1[p.out*3]
+	if tier >= cpu.AVX512 && haveVBMI && haveVNNI && p.q4 != nil {
+		// Four outputs per step; the last out%4 go to the AVX2 kernel.
+		groups := p.out / 4
+		_ = p.q4[groups*16*p.k-1]
+		nb := min(len(src0), len(src1))
+		t := groups * 4
+		if p.k == 4 {
+			resizeH3Q4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
+			if t < p.out {
+				last := int(p.start[p.out-1])*3 + 15
+				_, _ = src0[last], src1[last]
+				resizeH3Q2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.wq[t*8], p.out-t, 4)
+			}
+			return true
+		}
+		resizeH3P4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
+		if t < p.out {
+			last := int(p.start[p.out-1])*3 + 7
+			_, _ = src0[last], src1[last]
+			resizeH3P2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.w[t*2], p.out-t, 2)
+		}
+		return true
+	}
 	if p.wq != nil {
 		last := int(p.start[p.out-1])*3 + (p.k-4)*3 + 15
 		_, _ = src0[last], src1[last]

@@ -36,5 +36,7 @@ func main() {
 		}
 	}
 	genLUT8()
+	genResizeH3Q4x2(2)
+	genResizeH3Q4x2(4)
 	Generate()
 }
