@@ -175,7 +175,7 @@ func buildResizePlanIn(c *resizePlans, in, out int, quad bool) *resizePlan {
 		nq = out * k * 2
 	}
 	n4 := 0
-	if quad && fast && (k == 2 || k == 4) {
+	if quad && fast && (k == 2 || k == 4) && resizeWantQ4() {
 		n4 = out / 4 * 16 * k
 	}
 	i32 := c.ints32(out + nq + n4)

@@ -42,6 +42,11 @@ func resizeH3Q2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, wq *int3
 //go:noescape
 func resizeH3P2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w *int16, out, k int)
 
+// resizeWantQ4 reports whether plans should carry q4 (the tier's RGB
+// kernels use it). A plan built without it still works on any tier: the
+// AVX2 kernels take it.
+func resizeWantQ4() bool { return tier >= cpu.AVX512 && haveVBMI && haveVNNI }
+
 // resizeH3x2 runs the horizontal pass on two rows with the same (fast)
 // plan, four taps per step when the plan has them, else two.
 func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
