@@ -192,6 +192,13 @@ func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
 //go:noescape
 func cfLUT8AVX512(dst *uint8, src *uint8, n int, lut *[256]uint8)
 
+// resizeVVNNIAVX512 is resizeVRef over the first m samples (m a multiple of 32) of one
+// output row, k even: two groups of 32 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVVNNIAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+
 // resizeH3P4x2AVX512 is resizeHRef (c == 3, k == 2) on the rows src0 and src1
 // for the first 4*groups outputs, with the plan's start and q4; it reads the
 // rows' first nb bytes only and writes the 12*groups int16 of each output only.

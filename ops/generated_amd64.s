@@ -2816,6 +2816,100 @@ done:
 	VZEROUPPER
 	RET
 
+// func resizeVVNNIAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VNNI
+TEXT ·resizeVVNNIAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), AX
+	MOVQ      mid+8(FP), CX
+	MOVQ      stride+16(FP), DX
+	SHLQ      $0x01, DX
+	MOVQ      w+24(FP), BX
+	MOVQ      k+32(FP), SI
+	MOVQ      m+40(FP), DI
+	VMOVDQU32 genResizeVQPerm<>+0(SB), Z0
+	VMOVDQU32 genResizeVRound<>+0(SB), Z1
+	XORQ      R8, R8
+
+col2:
+	LEAQ      64(R8), R9
+	CMPQ      R9, DI
+	JGT       col1
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	VMOVDQA32 Z1, Z4
+	VMOVDQA32 Z1, Z5
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Z6
+	VMOVDQU16    (R9), Z7
+	VMOVDQU16    (R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPDPWSSD     Z6, Z9, Z2
+	VPDPWSSD     Z6, Z7, Z3
+	VMOVDQU16    64(R9), Z7
+	VMOVDQU16    64(R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPDPWSSD     Z6, Z9, Z4
+	VPDPWSSD     Z6, Z7, Z5
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	VPSRAD       $0x15, Z4, Z4
+	VPSRAD       $0x15, Z5, Z5
+	VPACKSSDW    Z5, Z4, Z4
+	VPACKUSWB    Z4, Z4, Z4
+	VPERMQ       Z4, Z0, Z4
+	VMOVDQU      Y4, 32(AX)(R8*1)
+	ADDQ         $0x00000040, R8
+	JMP          col2
+
+col1:
+	LEAQ      32(R8), R9
+	CMPQ      R9, DI
+	JGT       done
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Z4
+	VMOVDQU16    (R9), Z5
+	VMOVDQU16    (R9)(DX*1), Z6
+	VPUNPCKLWD   Z6, Z5, Z7
+	VPUNPCKHWD   Z6, Z5, Z5
+	VPDPWSSD     Z4, Z7, Z2
+	VPDPWSSD     Z4, Z5, Z3
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col1
+
+done:
+	VZEROUPPER
+	RET
+
 // func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512VL, AVX512VNNI, BMI2, CMOV
 TEXT ·resizeH3P4x2AVX512(SB), NOSPLIT, $0-64

@@ -117,10 +117,14 @@ func resizeV(out []uint8, mid []int16, stride, n int, w []int16) int {
 		_ = out[n-1]
 		_ = mid[(len(w)-1)*stride+n-1]
 		m := n &^ 31
-		resizeVAVX512(&out[0], &mid[0], stride, &w[0], len(w), m)
+		f := resizeVAVX512
+		if haveVNNI {
+			f = resizeVVNNIAVX512
+		}
+		f(&out[0], &mid[0], stride, &w[0], len(w), m)
 		if m < n {
 			// The tail: redo the last 32 samples, overlapping.
-			resizeVAVX512(&out[n-32], &mid[n-32], stride, &w[0], len(w), 32)
+			f(&out[n-32], &mid[n-32], stride, &w[0], len(w), 32)
 		}
 		return n
 	}

@@ -471,8 +471,18 @@ func TestResizePlanSlabs(t *testing.T) {
 // [0, 1<<14] and samples over the whole range the horizontal pass gives
 // (0..255<<7) plus negatives, so the clamps at 0 and 255 are both reached;
 // the output must be the reference's and the bytes after it untouched.
+// On amd64 it runs with AVX-512 VNNI on and off (resizeHooks).
 func TestResizeVKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
+	for _, vnni := range resizeFeatureRuns() {
+		t.Run(vnni.name, func(t *testing.T) {
+			defer vnni.set()()
+			testResizeVKernel(t, rng)
+		})
+	}
+}
+
+func testResizeVKernel(t *testing.T, rng *rand.Rand) {
 	const guard = 40
 	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
 		for n := 0; n <= 200; n++ {

@@ -19,10 +19,15 @@ import (
 // in one VPMADDWD; VPACKSSDW undoes the in-lane interleave, VPACKUSWB
 // clamps to bytes and a qword permutation gathers each lane's 8 bytes.
 
-// genResizeV emits resizeV<ISA>.
-func genResizeV(a *isa) {
+// genResizeV emits resizeV<ISA>, or with vnni (AVX-512 only)
+// resizeVVNNIAVX512, which adds each product pair to its sum with one
+// VPDPWSSD instead of VPMADDWD and VPADDD (the same int32 sums).
+func genResizeV(a *isa, vnni bool) {
 	G := a.lanes * 2 // int16 samples per vector: one group of outputs
 	name := "resizeV" + a.name
+	if vnni {
+		name = "resizeVVNNI" + a.name
+	}
 	TEXT(name, NOSPLIT, "func(dst *uint8, mid *int16, stride int, w *int16, k, m int)")
 	Pragma("noescape")
 	Doc(name+" is resizeVRef over the first m samples (m a multiple of "+fmt.Sprint(G)+") of one",
@@ -84,6 +89,11 @@ func genResizeV(a *isa) {
 			lo, hi := a.vec(), a.vec()
 			VPUNPCKLWD(r1, r0, lo)
 			VPUNPCKHWD(r1, r0, hi)
+			if vnni {
+				VPDPWSSD(wv, lo, acc[2*g])
+				VPDPWSSD(wv, hi, acc[2*g+1])
+				continue
+			}
 			VPMADDWD(wv, lo, lo)
 			VPMADDWD(wv, hi, hi)
 			VPADDD(lo, acc[2*g], acc[2*g])
