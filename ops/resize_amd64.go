@@ -58,6 +58,9 @@ func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
 		// Four outputs per step; the last out%4 go to the AVX2 kernel.
 		groups := p.out / 4
 		_ = p.q4[groups*16*p.k-1]
+		// The kernels mask their loads to the first nb bytes; every
+		// window (start+k <= in) lies in the rows' first 3*in.
+		_, _ = src0[3*p.in-1], src1[3*p.in-1]
 		nb := min(len(src0), len(src1))
 		t := groups * 4
 		if p.k == 4 {
