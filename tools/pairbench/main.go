@@ -177,15 +177,11 @@ func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.jsonOut != "" {
-		b, err := json.MarshalIndent(struct {
+		return cli.WriteJSON(o.jsonOut, struct {
 			JPEGDecoder string          `json:"jpeg_decoder"`
 			Results     []Result        `json:"results"`
 			Peer        json.RawMessage `json:"peer,omitempty"`
-		}{imageio.JPEGDecoder, results, peer}, "", " ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
+		}{imageio.JPEGDecoder, results, peer})
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
@@ -237,7 +238,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if *stateOut != "" {
 		b, err := p.State().Encode()
 		if err == nil {
-			err = os.WriteFile(*stateOut, b, 0o644)
+			err = atomicfile.WriteFile(*stateOut, b, 0o644)
 		}
 		if err != nil {
 			return fmt.Errorf("writing state: %w", err)

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
@@ -173,13 +172,9 @@ func render(c config) error {
 	if err := writeGrid(c.out, rows, cell, c.gap); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(map[string]any{
+	return cli.WriteJSON(c.params, map[string]any{
 		"recipe": rc, "seed": c.seed, "data": c.data, "views": views,
-	}, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(c.params, append(b, '\n'), 0o644)
+	})
 }
 
 // writeGrid lays the rows out on a gray background: the source fitted into
