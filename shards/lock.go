@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // LockName is the lock file a Writer holds in its directory while it
@@ -78,7 +80,7 @@ func manifestSplit(p string, st fs.FileInfo) (string, string) {
 	if !st.Mode().IsRegular() {
 		return "", fmt.Sprintf("%s is not a regular file", ManifestName)
 	}
-	f, err := os.Open(p)
+	f, _, err := inputfile.Open(p) // does not block if a FIFO was put there since st
 	if err != nil {
 		return "", err.Error()
 	}
