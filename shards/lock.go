@@ -2,6 +2,7 @@ package shards
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,30 +11,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pairflow/pairflow/internal/filelock"
 	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // LockName is the lock file a Writer holds in its directory while it
 // writes. It begins with a dot, so readers ignore it; a Writer removes it
-// when it finishes. On unix the lock is an flock(2) lock, released by the
-// kernel if the process dies, so a stale file never blocks a later run;
-// elsewhere the file's existence is the lock.
+// when it finishes. The lock is internal/filelock's (flock(2) on unix,
+// LockFileEx on Windows), released by the kernel if the process dies, so a
+// stale file never blocks a later run.
 const LockName = ".pairflow-writer.lock"
 
 type dirLock struct {
 	path string
-	f    *os.File
+	l    *filelock.Lock
 }
 
 // lockDir takes dir's writer lock or fails with ErrLocked naming the holder.
 func lockDir(dir string) (*dirLock, error) {
 	p := filepath.Join(dir, LockName)
 	for range 10 { // retried only when the file was replaced under us
-		f, ok, err := tryLock(p)
-		if err != nil {
-			return nil, fmt.Errorf("shards: lock %s: %w", p, err)
-		}
-		if !ok {
+		l, err := filelock.TryLock(p)
+		if errors.Is(err, filelock.ErrLocked) {
 			holder := ""
 			if b, err := os.ReadFile(p); err == nil && len(b) < 64 {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -42,36 +41,31 @@ func lockDir(dir string) (*dirLock, error) {
 			}
 			return nil, fmt.Errorf("shards: %s: another writer%s is writing into this directory (lock %s held): %w", dir, holder, LockName, ErrLocked)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("shards: lock %s: %w", p, err)
+		}
 		// The holder before us may have removed the file between our open
 		// and our lock: then we locked a file no one else will see.
-		if same(f, p) {
+		if l.Same() {
+			f := l.File()
 			f.Truncate(0)
 			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			return &dirLock{path: p, f: f}, nil
+			return &dirLock{path: p, l: l}, nil
 		}
-		f.Close()
+		l.Unlock()
 	}
 	return nil, fmt.Errorf("shards: %s: lock %s keeps changing: %w", dir, LockName, ErrLocked)
-}
-
-func same(f *os.File, p string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Stat(p)
-	return err == nil && os.SameFile(a, b)
 }
 
 // unlock removes the lock file, then releases the lock. Safe on nil and
 // twice.
 func (l *dirLock) unlock() {
-	if l == nil || l.f == nil {
+	if l == nil || l.l == nil {
 		return
 	}
 	os.Remove(l.path)
-	l.f.Close()
-	l.f = nil
+	l.l.Unlock()
+	l.l = nil
 }
 
 // manifestSplit returns the split named by the manifest at p, or "" and why

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/pairflow/pairflow/internal/filelock"
 )
 
 // Cache is a local directory of verified objects, named by their SHA-256:
@@ -119,11 +121,11 @@ func (c *Cache) Get(ctx context.Context, s *Store, name string, size int64, sum 
 	if c.hit(p, size) {
 		return p, false, nil
 	}
-	unlock, err := lockFile(ctx, filepath.Join(c.dir, "tmp", sum+".lock"))
+	lock, err := filelock.Acquire(ctx, filepath.Join(c.dir, "tmp", sum+".lock"))
 	if err != nil {
 		return "", false, fmt.Errorf("store: cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	if c.hit(p, size) { // another process fetched it while we waited
 		return p, false, nil
 	}
@@ -224,11 +226,11 @@ func (c *Cache) Evict(ctx context.Context, keep string) error {
 	if c.max <= 0 {
 		return nil
 	}
-	unlock, err := lockFile(ctx, filepath.Join(c.dir, "lock"))
+	lock, err := filelock.Acquire(ctx, filepath.Join(c.dir, "lock"))
 	if err != nil {
 		return fmt.Errorf("store: cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	total, ents, err := c.scan()
 	if err != nil {
 		return err
