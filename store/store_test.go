@@ -233,6 +233,14 @@ func TestLocal(t *testing.T) {
 	if err := s.Put(ctx, "x", bytes.NewReader(b), 1000, true); !errors.Is(err, ErrExists) {
 		t.Fatal(err)
 	}
+	// Objects are readable by others, as the files a local shards.Writer
+	// writes are, and no temporary file is left after either put.
+	if st, err := os.Stat(filepath.Join(dir, "x")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("object mode %v (%v), want 0644", st.Mode().Perm(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries after two puts of one object", len(ents))
+	}
 	p := make([]byte, 10)
 	if err := s.ReadAt(ctx, "x", p, 990); err != nil || !bytes.Equal(p, b[990:]) {
 		t.Fatal(err)
