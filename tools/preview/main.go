@@ -88,17 +88,6 @@ func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	return render(c)
 }
 
-func loadRecipe(name string) (*ops.Recipe, error) {
-	if st, err := os.Stat(name); err == nil && !st.IsDir() {
-		return ops.LoadRecipe(name)
-	}
-	r, err := ops.Preset(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", cli.ErrUsage, name, ops.Presets())
-	}
-	return r, nil
-}
-
 // viewJSON is one view's record in the parameters file.
 type viewJSON struct {
 	Sample int            `json:"sample"`
@@ -111,7 +100,7 @@ type viewJSON struct {
 }
 
 func render(c config) error {
-	rc, err := loadRecipe(c.recipe)
+	_, rc, err := cli.Recipe(c.recipe)
 	if err != nil {
 		return err
 	}
