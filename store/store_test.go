@@ -468,3 +468,28 @@ func TestConditionalPutResponseLost(t *testing.T) {
 		t.Fatalf("%d responses dropped, want 2", px.Spoiled.Load())
 	}
 }
+
+// A host has one cap: a later Store that names none shares it, one that
+// names another is an error (it used to be ignored without a word).
+func TestPerHostOneCap(t *testing.T) {
+	open := func(url string, n int) (*Store, error) {
+		return Open(url, Options{PerHost: n, Anonymous: true})
+	}
+	a, err := open("https://perhost.test/a", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := open("https://perhost.test/b", 0)
+	if err != nil || b.sem != a.sem || cap(b.sem) != 3 || b.o.PerHost != 3 {
+		t.Fatalf("a Store naming no cap: %v; shares the host's: %v", err, err == nil && b.sem == a.sem)
+	}
+	if c, err := open("https://perhost.test/c", 3); err != nil || c.sem != a.sem {
+		t.Fatalf("the same cap again: %v", err)
+	}
+	if _, err := open("https://perhost.test/d", 8); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "at 3") {
+		t.Fatalf("another cap for the host: %v, want ErrConfig naming the cap in force", err)
+	}
+	if d, err := open("https://other-perhost.test/d", 0); err != nil || cap(d.sem) != 16 {
+		t.Fatalf("a new host without a cap: %v", err)
+	}
+}
