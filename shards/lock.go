@@ -22,50 +22,36 @@ import (
 // stale file never blocks a later run.
 const LockName = ".pairflow-writer.lock"
 
-type dirLock struct {
-	path string
-	l    *filelock.Lock
-}
+type dirLock struct{ l *filelock.Lock }
 
 // lockDir takes dir's writer lock or fails with ErrLocked naming the holder.
 func lockDir(dir string) (*dirLock, error) {
 	p := filepath.Join(dir, LockName)
-	for range 10 { // retried only when the file was replaced under us
-		l, err := filelock.TryLock(p)
-		if errors.Is(err, filelock.ErrLocked) {
-			holder := ""
-			if b, err := os.ReadFile(p); err == nil && len(b) < 64 {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					holder = fmt.Sprintf(" (process %d)", pid)
-				}
+	l, err := filelock.TryLock(p)
+	if errors.Is(err, filelock.ErrLocked) {
+		holder := ""
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64 {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				holder = fmt.Sprintf(" (process %d)", pid)
 			}
-			return nil, fmt.Errorf("shards: %s: another writer%s is writing into this directory (lock %s held): %w", dir, holder, LockName, ErrLocked)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("shards: lock %s: %w", p, err)
-		}
-		// The holder before us may have removed the file between our open
-		// and our lock: then we locked a file no one else will see.
-		if l.Same() {
-			f := l.File()
-			f.Truncate(0)
-			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			return &dirLock{path: p, l: l}, nil
-		}
-		l.Unlock()
+		return nil, fmt.Errorf("shards: %s: another writer%s is writing into this directory (lock %s held): %w", dir, holder, LockName, ErrLocked)
 	}
-	return nil, fmt.Errorf("shards: %s: lock %s keeps changing: %w", dir, LockName, ErrLocked)
+	if err != nil {
+		return nil, fmt.Errorf("shards: lock %s: %w", p, err)
+	}
+	f := l.File()
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &dirLock{l: l}, nil
 }
 
-// unlock removes the lock file, then releases the lock. Safe on nil and
+// unlock removes the lock file and releases the lock. Safe on nil and
 // twice.
 func (l *dirLock) unlock() {
-	if l == nil || l.l == nil {
-		return
+	if l != nil {
+		l.l.Remove()
 	}
-	os.Remove(l.path)
-	l.l.Unlock()
-	l.l = nil
 }
 
 // manifestSplit returns the split named by the manifest at p, or "" and why

@@ -5,10 +5,10 @@
 // On other systems the lock only excludes the goroutines of this process.
 //
 // It is for a process's own coordination files (a writer's directory lock,
-// a cache's download and eviction locks). The lock file is created if
-// missing and is never removed by this package; a caller that removes it
-// must check after locking that the path still names the file it locked
-// (Lock.Same).
+// a cache's download and eviction locks, a results directory's lock). The
+// lock file is created if missing; Remove deletes it as it lets go, and a
+// holder that locked a file someone removed meanwhile notices and locks the
+// new one.
 package filelock
 
 import (
@@ -33,19 +33,28 @@ type Lock struct {
 // if needed, without waiting: if another holder has it, it returns an error
 // wrapping ErrLocked.
 func TryLock(path string) (*Lock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("filelock: %w", err)
-	}
-	ok, err := tryLock(f)
-	if err != nil || !ok {
-		f.Close()
-		if err == nil {
-			err = ErrLocked
+	for range 10 { // again only when the file was removed under us
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("filelock: %w", err)
 		}
-		return nil, fmt.Errorf("filelock: %s: %w", path, err)
+		ok, err := tryLock(f)
+		if err != nil || !ok {
+			f.Close()
+			if err == nil {
+				err = ErrLocked
+			}
+			return nil, fmt.Errorf("filelock: %s: %w", path, err)
+		}
+		l := &Lock{f: f, path: path}
+		// The holder before us may have removed the file (Remove) between
+		// our open and our lock: then we locked a file no one else will see.
+		if l.same() {
+			return l, nil
+		}
+		l.Unlock()
 	}
-	return &Lock{f: f, path: path}, nil
+	return nil, fmt.Errorf("filelock: %s keeps being replaced: %w", path, ErrLocked)
 }
 
 // Acquire is TryLock that waits for the holder to let go, polling (every
@@ -73,16 +82,29 @@ func Acquire(ctx context.Context, path string) (*Lock, error) {
 // its process id into it, say).
 func (l *Lock) File() *os.File { return l.f }
 
-// Same reports whether the lock's path still names the locked file: it
-// does not if another holder removed or replaced the file between this
-// holder's open and its lock.
-func (l *Lock) Same() bool {
+// same reports whether the lock's path still names the locked file.
+func (l *Lock) same() bool {
 	a, err := l.f.Stat()
 	if err != nil {
 		return false
 	}
 	b, err := os.Stat(l.path)
 	return err == nil && os.SameFile(a, b)
+}
+
+// Remove deletes the lock file, then releases the lock (Unlock). A holder
+// waiting for it locks a new file. Where an open file cannot be removed
+// (Windows) the file stays, which does no harm. Safe on a nil Lock and
+// twice.
+func (l *Lock) Remove() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := os.Remove(l.path)
+	if uerr := l.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
 }
 
 // Unlock releases the lock and closes the file. It is safe on a nil Lock

@@ -20,9 +20,6 @@ func TestTryLock(t *testing.T) {
 	if _, err := TryLock(p); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second TryLock while held: %v", err)
 	}
-	if !l.Same() {
-		t.Error("Same is false for an untouched lock file")
-	}
 	if err := l.Unlock(); err != nil {
 		t.Fatal(err)
 	}
@@ -33,20 +30,23 @@ func TestTryLock(t *testing.T) {
 	if err != nil {
 		t.Fatal("TryLock after Unlock:", err)
 	}
-	// A holder that removes the file: a lock taken on the old file is
-	// not the same as the path's.
-	os.Remove(p)
-	if l2.Same() {
-		t.Error("Same is true after the file was removed")
+	if err := l2.Remove(); err != nil {
+		t.Fatal(err)
 	}
-	l2.Unlock()
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("Remove left the file: %v", err)
+	}
+	if err := l2.Remove(); err != nil {
+		t.Fatal("second Remove:", err)
+	}
 	if _, err := TryLock(filepath.Join(t.TempDir(), "no", "dir")); err == nil || errors.Is(err, ErrLocked) {
 		t.Errorf("lock in a missing directory: %v", err)
 	}
 }
 
 // Acquire waits for the holder and gives up when its context ends; the
-// lock excludes goroutines (run with -race).
+// lock excludes goroutines (run with -race), also when holders remove the
+// file as they let go (a waiter that locked the removed file must notice).
 func TestAcquire(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "lock")
 	l, err := TryLock(p)
@@ -67,7 +67,7 @@ func TestAcquire(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 25 {
+			for j := range 25 {
 				l, err := Acquire(context.Background(), p)
 				if err != nil {
 					t.Error(err)
@@ -82,7 +82,11 @@ func TestAcquire(t *testing.T) {
 				mu.Lock()
 				inside--
 				mu.Unlock()
-				l.Unlock()
+				if j%2 == 0 {
+					l.Remove()
+				} else {
+					l.Unlock()
+				}
 			}
 		}()
 	}
