@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/filelock"
 )
 
@@ -309,8 +310,8 @@ func parseManifestEntry(b []byte) (manifestEntry, error) {
 	return e, nil
 }
 
-// PutManifest records body as the content of url with ETag etag (written to
-// a temporary file and renamed: readers see the old entry or the new one).
+// PutManifest records body as the content of url with ETag etag (through
+// internal/atomicfile: readers see the old entry or the new one).
 func (c *Cache) PutManifest(url, etag string, body []byte) error {
 	if etag == "" {
 		return nil // nothing to revalidate with
@@ -319,19 +320,7 @@ func (c *Cache) PutManifest(url, etag string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "manifest.*.part")
-	if err != nil {
-		return fmt.Errorf("store: cache: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), c.manifestPath(url))
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(c.manifestPath(url), b, 0o644); err != nil {
 		return fmt.Errorf("store: cache: %w", err)
 	}
 	return nil
