@@ -316,3 +316,29 @@ func TestShmBadRequests(t *testing.T) {
 	ts.srv.Wait()
 	noRings(t, dir)
 }
+
+// TestShmAuth: the shared-memory transport asks for the bearer token as
+// DoGet does, and creates no ring for a refused client.
+func TestShmAuth(t *testing.T) {
+	dir := useShmDir(t)
+	ds := makeDataset(t, 16, 16, 16)
+	ts := startServer(t, ds, func(o *Options) { o.Token = "s3cret-token" })
+	c := dial(t, ts.addr)
+	ok := withToken(context.Background(), "s3cret-token")
+	fi, err := getInfo(ok, c, desc(t, baseConfig(), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tkt := fi.Endpoint[0].Ticket.Ticket
+	for name, ctx := range map[string]context.Context{
+		"none": context.Background(), "wrong": withToken(context.Background(), "s3cret-tokem"),
+	} {
+		if _, err := shmGet(ctx, t, c, tkt, 0, -1); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("%s: %v, want Unauthenticated", name, err)
+		}
+		noRings(t, dir)
+	}
+	if got, err := shmGet(ok, t, c, tkt, 0, -1); err != nil || len(got) == 0 {
+		t.Fatalf("with the token: %d batches, %v", len(got), err)
+	}
+}
