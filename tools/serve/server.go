@@ -61,6 +61,8 @@ type Server struct {
 	log   *slog.Logger
 	m     *Metrics
 	wg    sync.WaitGroup // running streams
+
+	streams streamTable // the per-stream view (StreamsHandler)
 }
 
 // NewServer returns a server; its options are checked.
@@ -371,14 +373,20 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 	t0 := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st.stats = s.m.observeStages
+	live := s.streams.begin(ctx, st, dataset, transport)
+	st.stats = func(d pipeline.Stats) {
+		s.m.observeStages(d)
+		live.observe(d)
+	}
 	batches, bytes := s.m.batches.WithLabelValues(dataset, transport), s.m.bytes.WithLabelValues(dataset, transport)
 	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, keys, vals []string) error {
 		if err := write(rec, keys, vals); err != nil {
 			return err
 		}
+		n := recordBytes(rec)
 		batches.Inc()
-		bytes.Add(float64(recordBytes(rec)))
+		bytes.Add(float64(n))
+		live.sent(rec, keys, vals, n)
 		return nil
 	})
 	if err == nil {
@@ -396,6 +404,7 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 		result = "error"
 	}
 	s.m.streams.WithLabelValues(transport, result).Inc()
+	s.streams.end(live, result, err)
 	if err != nil {
 		s.log.Info("stream ended", append(attrs, "result", result, "err", err)...)
 		if _, ok := status.FromError(err); !ok {
