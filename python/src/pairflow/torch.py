@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from ._arrow import batch_numpy
-from .client import Position, descriptor, open_stream, stream_info
+from .client import Position, TLSRoots, descriptor, open_stream, root_certs, stream_info
 from .errors import StateError
 from .world import endpoint_index, world, worker
 
@@ -101,6 +101,12 @@ class PairDataset(IterableDataset):
     (which serve reports): it resumes at ``(E + 1, 0)``; a batch past N is
     a ``StateError``.
 
+    TLS (``grpc+tls://``, ``https://``): the server's certificate must chain
+    to the system's roots, or to ``tls_root_certs`` (PEM bytes or a PEM
+    file's path; default ``$PAIRFLOW_TLS_ROOT_CERTS``) for a private CA or
+    a self-signed certificate. The bearer ``token`` (default
+    ``$PAIRFLOW_TOKEN``) should only travel over TLS.
+
     Errors are pairflow exceptions (``pairflow.ServerUnavailable``,
     ``AuthError``, ``DescriptorError``, ``IncompleteStreamError``,
     ``StreamTimeout``); no call waits longer than ``timeout`` (request) or
@@ -111,7 +117,7 @@ class PairDataset(IterableDataset):
                  epochs: int = 1, epoch: int = 0, views: Optional[int] = None,
                  config: Optional[Mapping[str, Any]] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, token: Optional[str] = None, timeout: float = 30.0,
-                 read_timeout: float = 120.0, params: bool = True):
+                 read_timeout: float = 120.0, params: bool = True, tls_root_certs: TLSRoots = None):
         super().__init__()
         if epochs < 1:
             raise ValueError(f"pairflow: epochs={epochs} (want >= 1)")
@@ -139,6 +145,8 @@ class PairDataset(IterableDataset):
         self._slot_workers: Optional[int] = None
         self._iter_slot: Optional[tuple] = None
         self.token = token if token is not None else os.environ.get("PAIRFLOW_TOKEN") or None
+        roots = tls_root_certs if tls_root_certs is not None else os.environ.get("PAIRFLOW_TLS_ROOT_CERTS") or None
+        self.tls_root_certs = root_certs(roots)  # read now: a bad path fails here, not in a worker
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.params = params
@@ -205,7 +213,7 @@ class PairDataset(IterableDataset):
         ep = endpoint_index(self.world.rank, slot, w.size)
         desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
         return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
-                           read_timeout=self.read_timeout)
+                           read_timeout=self.read_timeout, tls_root_certs=self.tls_root_certs)
 
     def _normal_start(self, start: Position) -> Position:
         """A state taken right after an epoch's last batch says (E, N), N
@@ -214,7 +222,7 @@ class PairDataset(IterableDataset):
         the client normalises it first, with N from the server's stream
         info. A batch past N cannot come from this run: StateError."""
         info = stream_info(self.url, descriptor(self.dataset, self._config()), token=self.token,
-                           timeout=self.timeout)
+                           timeout=self.timeout, tls_root_certs=self.tls_root_certs)
         n = info.batches_per_epoch
         if n is None:
             return start  # a serve that does not say N normalises (or refuses) itself
