@@ -222,8 +222,12 @@ func (s *Server) describe(b []byte) (*info, error) {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		for w := range r.workers {
+			spent := r.spent[rank*r.workers+w]
+			if st.ep.start.Batch == 0 {
+				spent.Epoch = 0 // (E, N) normalised to (E+1, 0): a new epoch
+			}
 			t, err := signTicket(s.key, &ticket{Dataset: r.dataset, Fingerprint: fp, Config: cj,
-				Worker: w, Workers: r.workers, Start: st.ep.start})
+				Worker: w, Workers: r.workers, Start: st.ep.start, Spent: spent})
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
 			}
@@ -302,7 +306,7 @@ func (s *Server) openTicket(b []byte) (*stream, string, error) {
 		s.m.refused.WithLabelValues("ticket").Inc()
 		return nil, "", status.Errorf(codes.NotFound, "serve: no dataset %q on this server (serving %s)", t.Dataset, s.datasetNames())
 	}
-	st, err := open(endpoint{ds: ds, cfg: s.streamConfig(cfg), worker: t.Worker, of: t.Workers, start: t.Start, fingerprint: t.Fingerprint})
+	st, err := open(endpoint{ds: ds, cfg: s.streamConfig(cfg), worker: t.Worker, of: t.Workers, start: t.Start, spent: t.Spent, fingerprint: t.Fingerprint})
 	if err != nil {
 		s.m.refused.WithLabelValues("ticket").Inc()
 		code := codes.InvalidArgument
