@@ -26,7 +26,10 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from ._arrow import Completeness, StreamInfo, batch_position, inspect_schema
+from ._arrow import Completeness, StreamInfo, _meta_int, batch_position, inspect_schema
+
+META_SKIPPED = b"pairflow.skipped"
+META_EPOCH_SKIPPED = b"pairflow.epoch_skipped"
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
                      ServerUnavailable, StreamTimeout)
 
@@ -48,9 +51,15 @@ class Position:
 
 
 def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
-               start: Optional[Position] = None) -> bytes:
+               start: Optional[Position] = None,
+               skips_spent: Optional[Mapping[int, Tuple[int, int]]] = None) -> bytes:
     """Returns the descriptor JSON that asks ``serve`` for ``dataset``
-    under the pipeline ``config`` (snake_case pipeline.Config fields)."""
+    under the pipeline ``config`` (snake_case pipeline.Config fields).
+
+    ``skips_spent`` maps an endpoint index to the skip counts ``(total,
+    epoch)`` the last batch consumed from it carried
+    (:attr:`ServedBatch.skips`), so that its resumed stream counts its skip
+    budget on (docs/serve.md, "Skip budgets")."""
     if not dataset:
         raise ValueError("pairflow: dataset name is empty")
     for k in ("rank", "workers", "prefetch"):
@@ -60,6 +69,8 @@ def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
                          "worker_count": int(worker_count)}
     if start is not None:
         d["start"] = {"epoch": int(start.epoch), "batch": int(start.batch)}
+    if skips_spent:
+        d["skips_spent"] = {str(int(i)): {"total": int(t), "epoch": int(e)} for i, (t, e) in skips_spent.items()}
     b = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
     if len(b) > MAX_DESCRIPTOR_BYTES:
         raise ValueError(f"pairflow: descriptor of {len(b)} bytes (serve reads at most {MAX_DESCRIPTOR_BYTES})")
@@ -149,6 +160,9 @@ def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: 
 class ServedBatch:
     rb: pa.RecordBatch
     position: Position
+    # (total, epoch): the skips the endpoint's stream has counted against its
+    # skip budget up to this batch (streams under the "skip" policy), else None.
+    skips: Optional[Tuple[int, int]] = None
 
 
 def open_stream(url: str, desc: bytes, endpoint: int, *, token: Optional[str] = None,
@@ -393,7 +407,10 @@ def _served(rb, md, check: Completeness, where: str) -> ServedBatch:
     if pos is None:
         raise IncompleteStreamError(f"{where}: batch {check.batches - 1} carries no pairflow.batch metadata "
                                     f"(is this a pairflow serve stream?)")
-    return ServedBatch(rb, Position(*pos))
+    skips = None
+    if md is not None and META_SKIPPED in md:
+        skips = (_meta_int(md, META_SKIPPED, where), _meta_int(md, META_EPOCH_SKIPPED, where))
+    return ServedBatch(rb, Position(*pos), skips)
 
 
 # ---- HTTP ------------------------------------------------------------------

@@ -99,7 +99,13 @@ class PairDataset(IterableDataset):
     continues with the identical next batch. A state taken right after an
     epoch's last batch says ``(E, N)``, N the rank's batches per epoch
     (which serve reports): it resumes at ``(E + 1, 0)``; a batch past N is
-    a ``StateError``.
+    a ``StateError``. Under a ``"skip"`` policy the state also holds the
+    skip counts of the last batch (``skips``), which the resumed stream
+    counts its ``max_count`` / ``max_fraction`` budget on from, as the
+    uninterrupted stream would (and so do the passes after
+    :meth:`set_epoch`); ``state_dict(after=batch)`` from the main process
+    of a DataLoader with workers cannot know them (each worker's stream
+    counts its own): such a resume starts a fresh budget.
 
     TLS (``grpc+tls://``, ``https://``): the server's certificate must chain
     to the system's roots, or to ``tls_root_certs`` (PEM bytes or a PEM
@@ -139,6 +145,9 @@ class PairDataset(IterableDataset):
         self.epochs = int(epochs)
         self._epoch = int(epoch)  # first epoch of the next pass
         self._next: Optional[Position] = None  # resume position inside the pass
+        # Skip counts (total, epoch) after the last batch consumed, under the
+        # "skip" policy: sent back on resume so that the budget counts on.
+        self._spent: Optional[tuple] = None
         # Worker slots (see _open): the batch the slot rotation counts from,
         # from a per-worker state (StatefulDataLoader), and of the running pass.
         self._slot_base: Optional[int] = None
@@ -193,6 +202,8 @@ class PairDataset(IterableDataset):
                 # Counted before the yield: once the consumer holds this batch
                 # it has consumed it (StatefulDataLoader snapshots here too).
                 self._next = Position(sb.position.epoch, sb.position.batch + 1)
+                if sb.skips is not None:
+                    self._spent = sb.skips
                 yield d
             self._next = Position(self._epoch + self.epochs, 0)
         finally:
@@ -211,7 +222,12 @@ class PairDataset(IterableDataset):
         """
         slot = (w.rank + base) % w.size
         ep = endpoint_index(self.world.rank, slot, w.size)
-        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
+        spent = None
+        if self._spent is not None:
+            # The epoch count goes with its epoch: none at an epoch's start.
+            at_start = start is None or start.batch == 0
+            spent = {ep: (self._spent[0], 0 if at_start else self._spent[1])}
+        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start, skips_spent=spent)
         return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
                            read_timeout=self.read_timeout, tls_root_certs=self.tls_root_certs)
 
@@ -261,6 +277,10 @@ class PairDataset(IterableDataset):
             nxt = self._next if self._next is not None else Position(self._epoch, 0)
         st = {"version": STATE_VERSION, "fingerprint": self.fingerprint(), "pass_epoch": self._epoch,
               "epochs": self.epochs, "epoch": nxt.epoch, "batch": nxt.batch}
+        # The skip counts are this dataset's stream's after its last batch:
+        # they belong to the state only when that batch is the one before nxt.
+        if self._spent is not None and (after is None or nxt == self._next):
+            st["skips"] = list(self._spent)
         if after is None and self._iter_slot is not None and self._iter_slot[1] > 1:
             st["slot_base"], st["workers"] = self._iter_slot
         return st
@@ -282,6 +302,11 @@ class PairDataset(IterableDataset):
             raise StateError(f"pairflow: bad position epoch={e!r} batch={b!r}")
         self._epoch = int(pass_epoch)
         self.epochs = int(state.get("epochs", self.epochs))
+        skips = state.get("skips")
+        if skips is not None and not (isinstance(skips, (list, tuple)) and len(skips) == 2
+                                      and all(isinstance(x, int) and x >= 0 for x in skips)):
+            raise StateError(f"pairflow: bad skip counts {skips!r} in the state")
         self._next = Position(e, b)
+        self._spent = tuple(skips) if skips is not None else None
         self._slot_base = state.get("slot_base")
         self._slot_workers = state.get("workers")
