@@ -108,12 +108,12 @@ def _kv(buf, where: str) -> Optional[Dict[str, str]]:
 
 
 def open_shm(url: str, desc: bytes, endpoint: int, token, timeout: float, read_timeout: float,
-             slots: int) -> Tuple[StreamInfo, Iterator]:
+             slots: int, roots: Optional[bytes] = None) -> Tuple[StreamInfo, Iterator]:
     import pyarrow.flight as fl
 
     from .client import ServedBatch, _flight_client, _flight_error, _served, _Watchdog
 
-    client, opts = _flight_client(url, token, timeout)
+    client, opts = _flight_client(url, token, timeout, roots)
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     try:
         info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
