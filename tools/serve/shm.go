@@ -57,6 +57,10 @@ const (
 	maxShmRequest  = maxTicketBytes*2 + 4096 // base64 ticket and a few fields
 
 	// App-metadata keys of the transport (never part of a batch's tags).
+	// shmRingFailed starts the Unavailable status of a server that cannot
+	// create a ring (clients read it as "use DoGet").
+	shmRingFailed = "serve: cannot create the shared-memory ring"
+
 	shmKeyPrefix    = "pairflow.shm."
 	shmKeyRing      = "pairflow.shm.ring"
 	shmKeyRingBytes = "pairflow.shm.ring_bytes"
@@ -363,7 +367,7 @@ func (k *shmSink) WritePayload(p ipc.Payload) error {
 		r, err := createRing(shmDir, k.slots, slotBytes)
 		if err != nil {
 			k.mu.Unlock()
-			return status.Errorf(codes.Unavailable, "serve: shared-memory ring: %v (read the stream with DoGet instead)", err)
+			return status.Errorf(codes.Unavailable, "%s: %v (read the stream with DoGet instead)", shmRingFailed, err)
 		}
 		k.ring = r
 		k.mu.Unlock()

@@ -246,6 +246,16 @@ func TestShmUnavailable(t *testing.T) {
 	for _, g := range gone {
 		os.Remove(g)
 	}
+	// A server that cannot create the ring (no /dev/shm, or a full one):
+	// the client learns the same, and DoGet still serves.
+	shmDir = filepath.Join(dir, "missing")
+	if _, err := shmGet(context.Background(), t, c, tkt, 0, -1); !errors.Is(err, ErrShmUnavailable) {
+		t.Fatalf("no ring directory: %v, want ErrShmUnavailable", err)
+	}
+	ts.srv.Wait()
+	if bs, err := doGet(context.Background(), t, c, tkt, -1); err != nil || len(bs) == 0 {
+		t.Fatalf("DoGet fallback: %d batches, %v", len(bs), err)
+	}
 }
 
 // TestShmBadRequests: malformed requests and acknowledgements are refused

@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ShmReader reads a ticket's stream over the shared-memory transport
@@ -142,6 +144,9 @@ func (m *shmMessages) recv() (*flight.FlightData, error) {
 func (m *shmMessages) peek() error {
 	fd, err := m.stream.Recv()
 	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.Unavailable && strings.HasPrefix(st.Message(), shmRingFailed) {
+			return fmt.Errorf("%w: %s", ErrShmUnavailable, st.Message())
+		}
 		m.peekErr = err
 		return nil // Message returns it
 	}

@@ -20,7 +20,7 @@ from typing import Dict, Iterator, Optional, Tuple
 import pyarrow as pa
 
 from ._arrow import Completeness, StreamInfo, inspect_schema
-from .errors import DescriptorError, IncompleteStreamError, ShmUnavailable, StreamTimeout
+from .errors import DescriptorError, IncompleteStreamError, ServerUnavailable, ShmUnavailable, StreamTimeout
 
 REQUEST_VERSION = 1
 MAGIC = b"PFSHMRNG"
@@ -29,6 +29,7 @@ MAX_SLOTS = 64
 PREFIX = "pairflow.shm."
 RING, RING_BYTES, SLOTS, SLOT_BYTES, NONCE = (PREFIX + k for k in ("ring", "ring_bytes", "slots", "slot_bytes", "nonce"))
 SEQ, OFFSET, LENGTH = PREFIX + "seq", PREFIX + "offset", PREFIX + "length"
+RING_FAILED = "cannot create the shared-memory ring"  # serve's Unavailable message
 
 
 def request(ticket: bytes, slots: int = 0) -> bytes:
@@ -174,7 +175,12 @@ def open_shm(url: str, desc: bytes, endpoint: int, token, timeout: float, read_t
         si = inspect_schema(schema, where)
         # The ring is announced before the first batch: map it now, so that a
         # client that cannot use it knows before reading anything.
-        first = read_chunk()
+        try:
+            first = read_chunk()
+        except ServerUnavailable as e:
+            if RING_FAILED in str(e):  # the server cannot make a ring (no /dev/shm, or a full one)
+                raise ShmUnavailable(f"{where}: {e}; use transport='flight'") from e
+            raise
         if first is not None and first.data is None:
             md = _kv(first.app_metadata, where)
             if md is not None and RING in md:
