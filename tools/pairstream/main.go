@@ -6,8 +6,9 @@
 //
 // Kinds: contrastive, inpainting, relative-patch, rotation, supervised, eval.
 // --recipe is a preset name (torchvision-a, simclr-small, simclr-imagenet,
-// fmnist-simclr-v1, inpainting-fmnist) or a recipe JSON file; repeat it for
-// one recipe per view (contrastive). Without --recipe, contrastive, rotation,
+// fmnist-simclr-v1, inpainting-fmnist), a recipe given inline as JSON
+// (starting with "{") or a recipe JSON file; repeat it for one recipe per
+// view (contrastive). Without --recipe, contrastive, rotation,
 // supervised and inpainting use torchvision-a, relative-patch resizes each
 // patch to --size with colour jitter, and eval resizes and centre-crops to
 // --size. --config FILE reads a pipeline.Config JSON; flags given on the
@@ -38,8 +39,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/inputfile"
-	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -95,7 +96,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 		quiet    = fs.Bool("quiet", false, "no progress on stderr")
 		recipes  recipeList
 	)
-	fs.Var(&recipes, "recipe", "preset name or recipe JSON file (repeat for one per view)")
+	fs.Var(&recipes, "recipe", "preset name, inline recipe JSON or recipe JSON file (repeat for one per view)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if len(recipes) > 0 {
 		cfg.Recipe = nil
 		for _, r := range recipes {
-			s, err := recipeArg(r)
+			s, _, err := cli.Recipe(r)
 			if err != nil {
 				return err
 			}
@@ -237,7 +238,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if *stateOut != "" {
 		b, err := p.State().Encode()
 		if err == nil {
-			err = os.WriteFile(*stateOut, b, 0o644)
+			err = atomicfile.WriteFile(*stateOut, b, 0o644)
 		}
 		if err != nil {
 			return fmt.Errorf("writing state: %w", err)
@@ -250,18 +251,6 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 		printStats(stderr, p)
 	}
 	return nil
-}
-
-// recipeArg returns a recipe JSON file's contents, or the preset name.
-func recipeArg(r string) (string, error) {
-	if _, err := ops.Preset(r); err == nil {
-		return r, nil
-	}
-	b, err := inputfile.ReadFile(r, inputfile.MaxJSONBytes)
-	if err != nil {
-		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", cli.ErrUsage, r, ops.Presets(), err)
-	}
-	return string(b), nil
 }
 
 // counter passes batches on to the writer, counting them on the meter.

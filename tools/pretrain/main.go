@@ -35,7 +35,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
@@ -77,7 +76,7 @@ func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 		demo      = fs.Bool("demo", false, "run the demonstration on the embedded data (what no arguments do)")
 		objective = fs.String("objective", ObjSimCLR, "simclr, inpainting, relative-patch or rotation")
 		model     = fs.String("model", "smallcnn", "encoder: smallcnn or resnet18")
-		recipe    = fs.String("recipe", "", "augmentation: a preset name or a recipe JSON file (default fmnist-simclr-v1; inpainting-fmnist for inpainting)")
+		recipe    = fs.String("recipe", "", "augmentation: a preset name, inline recipe JSON or a recipe JSON file (default fmnist-simclr-v1; inpainting-fmnist for inpainting)")
 		epochs    = fs.Int("epochs", 50, "epochs")
 		batch     = fs.Int("batch", 512, "source images per step")
 		lr        = fs.Float64("lr", 0, "peak learning rate (default 0.24 for sgd, 1e-3 for adam)")
@@ -138,8 +137,8 @@ func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 	return nil
 }
 
-// objectiveDefaults fills what the flags left to the objective, and reads a
-// recipe file.
+// objectiveDefaults fills what the flags left to the objective, and reads
+// --recipe (cli.Recipe: a preset, inline JSON or a file).
 func objectiveDefaults(cfg *runConfig) error {
 	adam := cfg.Objective == ObjInpainting
 	if cfg.Recipe == "" {
@@ -147,12 +146,12 @@ func objectiveDefaults(cfg *runConfig) error {
 		if cfg.Objective == ObjInpainting {
 			cfg.Recipe = "inpainting-fmnist"
 		}
-	} else if strings.HasSuffix(cfg.Recipe, ".json") || strings.ContainsRune(cfg.Recipe, os.PathSeparator) {
-		b, err := inputfile.ReadFile(cfg.Recipe, inputfile.MaxJSONBytes)
+	} else {
+		text, _, err := cli.Recipe(cfg.Recipe)
 		if err != nil {
-			return fmt.Errorf("--recipe: %w", err)
+			return err
 		}
-		cfg.Recipe = strings.TrimSpace(string(b))
+		cfg.Recipe = text
 	}
 	if cfg.Optimizer == "" {
 		cfg.Optimizer = map[bool]string{true: "adam", false: "sgd"}[adam]

@@ -5,17 +5,18 @@
 //
 //	preview --data DIR --recipe simclr-small --seed 1 --n 8 --k 4 --out grid.png [--params params.json]
 //
-// --recipe is a preset name (see --list) or a recipe JSON file. Pair j of
-// sample i is views 0 and 1 of sample i in epoch --epoch + j: exactly the
-// views a training run with that seed gets in those epochs. The grid shows
-// each view as uint8 pixels before the recipe's float conversion. Views
-// smaller than --cell pixels are enlarged by whole-pixel repetition.
+// --recipe is a preset name (see --list), a recipe given inline as JSON
+// (starting with "{") or a recipe JSON file (./NAME for a file named like a
+// preset). Pair j of sample i is views 0 and 1 of sample i in epoch
+// --epoch + j: exactly the views a training run with that seed gets in those
+// epochs. The grid shows each view as uint8 pixels before the recipe's float
+// conversion. Views smaller than --cell pixels are enlarged by whole-pixel
+// repetition.
 //
 // Exit status: 0 on success, 1 on failure, 2 on a usage error.
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
@@ -33,7 +34,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `Usage: preview --data DIR [--recipe NAME|FILE] [--seed S] [--n N] [--k K] [--out grid.png] [flags]
+const usage = `Usage: preview --data DIR [--recipe NAME|JSON|FILE] [--seed S] [--n N] [--k K] [--out grid.png] [flags]
 
 Writes a PNG grid of N source images and K augmented pairs of each, made with
 a recipe and a seed, and the drawn parameters as JSON.
@@ -58,7 +59,7 @@ func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	c.remote.Register(fs.FlagSet)
 	var list bool
 	fs.StringVar(&c.data, "data", "", "shard directory, or s3://... / https://... (required)")
-	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
+	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name, inline recipe JSON or recipe JSON file")
 	fs.StringVar(&c.out, "out", "preview.png", "output PNG")
 	fs.StringVar(&c.params, "params", "", "write the drawn parameters here as JSON (default: OUT with .json)")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed")
@@ -89,17 +90,6 @@ func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	return render(c)
 }
 
-func loadRecipe(name string) (*ops.Recipe, error) {
-	if st, err := os.Stat(name); err == nil && !st.IsDir() {
-		return ops.LoadRecipe(name)
-	}
-	r, err := ops.Preset(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", cli.ErrUsage, name, ops.Presets())
-	}
-	return r, nil
-}
-
 // viewJSON is one view's record in the parameters file.
 type viewJSON struct {
 	Sample int            `json:"sample"`
@@ -112,7 +102,7 @@ type viewJSON struct {
 }
 
 func render(c config) error {
-	rc, err := loadRecipe(c.recipe)
+	_, rc, err := cli.Recipe(c.recipe)
 	if err != nil {
 		return err
 	}
@@ -173,13 +163,9 @@ func render(c config) error {
 	if err := writeGrid(c.out, rows, cell, c.gap); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(map[string]any{
+	return cli.WriteJSON(c.params, map[string]any{
 		"recipe": rc, "seed": c.seed, "data": c.data, "views": views,
-	}, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(c.params, append(b, '\n'), 0o644)
+	})
 }
 
 // writeGrid lays the rows out on a gray background: the source fitted into
