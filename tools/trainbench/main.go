@@ -19,7 +19,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -63,7 +62,6 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	opt := fs.String("opt", "sgd", "optimizer: sgd or adam")
 	noForward := fs.Bool("no-forward", false, "skip the forward-only measurement")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (warm-up and timed steps) to this file")
 	clock := fs.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
@@ -88,20 +86,6 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	}
 	if *threads < 1 || *batch < 1 || *steps < 0 || *warmup < 0 {
 		return fmt.Errorf("%w: -threads %d -batch %d -steps %d -warmup %d (want ≥ 1, ≥ 1, ≥ 0, ≥ 0)", cli.ErrUsage, *threads, *batch, *steps, *warmup)
-	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
 	}
 	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut)
 }
