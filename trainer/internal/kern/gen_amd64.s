@@ -2221,3 +2221,237 @@ bnBackAVX512_tail:
 bnBackAVX512_done:
 	VZEROUPPER
 	RET
+
+// func sum16AVX2(x *float32, n int) float64
+// Requires: AVX
+TEXT ·sum16AVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), DI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+sum16AVX2_loop:
+	VCVTPS2PD    (DI), Y5
+	VADDPD       Y5, Y0, Y0
+	VCVTPS2PD    16(DI), Y7
+	VADDPD       Y7, Y1, Y1
+	VCVTPS2PD    32(DI), Y9
+	VADDPD       Y9, Y2, Y2
+	VCVTPS2PD    48(DI), Y11
+	VADDPD       Y11, Y3, Y3
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sum16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sum16AVX512(x *float32, n int) float64
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sum16AVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), DI
+	MOVQ   n+8(FP), CX
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+
+sum16AVX512_loop:
+	VCVTPS2PD     (DI), Z3
+	VADDPD        Z3, Z0, Z0
+	VCVTPS2PD     32(DI), Z5
+	VADDPD        Z5, Z1, Z1
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sum16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sqDev16AVX2(x *float32, n int, m float64) float64
+// Requires: AVX, FMA3
+TEXT ·sqDev16AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y4
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+
+sqDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y5
+	VSUBPD       Y4, Y5, Y6
+	VFMADD231PD  Y6, Y6, Y0
+	VCVTPS2PD    16(DI), Y7
+	VSUBPD       Y4, Y7, Y8
+	VFMADD231PD  Y8, Y8, Y1
+	VCVTPS2PD    32(DI), Y9
+	VSUBPD       Y4, Y9, Y10
+	VFMADD231PD  Y10, Y10, Y2
+	VCVTPS2PD    48(DI), Y11
+	VSUBPD       Y4, Y11, Y12
+	VFMADD231PD  Y12, Y12, Y3
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sqDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sqDev16AVX512(x *float32, n int, m float64) float64
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sqDev16AVX512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Z2
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+
+sqDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z3
+	VSUBPD        Z2, Z3, Z4
+	VFMADD231PD   Z4, Z4, Z0
+	VCVTPS2PD     32(DI), Z5
+	VSUBPD        Z2, Z5, Z6
+	VFMADD231PD   Z6, Z6, Z1
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sqDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+// Requires: AVX, FMA3
+TEXT ·dotDev16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dy+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Y8
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+dotDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y9
+	VCVTPS2PD    (SI), Y10
+	VADDPD       Y9, Y0, Y0
+	VSUBPD       Y8, Y10, Y11
+	VFMADD231PD  Y9, Y11, Y4
+	VCVTPS2PD    16(DI), Y12
+	VCVTPS2PD    16(SI), Y13
+	VADDPD       Y12, Y1, Y1
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y12, Y14, Y5
+	VCVTPS2PD    32(DI), Y9
+	VCVTPS2PD    32(SI), Y10
+	VADDPD       Y9, Y2, Y2
+	VSUBPD       Y8, Y10, Y11
+	VFMADD231PD  Y9, Y11, Y6
+	VCVTPS2PD    48(DI), Y12
+	VCVTPS2PD    48(SI), Y13
+	VADDPD       Y12, Y3, Y3
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y12, Y14, Y7
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, SI
+	SUBQ         $0x10, CX
+	JNZ          dotDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, sdy+32(FP)
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X5
+	VADDPD       X5, X4, X4
+	VUNPCKHPD    X4, X4, X5
+	VADDSD       X5, X4, X4
+	VMOVSD       X4, sdx+40(FP)
+	VZEROUPPER
+	RET
+
+// func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotDev16AVX512(SB), NOSPLIT, $0-48
+	MOVQ         dy+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Z4
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+
+dotDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z5
+	VCVTPS2PD     (SI), Z6
+	VADDPD        Z5, Z0, Z0
+	VSUBPD        Z4, Z6, Z7
+	VFMADD231PD   Z5, Z7, Z2
+	VCVTPS2PD     32(DI), Z8
+	VCVTPS2PD     32(SI), Z9
+	VADDPD        Z8, Z1, Z1
+	VSUBPD        Z4, Z9, Z10
+	VFMADD231PD   Z8, Z10, Z3
+	ADDQ          $0x40, DI
+	ADDQ          $0x40, SI
+	SUBQ          $0x10, CX
+	JNZ           dotDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sdy+32(FP)
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VUNPCKHPD     X2, X2, X3
+	VADDSD        X3, X2, X2
+	VMOVSD        X2, sdx+40(FP)
+	VZEROUPPER
+	RET

@@ -176,3 +176,61 @@ func bnBackAVX2(dx *float32, dy *float32, x *float32, n int, m float32, c1 float
 //
 //go:noescape
 func bnBackAVX512(dx *float32, dy *float32, x *float32, n int, m float32, c1 float32, c2 float32, c0 float32)
+
+// sum16AVX2: Σ x. Reference: sum64 (whose plain-Go loop sums in one chain).
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sum16AVX2(x *float32, n int) float64
+
+// sum16AVX512: Σ x. Reference: sum64 (whose plain-Go loop sums in one chain).
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sum16AVX512(x *float32, n int) float64
+
+// sqDev16AVX2: Σ (x − m)², each term fused into its partial: p = fma(d, d, p), d = x − m.
+// Reference: sqDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sqDev16AVX2(x *float32, n int, m float64) float64
+
+// sqDev16AVX512: Σ (x − m)², each term fused into its partial: p = fma(d, d, p), d = x − m.
+// Reference: sqDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sqDev16AVX512(x *float32, n int, m float64) float64
+
+// dotDev16AVX2: Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.
+// Reference: dotDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+
+// dotDev16AVX512: Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.
+// Reference: dotDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)

@@ -7,17 +7,10 @@ import "github.com/pairflow/pairflow/internal/cpu"
 // The SIMD bodies of the vec helpers in vec.go (their references). The
 // elementwise ones are generated for both tiers (gen_amd64.s): the AVX2
 // body takes n, a positive multiple of 8, the AVX-512 body any n ≥ 1 (a
-// masked tail). The reductions are hand-written AVX2 (below, vec_amd64.s)
-// and serve the AVX-512 tier too. Each touches only elements 0..n-1.
-
-//go:noescape
-func sumAVX2(x *float32, n int) float64
-
-//go:noescape
-func sqDevAVX2(x *float32, n int, m float64) float64
-
-//go:noescape
-func dotDevAVX2(dy, x *float32, n int, m float64) (sdy, sdx float64)
+// masked tail). The float64 reductions are generated for both tiers too,
+// with the same sixteen partial sums and combining order (bit-identical to
+// each other); they take a positive multiple of 16 elements and the Go
+// loop adds the rest. Each touches only elements 0..n-1.
 
 // simdLen is how many leading elements of an n-element operation the AVX2
 // bodies take: 0 below the AVX2 tier or when there are fewer than 8.
@@ -128,29 +121,56 @@ func bnBackSIMD(t cpu.Tier, dx, dy, x []float32, m, c1, c2, c0 float32) int {
 	return n
 }
 
+// reduceLen is how many leading elements of an n-element float64 reduction
+// the generated bodies take: a multiple of 16 (0 below the AVX2 tier).
+func reduceLen(t cpu.Tier, n int) int {
+	if t < cpu.AVX2 {
+		return 0
+	}
+	return n &^ 15
+}
+
+// reduceZMM says whether the AVX-512 tier runs the AVX-512 bodies of the
+// reductions. It does not: they are bound by the float32 → float64
+// conversions, and on Zen 4 (the machine this was measured on) a 512-bit
+// VCVTPS2PD issues at half the rate of a 256-bit one, so the zmm bodies ran
+// at 0.90× the ymm ones (docs/benchmarks-avx512.md). Both bodies give
+// bit-identical results, so the choice is speed only; the tests run both.
+var reduceZMM = false
+
 func sumSIMD(t cpu.Tier, x []float32) (float64, int) {
-	n := simdLen(t, len(x))
+	n := reduceLen(t, len(x))
 	if n == 0 {
 		return 0, 0
 	}
-	return sumAVX2(&x[0], n), n
+	if t >= cpu.AVX512 && reduceZMM {
+		return sum16AVX512(&x[0], n), n
+	}
+	return sum16AVX2(&x[0], n), n
 }
 
 func sqDevSIMD(t cpu.Tier, x []float32, m float64) (float64, int) {
-	n := simdLen(t, len(x))
+	n := reduceLen(t, len(x))
 	if n == 0 {
 		return 0, 0
 	}
-	return sqDevAVX2(&x[0], n, m), n
+	if t >= cpu.AVX512 && reduceZMM {
+		return sqDev16AVX512(&x[0], n, m), n
+	}
+	return sqDev16AVX2(&x[0], n, m), n
 }
 
 func dotDevSIMD(t cpu.Tier, dy, x []float32, m float64) (float64, float64, int) {
-	n := simdLen(t, len(x))
+	n := reduceLen(t, len(x))
 	if n == 0 {
 		return 0, 0, 0
 	}
 	_ = dy[n-1]
-	sdy, sdx := dotDevAVX2(&dy[0], &x[0], n, m)
+	if t >= cpu.AVX512 && reduceZMM {
+		sdy, sdx := dotDev16AVX512(&dy[0], &x[0], n, m)
+		return sdy, sdx, n
+	}
+	sdy, sdx := dotDev16AVX2(&dy[0], &x[0], n, m)
 	return sdy, sdx, n
 }
 

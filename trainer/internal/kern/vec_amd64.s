@@ -2,103 +2,11 @@
 
 #include "textflag.h"
 
-// Hand-written AVX2 bodies of the reductions and pooling rows in vec.go and
-// layers.go (each function's reference is the Go loop of the same name
-// there); they have no AVX-512 twin (the AVX-512 tier runs them). The
-// elementwise helpers are generated (gen_amd64.s). n is a positive multiple
-// of 8; every loop handles 8 floats per iteration.
-
-// HSUM4 adds the four float64 lanes of Y0 into X0's low lane: (l0+l2) +
-// (l1+l3).
-#define HSUM4 \
-	VEXTRACTF128 $1, Y0, X1 \
-	VADDPD       X1, X0, X0 \
-	VUNPCKHPD    X0, X0, X1 \
-	VADDSD       X1, X0, X0
-
-// func sumAVX2(x *float32, n int) float64
-// Eight float64 partial sums (lanes of Y0 and Y1, element i in partial
-// i mod 8), combined as (Y0 + Y1) then HSUM4.
-TEXT ·sumAVX2(SB), NOSPLIT, $0-24
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-
-sumloop:
-	VCVTPS2PD (SI), Y2             // x[0..3] as float64
-	VCVTPS2PD 16(SI), Y3           // x[4..7]
-	VADDPD    Y2, Y0, Y0
-	VADDPD    Y3, Y1, Y1
-	ADDQ      $32, SI
-	SUBQ      $8, CX
-	JNZ       sumloop
-	VADDPD    Y1, Y0, Y0
-	HSUM4
-	VMOVSD    X0, ret+16(FP)
-	VZEROUPPER
-	RET
-
-// func sqDevAVX2(x *float32, n int, m float64) float64
-// Σ (x − m)² with eight float64 partial sums, as sumAVX2.
-TEXT ·sqDevAVX2(SB), NOSPLIT, $0-32
-	MOVQ x+0(FP), SI
-	MOVQ n+8(FP), CX
-	VBROADCASTSD m+16(FP), Y4
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-
-sqdevloop:
-	VCVTPS2PD   (SI), Y2
-	VCVTPS2PD   16(SI), Y3
-	VSUBPD      Y4, Y2, Y2
-	VSUBPD      Y4, Y3, Y3
-	VFMADD231PD Y2, Y2, Y0         // Y0 += d·d
-	VFMADD231PD Y3, Y3, Y1
-	ADDQ        $32, SI
-	SUBQ        $8, CX
-	JNZ         sqdevloop
-	VADDPD      Y1, Y0, Y0
-	HSUM4
-	VMOVSD      X0, ret+24(FP)
-	VZEROUPPER
-	RET
-
-// func dotDevAVX2(dy, x *float32, n int, m float64) (sdy, sdx float64)
-// Σ dy and Σ dy·(x − m), eight float64 partial sums each.
-TEXT ·dotDevAVX2(SB), NOSPLIT, $0-48
-	MOVQ dy+0(FP), SI
-	MOVQ x+8(FP), DI
-	MOVQ n+16(FP), CX
-	VBROADCASTSD m+24(FP), Y8
-	VXORPD Y0, Y0, Y0
-	VXORPD Y1, Y1, Y1
-	VXORPD Y2, Y2, Y2
-	VXORPD Y3, Y3, Y3
-
-dotdevloop:
-	VCVTPS2PD   (SI), Y4           // dy[0..3]
-	VCVTPS2PD   16(SI), Y5         // dy[4..7]
-	VCVTPS2PD   (DI), Y6           // x[0..3]
-	VCVTPS2PD   16(DI), Y7
-	VSUBPD      Y8, Y6, Y6
-	VSUBPD      Y8, Y7, Y7
-	VADDPD      Y4, Y0, Y0
-	VADDPD      Y5, Y1, Y1
-	VFMADD231PD Y4, Y6, Y2         // Y2 += (x − m)·dy
-	VFMADD231PD Y5, Y7, Y3
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JNZ         dotdevloop
-	VADDPD      Y1, Y0, Y0
-	HSUM4
-	VMOVSD      X0, sdy+32(FP)
-	VADDPD      Y3, Y2, Y0
-	HSUM4
-	VMOVSD      X0, sdx+40(FP)
-	VZEROUPPER
-	RET
+// Hand-written AVX2 bodies of the pooling rows in layers.go (each
+// function's reference is the Go loop of the same name there); they have no
+// AVX-512 twin (the AVX-512 tier runs them). The elementwise helpers and the
+// reductions are generated (gen_amd64.s). n is a positive multiple of 8;
+// every loop handles 8 floats per iteration.
 
 // DATA for maxPool2RowAVX2: int32 lanes of 1, 2 and 3 (window indices).
 DATA poolIdx<>+0x00(SB)/8, $0x0000000100000001

@@ -33,6 +33,7 @@ func main() {
 	packBT(avx512Tile.nr(), "AVX2")
 
 	vecKernels()
+	reduceKernels()
 
 	Generate()
 }
