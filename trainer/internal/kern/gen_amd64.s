@@ -2455,3 +2455,275 @@ dotDev16AVX512_loop:
 	VMOVSD        X2, sdx+40(FP)
 	VZEROUPPER
 	RET
+
+DATA interleaveTab<>+0(SB)/4, $0x00000000
+DATA interleaveTab<>+4(SB)/4, $0x00000010
+DATA interleaveTab<>+8(SB)/4, $0x00000001
+DATA interleaveTab<>+12(SB)/4, $0x00000011
+DATA interleaveTab<>+16(SB)/4, $0x00000002
+DATA interleaveTab<>+20(SB)/4, $0x00000012
+DATA interleaveTab<>+24(SB)/4, $0x00000003
+DATA interleaveTab<>+28(SB)/4, $0x00000013
+DATA interleaveTab<>+32(SB)/4, $0x00000004
+DATA interleaveTab<>+36(SB)/4, $0x00000014
+DATA interleaveTab<>+40(SB)/4, $0x00000005
+DATA interleaveTab<>+44(SB)/4, $0x00000015
+DATA interleaveTab<>+48(SB)/4, $0x00000006
+DATA interleaveTab<>+52(SB)/4, $0x00000016
+DATA interleaveTab<>+56(SB)/4, $0x00000007
+DATA interleaveTab<>+60(SB)/4, $0x00000017
+DATA interleaveTab<>+64(SB)/4, $0x00000008
+DATA interleaveTab<>+68(SB)/4, $0x00000018
+DATA interleaveTab<>+72(SB)/4, $0x00000009
+DATA interleaveTab<>+76(SB)/4, $0x00000019
+DATA interleaveTab<>+80(SB)/4, $0x0000000a
+DATA interleaveTab<>+84(SB)/4, $0x0000001a
+DATA interleaveTab<>+88(SB)/4, $0x0000000b
+DATA interleaveTab<>+92(SB)/4, $0x0000001b
+DATA interleaveTab<>+96(SB)/4, $0x0000000c
+DATA interleaveTab<>+100(SB)/4, $0x0000001c
+DATA interleaveTab<>+104(SB)/4, $0x0000000d
+DATA interleaveTab<>+108(SB)/4, $0x0000001d
+DATA interleaveTab<>+112(SB)/4, $0x0000000e
+DATA interleaveTab<>+116(SB)/4, $0x0000001e
+DATA interleaveTab<>+120(SB)/4, $0x0000000f
+DATA interleaveTab<>+124(SB)/4, $0x0000001f
+GLOBL interleaveTab<>(SB), RODATA|NOPTR, $128
+
+// func winoOutAVX2(m *float32, ms int, th int, tw int, y *float32, yw int)
+// Requires: AVX
+TEXT ·winoOutAVX2(SB), NOSPLIT, $0-48
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), R8
+	SHLQ $0x02, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ th+16(FP), BX
+	MOVQ y+32(FP), DI
+	MOVQ yw+40(FP), R10
+	SHLQ $0x02, R10
+
+winoOutAVX2_row:
+	MOVQ SI, DX
+	MOVQ DI, R11
+	MOVQ tw+24(FP), CX
+
+winoOutAVX2_chunk:
+	LEAQ       (DX)(R8*4), R12
+	LEAQ       (R12)(R8*4), R13
+	LEAQ       (R13)(R8*4), AX
+	VMOVUPS    (DX), Y0
+	VADDPS     (R12), Y0, Y0
+	VADDPS     (R13), Y0, Y0
+	VMOVUPS    (DX)(R8*1), Y1
+	VADDPS     (R12)(R8*1), Y1, Y1
+	VADDPS     (R13)(R8*1), Y1, Y1
+	VMOVUPS    (DX)(R8*2), Y2
+	VADDPS     (R12)(R8*2), Y2, Y2
+	VADDPS     (R13)(R8*2), Y2, Y2
+	VMOVUPS    (DX)(R9*1), Y3
+	VADDPS     (R12)(R9*1), Y3, Y3
+	VADDPS     (R13)(R9*1), Y3, Y3
+	VMOVUPS    (R12), Y4
+	VSUBPS     (R13), Y4, Y4
+	VSUBPS     (AX), Y4, Y4
+	VMOVUPS    (R12)(R8*1), Y5
+	VSUBPS     (R13)(R8*1), Y5, Y5
+	VSUBPS     (AX)(R8*1), Y5, Y5
+	VMOVUPS    (R12)(R8*2), Y6
+	VSUBPS     (R13)(R8*2), Y6, Y6
+	VSUBPS     (AX)(R8*2), Y6, Y6
+	VMOVUPS    (R12)(R9*1), Y7
+	VSUBPS     (R13)(R9*1), Y7, Y7
+	VSUBPS     (AX)(R9*1), Y7, Y7
+	VADDPS     Y1, Y0, Y8
+	VADDPS     Y2, Y8, Y8
+	VSUBPS     Y2, Y1, Y9
+	VSUBPS     Y3, Y9, Y9
+	VADDPS     Y5, Y4, Y10
+	VADDPS     Y6, Y10, Y10
+	VSUBPS     Y6, Y5, Y11
+	VSUBPS     Y7, Y11, Y11
+	VUNPCKLPS  Y9, Y8, Y12
+	VUNPCKHPS  Y9, Y8, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)
+	VMOVUPS    Y15, 32(R11)
+	VUNPCKLPS  Y11, Y10, Y12
+	VUNPCKHPS  Y11, Y10, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)(R10*1)
+	VMOVUPS    Y15, 32(R11)(R10*1)
+	ADDQ       $0x20, DX
+	ADDQ       $0x40, R11
+	SUBQ       $0x08, CX
+	JG         winoOutAVX2_chunk
+	MOVQ       tw+24(FP), CX
+	LEAQ       (SI)(CX*4), SI
+	LEAQ       (DI)(R10*2), DI
+	DECQ       BX
+	JNZ        winoOutAVX2_row
+	VZEROUPPER
+	RET
+
+// func winoOutAVX512(m *float32, ms int, th int, tw int, y *float32, yw int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoOutAVX512(SB), NOSPLIT, $0-48
+	MOVQ    m+0(FP), SI
+	MOVQ    ms+8(FP), R8
+	SHLQ    $0x02, R8
+	LEAQ    (R8)(R8*2), R9
+	MOVQ    th+16(FP), BX
+	MOVQ    y+32(FP), DI
+	MOVQ    yw+40(FP), R10
+	SHLQ    $0x02, R10
+	LEAQ    interleaveTab<>+0(SB), AX
+	VMOVUPS (AX), Z20
+	VMOVUPS 64(AX), Z21
+
+winoOutAVX512_row:
+	MOVQ SI, DX
+	MOVQ DI, R11
+	MOVQ tw+24(FP), CX
+	CMPQ CX, $0x10
+	JLT  winoOutAVX512_tail
+
+winoOutAVX512_chunk:
+	LEAQ      (DX)(R8*4), R12
+	LEAQ      (R12)(R8*4), R13
+	LEAQ      (R13)(R8*4), AX
+	VMOVUPS   (DX), Z0
+	VADDPS    (R12), Z0, Z0
+	VADDPS    (R13), Z0, Z0
+	VMOVUPS   (DX)(R8*1), Z1
+	VADDPS    (R12)(R8*1), Z1, Z1
+	VADDPS    (R13)(R8*1), Z1, Z1
+	VMOVUPS   (DX)(R8*2), Z2
+	VADDPS    (R12)(R8*2), Z2, Z2
+	VADDPS    (R13)(R8*2), Z2, Z2
+	VMOVUPS   (DX)(R9*1), Z3
+	VADDPS    (R12)(R9*1), Z3, Z3
+	VADDPS    (R13)(R9*1), Z3, Z3
+	VMOVUPS   (R12), Z4
+	VSUBPS    (R13), Z4, Z4
+	VSUBPS    (AX), Z4, Z4
+	VMOVUPS   (R12)(R8*1), Z5
+	VSUBPS    (R13)(R8*1), Z5, Z5
+	VSUBPS    (AX)(R8*1), Z5, Z5
+	VMOVUPS   (R12)(R8*2), Z6
+	VSUBPS    (R13)(R8*2), Z6, Z6
+	VSUBPS    (AX)(R8*2), Z6, Z6
+	VMOVUPS   (R12)(R9*1), Z7
+	VSUBPS    (R13)(R9*1), Z7, Z7
+	VSUBPS    (AX)(R9*1), Z7, Z7
+	VADDPS    Z1, Z0, Z8
+	VADDPS    Z2, Z8, Z8
+	VSUBPS    Z2, Z1, Z9
+	VSUBPS    Z3, Z9, Z9
+	VADDPS    Z5, Z4, Z10
+	VADDPS    Z6, Z10, Z10
+	VSUBPS    Z6, Z5, Z11
+	VSUBPS    Z7, Z11, Z11
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z9, Z8, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z9, Z8, Z15
+	VMOVUPS   Z14, (R11)
+	VMOVUPS   Z15, 64(R11)
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVUPS   Z14, (R11)(R10*1)
+	VMOVUPS   Z15, 64(R11)(R10*1)
+	ADDQ      $0x40, DX
+	ADDQ      $0x80, R11
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       winoOutAVX512_chunk
+
+winoOutAVX512_tail:
+	TESTQ     CX, CX
+	JZ        winoOutAVX512_rowdone
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R12
+	MOVL      $0xffffffff, AX
+	BZHIL     R12, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	LEAQ      (DX)(R8*4), R12
+	LEAQ      (R12)(R8*4), R13
+	LEAQ      (R13)(R8*4), AX
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (R12), K1, Z16
+	VADDPS    Z16, Z0, Z0
+	VMOVUPS.Z (R13), K1, Z16
+	VADDPS    Z16, Z0, Z0
+	VMOVUPS.Z (DX)(R8*1), K1, Z1
+	VMOVUPS.Z (R12)(R8*1), K1, Z16
+	VADDPS    Z16, Z1, Z1
+	VMOVUPS.Z (R13)(R8*1), K1, Z16
+	VADDPS    Z16, Z1, Z1
+	VMOVUPS.Z (DX)(R8*2), K1, Z2
+	VMOVUPS.Z (R12)(R8*2), K1, Z16
+	VADDPS    Z16, Z2, Z2
+	VMOVUPS.Z (R13)(R8*2), K1, Z16
+	VADDPS    Z16, Z2, Z2
+	VMOVUPS.Z (DX)(R9*1), K1, Z3
+	VMOVUPS.Z (R12)(R9*1), K1, Z16
+	VADDPS    Z16, Z3, Z3
+	VMOVUPS.Z (R13)(R9*1), K1, Z16
+	VADDPS    Z16, Z3, Z3
+	VMOVUPS.Z (R12), K1, Z4
+	VMOVUPS.Z (R13), K1, Z16
+	VSUBPS    Z16, Z4, Z4
+	VMOVUPS.Z (AX), K1, Z16
+	VSUBPS    Z16, Z4, Z4
+	VMOVUPS.Z (R12)(R8*1), K1, Z5
+	VMOVUPS.Z (R13)(R8*1), K1, Z16
+	VSUBPS    Z16, Z5, Z5
+	VMOVUPS.Z (AX)(R8*1), K1, Z16
+	VSUBPS    Z16, Z5, Z5
+	VMOVUPS.Z (R12)(R8*2), K1, Z6
+	VMOVUPS.Z (R13)(R8*2), K1, Z16
+	VSUBPS    Z16, Z6, Z6
+	VMOVUPS.Z (AX)(R8*2), K1, Z16
+	VSUBPS    Z16, Z6, Z6
+	VMOVUPS.Z (R12)(R9*1), K1, Z7
+	VMOVUPS.Z (R13)(R9*1), K1, Z16
+	VSUBPS    Z16, Z7, Z7
+	VMOVUPS.Z (AX)(R9*1), K1, Z16
+	VSUBPS    Z16, Z7, Z7
+	VADDPS    Z1, Z0, Z8
+	VADDPS    Z2, Z8, Z8
+	VSUBPS    Z2, Z1, Z9
+	VSUBPS    Z3, Z9, Z9
+	VADDPS    Z5, Z4, Z10
+	VADDPS    Z6, Z10, Z10
+	VSUBPS    Z6, Z5, Z11
+	VSUBPS    Z7, Z11, Z11
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z9, Z8, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z9, Z8, Z15
+	VMOVUPS   Z14, K2, (R11)
+	VMOVUPS   Z15, K3, 64(R11)
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVUPS   Z14, K2, (R11)(R10*1)
+	VMOVUPS   Z15, K3, 64(R11)(R10*1)
+
+winoOutAVX512_rowdone:
+	MOVQ tw+24(FP), CX
+	LEAQ (SI)(CX*4), SI
+	LEAQ (DI)(R10*2), DI
+	DECQ BX
+	JNZ  winoOutAVX512_row
+	VZEROUPPER
+	RET

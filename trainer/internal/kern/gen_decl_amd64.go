@@ -234,3 +234,18 @@ func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx f
 //
 //go:noescape
 func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+
+// winoOutAVX2 is winoOutTileGo for th, tw ≥ 1 on 8 tiles at a time: each
+// row of tiles reads ⌈tw/8⌉ whole vectors of m (up to 7 tiles past the
+// row's end) and writes 2·⌈tw/8⌉·8 columns of two rows of y. ms and yw
+// are in elements.
+//
+//go:noescape
+func winoOutAVX2(m *float32, ms int, th int, tw int, y *float32, yw int)
+
+// winoOutAVX512 is winoOutTileGo for th, tw ≥ 1 on 16 tiles at a time, the
+// last tw mod 16 under K masks: it reads m and writes y only inside the
+// th×tw tiles (2·tw columns of 2·th rows of y). ms and yw are in elements.
+//
+//go:noescape
+func winoOutAVX512(m *float32, ms int, th int, tw int, y *float32, yw int)

@@ -2,9 +2,11 @@
 
 #include "textflag.h"
 
-// AVX2 bodies of the Winograd F(2×2,3×3) transforms; their references are
-// winoInTileGo and winoOutTileGo in winograd.go, whose additions they do in
-// the same order (no fused operations), so the results are bit-identical.
+// Hand-written AVX2 bodies of the Winograd F(2×2,3×3) input and
+// output-gradient transforms; their references are winoInTileGo
+// (winograd.go) and winoGradOutTileGo (winograd_dw.go), whose additions
+// they do in the same order (no fused operations), so the results are
+// bit-identical. The output transform is generated (gen_amd64.s).
 
 // EVENODD splits 16 consecutive floats A = (a0..a7), B = (b0..b7) into
 // even = (a0 a2 a4 a6 b0 b2 b4 b6) and odd = (a1 a3 ... b7): VSHUFPS works
@@ -109,96 +111,6 @@ winoinchunk:
 	ADDQ R8, DI
 	DECQ BX
 	JNZ  winoinrow
-	VZEROUPPER
-	RET
-
-// func winoOutAVX2(m *float32, ms, th, tw int, y *float32, yw int)
-// Output transform Aᵀ·M·A of 8 tiles per iteration. SI = the row of tiles
-// in m, DX = tile tx0 there; DX, R12, R13, AX = rows ξ = 0, 4, 8, 12
-// (R8 = ms bytes, R9 = 3·ms); DI = output row 2ty of y, R11 = column 2·tx0
-// there (R10 = yw bytes). Y0–Y3 = p_j, Y4–Y7 = q_j, Y8–Y11 = y00, y01,
-// y10, y11, Y12–Y15 their interleaving into output rows.
-TEXT ·winoOutAVX2(SB), NOSPLIT, $0-48
-	MOVQ m+0(FP), SI
-	MOVQ ms+8(FP), R8
-	SHLQ $2, R8
-	LEAQ (R8)(R8*2), R9
-	MOVQ th+16(FP), BX
-	MOVQ y+32(FP), DI
-	MOVQ yw+40(FP), R10
-	SHLQ $2, R10
-
-winooutrow:
-	MOVQ SI, DX
-	MOVQ DI, R11
-	MOVQ tw+24(FP), CX
-
-winooutchunk:
-	LEAQ (DX)(R8*4), R12
-	LEAQ (R12)(R8*4), R13
-	LEAQ (R13)(R8*4), AX
-
-	// p_j = (M0j + M1j) + M2j
-	VMOVUPS (DX), Y0
-	VADDPS  (R12), Y0, Y0
-	VADDPS  (R13), Y0, Y0
-	VMOVUPS (DX)(R8*1), Y1
-	VADDPS  (R12)(R8*1), Y1, Y1
-	VADDPS  (R13)(R8*1), Y1, Y1
-	VMOVUPS (DX)(R8*2), Y2
-	VADDPS  (R12)(R8*2), Y2, Y2
-	VADDPS  (R13)(R8*2), Y2, Y2
-	VMOVUPS (DX)(R9*1), Y3
-	VADDPS  (R12)(R9*1), Y3, Y3
-	VADDPS  (R13)(R9*1), Y3, Y3
-
-	// q_j = (M1j − M2j) − M3j
-	VMOVUPS (R12), Y4
-	VSUBPS  (R13), Y4, Y4
-	VSUBPS  (AX), Y4, Y4
-	VMOVUPS (R12)(R8*1), Y5
-	VSUBPS  (R13)(R8*1), Y5, Y5
-	VSUBPS  (AX)(R8*1), Y5, Y5
-	VMOVUPS (R12)(R8*2), Y6
-	VSUBPS  (R13)(R8*2), Y6, Y6
-	VSUBPS  (AX)(R8*2), Y6, Y6
-	VMOVUPS (R12)(R9*1), Y7
-	VSUBPS  (R13)(R9*1), Y7, Y7
-	VSUBPS  (AX)(R9*1), Y7, Y7
-
-	VADDPS Y1, Y0, Y8
-	VADDPS Y2, Y8, Y8
-	VSUBPS Y2, Y1, Y9
-	VSUBPS Y3, Y9, Y9
-	VADDPS Y5, Y4, Y10
-	VADDPS Y6, Y10, Y10
-	VSUBPS Y6, Y5, Y11
-	VSUBPS Y7, Y11, Y11
-
-	// Row 2ty: y00, y01 interleaved; row 2ty+1: y10, y11.
-	VUNPCKLPS  Y9, Y8, Y12
-	VUNPCKHPS  Y9, Y8, Y13
-	VPERM2F128 $0x20, Y13, Y12, Y14
-	VPERM2F128 $0x31, Y13, Y12, Y15
-	VMOVUPS    Y14, (R11)
-	VMOVUPS    Y15, 32(R11)
-	VUNPCKLPS  Y11, Y10, Y12
-	VUNPCKHPS  Y11, Y10, Y13
-	VPERM2F128 $0x20, Y13, Y12, Y14
-	VPERM2F128 $0x31, Y13, Y12, Y15
-	VMOVUPS    Y14, (R11)(R10*1)
-	VMOVUPS    Y15, 32(R11)(R10*1)
-
-	ADDQ $32, DX
-	ADDQ $64, R11
-	SUBQ $8, CX
-	JG   winooutchunk
-
-	MOVQ tw+24(FP), CX
-	LEAQ (SI)(CX*4), SI
-	LEAQ (DI)(R10*2), DI
-	DECQ BX
-	JNZ  winooutrow
 	VZEROUPPER
 	RET
 

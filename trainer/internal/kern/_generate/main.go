@@ -34,6 +34,7 @@ func main() {
 
 	vecKernels()
 	reduceKernels()
+	winoKernels()
 
 	Generate()
 }
