@@ -235,6 +235,23 @@ func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx f
 //go:noescape
 func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
 
+// winoInAVX2 is winoInTileGo for th, tw ≥ 1 on 8 tiles at a time: each
+// row of tiles is written in ⌈tw/8⌉ whole vectors (up to 7 elements past
+// the row's end in each ξ row of dst, which the next row or the caller's
+// slack absorbs), reading p up to column 2·⌈tw/8⌉·8+1 of each row. pw
+// and xs are in elements.
+//
+//go:noescape
+func winoInAVX2(p *float32, pw int, th int, tw int, dst *float32, xs int)
+
+// winoInAVX512 is winoInTileGo for th, tw ≥ 1 on 16 tiles at a time, the
+// last tw mod 16 under K masks: it writes only the th·tw tiles of each ξ
+// row of dst and reads p only up to column 2·tw+1 of each row. pw and xs
+// are in elements.
+//
+//go:noescape
+func winoInAVX512(p *float32, pw int, th int, tw int, dst *float32, xs int)
+
 // winoOutAVX2 is winoOutTileGo for th, tw ≥ 1 on 8 tiles at a time: each
 // row of tiles reads ⌈tw/8⌉ whole vectors of m (up to 7 tiles past the
 // row's end) and writes 2·⌈tw/8⌉·8 columns of two rows of y. ms and yw
@@ -249,3 +266,17 @@ func winoOutAVX2(m *float32, ms int, th int, tw int, y *float32, yw int)
 //
 //go:noescape
 func winoOutAVX512(m *float32, ms int, th int, tw int, y *float32, yw int)
+
+// winoGradOutAVX2 is winoGradOutTileGo for n ≥ 1 on 8 tiles at a time: it
+// reads 16·⌈n/8⌉ elements of r0 and of r1 and writes 8·⌈n/8⌉ elements
+// of each ξ row of dst (up to 7 past the last tile). xs is in elements.
+//
+//go:noescape
+func winoGradOutAVX2(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+
+// winoGradOutAVX512 is winoGradOutTileGo for n ≥ 1 on 16 tiles at a time, the
+// last n mod 16 under K masks: it reads 2n elements of r0 and of r1 and
+// writes n elements of each ξ row of dst. xs is in elements.
+//
+//go:noescape
+func winoGradOutAVX512(r0 *float32, r1 *float32, n int, dst *float32, xs int)

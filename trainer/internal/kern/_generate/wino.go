@@ -167,15 +167,7 @@ func winoOut(zmm bool) {
 		TESTQ(RCX, RCX)
 		JZ(LabelRef(rowDone))
 		// K1: the r = CX tiles left; K2, K3: the 2r output columns.
-		MOVL(U32(0xffff), EAX)
-		BZHIL(ECX, EAX, EAX)
-		KMOVW(EAX, K1)
-		LEAL(Mem{Base: RCX, Index: RCX, Scale: 1}, R12L)
-		MOVL(U32(0xffffffff), EAX)
-		BZHIL(R12L, EAX, EAX)
-		KMOVW(EAX, K2)
-		SHRL(Imm(16), EAX)
-		KMOVW(EAX, K3)
+		tailMasks(false, RAX, R12)
 		body(true)
 		Label(rowDone)
 	} else {
@@ -191,8 +183,285 @@ func winoOut(zmm bool) {
 	RET()
 }
 
+// evenOddTab holds the VPERMI2PS indices that split two zmm registers
+// a, b (32 consecutive floats) into their even and odd elements.
+var evenOddTab Mem
+
+func evenOddTable() {
+	evenOddTab = GLOBL("evenOddTab", RODATA|NOPTR)
+	for i := 0; i < 32; i++ {
+		DATA(4*i, U32(uint32(2*(i%16)+i/16)))
+	}
+}
+
+// evenOdd splits 2L consecutive floats a, b into even = a0 a2 … b(L−2)
+// and odd = a1 a3 … b(L−1). AVX2: VSHUFPS works within 128-bit lanes,
+// VPERMPD puts the 64-bit pairs back in order; AVX-512: VPERMI2PS with the
+// index vectors in Z22 (even) and Z23 (odd).
+func evenOdd(zmm bool, a, b, even, odd VecPhysical) {
+	if zmm {
+		VMOVAPS(Z22, even)
+		VPERMI2PS(b, a, even)
+		VMOVAPS(Z23, odd)
+		VPERMI2PS(b, a, odd)
+		return
+	}
+	VSHUFPS(Imm(0x88), b, a, even)
+	VSHUFPS(Imm(0xDD), b, a, odd)
+	VPERMPD(Imm(0xD8), even, even)
+	VPERMPD(Imm(0xD8), odd, odd)
+}
+
+// loadEvenOdd loads the evenOdd halves for the 2L floats at m, under the
+// masks ka (first L) and kb (second L) when masked.
+func loadEvenOdd(zmm, masked bool, m Mem, ka, kb Op, even, odd, t0, t1 VecPhysical) {
+	L := tile{zmm: zmm}.lanes()
+	if masked {
+		VMOVUPS_Z(m, ka, t0)
+		VMOVUPS_Z(m.Offset(4*L), kb, t1)
+	} else {
+		VMOVUPS(m, t0)
+		VMOVUPS(m.Offset(4*L), t1)
+	}
+	evenOdd(zmm, t0, t1, even, odd)
+}
+
+// storeV stores v at m, under mask k when masked.
+func storeV(masked bool, v VecPhysical, k Op, m Mem) {
+	if masked {
+		VMOVUPS(v, k, m)
+	} else {
+		VMOVUPS(v, m)
+	}
+}
+
+// tailMasks sets, for r = CX tiles left (1 ≤ r < 16): K1 = r lanes,
+// K2/K3 = the first/second 16 of 2r lanes and, with plus2, K4/K5 = the
+// first/second 16 of 2r+2 lanes. It overwrites the registers val and cnt.
+func tailMasks(plus2 bool, val, cnt GPPhysical) {
+	v32, c32 := val.As32(), cnt.As32()
+	MOVL(U32(0xffff), v32)
+	BZHIL(ECX, v32, v32)
+	KMOVW(v32, K1)
+	LEAL(Mem{Base: RCX, Index: RCX, Scale: 1}, c32)
+	MOVL(U32(0xffffffff), v32)
+	BZHIL(c32, v32, v32)
+	KMOVW(v32, K2)
+	SHRL(Imm(16), v32)
+	KMOVW(v32, K3)
+	if plus2 {
+		ADDL(Imm(2), c32)
+		MOVL(U32(0xffffffff), v32)
+		BZHIL(c32, v32, v32)
+		KMOVW(v32, K4)
+		SHRL(Imm(16), v32)
+		KMOVW(v32, K5)
+	}
+}
+
+// winoIn emits winoInAVX2 (ported from the hand-written body) and
+// winoInAVX512 from one description: the input transform V = Bᵀ·d·B of a
+// row of tiles, L = 8 or 16 tiles per iteration, the same additions in the
+// order of winoInTileGo.
+func winoIn(zmm bool) {
+	t := tile{zmm: zmm}
+	name := "winoIn" + t.suffix()
+	TEXT(name, NOSPLIT, "func(p *float32, pw, th, tw int, dst *float32, xs int)")
+	Pragma("noescape")
+	if zmm {
+		Doc(name+" is winoInTileGo for th, tw ≥ 1 on 16 tiles at a time, the",
+			"last tw mod 16 under K masks: it writes only the th·tw tiles of each ξ",
+			"row of dst and reads p only up to column 2·tw+1 of each row. pw and xs",
+			"are in elements.")
+	} else {
+		Doc(name+" is winoInTileGo for th, tw ≥ 1 on 8 tiles at a time: each",
+			"row of tiles is written in ⌈tw/8⌉ whole vectors (up to 7 elements past",
+			"the row's end in each ξ row of dst, which the next row or the caller's",
+			"slack absorbs), reading p up to column 2·⌈tw/8⌉·8+1 of each row. pw",
+			"and xs are in elements.")
+	}
+	L := t.lanes()
+	v := t.vreg
+	Load(Param("p"), RSI)
+	Load(Param("pw"), R9)
+	SHLQ(Imm(2), R9)
+	LEAQ(Mem{Base: R9, Index: R9, Scale: 2}, R11)
+	Load(Param("th"), RBX)
+	Load(Param("dst"), RDI)
+	Load(Param("xs"), R10)
+	SHLQ(Imm(2), R10)
+	if zmm {
+		LEAQ(evenOddTab, RAX)
+		VMOVUPS(Mem{Base: RAX}, Z22)
+		VMOVUPS(Mem{Base: RAX, Disp: 64}, Z23)
+	}
+	row, chunk, tail, rowDone := name+"_row", name+"_chunk", name+"_tail", name+"_rowdone"
+	Label(row)
+	MOVQ(RSI, RAX)
+	MOVQ(RDI, RDX)
+	Load(Param("tw"), RCX)
+	if zmm {
+		CMPQ(RCX, Imm(uint64(L)))
+		JLT(LabelRef(tail))
+	}
+	body := func(masked bool) {
+		// loadRow: d_i0, d_i1 from columns 2tx, 2tx+1 and d_i2, d_i3 from
+		// 2tx+2, 2tx+3 of the padded row at m.
+		loadRow := func(m Mem, d0, d1, d2, d3 VecPhysical) {
+			loadEvenOdd(zmm, masked, m, K4, K5, d0, d1, v(12), v(13))
+			loadEvenOdd(zmm, masked, m.Offset(8), K2, K3, d2, d3, v(12), v(13))
+		}
+		// cols applies ·B to v8..v11 into v12..v15 and stores them at R8,
+		// R8+xs, R8+2xs, R8+3xs, leaving R8 at R8+4xs.
+		cols := func() {
+			VSUBPS(v(10), v(8), v(12))
+			VADDPS(v(10), v(9), v(13))
+			VSUBPS(v(9), v(10), v(14))
+			VSUBPS(v(11), v(9), v(15))
+			for i := 0; i < 4; i++ {
+				storeV(masked, v(12+i), K1, Mem{Base: R8})
+				ADDQ(R10, R8)
+			}
+		}
+		loadRow(Mem{Base: RAX, Index: R9, Scale: 1}, v(0), v(1), v(2), v(3))
+		loadRow(Mem{Base: RAX, Index: R9, Scale: 2}, v(4), v(5), v(6), v(7))
+		MOVQ(RDX, R8)
+		// a_j = d0j − d2j → ξ 0..3
+		loadRow(Mem{Base: RAX}, v(8), v(9), v(10), v(11))
+		for j := 0; j < 4; j++ {
+			VSUBPS(v(4+j), v(8+j), v(8+j))
+		}
+		cols()
+		// b_j = d1j + d2j → ξ 4..7
+		for j := 0; j < 4; j++ {
+			VADDPS(v(4+j), v(j), v(8+j))
+		}
+		cols()
+		// c_j = d2j − d1j → ξ 8..11
+		for j := 0; j < 4; j++ {
+			VSUBPS(v(j), v(4+j), v(8+j))
+		}
+		cols()
+		// e_j = d1j − d3j → ξ 12..15
+		loadRow(Mem{Base: RAX, Index: R11, Scale: 1}, v(8), v(9), v(10), v(11))
+		for j := 0; j < 4; j++ {
+			VSUBPS(v(8+j), v(j), v(8+j))
+		}
+		cols()
+	}
+	Label(chunk)
+	body(false)
+	ADDQ(Imm(uint64(8*L)), RAX)
+	ADDQ(Imm(uint64(4*L)), RDX)
+	SUBQ(Imm(uint64(L)), RCX)
+	if zmm {
+		CMPQ(RCX, Imm(uint64(L)))
+		JGE(LabelRef(chunk))
+		Label(tail)
+		TESTQ(RCX, RCX)
+		JZ(LabelRef(rowDone))
+		tailMasks(true, R12, R13)
+		body(true)
+		Label(rowDone)
+	} else {
+		JG(LabelRef(chunk))
+	}
+	LEAQ(Mem{Base: RSI, Index: R9, Scale: 2}, RSI)
+	Load(Param("tw"), R8)
+	SHLQ(Imm(2), R8)
+	ADDQ(R8, RDI)
+	DECQ(RBX)
+	JNZ(LabelRef(row))
+	VZEROUPPER()
+	RET()
+}
+
+// winoGradOut emits winoGradOutAVX2 (ported from the hand-written body) and
+// winoGradOutAVX512 from one description: the output-gradient transform
+// A'·e·A'ᵀ, L = 8 or 16 tiles per iteration, the additions of
+// winoGradOutTileGo in its order.
+func winoGradOut(zmm bool) {
+	t := tile{zmm: zmm}
+	name := "winoGradOut" + t.suffix()
+	TEXT(name, NOSPLIT, "func(r0, r1 *float32, n int, dst *float32, xs int)")
+	Pragma("noescape")
+	if zmm {
+		Doc(name+" is winoGradOutTileGo for n ≥ 1 on 16 tiles at a time, the",
+			"last n mod 16 under K masks: it reads 2n elements of r0 and of r1 and",
+			"writes n elements of each ξ row of dst. xs is in elements.")
+	} else {
+		Doc(name+" is winoGradOutTileGo for n ≥ 1 on 8 tiles at a time: it",
+			"reads 16·⌈n/8⌉ elements of r0 and of r1 and writes 8·⌈n/8⌉ elements",
+			"of each ξ row of dst (up to 7 past the last tile). xs is in elements.")
+	}
+	L := t.lanes()
+	v := t.vreg
+	Load(Param("r0"), RSI)
+	Load(Param("r1"), RDI)
+	Load(Param("n"), RCX)
+	Load(Param("dst"), RDX)
+	Load(Param("xs"), R10)
+	SHLQ(Imm(2), R10)
+	loop, tail, done := name+"_loop", name+"_tail", name+"_done"
+	if zmm {
+		LEAQ(evenOddTab, RAX)
+		VMOVUPS(Mem{Base: RAX}, Z22)
+		VMOVUPS(Mem{Base: RAX, Disp: 64}, Z23)
+		CMPQ(RCX, Imm(uint64(L)))
+		JLT(LabelRef(tail))
+	}
+	body := func(masked bool) {
+		// grow4 stores u0, u0+u1, u0−u1, u1 (one row of A'·e·A'ᵀ) at R8,
+		// R8+xs, R8+2xs, R8+3xs, leaving R8 at R8+4xs.
+		grow4 := func(u0, u1 VecPhysical) {
+			VADDPS(u1, u0, v(8))
+			VSUBPS(u1, u0, v(9))
+			for _, r := range []VecPhysical{u0, v(8), v(9), u1} {
+				storeV(masked, r, K1, Mem{Base: R8})
+				ADDQ(R10, R8)
+			}
+		}
+		loadEvenOdd(zmm, masked, Mem{Base: RSI}, K2, K3, v(2), v(3), v(0), v(1))
+		loadEvenOdd(zmm, masked, Mem{Base: RDI}, K2, K3, v(4), v(5), v(0), v(1))
+		MOVQ(RDX, R8)
+		grow4(v(2), v(3))
+		VADDPS(v(4), v(2), v(6)) // s0 = e00 + e10
+		VADDPS(v(5), v(3), v(7)) // s1 = e01 + e11
+		grow4(v(6), v(7))
+		VSUBPS(v(4), v(2), v(6)) // f0 = e00 − e10
+		VSUBPS(v(5), v(3), v(7)) // f1 = e01 − e11
+		grow4(v(6), v(7))
+		grow4(v(4), v(5))
+	}
+	Label(loop)
+	body(false)
+	ADDQ(Imm(uint64(8*L)), RSI)
+	ADDQ(Imm(uint64(8*L)), RDI)
+	ADDQ(Imm(uint64(4*L)), RDX)
+	SUBQ(Imm(uint64(L)), RCX)
+	if zmm {
+		CMPQ(RCX, Imm(uint64(L)))
+		JGE(LabelRef(loop))
+		Label(tail)
+		TESTQ(RCX, RCX)
+		JZ(LabelRef(done))
+		tailMasks(false, RAX, R8)
+		body(true)
+		Label(done)
+	} else {
+		JG(LabelRef(loop))
+	}
+	VZEROUPPER()
+	RET()
+}
+
 func winoKernels() {
 	interleaveTable()
+	evenOddTable()
+	winoIn(false)
+	winoIn(true)
 	winoOut(false)
 	winoOut(true)
+	winoGradOut(false)
+	winoGradOut(true)
 }
