@@ -2222,6 +2222,182 @@ bnBackAVX512_done:
 	VZEROUPPER
 	RET
 
+// func momentumWDAVX2(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+// Requires: AVX
+TEXT ·momentumWDAVX2(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS wd+32(FP), Y0
+	VBROADCASTSS mu+36(FP), Y1
+	VBROADCASTSS cg+40(FP), Y2
+	VBROADCASTSS cv+44(FP), Y3
+	VXORPS       Y4, Y4, Y4
+
+momentumWDAVX2_loop:
+	VMOVUPS (DI), Y5
+	VMOVUPS (SI), Y6
+	VMOVUPS (DX), Y7
+	VMULPS  Y5, Y0, Y8
+	VADDPS  Y8, Y6, Y8
+	VMULPS  Y7, Y1, Y9
+	VMULPS  Y8, Y2, Y8
+	VADDPS  Y8, Y9, Y9
+	VMULPS  Y9, Y3, Y10
+	VSUBPS  Y10, Y5, Y10
+	VMOVUPS Y9, (DX)
+	VMOVUPS Y10, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JNZ     momentumWDAVX2_loop
+	VZEROUPPER
+	RET
+
+// func momentumWDAVX512(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·momentumWDAVX512(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS wd+32(FP), Z0
+	VBROADCASTSS mu+36(FP), Z1
+	VBROADCASTSS cg+40(FP), Z2
+	VBROADCASTSS cv+44(FP), Z3
+	VPXORD       Z4, Z4, Z4
+	CMPQ         CX, $0x10
+	JLT          momentumWDAVX512_tail
+
+momentumWDAVX512_loop:
+	VMOVUPS (DI), Z5
+	VMOVUPS (SI), Z6
+	VMOVUPS (DX), Z7
+	VMULPS  Z5, Z0, Z8
+	VADDPS  Z8, Z6, Z8
+	VMULPS  Z7, Z1, Z9
+	VMULPS  Z8, Z2, Z8
+	VADDPS  Z8, Z9, Z9
+	VMULPS  Z9, Z3, Z10
+	VSUBPS  Z10, Z5, Z10
+	VMOVUPS Z9, (DX)
+	VMOVUPS Z10, (DI)
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, CX
+	CMPQ    CX, $0x10
+	JGE     momentumWDAVX512_loop
+
+momentumWDAVX512_tail:
+	TESTQ     CX, CX
+	JZ        momentumWDAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (DI), K1, Z5
+	VMOVUPS.Z (SI), K1, Z6
+	VMOVUPS.Z (DX), K1, Z7
+	VMULPS    Z5, Z0, Z8
+	VADDPS    Z8, Z6, Z8
+	VMULPS    Z7, Z1, Z9
+	VMULPS    Z8, Z2, Z8
+	VADDPS    Z8, Z9, Z9
+	VMULPS    Z9, Z3, Z10
+	VSUBPS    Z10, Z5, Z10
+	VMOVUPS   Z9, K1, (DX)
+	VMOVUPS   Z10, K1, (DI)
+
+momentumWDAVX512_done:
+	VZEROUPPER
+	RET
+
+// func momentumAVX2(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+// Requires: AVX
+TEXT ·momentumAVX2(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Y0
+	VBROADCASTSS cg+36(FP), Y1
+	VBROADCASTSS cv+40(FP), Y2
+	VXORPS       Y4, Y4, Y4
+
+momentumAVX2_loop:
+	VMOVUPS (DI), Y5
+	VMOVUPS (SI), Y6
+	VMOVUPS (DX), Y7
+	VMULPS  Y7, Y0, Y9
+	VMULPS  Y6, Y1, Y8
+	VADDPS  Y8, Y9, Y9
+	VMULPS  Y9, Y2, Y10
+	VSUBPS  Y10, Y5, Y10
+	VMOVUPS Y9, (DX)
+	VMOVUPS Y10, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JNZ     momentumAVX2_loop
+	VZEROUPPER
+	RET
+
+// func momentumAVX512(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·momentumAVX512(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Z0
+	VBROADCASTSS cg+36(FP), Z1
+	VBROADCASTSS cv+40(FP), Z2
+	VPXORD       Z4, Z4, Z4
+	CMPQ         CX, $0x10
+	JLT          momentumAVX512_tail
+
+momentumAVX512_loop:
+	VMOVUPS (DI), Z5
+	VMOVUPS (SI), Z6
+	VMOVUPS (DX), Z7
+	VMULPS  Z7, Z0, Z9
+	VMULPS  Z6, Z1, Z8
+	VADDPS  Z8, Z9, Z9
+	VMULPS  Z9, Z2, Z10
+	VSUBPS  Z10, Z5, Z10
+	VMOVUPS Z9, (DX)
+	VMOVUPS Z10, (DI)
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, CX
+	CMPQ    CX, $0x10
+	JGE     momentumAVX512_loop
+
+momentumAVX512_tail:
+	TESTQ     CX, CX
+	JZ        momentumAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (DI), K1, Z5
+	VMOVUPS.Z (SI), K1, Z6
+	VMOVUPS.Z (DX), K1, Z7
+	VMULPS    Z7, Z0, Z9
+	VMULPS    Z6, Z1, Z8
+	VADDPS    Z8, Z9, Z9
+	VMULPS    Z9, Z2, Z10
+	VSUBPS    Z10, Z5, Z10
+	VMOVUPS   Z9, K1, (DX)
+	VMOVUPS   Z10, K1, (DI)
+
+momentumAVX512_done:
+	VZEROUPPER
+	RET
+
 // func sum16AVX2(x *float32, n int) float64
 // Requires: AVX
 TEXT ·sum16AVX2(SB), NOSPLIT, $0-24

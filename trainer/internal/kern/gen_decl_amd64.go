@@ -177,6 +177,36 @@ func bnBackAVX2(dx *float32, dy *float32, x *float32, n int, m float32, c1 float
 //go:noescape
 func bnBackAVX512(dx *float32, dy *float32, x *float32, n int, m float32, c1 float32, c2 float32, c0 float32)
 
+// momentumWDAVX2: g' = grad + wd·w, v = mu·v + cg·g', w = w − cv·v, each operation rounded,
+// no fusing (grad is not written). Reference: momentumStep with wd ≠ 0.
+// n is a positive multiple of 8.
+//
+//go:noescape
+func momentumWDAVX2(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+
+// momentumWDAVX512: g' = grad + wd·w, v = mu·v + cg·g', w = w − cv·v, each operation rounded,
+// no fusing (grad is not written). Reference: momentumStep with wd ≠ 0.
+// n ≥ 1: 16 floats per iteration, the last n mod 16 under a K mask (no
+// access past element n-1).
+//
+//go:noescape
+func momentumWDAVX512(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+
+// momentumAVX2: v = mu·v + cg·grad, w = w − cv·v, each operation rounded, no fusing
+// (grad is not written). Reference: momentumStep with wd = 0.
+// n is a positive multiple of 8.
+//
+//go:noescape
+func momentumAVX2(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+
+// momentumAVX512: v = mu·v + cg·grad, w = w − cv·v, each operation rounded, no fusing
+// (grad is not written). Reference: momentumStep with wd = 0.
+// n ≥ 1: 16 floats per iteration, the last n mod 16 under a K mask (no
+// access past element n-1).
+//
+//go:noescape
+func momentumAVX512(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+
 // sum16AVX2: Σ x. Reference: sum64 (whose plain-Go loop sums in one chain).
 // n is a positive multiple of 16; sixteen float64 partial sums per result,
 // element i in partial i mod 16, combined in one fixed order on both tiers

@@ -722,3 +722,18 @@ func maxPool2BackwardPlane(t cpu.Tier, d, dy, y []float32, arg []uint8, h, w int
 		clear(d[(h-1)*w : h*w])
 	}
 }
+
+// MomentumStep applies one momentum update to parameters w with gradient
+// grad and momentum buffer v (all of one length): g = grad + wd·w (skipped
+// when wd is 0), v = mu·v + cg·g, w = w − cv·v, elementwise, each operation
+// rounded to float32 in that order with no fused multiply-adds, so it is
+// bit-identical on every tier and to the same loop in plain Go. It is
+// torch.optim.SGD's step after the first (cg = 1 − dampening, cv = the
+// learning rate) and LARS's (cg = the adapted rate, cv = 1). grad is only
+// read.
+func MomentumStep(w, grad, v []float32, wd, mu, cg, cv float32) {
+	mustLen("MomentumStep grad", len(grad), len(w))
+	mustLen("MomentumStep v", len(v), len(w))
+	t := tier
+	parallelFor(len(w), 1, func(lo, hi int) { momentumStep(t, w[lo:hi], grad[lo:hi], v[lo:hi], wd, mu, cg, cv) })
+}

@@ -115,3 +115,20 @@ func dotDev64(t cpu.Tier, dy, x []float32, m float64) (sdy, sdx float64) {
 	}
 	return sdy, sdx
 }
+
+// momentumStep is the momentum update of SGD and LARS: for every i,
+// g' = grad[i] + wd·w[i] (not done when wd is 0), v[i] = mu·v[i] + cg·g',
+// w[i] = w[i] − cv·v[i], each operation rounded (the explicit conversions
+// keep the compiler from fusing them), left to right. grad is not written.
+func momentumStep(t cpu.Tier, w, grad, v []float32, wd, mu, cg, cv float32) {
+	grad, v = grad[:len(w)], v[:len(w)]
+	i := momentumSIMD(t, w, grad, v, wd, mu, cg, cv)
+	for ; i < len(w); i++ {
+		g := grad[i]
+		if wd != 0 {
+			g += float32(wd * w[i])
+		}
+		v[i] = float32(mu*v[i]) + float32(cg*g)
+		w[i] -= float32(cv * v[i])
+	}
+}

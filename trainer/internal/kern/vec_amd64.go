@@ -235,3 +235,22 @@ func maxPool2BackRowSIMD(t cpu.Tier, d0, d1, dy, y []float32, arg []uint8) int {
 	maxPool2BackRowAVX2(&d0[0], &d1[0], &dy[0], yp, useY, &arg[0], n)
 	return n
 }
+
+func momentumSIMD(t cpu.Tier, w, grad, v []float32, wd, mu, cg, cv float32) int {
+	n := ewLen(t, len(w))
+	if n == 0 {
+		return 0
+	}
+	_, _ = grad[n-1], v[n-1]
+	switch {
+	case wd != 0 && t >= cpu.AVX512:
+		momentumWDAVX512(&w[0], &grad[0], &v[0], n, wd, mu, cg, cv)
+	case wd != 0:
+		momentumWDAVX2(&w[0], &grad[0], &v[0], n, wd, mu, cg, cv)
+	case t >= cpu.AVX512:
+		momentumAVX512(&w[0], &grad[0], &v[0], n, mu, cg, cv)
+	default:
+		momentumAVX2(&w[0], &grad[0], &v[0], n, mu, cg, cv)
+	}
+	return n
+}

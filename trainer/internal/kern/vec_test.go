@@ -120,3 +120,47 @@ func TestMaxPool2Tiers(t *testing.T) {
 		})
 	}
 }
+
+// TestMomentumStepTiers: MomentumStep on every tier, for lengths 0..41 at
+// unaligned offsets (the AVX2 bodies' Go tails, the AVX-512 bodies' masked
+// tails), with and without weight decay, ±0, infinities and a NaN among
+// the weights, must give bit for bit the weights and momentum of the plain
+// loop written out below, and write nothing outside w and v.
+func TestMomentumStepTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 21))
+	w0, g0, v0 := randSlice(r, 48), randSlice(r, 48), randSlice(r, 48)
+	w0[4], w0[7], w0[11], w0[30] = 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN())
+	g0[9] = float32(math.Inf(-1))
+	forEachTier(t, func(t *testing.T) {
+		for _, wd := range []float32{0, 1e-4} {
+			for n := 0; n <= 41; n++ {
+				for _, off := range []int{0, 1, 3} {
+					const mu, cg, cv = 0.9, 0.75, 0.05
+					wantW := append([]float32(nil), w0[off:off+n]...)
+					wantV := append([]float32(nil), v0[off:off+n]...)
+					for i := range wantW {
+						g := g0[off+i]
+						if wd != 0 {
+							g += float32(wd * wantW[i])
+						}
+						wantV[i] = float32(mu*wantV[i]) + float32(cg*g)
+						wantW[i] -= float32(cv * wantV[i])
+					}
+					w, checkW := guarded(n)
+					v, checkV := guarded(n)
+					copy(w, w0[off:])
+					copy(v, v0[off:])
+					MomentumStep(w, g0[off:off+n], v, wd, mu, cg, cv)
+					checkW(t, "w")
+					checkV(t, "v")
+					if i := bitsEqual(wantW, w); i >= 0 {
+						t.Fatalf("wd=%g n=%d off=%d: w[%d] = %g, want %g", wd, n, off, i, w[i], wantW[i])
+					}
+					if i := bitsEqual(wantV, v); i >= 0 {
+						t.Fatalf("wd=%g n=%d off=%d: v[%d] = %g, want %g", wd, n, off, i, v[i], wantV[i])
+					}
+				}
+			}
+		}
+	})
+}
