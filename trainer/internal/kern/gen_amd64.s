@@ -3595,3 +3595,608 @@ winoGradOutAVX512_tail:
 winoGradOutAVX512_done:
 	VZEROUPPER
 	RET
+
+DATA poolIdx<>+0(SB)/4, $0x00000001
+DATA poolIdx<>+4(SB)/4, $0x00000001
+DATA poolIdx<>+8(SB)/4, $0x00000001
+DATA poolIdx<>+12(SB)/4, $0x00000001
+DATA poolIdx<>+16(SB)/4, $0x00000001
+DATA poolIdx<>+20(SB)/4, $0x00000001
+DATA poolIdx<>+24(SB)/4, $0x00000001
+DATA poolIdx<>+28(SB)/4, $0x00000001
+DATA poolIdx<>+32(SB)/4, $0x00000002
+DATA poolIdx<>+36(SB)/4, $0x00000002
+DATA poolIdx<>+40(SB)/4, $0x00000002
+DATA poolIdx<>+44(SB)/4, $0x00000002
+DATA poolIdx<>+48(SB)/4, $0x00000002
+DATA poolIdx<>+52(SB)/4, $0x00000002
+DATA poolIdx<>+56(SB)/4, $0x00000002
+DATA poolIdx<>+60(SB)/4, $0x00000002
+DATA poolIdx<>+64(SB)/4, $0x00000003
+DATA poolIdx<>+68(SB)/4, $0x00000003
+DATA poolIdx<>+72(SB)/4, $0x00000003
+DATA poolIdx<>+76(SB)/4, $0x00000003
+DATA poolIdx<>+80(SB)/4, $0x00000003
+DATA poolIdx<>+84(SB)/4, $0x00000003
+DATA poolIdx<>+88(SB)/4, $0x00000003
+DATA poolIdx<>+92(SB)/4, $0x00000003
+GLOBL poolIdx<>(SB), RODATA|NOPTR, $96
+
+// func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2RowAVX2(SB), NOSPLIT, $0-48
+	MOVQ    y+0(FP), DI
+	MOVQ    arg+8(FP), R8
+	MOVQ    argStep+16(FP), R9
+	MOVQ    r0+24(FP), SI
+	MOVQ    r1+32(FP), DX
+	MOVQ    n+40(FP), CX
+	LEAQ    poolIdx<>+0(SB), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VMOVUPS 64(AX), Y14
+
+maxPool2RowAVX2_loop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VSHUFPS      $0x88, Y1, Y0, Y2
+	VSHUFPS      $0xdd, Y1, Y0, Y3
+	VPERMPD      $0xd8, Y2, Y2
+	VPERMPD      $0xd8, Y3, Y3
+	VMOVUPS      (DX), Y0
+	VMOVUPS      32(DX), Y1
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y5
+	VPERMPD      $0xd8, Y4, Y4
+	VPERMPD      $0xd8, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y3, Y7
+	VCMPPS       $0x03, Y3, Y3, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y3, Y2, Y2
+	VBLENDVPS    Y7, Y12, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y4, Y7
+	VCMPPS       $0x03, Y4, Y4, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y4, Y2, Y2
+	VBLENDVPS    Y7, Y13, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VBLENDVPS    Y7, Y14, Y6, Y6
+	VMOVUPS      Y2, (DI)
+	VEXTRACTF128 $0x01, Y6, X7
+	VPACKSSDW    X7, X6, X6
+	VPACKUSWB    X6, X6, X6
+	VMOVQ        X6, (R8)
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, DX
+	ADDQ         $0x20, DI
+	ADDQ         R9, R8
+	SUBQ         $0x08, CX
+	JNZ          maxPool2RowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+// Requires: AVX, AVX2
+TEXT ·maxPool2AffineReLURowAVX2(SB), NOSPLIT, $0-60
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	VBROADCASTSS m+48(FP), Y12
+	VBROADCASTSS s+52(FP), Y13
+	VBROADCASTSS b+56(FP), Y14
+	VXORPS       Y15, Y15, Y15
+	LEAQ         poolIdx<>+0(SB), AX
+
+maxPool2AffineReLURowAVX2_loop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VSUBPS       Y12, Y0, Y0
+	VMULPS       Y13, Y0, Y0
+	VADDPS       Y14, Y0, Y0
+	VMAXPS       Y0, Y15, Y0
+	VSUBPS       Y12, Y1, Y1
+	VMULPS       Y13, Y1, Y1
+	VADDPS       Y14, Y1, Y1
+	VMAXPS       Y1, Y15, Y1
+	VSHUFPS      $0x88, Y1, Y0, Y2
+	VSHUFPS      $0xdd, Y1, Y0, Y3
+	VPERMPD      $0xd8, Y2, Y2
+	VPERMPD      $0xd8, Y3, Y3
+	VMOVUPS      (DX), Y0
+	VMOVUPS      32(DX), Y1
+	VSUBPS       Y12, Y0, Y0
+	VMULPS       Y13, Y0, Y0
+	VADDPS       Y14, Y0, Y0
+	VMAXPS       Y0, Y15, Y0
+	VSUBPS       Y12, Y1, Y1
+	VMULPS       Y13, Y1, Y1
+	VADDPS       Y14, Y1, Y1
+	VMAXPS       Y1, Y15, Y1
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y5
+	VPERMPD      $0xd8, Y4, Y4
+	VPERMPD      $0xd8, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y3, Y7
+	VCMPPS       $0x03, Y3, Y3, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y3, Y2, Y2
+	VBLENDVPS    Y7, (AX), Y6, Y6
+	VCMPPS       $0x1e, Y2, Y4, Y7
+	VCMPPS       $0x03, Y4, Y4, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y4, Y2, Y2
+	VBLENDVPS    Y7, 32(AX), Y6, Y6
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VBLENDVPS    Y7, 64(AX), Y6, Y6
+	VMOVUPS      Y2, (DI)
+	VEXTRACTF128 $0x01, Y6, X7
+	VPACKSSDW    X7, X6, X6
+	VPACKUSWB    X6, X6, X6
+	VMOVQ        X6, (R8)
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, DX
+	ADDQ         $0x20, DI
+	ADDQ         R9, R8
+	SUBQ         $0x08, CX
+	JNZ          maxPool2AffineReLURowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2BackRowAVX2(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2BackRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ   d0+0(FP), DI
+	MOVQ   d1+8(FP), BX
+	MOVQ   dy+16(FP), SI
+	MOVQ   y+24(FP), DX
+	MOVQ   useY+32(FP), R10
+	MOVQ   arg+40(FP), R8
+	MOVQ   n+48(FP), CX
+	LEAQ   poolIdx<>+0(SB), AX
+	VXORPS Y15, Y15, Y15
+
+maxPool2BackRowAVX2_loop:
+	VMOVUPS (SI), Y0
+	TESTQ   R10, R10
+	JZ      maxPool2BackRowAVX2_nomask
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y15, Y1, Y1
+	VANDPS  Y1, Y0, Y0
+	ADDQ    $0x20, DX
+
+maxPool2BackRowAVX2_nomask:
+	VPMOVZXBD  (R8), Y2
+	VPCMPEQD   Y15, Y2, Y3
+	VPCMPEQD   (AX), Y2, Y4
+	VPCMPEQD   32(AX), Y2, Y5
+	VPCMPEQD   64(AX), Y2, Y6
+	VANDPS     Y0, Y3, Y3
+	VANDPS     Y0, Y4, Y4
+	VANDPS     Y0, Y5, Y5
+	VANDPS     Y0, Y6, Y6
+	VUNPCKLPS  Y4, Y3, Y7
+	VUNPCKHPS  Y4, Y3, Y8
+	VPERM2F128 $0x20, Y8, Y7, Y9
+	VPERM2F128 $0x31, Y8, Y7, Y10
+	VMOVUPS    Y9, (DI)
+	VMOVUPS    Y10, 32(DI)
+	VUNPCKLPS  Y6, Y5, Y7
+	VUNPCKHPS  Y6, Y5, Y8
+	VPERM2F128 $0x20, Y8, Y7, Y9
+	VPERM2F128 $0x31, Y8, Y7, Y10
+	VMOVUPS    Y9, (BX)
+	VMOVUPS    Y10, 32(BX)
+	ADDQ       $0x20, SI
+	ADDQ       $0x08, R8
+	ADDQ       $0x40, DI
+	ADDQ       $0x40, BX
+	SUBQ       $0x08, CX
+	JNZ        maxPool2BackRowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2RowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2RowAVX512(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	LEAQ         evenOddTab<>+0(SB), AX
+	VMOVUPS      (AX), Z22
+	VMOVUPS      64(AX), Z23
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2RowAVX512_tail
+
+maxPool2RowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, (DI)
+	VPMOVDB   Z6, (R8)
+	ADDQ      $0x80, SI
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, DI
+	ADDQ      R9, R8
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2RowAVX512_loop
+
+maxPool2RowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2RowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R10
+	MOVL      $0xffffffff, AX
+	BZHIL     R10, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z 64(SI), K3, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS.Z (DX), K2, Z0
+	VMOVUPS.Z 64(DX), K3, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, K1, (DI)
+	VPMOVDB   Z6, K1, (R8)
+
+maxPool2RowAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maxPool2AffineReLURowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·maxPool2AffineReLURowAVX512(SB), NOSPLIT, $0-60
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	VBROADCASTSS m+48(FP), Z12
+	VBROADCASTSS s+52(FP), Z13
+	VBROADCASTSS b+56(FP), Z14
+	VXORPS       Z15, Z15, Z15
+	LEAQ         evenOddTab<>+0(SB), AX
+	VMOVUPS      (AX), Z22
+	VMOVUPS      64(AX), Z23
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2AffineReLURowAVX512_tail
+
+maxPool2AffineReLURowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, (DI)
+	VPMOVDB   Z6, (R8)
+	ADDQ      $0x80, SI
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, DI
+	ADDQ      R9, R8
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2AffineReLURowAVX512_loop
+
+maxPool2AffineReLURowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2AffineReLURowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R10
+	MOVL      $0xffffffff, AX
+	BZHIL     R10, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z 64(SI), K3, Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS.Z (DX), K2, Z0
+	VMOVUPS.Z 64(DX), K3, Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, K1, (DI)
+	VPMOVDB   Z6, K1, (R8)
+
+maxPool2AffineReLURowAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maxPool2BackRowAVX512(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2BackRowAVX512(SB), NOSPLIT, $0-56
+	MOVQ         d0+0(FP), DI
+	MOVQ         d1+8(FP), BX
+	MOVQ         dy+16(FP), SI
+	MOVQ         y+24(FP), DX
+	MOVQ         useY+32(FP), R10
+	MOVQ         arg+40(FP), R8
+	MOVQ         n+48(FP), CX
+	VPXORD       Z15, Z15, Z15
+	LEAQ         interleaveTab<>+0(SB), AX
+	VMOVUPS      (AX), Z20
+	VMOVUPS      64(AX), Z21
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2BackRowAVX512_tail
+
+maxPool2BackRowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	TESTQ     R10, R10
+	JZ        maxPool2BackRowAVX512_nomask
+	VMOVUPS   (DX), Z1
+	VCMPPS    $0x1e, Z15, Z1, K4
+	VMOVAPS.Z Z0, K4, Z0
+	ADDQ      $0x40, DX
+
+maxPool2BackRowAVX512_nomask:
+	VPMOVZXBD (R8), Z2
+	VPCMPEQD  Z15, Z2, K4
+	VPCMPEQD  Z16, Z2, K5
+	VPCMPEQD  Z17, Z2, K6
+	VPCMPEQD  Z18, Z2, K7
+	VMOVAPS.Z Z0, K4, Z3
+	VMOVAPS.Z Z0, K5, Z4
+	VMOVAPS.Z Z0, K6, Z5
+	VMOVAPS.Z Z0, K7, Z6
+	VMOVAPS   Z20, Z9
+	VPERMI2PS Z4, Z3, Z9
+	VMOVAPS   Z21, Z10
+	VPERMI2PS Z4, Z3, Z10
+	VMOVUPS   Z9, (DI)
+	VMOVUPS   Z10, 64(DI)
+	VMOVAPS   Z20, Z9
+	VPERMI2PS Z6, Z5, Z9
+	VMOVAPS   Z21, Z10
+	VPERMI2PS Z6, Z5, Z10
+	VMOVUPS   Z9, (BX)
+	VMOVUPS   Z10, 64(BX)
+	ADDQ      $0x40, SI
+	ADDQ      $0x10, R8
+	ADDQ      $0x80, DI
+	ADDQ      $0x80, BX
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2BackRowAVX512_loop
+
+maxPool2BackRowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2BackRowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R11
+	MOVL      $0xffffffff, AX
+	BZHIL     R11, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K1, Z0
+	TESTQ     R10, R10
+	JZ        maxPool2BackRowAVX512_tailnomask
+	VMOVUPS.Z (DX), K1, Z1
+	VCMPPS    $0x1e, Z15, Z1, K4
+	VMOVAPS.Z Z0, K4, Z0
+	ADDQ      $0x40, DX
+
+maxPool2BackRowAVX512_tailnomask:
+	VPMOVZXBD.Z (R8), K1, Z2
+	VPCMPEQD    Z15, Z2, K4
+	VPCMPEQD    Z16, Z2, K5
+	VPCMPEQD    Z17, Z2, K6
+	VPCMPEQD    Z18, Z2, K7
+	VMOVAPS.Z   Z0, K4, Z3
+	VMOVAPS.Z   Z0, K5, Z4
+	VMOVAPS.Z   Z0, K6, Z5
+	VMOVAPS.Z   Z0, K7, Z6
+	VMOVAPS     Z20, Z9
+	VPERMI2PS   Z4, Z3, Z9
+	VMOVAPS     Z21, Z10
+	VPERMI2PS   Z4, Z3, Z10
+	VMOVUPS     Z9, K2, (DI)
+	VMOVUPS     Z10, K3, 64(DI)
+	VMOVAPS     Z20, Z9
+	VPERMI2PS   Z6, Z5, Z9
+	VMOVAPS     Z21, Z10
+	VPERMI2PS   Z6, Z5, Z10
+	VMOVUPS     Z9, K2, (BX)
+	VMOVUPS     Z10, K3, 64(BX)
+
+maxPool2BackRowAVX512_done:
+	VZEROUPPER
+	RET

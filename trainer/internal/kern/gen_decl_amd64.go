@@ -310,3 +310,55 @@ func winoGradOutAVX2(r0 *float32, r1 *float32, n int, dst *float32, xs int)
 //
 //go:noescape
 func winoGradOutAVX512(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+
+// maxPool2RowAVX2: Reference: the row loop of maxPool2Plane in layers.go.
+// n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
+// r1 (2n floats each); the window index of each winner goes to arg, which
+// advances by argStep (8, or 0 to discard) per 8 outputs.
+//
+//go:noescape
+func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+
+// maxPool2AffineReLURowAVX2: Reference: the row loop of maxPool2Plane in layers.go with a non-nil poolAffine (each input element first mapped to max((v − m)·s + b, 0)).
+// n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
+// r1 (2n floats each); the window index of each winner goes to arg, which
+// advances by argStep (8, or 0 to discard) per 8 outputs.
+//
+//go:noescape
+func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+
+// maxPool2BackRowAVX2: reference: the window loop of maxPool2BackwardPlane in
+// layers.go. For n (a positive multiple of 8) windows: g = dy, zeroed where
+// useY != 0 and !(y > 0); the winner (arg: 0, 1 on row d0; 2, 3 on row d1)
+// gets g's bits, the other three +0. Writes 2n floats to each of d0 and d1,
+// d0 first.
+//
+//go:noescape
+func maxPool2BackRowAVX2(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+
+// maxPool2RowAVX512: Reference: the row loop of maxPool2Plane in layers.go.
+// n ≥ 1 outputs of 2×2 max pooling from rows r0 and r1 (2n floats each), 16
+// per iteration and the last n mod 16 under K masks (nothing touched past
+// output n−1 or input 2n−1); the window index of each winner goes to arg,
+// which advances by argStep (16, or 0 to discard) per 16 outputs.
+//
+//go:noescape
+func maxPool2RowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+
+// maxPool2AffineReLURowAVX512: Reference: the row loop of maxPool2Plane in layers.go with a non-nil poolAffine (each input element first mapped to max((v − m)·s + b, 0)).
+// n ≥ 1 outputs of 2×2 max pooling from rows r0 and r1 (2n floats each), 16
+// per iteration and the last n mod 16 under K masks (nothing touched past
+// output n−1 or input 2n−1); the window index of each winner goes to arg,
+// which advances by argStep (16, or 0 to discard) per 16 outputs.
+//
+//go:noescape
+func maxPool2AffineReLURowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+
+// maxPool2BackRowAVX512: reference: the window loop of maxPool2BackwardPlane in
+// layers.go. For n ≥ 1 windows (16 per iteration, the last n mod 16 under K
+// masks, nothing touched past them): g = dy, zeroed where useY != 0 and
+// !(y > 0); the winner (arg: 0, 1 on row d0; 2, 3 on row d1) gets g's bits,
+// the other three +0. Writes 2n floats to each of d0 and d1, d0 first.
+//
+//go:noescape
+func maxPool2BackRowAVX512(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)

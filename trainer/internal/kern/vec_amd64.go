@@ -174,55 +174,80 @@ func dotDevSIMD(t cpu.Tier, dy, x []float32, m float64) (float64, float64, int) 
 	return sdy, sdx, n
 }
 
-//go:noescape
-func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0, r1 *float32, n int)
+// poolZMM reports whether tier t pools a row of n outputs with the AVX-512
+// bodies: rows of 16 outputs or more (all of them, the tail masked). On
+// narrower rows most of a zmm register's lanes would be masked off, and on
+// Zen 4 a zmm operation costs two ymm ones.
+func poolZMM(t cpu.Tier, n int) bool { return t >= cpu.AVX512 && n >= 16 }
 
-// maxPool2RowSIMD pools the first multiple of 8 outputs of one output row
-// (see MaxPool2) and returns how many it did; arg may be nil.
+// maxPool2RowSIMD pools the outputs of one output row (see MaxPool2) that
+// the tier's body takes, all of them or the first multiple of 8, and
+// returns how many it did; arg may be nil.
 func maxPool2RowSIMD(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32) int {
+	zmm := poolZMM(t, len(y))
 	n := simdLen(t, len(y))
+	if zmm {
+		n = len(y)
+	}
 	if n == 0 {
 		return 0
 	}
 	_, _ = r0[2*n-1], r1[2*n-1]
-	var scratch [8]uint8
+	var scratch [16]uint8
 	ap, step := &scratch[0], 0
 	if arg != nil {
 		_ = arg[n-1]
 		ap, step = &arg[0], 8
+		if zmm {
+			step = 16
+		}
 	}
-	maxPool2RowAVX2(&y[0], ap, step, &r0[0], &r1[0], n)
+	if zmm {
+		maxPool2RowAVX512(&y[0], ap, step, &r0[0], &r1[0], n)
+	} else {
+		maxPool2RowAVX2(&y[0], ap, step, &r0[0], &r1[0], n)
+	}
 	return n
 }
-
-//go:noescape
-func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0, r1 *float32, n int, m, s, b float32)
 
 // maxPool2AffineReLURowSIMD is maxPool2RowSIMD with every input element
 // first mapped to max((v − m)·s + b, 0) (see BatchNormReLUMaxPool2).
 func maxPool2AffineReLURowSIMD(t cpu.Tier, y []float32, arg []uint8, r0, r1 []float32, m, s, b float32) int {
+	zmm := poolZMM(t, len(y))
 	n := simdLen(t, len(y))
+	if zmm {
+		n = len(y)
+	}
 	if n == 0 {
 		return 0
 	}
 	_, _ = r0[2*n-1], r1[2*n-1]
-	var scratch [8]uint8
+	var scratch [16]uint8
 	ap, step := &scratch[0], 0
 	if arg != nil {
 		_ = arg[n-1]
 		ap, step = &arg[0], 8
+		if zmm {
+			step = 16
+		}
 	}
-	maxPool2AffineReLURowAVX2(&y[0], ap, step, &r0[0], &r1[0], n, m, s, b)
+	if zmm {
+		maxPool2AffineReLURowAVX512(&y[0], ap, step, &r0[0], &r1[0], n, m, s, b)
+	} else {
+		maxPool2AffineReLURowAVX2(&y[0], ap, step, &r0[0], &r1[0], n, m, s, b)
+	}
 	return n
 }
 
-//go:noescape
-func maxPool2BackRowAVX2(d0, d1, dy, y *float32, useY int, arg *uint8, n int)
-
-// maxPool2BackRowSIMD does the first multiple of 8 windows of one output
-// row of maxPool2BackwardPlane (y may be nil) and returns how many it did.
+// maxPool2BackRowSIMD does the windows of one output row of
+// maxPool2BackwardPlane (y may be nil) that the tier's body takes, all of
+// them or the first multiple of 8, and returns how many it did.
 func maxPool2BackRowSIMD(t cpu.Tier, d0, d1, dy, y []float32, arg []uint8) int {
+	zmm := poolZMM(t, len(dy))
 	n := simdLen(t, len(dy))
+	if zmm {
+		n = len(dy)
+	}
 	if n == 0 {
 		return 0
 	}
@@ -232,7 +257,11 @@ func maxPool2BackRowSIMD(t cpu.Tier, d0, d1, dy, y []float32, arg []uint8) int {
 		_ = y[n-1]
 		yp, useY = &y[0], 1
 	}
-	maxPool2BackRowAVX2(&d0[0], &d1[0], &dy[0], yp, useY, &arg[0], n)
+	if zmm {
+		maxPool2BackRowAVX512(&d0[0], &d1[0], &dy[0], yp, useY, &arg[0], n)
+	} else {
+		maxPool2BackRowAVX2(&d0[0], &d1[0], &dy[0], yp, useY, &arg[0], n)
+	}
 	return n
 }
 

@@ -81,12 +81,14 @@ func TestVecTiers(t *testing.T) {
 // and demands the same outputs and window indices, bit for bit, on every
 // tier. The widths cover rows of whole SIMD blocks, rows with a tail (done
 // again with an overlapping block), rows of 4 to 7 outputs (one block
-// spilling into the next row) and odd heights and widths.
+// spilling into the next row), rows of 16 outputs or more (the AVX-512
+// bodies, with and without a masked tail) and odd heights and widths.
 func TestMaxPool2Tiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 14))
 	special := []float32{0, float32(math.Copysign(0, -1)), 1, 1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
 	for _, sh := range [][4]int{{2, 3, 6, 37}, {2, 3, 14, 14}, {1, 2, 28, 28}, {2, 2, 7, 15}, {1, 3, 8, 8},
-		{3, 1, 9, 9}, {1, 2, 6, 10}, {1, 2, 4, 16}, {2, 1, 5, 17}, {1, 2, 3, 8}, {1, 1, 2, 14}, {2, 2, 12, 7}} {
+		{3, 1, 9, 9}, {1, 2, 6, 10}, {1, 2, 4, 16}, {2, 1, 5, 17}, {1, 2, 3, 8}, {1, 1, 2, 14}, {2, 2, 12, 7},
+		{1, 2, 4, 70}, {1, 1, 6, 66}, {2, 1, 4, 64}} {
 		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 		x := make([]float32, n*c*h*w)
 		for i := range x {

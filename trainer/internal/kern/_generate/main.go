@@ -35,6 +35,7 @@ func main() {
 	vecKernels()
 	reduceKernels()
 	winoKernels()
+	poolKernels()
 
 	Generate()
 }
