@@ -3,11 +3,14 @@ package kern
 import "github.com/pairflow/pairflow/internal/cpu"
 
 // Vector helpers behind the layer kernels. Each has a plain-Go body, the
-// reference, and on amd64 an AVX2 body for the first multiple of 8 elements
-// (vec_amd64.s); the Go body finishes the tail. The float32 helpers are
-// bit-identical on every tier (same operations in the same order, no
-// fusing); the float64 sums differ between tiers only in rounding (the AVX2
-// body keeps eight partial sums), each tier's order fixed by the length.
+// reference, and on amd64 generated AVX2 and AVX-512 bodies (gen_amd64.s):
+// the elementwise AVX2 bodies take the first multiple of 8 elements and the
+// Go body finishes the tail, the AVX-512 bodies take every element (masked
+// tail); the float64 reductions take the first multiple of 16 on either
+// width. The float32 helpers are bit-identical on every tier (same
+// operations in the same order, no fusing); the float64 sums differ between
+// plain Go and SIMD only in rounding (the SIMD bodies keep sixteen partial
+// sums, in the same order on both widths), each order fixed by the length.
 
 // vecReLU sets y[i] = max(x[i], 0), NaN kept.
 func vecReLU(t cpu.Tier, y, x []float32) {

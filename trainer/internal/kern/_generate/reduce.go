@@ -21,9 +21,11 @@ import (
 //   - the partials p0..p15 are combined as ((A0+A2) + (A1+A3)) lane-wise
 //     (Aj = p4j..p4j+3), then (l0+l2) + (l1+l3) of the four lanes left.
 //
-// Sixteen partials break the add and FMA dependency chains that bound the
-// previous hand-written AVX2 bodies (eight partials, one chain per 8
-// elements).
+// Sixteen partials (the hand-written AVX2 bodies kept eight) let one zmm
+// accumulator hold what two ymm ones do, so both widths keep the same
+// partials. The loops are bound by the float32 → float64 conversions
+// (VCVTPS2PD), not by the dependency chains: sixteen partials ran at the
+// speed of eight on Zen 4.
 type reduction struct {
 	name string   // Go name without the tier suffix
 	ptrs []string // float32 pointer parameters, in signature order
