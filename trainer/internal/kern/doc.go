@@ -76,17 +76,18 @@
 // body over the AVX2 body, same run, on Zen 4; docs/benchmarks-avx512.md):
 //
 //	kernel                                   AVX-512 tier runs         why
-//	ReLU, ReLU grad, BN affine (+ReLU),      AVX-512 body, masked      no Go tail
-//	adds (also col2im's), BN backward,       tail
-//	momentum step (SGD, LARS)
-//	Winograd input transform                 AVX-512 on rows of        1.19–1.20×
-//	                                         ≥ 16 tiles, else AVX2     (0.54–0.97× below)
-//	Winograd output transform                the same                  1.04–1.06×
-//	max pooling rows (forward, BN+ReLU       AVX-512 on rows of        ±5%: memory bound
-//	forward, backward)                       ≥ 16 outputs, else AVX2
-//	batch-norm reductions (sum, sqDev,       AVX2 body (reduceZMM)     0.90×: VCVTPS2PD
-//	dotDev)                                                            on zmm is half rate
-//	Winograd output-gradient transform       AVX2 body (gradOutZMM)    0.86–1.14×
+//	ReLU, ReLU grad, BN affine (+ReLU),      AVX-512 body, masked      no Go tail; no
+//	adds (also col2im's), BN backward        tail                      change in the step
+//	Winograd input transform                 AVX-512 on rows of        1.10–1.23×
+//	                                         ≥ 16 tiles, else AVX2     (0.54–0.59× at 7, 8)
+//	Winograd output transform                the same                  0.99–1.06×
+//	                                                                   (0.50× at 7, 8)
+//	max pooling rows (forward, BN+ReLU       AVX-512 on rows of        1.00–1.04× (32×32
+//	forward, backward)                       ≥ 16 outputs, else AVX2   input), 0.85–1.28× (64×64)
+//	batch-norm reductions (sum, sqDev,       AVX2 body (reduceZMM)     0.90×: bound by
+//	dotDev)                                                            VCVTPS2PD
+//	Winograd output-gradient transform       AVX2 body (gradOutZMM)    0.89–1.14×
+//	momentum step (SGD, LARS)                AVX2 body (momentumZMM)   0.94–0.97×
 //
 // Both bodies of every kernel are generated and tested; the choice between
 // them is speed only, since they give the same bits.

@@ -119,6 +119,12 @@ func dotDev64(t cpu.Tier, dy, x []float32, m float64) (sdy, sdx float64) {
 	return sdy, sdx
 }
 
+// momentumZMM says whether the AVX-512 tier runs the AVX-512 bodies of
+// momentumStep (amd64). It does not: streaming three arrays, they ran at
+// 0.94–0.97× the AVX2 bodies' speed on Zen 4 (docs/benchmarks-avx512.md).
+// The bodies are bit-identical; the tests run both.
+var momentumZMM = false
+
 // momentumStep is the momentum update of SGD and LARS: for every i,
 // g' = grad[i] + wd·w[i] (not done when wd is 0), v[i] = mu·v[i] + cg·g',
 // w[i] = w[i] − cv·v[i], each operation rounded (the explicit conversions

@@ -132,9 +132,9 @@ func reduceLen(t cpu.Tier, n int) int {
 
 // reduceZMM says whether the AVX-512 tier runs the AVX-512 bodies of the
 // reductions. It does not: they are bound by the float32 → float64
-// conversions, and on Zen 4 (the machine this was measured on) a 512-bit
-// VCVTPS2PD issues at half the rate of a 256-bit one, so the zmm bodies ran
-// at 0.90× the ymm ones (docs/benchmarks-avx512.md). Both bodies give
+// conversions (VCVTPS2PD), which Zen 4 (the machine this was measured on)
+// runs as two 256-bit halves on zmm, and the zmm bodies ran at 0.90× the
+// ymm ones (BenchmarkBodies, docs/benchmarks-avx512.md). Both bodies give
 // bit-identical results, so the choice is speed only; the tests run both.
 var reduceZMM = false
 
@@ -175,9 +175,10 @@ func dotDevSIMD(t cpu.Tier, dy, x []float32, m float64) (float64, float64, int) 
 }
 
 // poolZMM reports whether tier t pools a row of n outputs with the AVX-512
-// bodies: rows of 16 outputs or more (all of them, the tail masked). On
-// narrower rows most of a zmm register's lanes would be masked off, and on
-// Zen 4 a zmm operation costs two ymm ones.
+// bodies: rows of 16 outputs or more (all of them, the tail masked; on Zen 4
+// 1.00–1.04× the AVX2 bodies' speed on 32×32 inputs, 0.85–1.28× on 64×64).
+// On narrower rows most of a zmm register's lanes would be masked off, and
+// on Zen 4 a zmm operation costs two ymm ones.
 func poolZMM(t cpu.Tier, n int) bool { return t >= cpu.AVX512 && n >= 16 }
 
 // maxPool2RowSIMD pools the outputs of one output row (see MaxPool2) that
@@ -266,17 +267,21 @@ func maxPool2BackRowSIMD(t cpu.Tier, d0, d1, dy, y []float32, arg []uint8) int {
 }
 
 func momentumSIMD(t cpu.Tier, w, grad, v []float32, wd, mu, cg, cv float32) int {
-	n := ewLen(t, len(w))
+	zmm := t >= cpu.AVX512 && momentumZMM
+	n := simdLen(t, len(w))
+	if zmm {
+		n = len(w)
+	}
 	if n == 0 {
 		return 0
 	}
 	_, _ = grad[n-1], v[n-1]
 	switch {
-	case wd != 0 && t >= cpu.AVX512:
+	case wd != 0 && zmm:
 		momentumWDAVX512(&w[0], &grad[0], &v[0], n, wd, mu, cg, cv)
 	case wd != 0:
 		momentumWDAVX2(&w[0], &grad[0], &v[0], n, wd, mu, cg, cv)
-	case t >= cpu.AVX512:
+	case zmm:
 		momentumAVX512(&w[0], &grad[0], &v[0], n, mu, cg, cv)
 	default:
 		momentumAVX2(&w[0], &grad[0], &v[0], n, mu, cg, cv)

@@ -133,7 +133,17 @@ func TestMomentumStepTiers(t *testing.T) {
 	w0, g0, v0 := randSlice(r, 48), randSlice(r, 48), randSlice(r, 48)
 	w0[4], w0[7], w0[11], w0[30] = 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN())
 	g0[9] = float32(math.Inf(-1))
+	defer func(z bool) { momentumZMM = z }(momentumZMM)
 	forEachTier(t, func(t *testing.T) {
+		for _, momentumZMM = range []bool{false, true} {
+			testMomentumStep(t, w0, g0, v0)
+		}
+	})
+}
+
+// testMomentumStep is one pass of TestMomentumStepTiers on the current tier.
+func testMomentumStep(t *testing.T, w0, g0, v0 []float32) {
+	{
 		for _, wd := range []float32{0, 1e-4} {
 			for n := 0; n <= 41; n++ {
 				for _, off := range []int{0, 1, 3} {
@@ -156,13 +166,13 @@ func TestMomentumStepTiers(t *testing.T) {
 					checkW(t, "w")
 					checkV(t, "v")
 					if i := bitsEqual(wantW, w); i >= 0 {
-						t.Fatalf("wd=%g n=%d off=%d: w[%d] = %g, want %g", wd, n, off, i, w[i], wantW[i])
+						t.Fatalf("zmm %v wd=%g n=%d off=%d: w[%d] = %g, want %g", momentumZMM, wd, n, off, i, w[i], wantW[i])
 					}
 					if i := bitsEqual(wantV, v); i >= 0 {
-						t.Fatalf("wd=%g n=%d off=%d: v[%d] = %g, want %g", wd, n, off, i, v[i], wantV[i])
+						t.Fatalf("zmm %v wd=%g n=%d off=%d: v[%d] = %g, want %g", momentumZMM, wd, n, off, i, v[i], wantV[i])
 					}
 				}
 			}
 		}
-	})
+	}
 }
