@@ -15,12 +15,6 @@ func cfBlurHAVX2(dst, pad *float32, n int, w *float32, nw int, step int)
 //go:noescape
 func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
 
-// cfBlurV2AVX2 is cfBlurV2Ref over n outputs per row, n >= 32, with nw >= 2
-// taps.
-//
-//go:noescape
-func cfBlurV2AVX2(dst0, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
-
 // cfWidenAVX2 is cfWidenRef over n bytes, n a multiple of 32.
 //
 //go:noescape
@@ -80,6 +74,12 @@ func cfBlurV(dst []uint8, tmp []float32, offs []int32, w []float32) {
 // cfBlurV2 is cfBlurV2Ref, with the same unchecked-offset contract as
 // cfBlurV for offs[:len(w)+1].
 func cfBlurV2(dst0, dst1 []uint8, tmp []float32, offs []int32, w []float32) {
+	if tier >= cpu.AVX512 && len(dst0) >= 64 && len(w) >= 2 {
+		_ = offs[len(w)]
+		_ = dst1[len(dst0)-1]
+		cfBlurV2AVX512(&dst0[0], &dst1[0], &tmp[0], &offs[0], &w[0], len(w), len(dst0))
+		return
+	}
 	if tier >= cpu.AVX2 && len(dst0) >= 32 && len(w) >= 2 {
 		_ = offs[len(w)]
 		_ = dst1[len(dst0)-1]

@@ -155,8 +155,9 @@ func TestBlurSlot(t *testing.T) {
 }
 
 // TestBlurV2Kernel compares the two-row vertical pass with two calls of the
-// reference on every tier: lengths 0..100 (tails of the 32-wide AVX2
-// blocks), 1..23 taps, random ring offsets (as cfBlurStrip's are: any slot,
+// reference on every tier: lengths 0..200 (several 32-wide AVX2 and
+// 64-wide AVX-512 blocks and their overlapping last blocks), samples that
+// round below 0 and above 255, 1..23 taps, random ring offsets (as cfBlurStrip's are: any slot,
 // not only consecutive ones), unaligned destinations and guard bytes after
 // them.
 func TestBlurV2Kernel(t *testing.T) {
@@ -164,12 +165,12 @@ func TestBlurV2Kernel(t *testing.T) {
 	const guard = 7
 	for _, tr := range cpu.Tiers() {
 		restore := setTier(tr)
-		for n := 0; n <= 100; n++ {
+		for n := 0; n <= 200; n++ {
 			for _, nw := range []int{1, 2, 3, 7, 15, 23} {
 				slots := nw + 1
 				ring := make([]float32, slots*n+1)
 				for i := range ring {
-					ring[i] = rng.Float32() * 300
+					ring[i] = rng.Float32()*400 - 50 // both clamps
 				}
 				w := make([]float32, nw)
 				for i := range w {

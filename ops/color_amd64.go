@@ -2,7 +2,10 @@
 
 package ops
 
-import "github.com/pairflow/pairflow/internal/cpu"
+import (
+	"github.com/pairflow/pairflow/internal/cpu"
+	xcpu "golang.org/x/sys/cpu"
+)
 
 // The colour kernels, AVX2 and AVX-512, are generated (generated_amd64.go
 // and .s, from _generate). The AVX2 kernels process whole blocks only and
@@ -70,8 +73,41 @@ func cfSumU8(p []uint8) uint64 {
 	return sum + cfSumU8Ref(p)
 }
 
+// haveVBMI reports AVX-512 VBMI (VPERMI2B), which the AVX-512 tier uses
+// for byte lookups where the CPU has it (Zen 4 and Ice Lake on; not
+// Skylake-X). Tests switch it off to cover the AVX-512 kernels without it.
+var haveVBMI = xcpu.X86.HasAVX512VBMI
+
+// haveVNNI reports AVX-512 VNNI (VPDPWSSD), used with VBMI by the AVX-512
+// RGB resize kernel; tests switch it off like haveVBMI.
+var haveVNNI = xcpu.X86.HasAVX512VNNI
+
+// cfLUTMin is the length from which cfAffine on the AVX-512 tier with VBMI
+// builds a 256-byte table of its function and looks the bytes up: the
+// affine map is applied to each byte alone, so the table, made by the
+// same kernel from the bytes 0..255, gives the same bytes for any input.
+const cfLUTMin = 128
+
+// cfIdentity holds the bytes 0..255 in order.
+var cfIdentity = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = uint8(i)
+	}
+	return t
+}()
+
 func cfAffine(dst, src []uint8, a, b float32) {
 	dst = dst[:len(src)]
+	if tier >= cpu.AVX512 && haveVBMI && len(src) >= cfLUTMin {
+		var lut [256]uint8
+		if b == 0 && a >= 0 {
+			cfScaleAVX512(&lut[0], &cfIdentity[0], 256, a)
+		} else {
+			cfAffineAVX512(&lut[0], &cfIdentity[0], 256, a, b)
+		}
+		cfLUT8AVX512(&dst[0], &src[0], len(src), &lut)
+		return
+	}
 	if tier >= cpu.AVX512 {
 		if len(src) > 0 {
 			if b == 0 && a >= 0 {

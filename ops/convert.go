@@ -11,10 +11,12 @@ import (
 //	dst[c*H*W + y*W + x] = (float32(v)/255 - mean[c]) / std[c]
 //
 // with mean 0 and std 1 when mean and std are empty (which gives exactly
-// float32(v)/255, torchvision's ToTensor). The float32 operations are done
-// one by one in this order on every tier (no fused multiply-add), so the
-// AVX2 path is bit-identical to this formula, and to torchvision's
-// ToTensor() followed by Normalize(mean, std) in float32. dst must hold
+// float32(v)/255, torchvision's ToTensor). Every tier gives the bits of
+// this formula computed one float32 operation at a time, as torchvision's
+// ToTensor() followed by Normalize(mean, std) does in float32: the SIMD
+// kernels get v/255 from a multiplication and an FMA, which equals the
+// division for each of the 256 byte values (TestConvertAllBytes), and then
+// subtract and divide as written. dst must hold
 // exactly C·H·W values; mean and std are empty or have C entries.
 func ToFloat32CHW(dst []float32, m *Image, mean, std []float32) error {
 	if err := m.Validate(); err != nil {

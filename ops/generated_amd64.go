@@ -57,6 +57,43 @@ func cfLumaSumAVX2(p *uint8, n int) uint64
 //go:noescape
 func cfSumU8AVX2(p *uint8, n int) uint64
 
+// cfBlurV2AVX2 is cfBlurV2Ref over n outputs per row, n >= 32, nw >= 2 taps:
+// dst0 from the rows at tmp+offs[0..nw-1], dst1 from those at
+// tmp+offs[1..nw], every row loaded feeding both. 32 outputs per row per
+// block; a last partial block is redone as the overlapping last 32.
+//
+//go:noescape
+func cfBlurV2AVX2(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// resizeVAVX2 is resizeVRef over the first m samples (m a multiple of 16) of one
+// output row, k even: two groups of 16 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+
+// convertRow3PlainAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels,
+// n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
+//
+//go:noescape
+func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+
+// convertRow1PlainAVX2 is convertRow1Ref(d, row, ms, 0) with mean 0 and std 1 over n bytes, n a multiple of 8.
+//
+//go:noescape
+func convertRow1PlainAVX2(d *float32, row *uint8, n int)
+
+// convertRow3NormAVX2 is convertRow3Ref(d0, d1, d2, row, ms, 0) over n pixels,
+// n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).
+//
+//go:noescape
+func convertRow3NormAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+
+// convertRow1NormAVX2 is convertRow1Ref(d, row, ms, 0) over n bytes, n a multiple of 8.
+//
+//go:noescape
+func convertRow1NormAVX2(d *float32, row *uint8, n int, ms *[6]float32)
+
 // cfSaturateAVX512 is cfSaturateRef over n pixels (any n); it reads
 // and writes the 3*n bytes only.
 //
@@ -109,3 +146,69 @@ func cfLumaSumAVX512(p *uint8, n int) uint64
 //
 //go:noescape
 func cfSumU8AVX512(p *uint8, n int) uint64
+
+// cfBlurV2AVX512 is cfBlurV2Ref over n outputs per row, n >= 64, nw >= 2 taps:
+// dst0 from the rows at tmp+offs[0..nw-1], dst1 from those at
+// tmp+offs[1..nw], every row loaded feeding both. 64 outputs per row per
+// block; a last partial block is redone as the overlapping last 64.
+//
+//go:noescape
+func cfBlurV2AVX512(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// resizeVAVX512 is resizeVRef over the first m samples (m a multiple of 32) of one
+// output row, k even: two groups of 32 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+
+// convertRow3PlainAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1 over n pixels (any n);
+// it reads the 3*n bytes of row and writes n floats of each plane only.
+//
+//go:noescape
+func convertRow3PlainAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+
+// convertRow1PlainAVX512 is convertRow1Ref(d, row, ms, 0) with mean 0 and std 1 over n bytes (any n);
+// it reads the n bytes of row and writes n floats of d only.
+//
+//go:noescape
+func convertRow1PlainAVX512(d *float32, row *uint8, n int)
+
+// convertRow3NormAVX512 is convertRow3Ref(d0, d1, d2, row, ms, 0) over n pixels (any n);
+// it reads the 3*n bytes of row and writes n floats of each plane only.
+//
+//go:noescape
+func convertRow3NormAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+
+// convertRow1NormAVX512 is convertRow1Ref(d, row, ms, 0) over n bytes (any n);
+// it reads the n bytes of row and writes n floats of d only.
+//
+//go:noescape
+func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
+
+// cfLUT8AVX512 sets dst[i] = lut[src[i]] for i < n (any n; AVX-512 VBMI); it
+// reads the n bytes of src and writes the n bytes of dst only. dst may be src.
+//
+//go:noescape
+func cfLUT8AVX512(dst *uint8, src *uint8, n int, lut *[256]uint8)
+
+// resizeVVNNIAVX512 is resizeVRef over the first m samples (m a multiple of 32) of one
+// output row, k even: two groups of 32 samples per column while they last,
+// then one.
+//
+//go:noescape
+func resizeVVNNIAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+
+// resizeH3P4x2AVX512 is resizeHRef (c == 3, k == 2) on the rows src0 and src1
+// for the first 4*groups outputs, with the plan's start and q4; it reads the
+// rows' first nb bytes only and writes the 12*groups int16 of each output only.
+//
+//go:noescape
+func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+
+// resizeH3Q4x2AVX512 is resizeHRef (c == 3, k == 4) on the rows src0 and src1
+// for the first 4*groups outputs, with the plan's start and q4; it reads the
+// rows' first nb bytes only and writes the 12*groups int16 of each output only.
+//
+//go:noescape
+func resizeH3Q4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)

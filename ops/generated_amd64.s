@@ -958,6 +958,472 @@ done:
 	VZEROUPPER
 	RET
 
+// func cfBlurV2AVX2(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX2
+TEXT ·cfBlurV2AVX2(SB), NOSPLIT, $0-56
+	MOVQ dst0+0(FP), AX
+	MOVQ dst1+8(FP), CX
+	MOVQ tmp+16(FP), DX
+	MOVQ offs+24(FP), BX
+	MOVQ w+32(FP), SI
+	MOVQ nw+40(FP), DI
+	MOVQ n+48(FP), R8
+
+blk:
+	CMPQ  R8, $0x00000020
+	JGE   go
+	TESTQ R8, R8
+	JZ    done
+	MOVQ  $0x00000020, R9
+	SUBQ  R8, R9
+	SUBQ  R9, AX
+	SUBQ  R9, CX
+	SHLQ  $0x02, R9
+	SUBQ  R9, DX
+	MOVQ  $0x00000020, R8
+
+go:
+	MOVLQSX      (BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS (SI), Y7
+	VMULPS       (R9), Y7, Y0
+	VMULPS       32(R9), Y7, Y1
+	VMULPS       64(R9), Y7, Y2
+	VMULPS       96(R9), Y7, Y3
+	MOVLQSX      4(BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS 4(SI), Y8
+	VMOVUPS      (R9), Y9
+	VMOVUPS      32(R9), Y10
+	VMOVUPS      64(R9), Y11
+	VMOVUPS      96(R9), Y12
+	VMULPS       Y9, Y7, Y4
+	VMULPS       Y10, Y7, Y5
+	VMULPS       Y11, Y7, Y6
+	VMULPS       Y12, Y7, Y7
+	VMULPS       Y9, Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	VMULPS       Y10, Y8, Y9
+	VADDPS       Y9, Y1, Y1
+	VMULPS       Y11, Y8, Y9
+	VADDPS       Y9, Y2, Y2
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	MOVQ         $0x00000002, R10
+
+tap:
+	MOVLQSX      (BX)(R10*4), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS -4(SI)(R10*4), Y8
+	VMOVUPS      (R9), Y9
+	VMOVUPS      32(R9), Y10
+	VMOVUPS      64(R9), Y11
+	VMOVUPS      96(R9), Y12
+	VMULPS       Y9, Y8, Y13
+	VADDPS       Y13, Y4, Y4
+	VMULPS       Y10, Y8, Y13
+	VADDPS       Y13, Y5, Y5
+	VMULPS       Y11, Y8, Y13
+	VADDPS       Y13, Y6, Y6
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y7, Y7
+	CMPQ         R10, DI
+	JGE          out
+	VBROADCASTSS (SI)(R10*4), Y8
+	VMULPS       Y9, Y8, Y9
+	VADDPS       Y9, Y0, Y0
+	VMULPS       Y10, Y8, Y9
+	VADDPS       Y9, Y1, Y1
+	VMULPS       Y11, Y8, Y9
+	VADDPS       Y9, Y2, Y2
+	VMULPS       Y12, Y8, Y8
+	VADDPS       Y8, Y3, Y3
+	INCQ         R10
+	JMP          tap
+
+out:
+	VPXOR      Y8, Y8, Y8
+	VMOVDQU    genF255<>+0(SB), Y9
+	VMOVDQU    genAffPerm2<>+0(SB), Y10
+	VROUNDPS   $0x00, Y0, Y0
+	VMAXPS     Y8, Y0, Y0
+	VMINPS     Y9, Y0, Y0
+	VCVTTPS2DQ Y0, Y0
+	VROUNDPS   $0x00, Y1, Y1
+	VMAXPS     Y8, Y1, Y1
+	VMINPS     Y9, Y1, Y1
+	VCVTTPS2DQ Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VMAXPS     Y8, Y2, Y2
+	VMINPS     Y9, Y2, Y2
+	VCVTTPS2DQ Y2, Y2
+	VROUNDPS   $0x00, Y3, Y3
+	VMAXPS     Y8, Y3, Y3
+	VMINPS     Y9, Y3, Y3
+	VCVTTPS2DQ Y3, Y3
+	VPACKUSDW  Y1, Y0, Y0
+	VPACKUSDW  Y3, Y2, Y2
+	VPACKUSWB  Y2, Y0, Y0
+	VPERMD     Y0, Y10, Y0
+	VMOVDQU    Y0, (AX)
+	VROUNDPS   $0x00, Y4, Y4
+	VMAXPS     Y8, Y4, Y4
+	VMINPS     Y9, Y4, Y4
+	VCVTTPS2DQ Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VMAXPS     Y8, Y5, Y5
+	VMINPS     Y9, Y5, Y5
+	VCVTTPS2DQ Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VMAXPS     Y8, Y6, Y6
+	VMINPS     Y9, Y6, Y6
+	VCVTTPS2DQ Y6, Y6
+	VROUNDPS   $0x00, Y7, Y7
+	VMAXPS     Y8, Y7, Y7
+	VMINPS     Y9, Y7, Y7
+	VCVTTPS2DQ Y7, Y7
+	VPACKUSDW  Y5, Y4, Y4
+	VPACKUSDW  Y7, Y6, Y6
+	VPACKUSWB  Y6, Y4, Y4
+	VPERMD     Y4, Y10, Y4
+	VMOVDQU    Y4, (CX)
+	ADDQ       $0x00000080, DX
+	ADDQ       $0x00000020, AX
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, R8
+	JMP        blk
+
+done:
+	VZEROUPPER
+	RET
+
+// func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX2
+TEXT ·resizeVAVX2(SB), NOSPLIT, $0-48
+	MOVQ    dst+0(FP), AX
+	MOVQ    mid+8(FP), CX
+	MOVQ    stride+16(FP), DX
+	SHLQ    $0x01, DX
+	MOVQ    w+24(FP), BX
+	MOVQ    k+32(FP), SI
+	MOVQ    m+40(FP), DI
+	VMOVDQU genResizeVRound<>+0(SB), Y0
+	XORQ    R8, R8
+
+col2:
+	LEAQ    32(R8), R9
+	CMPQ    R9, DI
+	JGT     col1
+	VMOVDQA Y0, Y1
+	VMOVDQA Y0, Y2
+	VMOVDQA Y0, Y3
+	VMOVDQA Y0, Y4
+	LEAQ    (CX)(R8*2), R9
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Y5
+	VMOVDQU      (R9), Y6
+	VMOVDQU      (R9)(DX*1), Y7
+	VPUNPCKLWD   Y7, Y6, Y8
+	VPUNPCKHWD   Y7, Y6, Y6
+	VPMADDWD     Y5, Y8, Y8
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y8, Y1, Y1
+	VPADDD       Y6, Y2, Y2
+	VMOVDQU      32(R9), Y6
+	VMOVDQU      32(R9)(DX*1), Y7
+	VPUNPCKLWD   Y7, Y6, Y8
+	VPUNPCKHWD   Y7, Y6, Y6
+	VPMADDWD     Y5, Y8, Y8
+	VPMADDWD     Y5, Y6, Y6
+	VPADDD       Y8, Y3, Y3
+	VPADDD       Y6, Y4, Y4
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Y1, Y1
+	VPSRAD       $0x15, Y2, Y2
+	VPACKSSDW    Y2, Y1, Y1
+	VPACKUSWB    Y1, Y1, Y1
+	VPERMQ       $0x08, Y1, Y1
+	VMOVDQU      X1, (AX)(R8*1)
+	VPSRAD       $0x15, Y3, Y3
+	VPSRAD       $0x15, Y4, Y4
+	VPACKSSDW    Y4, Y3, Y3
+	VPACKUSWB    Y3, Y3, Y3
+	VPERMQ       $0x08, Y3, Y3
+	VMOVDQU      X3, 16(AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col2
+
+col1:
+	LEAQ    16(R8), R9
+	CMPQ    R9, DI
+	JGT     done
+	VMOVDQA Y0, Y1
+	VMOVDQA Y0, Y2
+	LEAQ    (CX)(R8*2), R9
+	MOVQ    BX, R10
+	MOVQ    SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Y3
+	VMOVDQU      (R9), Y4
+	VMOVDQU      (R9)(DX*1), Y5
+	VPUNPCKLWD   Y5, Y4, Y6
+	VPUNPCKHWD   Y5, Y4, Y4
+	VPMADDWD     Y3, Y6, Y6
+	VPMADDWD     Y3, Y4, Y4
+	VPADDD       Y6, Y1, Y1
+	VPADDD       Y4, Y2, Y2
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Y1, Y1
+	VPSRAD       $0x15, Y2, Y2
+	VPACKSSDW    Y2, Y1, Y1
+	VPACKUSWB    Y1, Y1, Y1
+	VPERMQ       $0x08, Y1, Y1
+	VMOVDQU      X1, (AX)(R8*1)
+	ADDQ         $0x00000010, R8
+	JMP          col1
+
+done:
+	VZEROUPPER
+	RET
+
+DATA genResizeVRound<>+0(SB)/4, $0x00100000
+DATA genResizeVRound<>+4(SB)/4, $0x00100000
+DATA genResizeVRound<>+8(SB)/4, $0x00100000
+DATA genResizeVRound<>+12(SB)/4, $0x00100000
+DATA genResizeVRound<>+16(SB)/4, $0x00100000
+DATA genResizeVRound<>+20(SB)/4, $0x00100000
+DATA genResizeVRound<>+24(SB)/4, $0x00100000
+DATA genResizeVRound<>+28(SB)/4, $0x00100000
+DATA genResizeVRound<>+32(SB)/4, $0x00100000
+DATA genResizeVRound<>+36(SB)/4, $0x00100000
+DATA genResizeVRound<>+40(SB)/4, $0x00100000
+DATA genResizeVRound<>+44(SB)/4, $0x00100000
+DATA genResizeVRound<>+48(SB)/4, $0x00100000
+DATA genResizeVRound<>+52(SB)/4, $0x00100000
+DATA genResizeVRound<>+56(SB)/4, $0x00100000
+DATA genResizeVRound<>+60(SB)/4, $0x00100000
+GLOBL genResizeVRound<>(SB), RODATA|NOPTR, $64
+
+DATA genResizeVQPerm<>+0(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+4(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+8(SB)/4, $0x00000002
+DATA genResizeVQPerm<>+12(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+16(SB)/4, $0x00000004
+DATA genResizeVQPerm<>+20(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+24(SB)/4, $0x00000006
+DATA genResizeVQPerm<>+28(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+32(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+36(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+40(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+44(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+48(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+52(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+56(SB)/4, $0x00000000
+DATA genResizeVQPerm<>+60(SB)/4, $0x00000000
+GLOBL genResizeVQPerm<>(SB), RODATA|NOPTR, $64
+
+// func convertRow3PlainAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow3PlainAVX2(SB), NOSPLIT, $0-40
+	MOVQ    d0+0(FP), AX
+	MOVQ    d1+8(FP), CX
+	MOVQ    d2+16(FP), DX
+	MOVQ    row+24(FP), BX
+	MOVQ    n+32(FP), SI
+	VMOVDQU genInv255<>+0(SB), Y0
+	VMOVDQU genInv255Lo<>+0(SB), Y1
+	SHRQ    $0x03, SI
+	JZ      done
+
+loop:
+	VMOVDQU     genLdPerm<>+0(SB), Y2
+	VPERMD      (BX), Y2, Y2
+	VPSHUFB     genLdR<>+0(SB), Y2, Y3
+	VPSHUFB     genLdG<>+0(SB), Y2, Y4
+	VPSHUFB     genLdB<>+0(SB), Y2, Y2
+	VCVTDQ2PS   Y3, Y3
+	VCVTDQ2PS   Y4, Y4
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y3, Y5
+	VFMADD231PS Y0, Y3, Y5
+	VMOVUPS     Y5, (AX)
+	VMULPS      Y1, Y4, Y3
+	VFMADD231PS Y0, Y4, Y3
+	VMOVUPS     Y3, (CX)
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (DX)
+	ADDQ        $0x18, BX
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1PlainAVX2(d *float32, row *uint8, n int)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow1PlainAVX2(SB), NOSPLIT, $0-24
+	MOVQ    d+0(FP), AX
+	MOVQ    row+8(FP), CX
+	MOVQ    n+16(FP), DX
+	VMOVDQU genInv255<>+0(SB), Y0
+	VMOVDQU genInv255Lo<>+0(SB), Y1
+
+loop2:
+	CMPQ        DX, $0x10
+	JB          one
+	VPMOVZXBD   (CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, (AX)
+	VPMOVZXBD   8(CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y3
+	VFMADD231PS Y0, Y2, Y3
+	VMOVUPS     Y3, 32(AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x08
+	JB          tail
+	VPMOVZXBD   (CX), Y2
+	VCVTDQ2PS   Y2, Y2
+	VMULPS      Y1, Y2, Y1
+	VFMADD231PS Y0, Y2, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x08, CX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, DX
+
+tail:
+	VZEROUPPER
+	RET
+
+// func convertRow3NormAVX2(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow3NormAVX2(SB), NOSPLIT, $0-48
+	MOVQ         d0+0(FP), AX
+	MOVQ         d1+8(FP), CX
+	MOVQ         d2+16(FP), DX
+	MOVQ         row+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         ms+40(FP), DI
+	VBROADCASTSS (DI), Y0
+	VBROADCASTSS 12(DI), Y1
+	VBROADCASTSS 4(DI), Y2
+	VBROADCASTSS 16(DI), Y3
+	VBROADCASTSS 8(DI), Y4
+	VBROADCASTSS 20(DI), Y5
+	VMOVDQU      genInv255<>+0(SB), Y6
+	VMOVDQU      genInv255Lo<>+0(SB), Y7
+	SHRQ         $0x03, SI
+	JZ           done
+
+loop:
+	VMOVDQU     genLdPerm<>+0(SB), Y8
+	VPERMD      (BX), Y8, Y8
+	VPSHUFB     genLdR<>+0(SB), Y8, Y9
+	VPSHUFB     genLdG<>+0(SB), Y8, Y10
+	VPSHUFB     genLdB<>+0(SB), Y8, Y8
+	VCVTDQ2PS   Y9, Y9
+	VCVTDQ2PS   Y10, Y10
+	VCVTDQ2PS   Y8, Y8
+	VMULPS      Y7, Y9, Y11
+	VFMADD231PS Y6, Y9, Y11
+	VSUBPS      Y0, Y11, Y11
+	VDIVPS      Y1, Y11, Y11
+	VMOVUPS     Y11, (AX)
+	VMULPS      Y7, Y10, Y9
+	VFMADD231PS Y6, Y10, Y9
+	VSUBPS      Y2, Y9, Y9
+	VDIVPS      Y3, Y9, Y9
+	VMOVUPS     Y9, (CX)
+	VMULPS      Y7, Y8, Y9
+	VFMADD231PS Y6, Y8, Y9
+	VSUBPS      Y4, Y9, Y9
+	VDIVPS      Y5, Y9, Y9
+	VMOVUPS     Y9, (DX)
+	ADDQ        $0x18, BX
+	ADDQ        $0x20, AX
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, DX
+	DECQ        SI
+	JNZ         loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1NormAVX2(d *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convertRow1NormAVX2(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         row+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         ms+24(FP), BX
+	VBROADCASTSS (BX), Y0
+	VBROADCASTSS 12(BX), Y1
+	VMOVDQU      genInv255<>+0(SB), Y2
+	VMOVDQU      genInv255Lo<>+0(SB), Y3
+
+loop2:
+	CMPQ        DX, $0x10
+	JB          one
+	VPMOVZXBD   (CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y5
+	VFMADD231PS Y2, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VDIVPS      Y1, Y5, Y5
+	VMOVUPS     Y5, (AX)
+	VPMOVZXBD   8(CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y5
+	VFMADD231PS Y2, Y4, Y5
+	VSUBPS      Y0, Y5, Y5
+	VDIVPS      Y1, Y5, Y5
+	VMOVUPS     Y5, 32(AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x08
+	JB          tail
+	VPMOVZXBD   (CX), Y4
+	VCVTDQ2PS   Y4, Y4
+	VMULPS      Y3, Y4, Y3
+	VFMADD231PS Y2, Y4, Y3
+	VSUBPS      Y0, Y3, Y3
+	VDIVPS      Y1, Y3, Y3
+	VMOVUPS     Y3, (AX)
+	ADDQ        $0x08, CX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, DX
+
+tail:
+	VZEROUPPER
+	RET
+
 // func cfSaturateAVX512(dst *uint8, src *uint8, n int, a float32, c float32)
 // Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2, SSE
 TEXT ·cfSaturateAVX512(SB), NOSPLIT, $0-32
@@ -1769,5 +2235,824 @@ done:
 	VPADDQ        X1, X0, X0
 	VMOVQ         X0, AX
 	MOVQ          AX, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func cfBlurV2AVX512(dst0 *uint8, dst1 *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·cfBlurV2AVX512(SB), NOSPLIT, $0-56
+	MOVQ      dst0+0(FP), AX
+	MOVQ      dst1+8(FP), CX
+	MOVQ      tmp+16(FP), DX
+	MOVQ      offs+24(FP), BX
+	MOVQ      w+32(FP), SI
+	MOVQ      nw+40(FP), DI
+	MOVQ      n+48(FP), R8
+	VMOVDQU32 genF255<>+0(SB), Z0
+	VMOVDQU32 genAffPerm5<>+0(SB), Z1
+	VPXORD    Z2, Z2, Z2
+
+blk:
+	CMPQ  R8, $0x00000040
+	JGE   go
+	TESTQ R8, R8
+	JZ    done
+	MOVQ  $0x00000040, R9
+	SUBQ  R8, R9
+	SUBQ  R9, AX
+	SUBQ  R9, CX
+	SHLQ  $0x02, R9
+	SUBQ  R9, DX
+	MOVQ  $0x00000040, R8
+
+go:
+	MOVLQSX      (BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS (SI), Z10
+	VMULPS       (R9), Z10, Z3
+	VMULPS       64(R9), Z10, Z4
+	VMULPS       128(R9), Z10, Z5
+	VMULPS       192(R9), Z10, Z6
+	MOVLQSX      4(BX), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS 4(SI), Z11
+	VMOVUPS      (R9), Z12
+	VMOVUPS      64(R9), Z13
+	VMOVUPS      128(R9), Z14
+	VMOVUPS      192(R9), Z15
+	VMULPS       Z12, Z10, Z7
+	VMULPS       Z13, Z10, Z8
+	VMULPS       Z14, Z10, Z9
+	VMULPS       Z15, Z10, Z10
+	VMULPS       Z12, Z11, Z12
+	VADDPS       Z12, Z3, Z3
+	VMULPS       Z13, Z11, Z12
+	VADDPS       Z12, Z4, Z4
+	VMULPS       Z14, Z11, Z12
+	VADDPS       Z12, Z5, Z5
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z6, Z6
+	MOVQ         $0x00000002, R10
+
+tap:
+	MOVLQSX      (BX)(R10*4), R9
+	LEAQ         (DX)(R9*4), R9
+	VBROADCASTSS -4(SI)(R10*4), Z11
+	VMOVUPS      (R9), Z12
+	VMOVUPS      64(R9), Z13
+	VMOVUPS      128(R9), Z14
+	VMOVUPS      192(R9), Z15
+	VMULPS       Z12, Z11, Z16
+	VADDPS       Z16, Z7, Z7
+	VMULPS       Z13, Z11, Z16
+	VADDPS       Z16, Z8, Z8
+	VMULPS       Z14, Z11, Z16
+	VADDPS       Z16, Z9, Z9
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z10, Z10
+	CMPQ         R10, DI
+	JGE          out
+	VBROADCASTSS (SI)(R10*4), Z11
+	VMULPS       Z12, Z11, Z12
+	VADDPS       Z12, Z3, Z3
+	VMULPS       Z13, Z11, Z12
+	VADDPS       Z12, Z4, Z4
+	VMULPS       Z14, Z11, Z12
+	VADDPS       Z12, Z5, Z5
+	VMULPS       Z15, Z11, Z11
+	VADDPS       Z11, Z6, Z6
+	INCQ         R10
+	JMP          tap
+
+out:
+	VRNDSCALEPS $0x00, Z3, Z3
+	VMAXPS      Z2, Z3, Z3
+	VMINPS      Z0, Z3, Z3
+	VCVTTPS2DQ  Z3, Z3
+	VRNDSCALEPS $0x00, Z4, Z4
+	VMAXPS      Z2, Z4, Z4
+	VMINPS      Z0, Z4, Z4
+	VCVTTPS2DQ  Z4, Z4
+	VRNDSCALEPS $0x00, Z5, Z5
+	VMAXPS      Z2, Z5, Z5
+	VMINPS      Z0, Z5, Z5
+	VCVTTPS2DQ  Z5, Z5
+	VRNDSCALEPS $0x00, Z6, Z6
+	VMAXPS      Z2, Z6, Z6
+	VMINPS      Z0, Z6, Z6
+	VCVTTPS2DQ  Z6, Z6
+	VPACKUSDW   Z4, Z3, Z3
+	VPACKUSDW   Z6, Z5, Z5
+	VPACKUSWB   Z5, Z3, Z3
+	VPERMD      Z3, Z1, Z3
+	VMOVDQU32   Z3, (AX)
+	VRNDSCALEPS $0x00, Z7, Z7
+	VMAXPS      Z2, Z7, Z7
+	VMINPS      Z0, Z7, Z7
+	VCVTTPS2DQ  Z7, Z7
+	VRNDSCALEPS $0x00, Z8, Z8
+	VMAXPS      Z2, Z8, Z8
+	VMINPS      Z0, Z8, Z8
+	VCVTTPS2DQ  Z8, Z8
+	VRNDSCALEPS $0x00, Z9, Z9
+	VMAXPS      Z2, Z9, Z9
+	VMINPS      Z0, Z9, Z9
+	VCVTTPS2DQ  Z9, Z9
+	VRNDSCALEPS $0x00, Z10, Z10
+	VMAXPS      Z2, Z10, Z10
+	VMINPS      Z0, Z10, Z10
+	VCVTTPS2DQ  Z10, Z10
+	VPACKUSDW   Z8, Z7, Z7
+	VPACKUSDW   Z10, Z9, Z9
+	VPACKUSWB   Z9, Z7, Z7
+	VPERMD      Z7, Z1, Z7
+	VMOVDQU32   Z7, (CX)
+	ADDQ        $0x00000100, DX
+	ADDQ        $0x00000040, AX
+	ADDQ        $0x00000040, CX
+	SUBQ        $0x00000040, R8
+	JMP         blk
+
+done:
+	VZEROUPPER
+	RET
+
+// func resizeVAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX512BW, AVX512F
+TEXT ·resizeVAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), AX
+	MOVQ      mid+8(FP), CX
+	MOVQ      stride+16(FP), DX
+	SHLQ      $0x01, DX
+	MOVQ      w+24(FP), BX
+	MOVQ      k+32(FP), SI
+	MOVQ      m+40(FP), DI
+	VMOVDQU32 genResizeVQPerm<>+0(SB), Z0
+	VMOVDQU32 genResizeVRound<>+0(SB), Z1
+	XORQ      R8, R8
+
+col2:
+	LEAQ      64(R8), R9
+	CMPQ      R9, DI
+	JGT       col1
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	VMOVDQA32 Z1, Z4
+	VMOVDQA32 Z1, Z5
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Z6
+	VMOVDQU16    (R9), Z7
+	VMOVDQU16    (R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPMADDWD     Z6, Z9, Z9
+	VPMADDWD     Z6, Z7, Z7
+	VPADDD       Z9, Z2, Z2
+	VPADDD       Z7, Z3, Z3
+	VMOVDQU16    64(R9), Z7
+	VMOVDQU16    64(R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPMADDWD     Z6, Z9, Z9
+	VPMADDWD     Z6, Z7, Z7
+	VPADDD       Z9, Z4, Z4
+	VPADDD       Z7, Z5, Z5
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	VPSRAD       $0x15, Z4, Z4
+	VPSRAD       $0x15, Z5, Z5
+	VPACKSSDW    Z5, Z4, Z4
+	VPACKUSWB    Z4, Z4, Z4
+	VPERMQ       Z4, Z0, Z4
+	VMOVDQU      Y4, 32(AX)(R8*1)
+	ADDQ         $0x00000040, R8
+	JMP          col2
+
+col1:
+	LEAQ      32(R8), R9
+	CMPQ      R9, DI
+	JGT       done
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Z4
+	VMOVDQU16    (R9), Z5
+	VMOVDQU16    (R9)(DX*1), Z6
+	VPUNPCKLWD   Z6, Z5, Z7
+	VPUNPCKHWD   Z6, Z5, Z5
+	VPMADDWD     Z4, Z7, Z7
+	VPMADDWD     Z4, Z5, Z5
+	VPADDD       Z7, Z2, Z2
+	VPADDD       Z5, Z3, Z3
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col1
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow3PlainAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·convertRow3PlainAVX512(SB), NOSPLIT, $0-40
+	MOVQ      d0+0(FP), AX
+	MOVQ      d1+8(FP), CX
+	MOVQ      d2+16(FP), DX
+	MOVQ      row+24(FP), BX
+	MOVQ      n+32(FP), SI
+	VMOVDQU32 genInv255<>+0(SB), Z0
+	VMOVDQU32 genInv255Lo<>+0(SB), Z1
+	VMOVDQU32 genLdB<>+0(SB), Z2
+	VMOVDQU32 genLdG<>+0(SB), Z3
+	VMOVDQU32 genLdPerm<>+0(SB), Z4
+	VMOVDQU32 genLdR<>+0(SB), Z5
+	MOVQ      $0x0000ffffffffffff, DI
+	KMOVQ     DI, K1
+
+loop:
+	CMPQ        SI, $0x10
+	JB          tail
+	VMOVDQU8.Z  (BX), K1, Z6
+	VPERMD      Z6, Z4, Z6
+	VPSHUFB     Z5, Z6, Z7
+	VPSHUFB     Z3, Z6, Z8
+	VPSHUFB     Z2, Z6, Z6
+	VCVTDQ2PS   Z7, Z7
+	VCVTDQ2PS   Z8, Z8
+	VCVTDQ2PS   Z6, Z6
+	VMULPS      Z1, Z7, Z9
+	VFMADD231PS Z0, Z7, Z9
+	VMOVUPS     Z9, (AX)
+	VMULPS      Z1, Z8, Z7
+	VFMADD231PS Z0, Z8, Z7
+	VMOVUPS     Z7, (CX)
+	VMULPS      Z1, Z6, Z7
+	VFMADD231PS Z0, Z6, Z7
+	VMOVUPS     Z7, (DX)
+	ADDQ        $0x30, BX
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ       SI, SI
+	JZ          done
+	LEAQ        (SI)(SI*2), DI
+	MOVQ        $-1, R8
+	BZHIQ       DI, R8, R8
+	KMOVQ       R8, K1
+	MOVQ        $-1, DI
+	BZHIQ       SI, DI, DI
+	KMOVQ       DI, K2
+	VMOVDQU8.Z  (BX), K1, Z6
+	VPERMD      Z6, Z4, Z6
+	VPSHUFB     Z5, Z6, Z4
+	VPSHUFB     Z3, Z6, Z3
+	VPSHUFB     Z2, Z6, Z2
+	VCVTDQ2PS   Z4, Z4
+	VCVTDQ2PS   Z3, Z3
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z4, Z5
+	VFMADD231PS Z0, Z4, Z5
+	VMOVUPS     Z5, K2, (AX)
+	VMULPS      Z1, Z3, Z4
+	VFMADD231PS Z0, Z3, Z4
+	VMOVUPS     Z4, K2, (CX)
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K2, (DX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1PlainAVX512(d *float32, row *uint8, n int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·convertRow1PlainAVX512(SB), NOSPLIT, $0-24
+	MOVQ      d+0(FP), AX
+	MOVQ      row+8(FP), CX
+	MOVQ      n+16(FP), DX
+	VMOVDQU32 genInv255<>+0(SB), Z0
+	VMOVDQU32 genInv255Lo<>+0(SB), Z1
+
+loop2:
+	CMPQ        DX, $0x20
+	JB          one
+	VPMOVZXBD   (CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	VPMOVZXBD   16(CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, 64(AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x80, AX
+	SUBQ        $0x20, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x10
+	JB          tail
+	VPMOVZXBD   (CX), Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z3
+	VFMADD231PS Z0, Z2, Z3
+	VMOVUPS     Z3, (AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+
+tail:
+	TESTQ       DX, DX
+	JZ          done
+	MOVQ        $-1, BX
+	BZHIQ       DX, BX, BX
+	KMOVQ       BX, K1
+	VMOVDQU8.Z  (CX), K1, X2
+	VPMOVZXBD   X2, Z2
+	VCVTDQ2PS   Z2, Z2
+	VMULPS      Z1, Z2, Z1
+	VFMADD231PS Z0, Z2, Z1
+	VMOVUPS     Z1, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow3NormAVX512(d0 *float32, d1 *float32, d2 *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX512BW, AVX512F, BMI2
+TEXT ·convertRow3NormAVX512(SB), NOSPLIT, $0-48
+	MOVQ         d0+0(FP), AX
+	MOVQ         d1+8(FP), CX
+	MOVQ         d2+16(FP), DX
+	MOVQ         row+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         ms+40(FP), DI
+	VBROADCASTSS (DI), Z0
+	VBROADCASTSS 12(DI), Z1
+	VBROADCASTSS 4(DI), Z2
+	VBROADCASTSS 16(DI), Z3
+	VBROADCASTSS 8(DI), Z4
+	VBROADCASTSS 20(DI), Z5
+	VMOVDQU32    genInv255<>+0(SB), Z6
+	VMOVDQU32    genInv255Lo<>+0(SB), Z7
+	VMOVDQU32    genLdB<>+0(SB), Z8
+	VMOVDQU32    genLdG<>+0(SB), Z9
+	VMOVDQU32    genLdPerm<>+0(SB), Z10
+	VMOVDQU32    genLdR<>+0(SB), Z11
+	MOVQ         $0x0000ffffffffffff, DI
+	KMOVQ        DI, K1
+
+loop:
+	CMPQ        SI, $0x10
+	JB          tail
+	VMOVDQU8.Z  (BX), K1, Z12
+	VPERMD      Z12, Z10, Z12
+	VPSHUFB     Z11, Z12, Z13
+	VPSHUFB     Z9, Z12, Z14
+	VPSHUFB     Z8, Z12, Z12
+	VCVTDQ2PS   Z13, Z13
+	VCVTDQ2PS   Z14, Z14
+	VCVTDQ2PS   Z12, Z12
+	VMULPS      Z7, Z13, Z15
+	VFMADD231PS Z6, Z13, Z15
+	VSUBPS      Z0, Z15, Z15
+	VDIVPS      Z1, Z15, Z15
+	VMOVUPS     Z15, (AX)
+	VMULPS      Z7, Z14, Z13
+	VFMADD231PS Z6, Z14, Z13
+	VSUBPS      Z2, Z13, Z13
+	VDIVPS      Z3, Z13, Z13
+	VMOVUPS     Z13, (CX)
+	VMULPS      Z7, Z12, Z13
+	VFMADD231PS Z6, Z12, Z13
+	VSUBPS      Z4, Z13, Z13
+	VDIVPS      Z5, Z13, Z13
+	VMOVUPS     Z13, (DX)
+	ADDQ        $0x30, BX
+	ADDQ        $0x40, AX
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, SI
+	JMP         loop
+
+tail:
+	TESTQ       SI, SI
+	JZ          done
+	LEAQ        (SI)(SI*2), DI
+	MOVQ        $-1, R8
+	BZHIQ       DI, R8, R8
+	KMOVQ       R8, K1
+	MOVQ        $-1, DI
+	BZHIQ       SI, DI, DI
+	KMOVQ       DI, K2
+	VMOVDQU8.Z  (BX), K1, Z12
+	VPERMD      Z12, Z10, Z12
+	VPSHUFB     Z11, Z12, Z10
+	VPSHUFB     Z9, Z12, Z9
+	VPSHUFB     Z8, Z12, Z8
+	VCVTDQ2PS   Z10, Z10
+	VCVTDQ2PS   Z9, Z9
+	VCVTDQ2PS   Z8, Z8
+	VMULPS      Z7, Z10, Z11
+	VFMADD231PS Z6, Z10, Z11
+	VSUBPS      Z0, Z11, Z11
+	VDIVPS      Z1, Z11, Z11
+	VMOVUPS     Z11, K2, (AX)
+	VMULPS      Z7, Z9, Z0
+	VFMADD231PS Z6, Z9, Z0
+	VSUBPS      Z2, Z0, Z0
+	VDIVPS      Z3, Z0, Z0
+	VMOVUPS     Z0, K2, (CX)
+	VMULPS      Z7, Z8, Z0
+	VFMADD231PS Z6, Z8, Z0
+	VSUBPS      Z4, Z0, Z0
+	VDIVPS      Z5, Z0, Z0
+	VMOVUPS     Z0, K2, (DX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func convertRow1NormAVX512(d *float32, row *uint8, n int, ms *[6]float32)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VL, BMI2
+TEXT ·convertRow1NormAVX512(SB), NOSPLIT, $0-32
+	MOVQ         d+0(FP), AX
+	MOVQ         row+8(FP), CX
+	MOVQ         n+16(FP), DX
+	MOVQ         ms+24(FP), BX
+	VBROADCASTSS (BX), Z0
+	VBROADCASTSS 12(BX), Z1
+	VMOVDQU32    genInv255<>+0(SB), Z2
+	VMOVDQU32    genInv255Lo<>+0(SB), Z3
+
+loop2:
+	CMPQ        DX, $0x20
+	JB          one
+	VPMOVZXBD   (CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	VPMOVZXBD   16(CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, 64(AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x80, AX
+	SUBQ        $0x20, DX
+	JMP         loop2
+
+one:
+	CMPQ        DX, $0x10
+	JB          tail
+	VPMOVZXBD   (CX), Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z5
+	VFMADD231PS Z2, Z4, Z5
+	VSUBPS      Z0, Z5, Z5
+	VDIVPS      Z1, Z5, Z5
+	VMOVUPS     Z5, (AX)
+	ADDQ        $0x10, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+
+tail:
+	TESTQ       DX, DX
+	JZ          done
+	MOVQ        $-1, BX
+	BZHIQ       DX, BX, BX
+	KMOVQ       BX, K1
+	VMOVDQU8.Z  (CX), K1, X4
+	VPMOVZXBD   X4, Z4
+	VCVTDQ2PS   Z4, Z4
+	VMULPS      Z3, Z4, Z3
+	VFMADD231PS Z2, Z4, Z3
+	VSUBPS      Z0, Z3, Z3
+	VDIVPS      Z1, Z3, Z3
+	VMOVUPS     Z3, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func cfLUT8AVX512(dst *uint8, src *uint8, n int, lut *[256]uint8)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, BMI2
+TEXT ·cfLUT8AVX512(SB), NOSPLIT, $0-32
+	MOVQ     dst+0(FP), AX
+	MOVQ     src+8(FP), CX
+	MOVQ     n+16(FP), DX
+	MOVQ     lut+24(FP), BX
+	VMOVDQU8 (BX), Z0
+	VMOVDQU8 64(BX), Z1
+	VMOVDQU8 128(BX), Z2
+	VMOVDQU8 192(BX), Z3
+
+loop:
+	CMPQ      DX, $0x40
+	JB        tail
+	VMOVDQU8  (CX), Z4
+	VPMOVB2M  Z4, K1
+	VMOVDQA64 Z4, Z5
+	VPERMI2B  Z1, Z0, Z4
+	VPERMI2B  Z3, Z2, Z5
+	VPBLENDMB Z5, Z4, K1, Z4
+	VMOVDQU8  Z4, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, AX
+	SUBQ      $0x40, DX
+	JMP       loop
+
+tail:
+	TESTQ      DX, DX
+	JZ         done
+	MOVQ       $-1, BX
+	BZHIQ      DX, BX, BX
+	KMOVQ      BX, K1
+	VMOVDQU8.Z (CX), K1, Z4
+	VPMOVB2M   Z4, K2
+	VMOVDQA64  Z4, Z5
+	VPERMI2B   Z1, Z0, Z4
+	VPERMI2B   Z3, Z2, Z5
+	VPBLENDMB  Z5, Z4, K2, Z4
+	VMOVDQU8   Z4, K1, (AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func resizeVVNNIAVX512(dst *uint8, mid *int16, stride int, w *int16, k int, m int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VNNI
+TEXT ·resizeVVNNIAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), AX
+	MOVQ      mid+8(FP), CX
+	MOVQ      stride+16(FP), DX
+	SHLQ      $0x01, DX
+	MOVQ      w+24(FP), BX
+	MOVQ      k+32(FP), SI
+	MOVQ      m+40(FP), DI
+	VMOVDQU32 genResizeVQPerm<>+0(SB), Z0
+	VMOVDQU32 genResizeVRound<>+0(SB), Z1
+	XORQ      R8, R8
+
+col2:
+	LEAQ      64(R8), R9
+	CMPQ      R9, DI
+	JGT       col1
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	VMOVDQA32 Z1, Z4
+	VMOVDQA32 Z1, Z5
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col2tap:
+	VPBROADCASTD (R10), Z6
+	VMOVDQU16    (R9), Z7
+	VMOVDQU16    (R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPDPWSSD     Z6, Z9, Z2
+	VPDPWSSD     Z6, Z7, Z3
+	VMOVDQU16    64(R9), Z7
+	VMOVDQU16    64(R9)(DX*1), Z8
+	VPUNPCKLWD   Z8, Z7, Z9
+	VPUNPCKHWD   Z8, Z7, Z7
+	VPDPWSSD     Z6, Z9, Z4
+	VPDPWSSD     Z6, Z7, Z5
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col2tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	VPSRAD       $0x15, Z4, Z4
+	VPSRAD       $0x15, Z5, Z5
+	VPACKSSDW    Z5, Z4, Z4
+	VPACKUSWB    Z4, Z4, Z4
+	VPERMQ       Z4, Z0, Z4
+	VMOVDQU      Y4, 32(AX)(R8*1)
+	ADDQ         $0x00000040, R8
+	JMP          col2
+
+col1:
+	LEAQ      32(R8), R9
+	CMPQ      R9, DI
+	JGT       done
+	VMOVDQA32 Z1, Z2
+	VMOVDQA32 Z1, Z3
+	LEAQ      (CX)(R8*2), R9
+	MOVQ      BX, R10
+	MOVQ      SI, R11
+
+col1tap:
+	VPBROADCASTD (R10), Z4
+	VMOVDQU16    (R9), Z5
+	VMOVDQU16    (R9)(DX*1), Z6
+	VPUNPCKLWD   Z6, Z5, Z7
+	VPUNPCKHWD   Z6, Z5, Z5
+	VPDPWSSD     Z4, Z7, Z2
+	VPDPWSSD     Z4, Z5, Z3
+	LEAQ         (R9)(DX*2), R9
+	ADDQ         $0x04, R10
+	SUBQ         $0x02, R11
+	JNZ          col1tap
+	VPSRAD       $0x15, Z2, Z2
+	VPSRAD       $0x15, Z3, Z3
+	VPACKSSDW    Z3, Z2, Z2
+	VPACKUSWB    Z2, Z2, Z2
+	VPERMQ       Z2, Z0, Z2
+	VMOVDQU      Y2, (AX)(R8*1)
+	ADDQ         $0x00000020, R8
+	JMP          col1
+
+done:
+	VZEROUPPER
+	RET
+
+// func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512VL, AVX512VNNI, BMI2, CMOV
+TEXT ·resizeH3P4x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVQ         start+40(FP), DI
+	MOVQ         q4+48(FP), R8
+	MOVQ         groups+56(FP), R9
+	MOVQ         $0x0555055505550555, R10
+	KMOVQ        R10, K1
+	MOVL         $0x00000040, R10
+	VPBROADCASTD R10, Z0
+	MOVQ         $0x00000040, R12
+	VMOVDQU64    genResizeQ4Cat<>+0(SB), Z1
+	MOVQ         $0x00ffffff, R10
+	KMOVQ        R10, K2
+
+grp:
+	TESTQ         R9, R9
+	JZ            done
+	MOVLQSX       (DI), R10
+	MOVLQSX       12(DI), R11
+	CMPQ          R10, R11
+	CMOVQGT       R11, R10
+	LEAQ          (R10)(R10*2), R10
+	MOVQ          SI, R11
+	SUBQ          R10, R11
+	CMPQ          R11, R12
+	CMOVQGT       R12, R11
+	MOVQ          $-1, R13
+	BZHIQ         R11, R13, R13
+	KMOVQ         R13, K3
+	VMOVDQU64     (R8), Z2
+	VMOVDQU8.Z    (DX)(R10*1), K3, Z3
+	VMOVDQA64     Z0, Z4
+	VPERMB.Z      Z3, Z2, K1, Z3
+	VPDPWSSD      64(R8), Z3, Z4
+	VPSRAD        $0x07, Z4, Z4
+	VMOVDQU8.Z    (BX)(R10*1), K3, Z3
+	VMOVDQA64     Z0, Z5
+	VPERMB.Z      Z3, Z2, K1, Z2
+	VPDPWSSD      64(R8), Z2, Z5
+	VPSRAD        $0x07, Z5, Z5
+	VPACKSSDW     Z5, Z4, Z4
+	VPERMB        Z4, Z1, Z4
+	VMOVDQU8      Y4, K2, (AX)
+	VEXTRACTI64X4 $0x01, Z4, Y2
+	VMOVDQU8      Y2, K2, (CX)
+	ADDQ          $0x18, AX
+	ADDQ          $0x18, CX
+	ADDQ          $0x10, DI
+	ADDQ          $0x00000080, R8
+	DECQ          R9
+	JMP           grp
+
+done:
+	VZEROUPPER
+	RET
+
+DATA genResizeQ4Cat<>+0(SB)/4, $0x03020100
+DATA genResizeQ4Cat<>+4(SB)/4, $0x11100504
+DATA genResizeQ4Cat<>+8(SB)/4, $0x15141312
+DATA genResizeQ4Cat<>+12(SB)/4, $0x23222120
+DATA genResizeQ4Cat<>+16(SB)/4, $0x31302524
+DATA genResizeQ4Cat<>+20(SB)/4, $0x35343332
+DATA genResizeQ4Cat<>+24(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+28(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+32(SB)/4, $0x0b0a0908
+DATA genResizeQ4Cat<>+36(SB)/4, $0x19180d0c
+DATA genResizeQ4Cat<>+40(SB)/4, $0x1d1c1b1a
+DATA genResizeQ4Cat<>+44(SB)/4, $0x2b2a2928
+DATA genResizeQ4Cat<>+48(SB)/4, $0x39382d2c
+DATA genResizeQ4Cat<>+52(SB)/4, $0x3d3c3b3a
+DATA genResizeQ4Cat<>+56(SB)/4, $0x00000000
+DATA genResizeQ4Cat<>+60(SB)/4, $0x00000000
+GLOBL genResizeQ4Cat<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3Q4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+// Requires: AVX, AVX512BW, AVX512F, AVX512VBMI, AVX512VL, AVX512VNNI, BMI2, CMOV
+TEXT ·resizeH3Q4x2AVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         nb+32(FP), SI
+	MOVQ         start+40(FP), DI
+	MOVQ         q4+48(FP), R8
+	MOVQ         groups+56(FP), R9
+	MOVQ         $0x0555055505550555, R10
+	KMOVQ        R10, K1
+	MOVL         $0x00000040, R10
+	VPBROADCASTD R10, Z0
+	MOVQ         $0x00000040, R12
+	VMOVDQU64    genResizeQ4Cat<>+0(SB), Z1
+	MOVQ         $0x00ffffff, R10
+	KMOVQ        R10, K2
+
+grp:
+	TESTQ         R9, R9
+	JZ            done
+	MOVLQSX       (DI), R10
+	MOVLQSX       12(DI), R11
+	CMPQ          R10, R11
+	CMOVQGT       R11, R10
+	LEAQ          (R10)(R10*2), R10
+	MOVQ          SI, R11
+	SUBQ          R10, R11
+	CMPQ          R11, R12
+	CMOVQGT       R12, R11
+	MOVQ          $-1, R13
+	BZHIQ         R11, R13, R13
+	KMOVQ         R13, K3
+	VMOVDQU64     (R8), Z2
+	VMOVDQU64     64(R8), Z3
+	VMOVDQU8.Z    (DX)(R10*1), K3, Z4
+	VMOVDQA64     Z0, Z5
+	VPERMB.Z      Z4, Z2, K1, Z6
+	VPDPWSSD      128(R8), Z6, Z5
+	VPERMB.Z      Z4, Z3, K1, Z4
+	VPDPWSSD      192(R8), Z4, Z5
+	VPSRAD        $0x07, Z5, Z5
+	VMOVDQU8.Z    (BX)(R10*1), K3, Z4
+	VMOVDQA64     Z0, Z6
+	VPERMB.Z      Z4, Z2, K1, Z2
+	VPDPWSSD      128(R8), Z2, Z6
+	VPERMB.Z      Z4, Z3, K1, Z2
+	VPDPWSSD      192(R8), Z2, Z6
+	VPSRAD        $0x07, Z6, Z6
+	VPACKSSDW     Z6, Z5, Z5
+	VPERMB        Z5, Z1, Z5
+	VMOVDQU8      Y5, K2, (AX)
+	VEXTRACTI64X4 $0x01, Z5, Y2
+	VMOVDQU8      Y2, K2, (CX)
+	ADDQ          $0x18, AX
+	ADDQ          $0x18, CX
+	ADDQ          $0x10, DI
+	ADDQ          $0x00000100, R8
+	DECQ          R9
+	JMP           grp
+
+done:
 	VZEROUPPER
 	RET

@@ -44,6 +44,78 @@ type resizePlan struct {
 	// w8 holds the weights again, eight per output (zero-padded), for the
 	// gray horizontal AVX2 kernel when k <= 8.
 	w8 []int16
+	// q4 holds, when k is 2 or 4, the tables of the AVX-512 VBMI+VNNI RGB
+	// kernels (resizeH3P4x2AVX512, resizeH3Q4x2AVX512): per group of four
+	// outputs A-D, 64*k bytes (16*k int32): k/2 VPERMB index vectors that
+	// pick from the 64 bytes at the window of A or D (whichever starts
+	// first) the words the AVX2 kernels' VPSHUFB makes of output X's
+	// pixels 0-1 (then 2-3) into 128-bit lane X; then the matching weight
+	// pairs (w0|w1<<16 four times per lane, then w2|w3<<16). Nil when a
+	// group's windows do not all lie in those 64 bytes or the plan has
+	// fewer than four outputs.
+	q4 []int32
+}
+
+// resizeH3QShuf is the AVX2 kernel's VPSHUFB mask (resizeH3QShuf in
+// resize_amd64.s): lane 0 takes pixels 0 and 1 of a window, lane 1 pixels 2
+// and 3, as the words p0.r p1.r p0.g p1.g p0.b p1.b 0 0 (0x80: zero).
+var resizeH3QShuf = [2][16]uint8{
+	{0, 0x80, 3, 0x80, 1, 0x80, 4, 0x80, 2, 0x80, 5, 0x80, 0x80, 0x80, 0x80, 0x80},
+	{6, 0x80, 9, 0x80, 7, 0x80, 10, 0x80, 8, 0x80, 11, 0x80, 0x80, 0x80, 0x80, 0x80},
+}
+
+// resizePair packs two int16 weights into the int32 VPMADDWD/VPDPWSSD
+// multiplies a word pair by.
+func resizePair(a, b int16) int32 { return int32(uint32(uint16(a)) | uint32(uint16(b))<<16) }
+
+// buildQ4 fills p.q4 (32 int32 per group of four outputs) or leaves it nil.
+func (p *resizePlan) buildQ4(q4 []int32) {
+	groups := p.out / 4
+	if groups == 0 {
+		return
+	}
+	// The kernel loads the 64 bytes at the window of A or of D, whichever
+	// starts first (D in a mirrored plan); every window must lie in them.
+	base := func(g int) int32 { return min(p.start[4*g], p.start[4*g+3]) }
+	for g := 0; g < groups; g++ {
+		for o := 0; o < 4; o++ {
+			if d := int(p.start[4*g+o] - base(g)); d < 0 || 3*d+3*p.k > 64 {
+				p.q4 = nil
+				return
+			}
+		}
+	}
+	k, n := p.k, 16*p.k // taps, int32 per group
+	var b [128]uint8
+	for g := 0; g < groups; g++ {
+		base := base(g)
+		for o := 0; o < 4; o++ {
+			d := 3 * uint8(p.start[4*g+o]-base)
+			for half := 0; half < k/2; half++ { // pixels 0-1, 2-3
+				for j, m := range resizeH3QShuf[half] {
+					v := uint8(0) // zeroed by the kernel's mask
+					if m != 0x80 {
+						v = d + m
+					}
+					b[64*half+16*o+j] = v
+				}
+			}
+		}
+		t := q4[n*g : n*g+n]
+		for i := range 8 * k {
+			t[i] = int32(uint32(b[4*i]) | uint32(b[4*i+1])<<8 | uint32(b[4*i+2])<<16 | uint32(b[4*i+3])<<24)
+		}
+		for o := 0; o < 4; o++ {
+			ws := p.w[(4*g+o)*k : (4*g+o)*k+k]
+			for half := 0; half < k/2; half++ {
+				pr := resizePair(ws[2*half], ws[2*half+1])
+				for j := range 4 {
+					t[8*k+16*half+4*o+j] = pr
+				}
+			}
+		}
+	}
+	p.q4 = q4[: n*groups : n*groups]
 }
 
 // buildResizePlan builds the plan in→out. A plan for the horizontal pass
@@ -102,7 +174,11 @@ func buildResizePlanIn(c *resizePlans, in, out int, quad bool) *resizePlan {
 	if quad && fast && k%4 == 0 {
 		nq = out * k * 2
 	}
-	i32 := c.ints32(out + nq)
+	n4 := 0
+	if quad && fast && (k == 2 || k == 4) && resizeWantQ4() {
+		n4 = out / 4 * 16 * k
+	}
+	i32 := c.ints32(out + nq + n4)
 	i16 := c.ints16(out*k + n8)
 	p := c.newPlan()
 	*p = resizePlan{in: in, out: out, k: k, start: i32[:out:out], w: i16[: out*k : out*k], fast: fast}
@@ -144,14 +220,16 @@ func buildResizePlanIn(c *resizePlans, in, out int, quad bool) *resizePlan {
 	}
 	if nq > 0 {
 		p.wq = i32[out:out]
-		pair := func(a, b int16) int32 { return int32(uint32(uint16(a)) | uint32(uint16(b))<<16) }
 		for i := 0; i < out; i++ {
 			ws := p.w[i*k : i*k+k]
 			for j := 0; j < k; j += 4 {
-				lo, hi := pair(ws[j], ws[j+1]), pair(ws[j+2], ws[j+3])
+				lo, hi := resizePair(ws[j], ws[j+1]), resizePair(ws[j+2], ws[j+3])
 				p.wq = append(p.wq, lo, lo, lo, lo, hi, hi, hi, hi)
 			}
 		}
+	}
+	if n4 > 0 {
+		p.buildQ4(i32[out+nq:])
 	}
 	return p
 }
@@ -289,6 +367,9 @@ func (p *resizePlan) mirror() {
 				a[t], b[t] = b[t], a[t]
 			}
 		}
+	}
+	if p.q4 != nil {
+		p.buildQ4(p.q4[:cap(p.q4)])
 	}
 }
 

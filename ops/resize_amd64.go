@@ -2,6 +2,8 @@
 
 package ops
 
+import "github.com/pairflow/pairflow/internal/cpu"
+
 const haveResizeAsm = true
 
 // resizeH3AVX2 is the horizontal pass over one row of RGB pixels; it is
@@ -23,20 +25,6 @@ const haveResizeAsm = true
 //go:noescape
 func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out, k int)
 
-// resizeVAVX2 is the vertical pass for the first m samples (m a multiple
-// of 16) of one output row; it is resizeVRef over [0, m) with k even:
-//
-//	for i := 0; i < m; i++ {
-//		acc := int32(1 << 20)
-//		for j := 0; j < k; j++ {
-//			acc += int32(w[j]) * int32(mid[j*stride+i])
-//		}
-//		dst[i] = uint8(clamp(acc>>21, 0, 255))
-//	}
-//
-//go:noescape
-func resizeVAVX2(dst *uint8, mid *int16, stride int, w *int16, k, m int)
-
 // resizeH3QAVX2 is resizeH3AVX2 for k a multiple of 4, taking four taps
 // per step with the pre-paired weights wq (see resizePlan.wq). It reads up
 // to 4 bytes past the last pixel of the row.
@@ -54,6 +42,11 @@ func resizeH3Q2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, wq *int3
 //go:noescape
 func resizeH3P2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w *int16, out, k int)
 
+// resizeWantQ4 reports whether plans should carry q4 (the tier's RGB
+// kernels use it). A plan built without it still works on any tier: the
+// AVX2 kernels take it.
+func resizeWantQ4() bool { return tier >= cpu.AVX512 && haveVBMI && haveVNNI }
+
 // resizeH3x2 runs the horizontal pass on two rows with the same (fast)
 // plan, four taps per step when the plan has them, else two.
 func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
@@ -61,6 +54,32 @@ func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
 		return false
 	}
 	_, _ = dst0[p.out*3], dst1[p.out*3]
+	if tier >= cpu.AVX512 && haveVBMI && haveVNNI && p.q4 != nil {
+		// Four outputs per step; the last out%4 go to the AVX2 kernel.
+		groups := p.out / 4
+		_ = p.q4[groups*16*p.k-1]
+		// The kernels mask their loads to the first nb bytes; every
+		// window (start+k <= in) lies in the rows' first 3*in.
+		_, _ = src0[3*p.in-1], src1[3*p.in-1]
+		nb := min(len(src0), len(src1))
+		t := groups * 4
+		if p.k == 4 {
+			resizeH3Q4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
+			if t < p.out {
+				last := int(p.start[p.out-1])*3 + 15
+				_, _ = src0[last], src1[last]
+				resizeH3Q2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.wq[t*8], p.out-t, 4)
+			}
+			return true
+		}
+		resizeH3P4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
+		if t < p.out {
+			last := int(p.start[p.out-1])*3 + 7
+			_, _ = src0[last], src1[last]
+			resizeH3P2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.w[t*2], p.out-t, 2)
+		}
+		return true
+	}
 	if p.wq != nil {
 		last := int(p.start[p.out-1])*3 + (p.k-4)*3 + 15
 		_, _ = src0[last], src1[last]
@@ -90,7 +109,28 @@ func resizeH3(dst []int16, src []uint8, p *resizePlan) {
 	resizeH3AVX2(&dst[0], &src[0], &p.start[0], &p.w[0], p.out, p.k)
 }
 
+// resizeV is resizeVRef (k even) on the first n samples of one output row
+// with the tier's kernel (generated, see _generate/resize.go); it returns
+// n, or 0 when the row is too short for the kernel.
 func resizeV(out []uint8, mid []int16, stride, n int, w []int16) int {
+	if tier < cpu.AVX2 {
+		return 0
+	}
+	if tier >= cpu.AVX512 && n >= 32 {
+		_ = out[n-1]
+		_ = mid[(len(w)-1)*stride+n-1]
+		m := n &^ 31
+		f := resizeVAVX512
+		if haveVNNI {
+			f = resizeVVNNIAVX512
+		}
+		f(&out[0], &mid[0], stride, &w[0], len(w), m)
+		if m < n {
+			// The tail: redo the last 32 samples, overlapping.
+			f(&out[n-32], &mid[n-32], stride, &w[0], len(w), 32)
+		}
+		return n
+	}
 	m := n &^ 15
 	if m == 0 {
 		return 0

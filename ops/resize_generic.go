@@ -14,3 +14,5 @@ func resizeH1x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) {
 	resizeHRef(dst0, src0, 1, p)
 	resizeHRef(dst1, src1, 1, p)
 }
+
+func resizeWantQ4() bool { return false }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pairflow/pairflow/internal/cpu"
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
 )
 
 // geoSizes is the size sweep: 1×1, odd, 32×32, 224×224, very wide, very tall.
@@ -461,4 +462,62 @@ func TestResizePlanSlabs(t *testing.T) {
 			t.Fatalf("plan %d (%+v) differs from a fresh one", i, k)
 		}
 	}
+}
+
+// TestResizeVKernel runs the vertical pass through resizeV (and the
+// reference for what it leaves) on every tier: row lengths 0..200 (the
+// 16- and 32-sample groups, the two-group columns and the overlapping last
+// group), 2 to 12 taps (even, as plans give the kernels), weights in
+// [0, 1<<14] and samples over the whole range the horizontal pass gives
+// (0..255<<7) plus negatives, so the clamps at 0 and 255 are both reached;
+// the output must be the reference's and the bytes after it untouched.
+// On amd64 it runs with AVX-512 VNNI on and off (resizeHooks).
+func TestResizeVKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	for _, vnni := range resizeFeatureRuns() {
+		t.Run(vnni.name, func(t *testing.T) {
+			defer vnni.set()()
+			testResizeVKernel(t, rng)
+		})
+	}
+}
+
+func testResizeVKernel(t *testing.T, rng *rand.Rand) {
+	const guard = 40
+	cputest.ForEachTier(t, &tier, topTier, func(t *testing.T) {
+		for n := 0; n <= 200; n++ {
+			for _, k := range []int{2, 4, 6, 12} {
+				stride := n + rng.IntN(3)
+				mid := make([]int16, (k-1)*stride+n+rng.IntN(2))
+				for i := range mid {
+					mid[i] = int16(rng.IntN(255<<7+2000) - 1000)
+				}
+				w := make([]int16, k)
+				for j := range w {
+					w[j] = int16(rng.IntN(1<<14 + 1))
+				}
+				want := make([]uint8, n)
+				acc := make([]int32, n)
+				resizeVRef(want, mid, stride, n, w, 0, acc)
+				buf := make([]uint8, n+guard)
+				for i := range buf {
+					buf[i] = 0x5A
+				}
+				got := buf[:n]
+				done := 0
+				if haveResizeAsm && n >= 16 {
+					done = resizeV(got, mid, stride, n, w)
+				}
+				resizeVRef(got, mid, stride, n, w, done, acc)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("n %d k %d: differs from the reference", n, k)
+				}
+				for i := n; i < len(buf); i++ {
+					if buf[i] != 0x5A {
+						t.Fatalf("n %d k %d: byte %d after the row written", n, k, i-n)
+					}
+				}
+			}
+		}
+	})
 }

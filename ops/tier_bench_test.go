@@ -95,6 +95,9 @@ func BenchmarkTierAB(b *testing.B) {
 			ResizedCrop(s, src400, Box{50, 40, 300, 280}, 224, 224, 0)
 		})},
 		{"kernel=to_float32", onView(func(s *Scratch, m *Image) { ToFloat32CHW(dst, m, nil, nil) })},
+		{"kernel=to_float32_norm", onView(func(s *Scratch, m *Image) {
+			ToFloat32CHW(dst, m, []float32{0.485, 0.456, 0.406}, []float32{0.229, 0.224, 0.225})
+		})},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

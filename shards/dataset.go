@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/store"
 )
 
@@ -154,7 +155,7 @@ func newDataset(dir string, m *Manifest) *Dataset {
 }
 
 func readManifest(dir string) ([]byte, error) {
-	f, err := openRegular(filepath.Join(dir, ManifestName))
+	f, _, err := inputfile.Open(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
@@ -172,7 +173,7 @@ func readManifest(dir string) ([]byte, error) {
 const NoMmapEnv = "PAIRFLOW_SHARDS_NO_MMAP"
 
 func openListed(path string, si ShardInfo, mmap bool, set *mapSet) (*opened, error) {
-	f, err := openRegular(path)
+	f, size, err := inputfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("shards: %w: %w", err, ErrManifest)
 	}
@@ -182,11 +183,7 @@ func openListed(path string, si ShardInfo, mmap bool, set *mapSet) (*opened, err
 		f.Close()
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		return fail(fmt.Errorf("shards: %w", err))
-	}
-	if size := st.Size(); size < si.Bytes {
+	if size < si.Bytes {
 		return fail(newErr(si.File, -1, size, ErrTruncated, "file is %d bytes, %s says %d", size, ManifestName, si.Bytes))
 	} else if size > si.Bytes {
 		return fail(newErr(si.File, -1, si.Bytes, ErrManifest, "file is %d bytes, %s says %d", size, ManifestName, si.Bytes))

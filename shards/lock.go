@@ -2,6 +2,7 @@ package shards
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -9,67 +10,48 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pairflow/pairflow/internal/filelock"
+	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
 // LockName is the lock file a Writer holds in its directory while it
 // writes. It begins with a dot, so readers ignore it; a Writer removes it
-// when it finishes. On unix the lock is an flock(2) lock, released by the
-// kernel if the process dies, so a stale file never blocks a later run;
-// elsewhere the file's existence is the lock.
+// when it finishes. The lock is internal/filelock's (flock(2) on unix,
+// LockFileEx on Windows), released by the kernel if the process dies, so a
+// stale file never blocks a later run.
 const LockName = ".pairflow-writer.lock"
 
-type dirLock struct {
-	path string
-	f    *os.File
-}
+type dirLock struct{ l *filelock.Lock }
 
 // lockDir takes dir's writer lock or fails with ErrLocked naming the holder.
 func lockDir(dir string) (*dirLock, error) {
 	p := filepath.Join(dir, LockName)
-	for range 10 { // retried only when the file was replaced under us
-		f, ok, err := tryLock(p)
-		if err != nil {
-			return nil, fmt.Errorf("shards: lock %s: %w", p, err)
-		}
-		if !ok {
-			holder := ""
-			if b, err := os.ReadFile(p); err == nil && len(b) < 64 {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-					holder = fmt.Sprintf(" (process %d)", pid)
-				}
+	l, err := filelock.TryLock(p)
+	if errors.Is(err, filelock.ErrLocked) {
+		holder := ""
+		if b, err := os.ReadFile(p); err == nil && len(b) < 64 {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				holder = fmt.Sprintf(" (process %d)", pid)
 			}
-			return nil, fmt.Errorf("shards: %s: another writer%s is writing into this directory (lock %s held): %w", dir, holder, LockName, ErrLocked)
 		}
-		// The holder before us may have removed the file between our open
-		// and our lock: then we locked a file no one else will see.
-		if same(f, p) {
-			f.Truncate(0)
-			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-			return &dirLock{path: p, f: f}, nil
-		}
-		f.Close()
+		return nil, fmt.Errorf("shards: %s: another writer%s is writing into this directory (lock %s held): %w", dir, holder, LockName, ErrLocked)
 	}
-	return nil, fmt.Errorf("shards: %s: lock %s keeps changing: %w", dir, LockName, ErrLocked)
-}
-
-func same(f *os.File, p string) bool {
-	a, err := f.Stat()
 	if err != nil {
-		return false
+		return nil, fmt.Errorf("shards: lock %s: %w", p, err)
 	}
-	b, err := os.Stat(p)
-	return err == nil && os.SameFile(a, b)
+	f := l.File()
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &dirLock{l: l}, nil
 }
 
-// unlock removes the lock file, then releases the lock. Safe on nil and
+// unlock removes the lock file and releases the lock. Safe on nil and
 // twice.
 func (l *dirLock) unlock() {
-	if l == nil || l.f == nil {
-		return
+	if l != nil {
+		l.l.Remove()
 	}
-	os.Remove(l.path)
-	l.f.Close()
-	l.f = nil
 }
 
 // manifestSplit returns the split named by the manifest at p, or "" and why
@@ -78,7 +60,7 @@ func manifestSplit(p string, st fs.FileInfo) (string, string) {
 	if !st.Mode().IsRegular() {
 		return "", fmt.Sprintf("%s is not a regular file", ManifestName)
 	}
-	f, err := os.Open(p)
+	f, _, err := inputfile.Open(p) // does not block if a FIFO was put there since st
 	if err != nil {
 		return "", err.Error()
 	}

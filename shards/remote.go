@@ -41,7 +41,8 @@ type OpenOptions struct {
 	// "pairflow".
 	CacheDir string
 	// CacheBytes caps the cache (least recently used shards are evicted).
-	// 0: $PAIRFLOW_CACHE_BYTES if set, else store.DefaultCacheBytes; negative: no limit.
+	// 0: $PAIRFLOW_CACHE_BYTES if set (a size such as 50GiB, see
+	// store.CacheBytesEnv), else store.DefaultCacheBytes; negative: no limit.
 	CacheBytes int64
 	// Access chooses whole-shard fetches (default) or range reads.
 	Access Access
@@ -108,10 +109,8 @@ func openRemote(src string, o OpenOptions) (*Dataset, error) {
 	}
 	limit := o.CacheBytes
 	if limit == 0 {
-		if v := os.Getenv("PAIRFLOW_CACHE_BYTES"); v != "" {
-			if _, err := fmt.Sscan(v, &limit); err != nil || limit == 0 {
-				return nil, fmt.Errorf("shards: PAIRFLOW_CACHE_BYTES=%q is not a non-zero integer: %w", v, ErrInvalid)
-			}
+		if limit, err = store.CacheBytesFromEnv(); err != nil {
+			return nil, fmt.Errorf("shards: %w: %w", err, ErrInvalid)
 		}
 	}
 	cache, err := store.OpenCache(dir, limit)

@@ -281,6 +281,32 @@ func TestRemoteBadInputs(t *testing.T) {
 	}
 }
 
+// $PAIRFLOW_CACHE_BYTES takes the size syntax --cache-bytes takes. (It
+// was read with fmt.Sscan, which took "4GiB" for 4 bytes: the cache then
+// kept one shard at a time.)
+func TestRemoteCacheBytesEnv(t *testing.T) {
+	srv, dir := remoteSplit(t, 10, 5)
+	local, _ := Open(dir)
+	defer local.Close()
+	o := OpenOptions{Store: storeOpts(srv.URL), CacheDir: t.TempDir(), PrefetchShards: -1}
+	t.Setenv(store.CacheBytesEnv, "4GiB")
+	d := openT(t, "s3://data/sets/train", o)
+	if digest(t, d) != digest(t, local) {
+		t.Fatal("records differ")
+	}
+	d.Close()
+	ents, _ := os.ReadDir(filepath.Join(o.CacheDir, "sha256"))
+	if len(ents) != len(local.Manifest().Shards) {
+		t.Fatalf("%s=4GiB: the cache keeps %d of %d shards", store.CacheBytesEnv, len(ents), len(local.Manifest().Shards))
+	}
+	for _, v := range []string{"lots", "0"} {
+		t.Setenv(store.CacheBytesEnv, v)
+		if _, err := Open("s3://data/sets/train", o); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), store.CacheBytesEnv) {
+			t.Errorf("%s=%q: %v", store.CacheBytesEnv, v, err)
+		}
+	}
+}
+
 // TestRemoteTwoProcesses: two processes share one cache directory and read
 // the whole split at once; both read it right, and each shard is downloaded
 // once in all.

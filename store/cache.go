@@ -14,6 +14,9 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/pairflow/pairflow/internal/atomicfile"
+	"github.com/pairflow/pairflow/internal/filelock"
 )
 
 // Cache is a local directory of verified objects, named by their SHA-256:
@@ -119,11 +122,11 @@ func (c *Cache) Get(ctx context.Context, s *Store, name string, size int64, sum 
 	if c.hit(p, size) {
 		return p, false, nil
 	}
-	unlock, err := lockFile(ctx, filepath.Join(c.dir, "tmp", sum+".lock"))
+	lock, err := filelock.Acquire(ctx, filepath.Join(c.dir, "tmp", sum+".lock"))
 	if err != nil {
 		return "", false, fmt.Errorf("store: cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	if c.hit(p, size) { // another process fetched it while we waited
 		return p, false, nil
 	}
@@ -224,11 +227,11 @@ func (c *Cache) Evict(ctx context.Context, keep string) error {
 	if c.max <= 0 {
 		return nil
 	}
-	unlock, err := lockFile(ctx, filepath.Join(c.dir, "lock"))
+	lock, err := filelock.Acquire(ctx, filepath.Join(c.dir, "lock"))
 	if err != nil {
 		return fmt.Errorf("store: cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Unlock()
 	total, ents, err := c.scan()
 	if err != nil {
 		return err
@@ -307,8 +310,8 @@ func parseManifestEntry(b []byte) (manifestEntry, error) {
 	return e, nil
 }
 
-// PutManifest records body as the content of url with ETag etag (written to
-// a temporary file and renamed: readers see the old entry or the new one).
+// PutManifest records body as the content of url with ETag etag (through
+// internal/atomicfile: readers see the old entry or the new one).
 func (c *Cache) PutManifest(url, etag string, body []byte) error {
 	if etag == "" {
 		return nil // nothing to revalidate with
@@ -317,19 +320,7 @@ func (c *Cache) PutManifest(url, etag string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "manifest.*.part")
-	if err != nil {
-		return fmt.Errorf("store: cache: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), c.manifestPath(url))
-	}
-	if err != nil {
+	if err := atomicfile.WriteFile(c.manifestPath(url), b, 0o644); err != nil {
 		return fmt.Errorf("store: cache: %w", err)
 	}
 	return nil

@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/pairflow/pairflow/internal/atomicfile"
 )
 
-// localBackend keeps objects as files in a directory. Writes go to a
-// temporary name and are renamed (or, for a conditional write, hard-linked,
-// which fails if the name exists) into place.
+// localBackend keeps objects as files in a directory. Writes go through
+// internal/atomicfile: a temporary name, fsynced and renamed into place (for
+// a conditional write, atomicfile.CreateNew: put in place only if the name
+// is free), then the directory fsynced.
 type localBackend struct{ dir string }
 
 func (b *localBackend) host() string { return "file:" }
@@ -69,33 +72,26 @@ func (b *localBackend) put(_ context.Context, name string, r io.Reader, _ int64,
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return fileErr(err)
 	}
-	f, err := os.CreateTemp(b.dir, "."+name+".*.tmp")
+	dst := filepath.Join(b.dir, name)
+	create := atomicfile.Create
+	if ifAbsent {
+		create = atomicfile.CreateNew
+	}
+	f, err := create(dst, 0o644)
 	if err != nil {
 		return fileErr(err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	defer f.Abort()
+	if _, err := io.Copy(f, r); err != nil {
 		return err
 	}
-	dst := filepath.Join(b.dir, name)
-	if ifAbsent {
-		if err := os.Link(tmp, dst); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("%s: %w", dst, ErrExists)
-			}
-			return err
+	if err := f.Commit(); err != nil {
+		if ifAbsent && errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s: %w", dst, ErrExists)
 		}
-		return nil
+		return fileErr(err)
 	}
-	return os.Rename(tmp, dst)
+	return nil
 }
 
 func (b *localBackend) list(context.Context) ([]Info, error) {

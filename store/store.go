@@ -55,7 +55,10 @@ type Options struct {
 	// for this long: no response, or no body bytes. 0 means 30 s.
 	StallTimeout time.Duration
 	// PerHost caps concurrent requests to one host, across every Store of
-	// the process. 0 means 16. The first Store opened for a host sets its cap.
+	// the process. The first Store opened for a host sets its cap (0: 16);
+	// a later Store with 0 shares that cap, and one that asks for a
+	// different cap fails with ErrConfig (the cap is the host's, so two
+	// would mean neither).
 	PerHost int
 	// Transport carries HTTP requests; nil means a clone of
 	// http.DefaultTransport.
@@ -77,9 +80,6 @@ func (o *Options) fill() error {
 	}
 	if o.StallTimeout == 0 {
 		o.StallTimeout = 30 * time.Second
-	}
-	if o.PerHost == 0 {
-		o.PerHost = 16
 	}
 	if o.Transport == nil {
 		o.Transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -150,23 +150,39 @@ func OpenLocation(loc Location, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{loc: loc, b: b, o: o, sem: hostSem(b.host(), o.PerHost)}, nil
+	sem, err := hostSem(b.host(), o.PerHost)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", loc, err)
+	}
+	o.PerHost = cap(sem)
+	return &Store{loc: loc, b: b, o: o, sem: sem}, nil
 }
+
+// defaultPerHost is a host's cap when the first Store for it names none.
+const defaultPerHost = 16
 
 var (
 	semMu sync.Mutex
 	sems  = map[string]chan struct{}{}
 )
 
-func hostSem(host string, n int) chan struct{} {
+// hostSem returns host's semaphore, making it with n slots (0: the
+// default) if it is the first. n ≠ 0 and another cap is an error.
+func hostSem(host string, n int) (chan struct{}, error) {
 	semMu.Lock()
 	defer semMu.Unlock()
 	s, ok := sems[host]
-	if !ok {
+	switch {
+	case !ok:
+		if n == 0 {
+			n = defaultPerHost
+		}
 		s = make(chan struct{}, n)
 		sems[host] = s
+	case n != 0 && n != cap(s):
+		return nil, fmt.Errorf("PerHost %d, but this process already caps %s at %d concurrent requests: %w", n, host, cap(s), ErrConfig)
 	}
-	return s
+	return s, nil
 }
 
 // Location returns the Store's location.

@@ -233,6 +233,14 @@ func TestLocal(t *testing.T) {
 	if err := s.Put(ctx, "x", bytes.NewReader(b), 1000, true); !errors.Is(err, ErrExists) {
 		t.Fatal(err)
 	}
+	// Objects are readable by others, as the files a local shards.Writer
+	// writes are, and no temporary file is left after either put.
+	if st, err := os.Stat(filepath.Join(dir, "x")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("object mode %v (%v), want 0644", st.Mode().Perm(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries after two puts of one object", len(ents))
+	}
 	p := make([]byte, 10)
 	if err := s.ReadAt(ctx, "x", p, 990); err != nil || !bytes.Equal(p, b[990:]) {
 		t.Fatal(err)
@@ -458,5 +466,30 @@ func TestConditionalPutResponseLost(t *testing.T) {
 	}
 	if px.Spoiled.Load() != 2 {
 		t.Fatalf("%d responses dropped, want 2", px.Spoiled.Load())
+	}
+}
+
+// A host has one cap: a later Store that names none shares it, one that
+// names another is an error (it used to be ignored without a word).
+func TestPerHostOneCap(t *testing.T) {
+	open := func(url string, n int) (*Store, error) {
+		return Open(url, Options{PerHost: n, Anonymous: true})
+	}
+	a, err := open("https://perhost.test/a", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := open("https://perhost.test/b", 0)
+	if err != nil || b.sem != a.sem || cap(b.sem) != 3 || b.o.PerHost != 3 {
+		t.Fatalf("a Store naming no cap: %v; shares the host's: %v", err, err == nil && b.sem == a.sem)
+	}
+	if c, err := open("https://perhost.test/c", 3); err != nil || c.sem != a.sem {
+		t.Fatalf("the same cap again: %v", err)
+	}
+	if _, err := open("https://perhost.test/d", 8); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "at 3") {
+		t.Fatalf("another cap for the host: %v, want ErrConfig naming the cap in force", err)
+	}
+	if d, err := open("https://other-perhost.test/d", 0); err != nil || cap(d.sem) != 16 {
+		t.Fatalf("a new host without a cap: %v", err)
 	}
 }

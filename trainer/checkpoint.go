@@ -137,60 +137,77 @@ func checkpointDigest(tensors []STTensor, meta map[string]string) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// Checkpoint is a parsed checkpoint that VerifyCheckpoint accepted: its
+// tensors and metadata (File), what it says (Info) and the name its errors
+// use. LoadCheckpointFrom loads it into a model without hashing it again.
+type Checkpoint struct {
+	File *STFile
+	Info CheckpointInfo
+	Name string
+
+	verified *STFile // the File VerifyCheckpoint checked
+}
+
+// testHookDigest, when set by a test, runs each time a checkpoint is
+// hashed.
+var testHookDigest func()
+
 // VerifyCheckpoint checks a parsed checkpoint without loading it into a
 // model: a version this package reads, a step, and for version 2 the
-// checksum (ErrChecksum on a mismatch). LoadCheckpoint does the same
-// before it changes anything.
-func VerifyCheckpoint(f *STFile, name string) (CheckpointInfo, error) {
+// checksum (ErrChecksum on a mismatch). Name labels errors. LoadCheckpoint
+// does the same before it changes anything.
+func VerifyCheckpoint(f *STFile, name string) (*Checkpoint, error) {
+	if f == nil {
+		return nil, fmt.Errorf("trainer: checkpoint %s: no file: %w", name, ErrFormat)
+	}
 	v, ok := f.Metadata[MetaVersion]
 	ver, err := strconv.Atoi(v)
 	if !ok || err != nil || ver < 1 || ver > CheckpointVersion {
 		if !ok {
 			v = "none"
 		}
-		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: version %q, this build reads 1 to %d: %w", name, v, CheckpointVersion, ErrVersion)
+		return nil, fmt.Errorf("trainer: checkpoint %s: version %q, this build reads 1 to %d: %w", name, v, CheckpointVersion, ErrVersion)
 	}
 	info := CheckpointInfo{Config: f.Metadata[MetaConfig], Metadata: f.Metadata, Version: ver}
 	if ver >= 2 {
 		sum, ok := f.Metadata[MetaChecksum]
 		if !ok {
-			return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: version %d without %s: %w", name, ver, MetaChecksum, ErrChecksum)
+			return nil, fmt.Errorf("trainer: checkpoint %s: version %d without %s: %w", name, ver, MetaChecksum, ErrChecksum)
+		}
+		if testHookDigest != nil {
+			testHookDigest()
 		}
 		if got := checkpointDigest(f.Tensors, f.Metadata); got != sum {
-			return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: contents hash to %s, the file records %s (damaged): %w", name, got, sum, ErrChecksum)
+			return nil, fmt.Errorf("trainer: checkpoint %s: contents hash to %s, the file records %s (damaged): %w", name, got, sum, ErrChecksum)
 		}
 		info.Verified = true
 	}
 	if info.Step, err = strconv.ParseInt(f.Metadata[MetaStep], 10, 64); err != nil || info.Step < 0 {
-		return CheckpointInfo{}, fmt.Errorf("trainer: checkpoint %s: step %q: %w", name, f.Metadata[MetaStep], ErrFormat)
+		return nil, fmt.Errorf("trainer: checkpoint %s: step %q: %w", name, f.Metadata[MetaStep], ErrFormat)
 	}
-	return info, nil
+	return &Checkpoint{File: f, Info: info, Name: name, verified: f}, nil
 }
 
 // ReadCheckpointFile parses and verifies (VerifyCheckpoint) the checkpoint
 // file at path; LoadCheckpointFrom loads the result into a model. Only a
 // regular file is read, and its header's declared lengths are checked
 // against its size before they are trusted (safetensors.ReadFile).
-func ReadCheckpointFile(path string) (*STFile, CheckpointInfo, error) {
+func ReadCheckpointFile(path string) (*Checkpoint, error) {
 	f, err := safetensors.ReadFile(path)
 	if err != nil {
-		return nil, CheckpointInfo{}, err
+		return nil, err
 	}
-	info, err := VerifyCheckpoint(f, path)
-	if err != nil {
-		return nil, CheckpointInfo{}, err
-	}
-	return f, info, nil
+	return VerifyCheckpoint(f, path)
 }
 
 // LoadCheckpointFile is LoadCheckpoint of the file at path, read as
 // ReadCheckpointFile reads it.
 func LoadCheckpointFile[T Float](path string, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
-	f, _, err := ReadCheckpointFile(path)
+	c, err := ReadCheckpointFile(path)
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	return LoadCheckpointFrom(f, path, model, opt)
+	return LoadCheckpointFrom(c, model, opt)
 }
 
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint into model
@@ -205,15 +222,26 @@ func LoadCheckpoint[T Float](r io.Reader, name string, model Layer[T], opt Optim
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	return LoadCheckpointFrom(f, name, model, opt)
-}
-
-// LoadCheckpointFrom is LoadCheckpoint of an already parsed file.
-func LoadCheckpointFrom[T Float](f *STFile, name string, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
-	info, err := VerifyCheckpoint(f, name)
+	c, err := VerifyCheckpoint(f, name)
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
+	return LoadCheckpointFrom(c, model, opt)
+}
+
+// LoadCheckpointFrom is LoadCheckpoint of a checkpoint VerifyCheckpoint (or
+// ReadCheckpointFile) returned: it is not hashed again. A Checkpoint built
+// otherwise, or whose File was replaced, is verified first.
+func LoadCheckpointFrom[T Float](c *Checkpoint, model Layer[T], opt Optimizer[T]) (CheckpointInfo, error) {
+	if c.File == nil || c.verified != c.File {
+		v, err := VerifyCheckpoint(c.File, c.Name)
+		if err != nil {
+			return CheckpointInfo{}, err
+		}
+		c = v
+	}
+	f, name, info := c.File, c.Name, c.Info
+	var err error
 	var optSteps int64
 	if opt != nil {
 		if optSteps, err = strconv.ParseInt(f.Metadata[MetaOptimizerSteps], 10, 64); err != nil {

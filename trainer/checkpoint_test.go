@@ -142,6 +142,50 @@ func TestCheckpointV1(t *testing.T) {
 	}
 }
 
+// A checkpoint is hashed once on the way from its file into a model
+// (ReadCheckpointFile then LoadCheckpointFrom, or LoadCheckpointFile); a
+// Checkpoint whose File was replaced after the check is hashed again.
+func TestCheckpointHashedOnce(t *testing.T) {
+	hashes := 0
+	testHookDigest = func() { hashes++ }
+	defer func() { testHookDigest = nil }()
+	model := func() (*Sequential[float32], Optimizer[float32]) {
+		m := NewSequential[float32](NewLinear[float32]("fc", 3, 2, true, NewRNG(5)), NewBatchNorm[float32]("bn", 2))
+		opt, _ := NewSGD(m.Params(), 0.9, false, DecayOptions{WeightDecay: 1e-4})
+		return m, opt
+	}
+	m, opt := model()
+	if _, err := LoadCheckpointFile[float32](goldenCheckpoint, m, opt); err != nil {
+		t.Fatal(err)
+	}
+	if hashes != 1 {
+		t.Fatalf("LoadCheckpointFile hashed the checkpoint %d times, want 1", hashes)
+	}
+	hashes = 0
+	c, err := ReadCheckpointFile(goldenCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, opt = model()
+	if _, err := LoadCheckpointFrom[float32](c, m, opt); err != nil || hashes != 1 {
+		t.Fatalf("ReadCheckpointFile + LoadCheckpointFrom: %v, %d hashes, want 1", err, hashes)
+	}
+	// A File swapped in after the check is checked: a damaged copy fails.
+	b, _ := os.ReadFile(goldenCheckpoint)
+	f, err := ReadSafetensors(bytes.NewReader(b), "copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Tensors[0].Data[0] ^= 1
+	c.File = f
+	if _, err := LoadCheckpointFrom[float32](c, m, opt); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("a replaced, damaged File: %v, want ErrChecksum", err)
+	}
+	if _, err := LoadCheckpointFrom[float32](&Checkpoint{Name: "empty"}, m, opt); !errors.Is(err, ErrFormat) {
+		t.Fatalf("a Checkpoint without a File: %v, want ErrFormat", err)
+	}
+}
+
 // Every single-byte change of a version-2 checkpoint is refused: by the
 // safetensors parser (ErrFormat), the version check (ErrVersion) or the
 // checksum (ErrChecksum), and the model is left as it was.

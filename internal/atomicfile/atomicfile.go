@@ -5,8 +5,10 @@
 // the directory itself is fsynced so that the rename survives a power loss.
 //
 // It is for the outputs of long-running commands (checkpoints, metrics,
-// results, tables). It is not a lock: two writers of one path each leave a
-// complete file, and the last rename wins. Temporary files left by a killed
+// results, tables) and for objects that must appear whole (package store's
+// local objects). It is not a lock: two writers of one path each leave a
+// complete file, and the last rename wins — unless they use CreateNew, with
+// which the first to commit wins and the others fail with fs.ErrExist. Temporary files left by a killed
 // writer are named ".<target>.tmp-<random>" (see IsTemp) and can be removed
 // with RemoveTemps.
 package atomicfile
@@ -31,9 +33,10 @@ const tempInfix = ".tmp-"
 // File is an output being written. Writes go to a temporary file; Commit
 // puts it in place of the target, Abort (or a failed Commit) removes it.
 type File struct {
-	f    *os.File
-	path string
-	done bool
+	f         *os.File
+	path      string
+	done      bool
+	noReplace bool // CreateNew
 }
 
 // Create starts writing path with permissions perm. Nothing at path
@@ -53,6 +56,22 @@ func Create(path string, perm fs.FileMode) (*File, error) {
 		return nil, fmt.Errorf("atomicfile: %w", err)
 	}
 	return &File{f: f, path: path}, nil
+}
+
+// CreateNew is Create for a path that must not exist: Commit puts the file
+// at path only if nothing is there at that moment, atomically (on Linux a
+// rename with RENAME_NOREPLACE; elsewhere, or where the file system lacks
+// it, a hard link, which fails on an existing name, and the removal of the
+// temporary name), and otherwise fails with an error wrapping fs.ErrExist,
+// leaving what is there untouched. Of several writers of one path exactly
+// one succeeds.
+func CreateNew(path string, perm fs.FileMode) (*File, error) {
+	f, err := Create(path, perm)
+	if err != nil {
+		return nil, err
+	}
+	f.noReplace = true
+	return f, nil
 }
 
 // Write writes to the temporary file.
@@ -81,7 +100,11 @@ func (f *File) Commit() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, f.path)
+		if f.noReplace {
+			err = renameNoReplace(tmp, f.path)
+		} else {
+			err = os.Rename(tmp, f.path)
+		}
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -121,6 +144,19 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("atomicfile: writing %s: %w", path, err)
 	}
 	return f.Commit()
+}
+
+// linkNoReplace puts old at new unless new exists: link(2) fails on an
+// existing name. Then it removes old; a crash before that leaves old, a
+// temporary file RemoveTemps removes.
+func linkNoReplace(old, new string) error {
+	if err := os.Link(old, new); err != nil {
+		return err
+	}
+	if err := os.Remove(old); err != nil {
+		return fmt.Errorf("removing the temporary name: %w", err)
+	}
+	return nil
 }
 
 // SyncDir fsyncs a directory, making the creations, renames and removals

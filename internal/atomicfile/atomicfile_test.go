@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -150,4 +152,62 @@ func ExampleCreate() {
 	b, _ := os.ReadFile(path)
 	fmt.Print(string(b))
 	// Output: | method | top-1 |
+}
+
+// CreateNew: of several writers of one path exactly one commits; the
+// others get fs.ErrExist and leave no temporary file; an existing file is
+// never replaced. Both ways: renameat2 and the link(2) fallback.
+func TestCreateNew(t *testing.T) {
+	defer func(v bool) { useRenameat2 = v }(useRenameat2)
+	for _, rename2 := range []bool{true, false} {
+		useRenameat2 = rename2
+		dir := t.TempDir()
+		p := filepath.Join(dir, "object")
+		const n = 8
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f, err := CreateNew(p, 0o644)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer f.Abort()
+				fmt.Fprintf(f, "writer %d", i)
+				errs <- f.Commit()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		won := 0
+		for err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, fs.ErrExist):
+				t.Errorf("renameat2 %v: %v", rename2, err)
+			}
+		}
+		b, _ := os.ReadFile(p)
+		if won != 1 || !strings.HasPrefix(string(b), "writer ") {
+			t.Fatalf("renameat2 %v: %d writers committed, the file holds %q", rename2, won, b)
+		}
+		if got := names(t, dir); !slices.Equal(got, []string{"object"}) {
+			t.Fatalf("renameat2 %v: directory holds %q", rename2, got)
+		}
+		f, err := CreateNew(p, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte("later"))
+		if err := f.Commit(); !errors.Is(err, fs.ErrExist) {
+			t.Fatalf("renameat2 %v: a commit over an existing file: %v", rename2, err)
+		}
+		if b2, _ := os.ReadFile(p); string(b2) != string(b) {
+			t.Fatalf("renameat2 %v: existing file now %q", rename2, b2)
+		}
+	}
 }

@@ -5,8 +5,8 @@
 // end or blocking — and reads are bounded by a size limit checked before
 // anything is read.
 //
-// It is not for the data sets themselves (see package shards), nor for
-// outputs (see package atomicfile).
+// Package shards opens its manifests and shards through Open too. It is not
+// for outputs (see package atomicfile).
 package inputfile
 
 import (
@@ -30,30 +30,27 @@ var (
 )
 
 // Open opens path for reading if it is a regular file and returns it with
-// its size. The type is checked before opening (opening a FIFO would block)
-// and again on the open file.
+// its size. The type is checked on the opened file, so nothing can be
+// swapped in between a check and the open; and the open itself does not
+// block (on unix it opens with O_NONBLOCK, cleared again for a regular
+// file), so a FIFO is refused at once instead of waiting for a writer.
 func Open(path string) (*os.File, int64, error) {
-	st, err := os.Stat(path)
+	f, err := os.OpenFile(path, openFlags, 0)
 	if err != nil {
 		return nil, 0, err
 	}
-	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(st.Mode()))
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
+	if err == nil {
+		err = setBlocking(f)
 	}
-	fst, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, 0, err
 	}
-	if !fst.Mode().IsRegular() || !os.SameFile(st, fst) {
-		f.Close()
-		return nil, 0, fmt.Errorf("%s: %w (it changed while being opened)", path, ErrNotRegular)
-	}
-	return f, fst.Size(), nil
+	return f, st.Size(), nil
 }
 
 // ReadFile reads the regular file path of at most limit bytes. A larger

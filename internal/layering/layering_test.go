@@ -16,6 +16,7 @@ const module = "github.com/pairflow/pairflow"
 var never = map[string][]string{
 	"internal/cpu":        {"pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
 	"internal/atomicfile": {"internal/cpu", "internal/inputfile", "pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
+	"internal/filelock":   {"internal/cpu", "internal/atomicfile", "internal/inputfile", "pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
 	"internal/inputfile":  {"internal/cpu", "internal/atomicfile", "pix", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
 	"pix":                 {"internal", "shards", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},
 	"shards":              {"pix", "imageio", "ops", "sampler", "arrowpair", "pipeline", "trainer", "tools"},

@@ -28,6 +28,16 @@ func main() {
 		genGray(a, 3)
 		genLumaSum(a)
 		genSumU8(a)
+		genBlurV2(a)
+		genResizeV(a, false)
+		for _, norm := range []bool{false, true} {
+			genConvert3(a, norm)
+			genConvert1(a, norm)
+		}
 	}
+	genLUT8()
+	genResizeV(avx512, true)
+	genResizeH3Q4x2(2)
+	genResizeH3Q4x2(4)
 	Generate()
 }

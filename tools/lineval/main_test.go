@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pairflow/pairflow/sampler"
 	"github.com/pairflow/pairflow/shards"
@@ -368,6 +369,27 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "results.lock")); err == nil {
 		t.Error("lock file left behind")
+	}
+}
+
+// A results.lock left behind by a killed lineval does not hold the next
+// one up: the lock (filelock) died with its holder. (It was the file's
+// existence, honoured for ten minutes: the next run waited a minute and
+// failed.)
+func TestStaleLockFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "results.lock"), nil, 0o644)
+	m := &Method{Name: "m", Mode: "linear", Cells: []Cell{{Fraction: 1, Runs: []Run{{Seed: 1, Top1: 0.5}}}}}
+	m.Cells[0].summarize()
+	done := make(chan error, 1)
+	go func() { _, err := writeResults(dir, m, 10); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a lock file without a holder blocked writeResults")
 	}
 }
 

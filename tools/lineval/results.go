@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pairflow/pairflow/internal/atomicfile"
+	"github.com/pairflow/pairflow/internal/filelock"
 	"github.com/pairflow/pairflow/internal/inputfile"
 )
 
@@ -238,30 +240,20 @@ func mergeFiles(dir string, files []string) (*Results, error) {
 	})
 }
 
-// lockDir takes dir's lock file (created exclusively), waiting up to a
-// minute for another invocation; a lock older than ten minutes is stale
-// (its writer died) and is taken over.
+// lockDir takes dir's lock (results.lock, internal/filelock: it dies with
+// its holder), waiting up to a minute for another invocation.
 func lockDir(dir string) (unlock func(), err error) {
 	path := filepath.Join(dir, "results.lock")
-	deadline := time.Now().Add(time.Minute)
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err == nil {
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		if st, serr := os.Stat(path); serr == nil && time.Since(st.ModTime()) > 10*time.Minute {
-			os.Remove(path)
-			continue
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%s: another lineval holds it for over a minute (remove it if none runs)", path)
-		}
-		time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l, err := filelock.Acquire(ctx, path)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%s: another lineval has held it for over a minute", path)
 	}
+	if err != nil {
+		return nil, err
+	}
+	return func() { l.Remove() }, nil
 }
 
 // merge puts m into res. A method of another name is added. For a method of

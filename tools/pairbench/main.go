@@ -30,7 +30,6 @@ import (
 	"github.com/pairflow/pairflow/arrowpair"
 	"github.com/pairflow/pairflow/imageio"
 	"github.com/pairflow/pairflow/internal/cpu"
-	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
@@ -79,6 +78,7 @@ type Result struct {
 
 type options struct {
 	data, recipe, kinds, workers string
+	recipeText                   string // --recipe read by cli.Recipe
 	batch, batches, warmup, size int
 	child                        bool
 	kind                         string
@@ -119,6 +119,10 @@ func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.peerSetting != "" && o.peerScript == "" {
 		return fmt.Errorf("%w: --peer-setting needs --peer-script PATH (the torchvision peer's aug_bench.py)", cli.ErrUsage)
+	}
+	var err error
+	if o.recipeText, _, err = cli.Recipe(o.recipe); err != nil {
+		return err
 	}
 	if o.child {
 		r, err := measure(&o)
@@ -177,15 +181,11 @@ func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.jsonOut != "" {
-		b, err := json.MarshalIndent(struct {
+		return cli.WriteJSON(o.jsonOut, struct {
 			JPEGDecoder string          `json:"jpeg_decoder"`
 			Results     []Result        `json:"results"`
 			Peer        json.RawMessage `json:"peer,omitempty"`
-		}{imageio.JPEGDecoder, results, peer}, "", " ")
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(o.jsonOut, append(b, '\n'), 0o644)
+		}{imageio.JPEGDecoder, results, peer})
 	}
 	return nil
 }
@@ -208,14 +208,7 @@ func measure(o *options) (Result, error) {
 	}
 	defer ds.Close()
 	kind := arrowpair.Kind(o.kind)
-	recipe := o.recipe
-	if _, err := ops.Preset(recipe); err != nil && !strings.HasPrefix(strings.TrimSpace(recipe), "{") {
-		b, err := inputfile.ReadFile(recipe, inputfile.MaxJSONBytes)
-		if err != nil {
-			return Result{}, fmt.Errorf("--recipe %s is neither a preset nor a readable recipe file: %w", recipe, err)
-		}
-		recipe = string(b)
-	}
+	recipe := o.recipeText
 	switch kind {
 	case arrowpair.RelativePatch:
 		recipe = pipeline.PatchRecipe(o.size, 3, true)

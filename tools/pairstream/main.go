@@ -38,8 +38,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/pairflow/pairflow/arrowpair"
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/inputfile"
-	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
@@ -148,7 +148,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if len(recipes) > 0 {
 		cfg.Recipe = nil
 		for _, r := range recipes {
-			s, err := recipeArg(r)
+			s, _, err := cli.Recipe(r)
 			if err != nil {
 				return err
 			}
@@ -237,7 +237,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if *stateOut != "" {
 		b, err := p.State().Encode()
 		if err == nil {
-			err = os.WriteFile(*stateOut, b, 0o644)
+			err = atomicfile.WriteFile(*stateOut, b, 0o644)
 		}
 		if err != nil {
 			return fmt.Errorf("writing state: %w", err)
@@ -250,18 +250,6 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 		printStats(stderr, p)
 	}
 	return nil
-}
-
-// recipeArg returns a recipe JSON file's contents, or the preset name.
-func recipeArg(r string) (string, error) {
-	if _, err := ops.Preset(r); err == nil {
-		return r, nil
-	}
-	b, err := inputfile.ReadFile(r, inputfile.MaxJSONBytes)
-	if err != nil {
-		return "", fmt.Errorf("%w: --recipe %s is neither a preset (%v) nor a readable file: %v", cli.ErrUsage, r, ops.Presets(), err)
-	}
-	return string(b), nil
 }
 
 // counter passes batches on to the writer, counting them on the meter.

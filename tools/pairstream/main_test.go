@@ -104,9 +104,11 @@ func TestStdoutDeterministicAndResume(t *testing.T) {
 		t.Fatalf("%d batches, want 16", n)
 	}
 	st := filepath.Join(t.TempDir(), "state.json")
+	replaced := clitest.Replaced(t, st)
 	if code, _, e := runArgs(append(args, "--batches", "5", "--state-out", st)...); code != 0 {
 		t.Fatal(e)
 	}
+	replaced()
 	code, rest, e := runArgs(append(args, "--state-in", st, "--workers", "2")...)
 	if code != 0 {
 		t.Fatal(e)

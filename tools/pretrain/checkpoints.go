@@ -95,7 +95,7 @@ func listCheckpoints(out string) ([]ckptFile, error) {
 // and the pipeline state to resume from.
 type resumePoint struct {
 	ckptFile
-	file  *trainer.STFile
+	file  *trainer.Checkpoint
 	info  trainer.CheckpointInfo
 	meta  *checkpointMeta
 	state pipeline.State
@@ -108,10 +108,11 @@ type resumePoint struct {
 // position of the pipeline state it holds, so that a resumed run cannot go
 // on along a different stream. records is the training split's length.
 func verifyCheckpoint(c ckptFile, records int) (*resumePoint, error) {
-	f, info, err := trainer.ReadCheckpointFile(c.path)
+	ck, err := trainer.ReadCheckpointFile(c.path)
 	if err != nil {
 		return nil, err
 	}
+	f, info := ck.File, ck.Info
 	m, err := decodeMeta(f, c.path)
 	if err != nil {
 		return nil, err
@@ -137,7 +138,7 @@ func verifyCheckpoint(c ckptFile, records int) (*resumePoint, error) {
 		return nil, fmt.Errorf("%s: the checkpoint is at %v (step %d) but its pipeline state at epoch %d position %d after %d batches: "+
 			"resuming would train on another stream", c.path, pos, info.Step, ss.Epoch+1, ss.Position, st.Batches)
 	}
-	return &resumePoint{ckptFile: c, file: f, info: info, meta: m, state: st}, nil
+	return &resumePoint{ckptFile: c, file: ck, info: info, meta: m, state: st}, nil
 }
 
 // findResumePoint returns the newest checkpoint in out that verifies,

@@ -213,11 +213,12 @@ func TestResumeFallsBack(t *testing.T) {
 // edits its pretrain configuration: a checkpoint that is whole but lies.
 func rewriteMeta(t *testing.T, path string, records int, change func(m *checkpointMeta)) {
 	t.Helper()
-	f, info, err := trainer.ReadCheckpointFile(path)
+	ck, err := trainer.ReadCheckpointFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := decodeMeta(f, path)
+	info := ck.Info
+	m, err := decodeMeta(ck.File, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func rewriteMeta(t *testing.T, path string, records int, change func(m *checkpoi
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trainer.LoadCheckpointFrom(f, path, obj.model(), obj.opt()); err != nil {
+	if _, err := trainer.LoadCheckpointFrom(ck, obj.model(), obj.opt()); err != nil {
 		t.Fatal(err)
 	}
 	change(m)
@@ -252,11 +253,11 @@ func TestResumeRefusesStreamMismatch(t *testing.T) {
 	data := smallData(t, 48, 8)
 	parts := partsRun(t, data)
 	ck := filepath.Join(parts, "checkpoints")
-	endOf1, _, err := trainer.ReadCheckpointFile(filepath.Join(ck, "epoch-0001.safetensors"))
+	endOf1, err := trainer.ReadCheckpointFile(filepath.Join(ck, "epoch-0001.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1, _ := decodeMeta(endOf1, "epoch-0001")
+	m1, _ := decodeMeta(endOf1.File, "epoch-0001")
 	// The mid-epoch checkpoint now carries the state of the epoch's end.
 	rewriteMeta(t, filepath.Join(ck, "epoch-0001-step-000001.safetensors"), 48, func(m *checkpointMeta) { m.Pipeline = m1.Pipeline })
 	stderr := mustRun(t, resumeArgs(data, parts)...)

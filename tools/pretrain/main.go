@@ -35,7 +35,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pairflow/pairflow/internal/inputfile"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
@@ -138,8 +137,8 @@ func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 	return nil
 }
 
-// objectiveDefaults fills what the flags left to the objective, and reads a
-// recipe file.
+// objectiveDefaults fills what the flags left to the objective, and reads
+// --recipe (cli.Recipe: a preset, inline JSON or a file).
 func objectiveDefaults(cfg *runConfig) error {
 	adam := cfg.Objective == ObjInpainting
 	if cfg.Recipe == "" {
@@ -147,12 +146,12 @@ func objectiveDefaults(cfg *runConfig) error {
 		if cfg.Objective == ObjInpainting {
 			cfg.Recipe = "inpainting-fmnist"
 		}
-	} else if strings.HasSuffix(cfg.Recipe, ".json") || strings.ContainsRune(cfg.Recipe, os.PathSeparator) {
-		b, err := inputfile.ReadFile(cfg.Recipe, inputfile.MaxJSONBytes)
+	} else {
+		text, _, err := cli.Recipe(cfg.Recipe)
 		if err != nil {
-			return fmt.Errorf("--recipe: %w", err)
+			return err
 		}
-		cfg.Recipe = strings.TrimSpace(string(b))
+		cfg.Recipe = text
 	}
 	if cfg.Optimizer == "" {
 		cfg.Optimizer = map[bool]string{true: "adam", false: "sgd"}[adam]

@@ -276,7 +276,7 @@ func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string
 	startEpoch := 0
 	if meta != nil {
 		ckpt := rp.path
-		info, err := trainer.LoadCheckpointFrom(rp.file, ckpt, obj.model(), obj.opt())
+		info, err := trainer.LoadCheckpointFrom(rp.file, obj.model(), obj.opt())
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"image/color"
 	"io"
@@ -89,17 +88,6 @@ func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	return render(c)
 }
 
-func loadRecipe(name string) (*ops.Recipe, error) {
-	if st, err := os.Stat(name); err == nil && !st.IsDir() {
-		return ops.LoadRecipe(name)
-	}
-	r, err := ops.Preset(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --recipe %q is neither a file nor a preset (%v)", cli.ErrUsage, name, ops.Presets())
-	}
-	return r, nil
-}
-
 // viewJSON is one view's record in the parameters file.
 type viewJSON struct {
 	Sample int            `json:"sample"`
@@ -112,7 +100,7 @@ type viewJSON struct {
 }
 
 func render(c config) error {
-	rc, err := loadRecipe(c.recipe)
+	_, rc, err := cli.Recipe(c.recipe)
 	if err != nil {
 		return err
 	}
@@ -173,13 +161,9 @@ func render(c config) error {
 	if err := writeGrid(c.out, rows, cell, c.gap); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(map[string]any{
+	return cli.WriteJSON(c.params, map[string]any{
 		"recipe": rc, "seed": c.seed, "data": c.data, "views": views,
-	}, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(c.params, append(b, '\n'), 0o644)
+	})
 }
 
 // writeGrid lays the rows out on a gray background: the source fitted into

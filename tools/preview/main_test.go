@@ -40,6 +40,7 @@ func writeDataset(t *testing.T, n int) string {
 func TestPreview(t *testing.T) {
 	data := writeDataset(t, 5)
 	out := filepath.Join(t.TempDir(), "grid.png")
+	replaced := clitest.Replaced(t, strings.TrimSuffix(out, ".png")+".json")
 	var so, se bytes.Buffer
 	code := run([]string{"--data", data, "--recipe", "inpainting-fmnist", "--seed", "3", "--n", "3", "--k", "2", "--cell", "28", "--gap", "2", "--out", out}, &so, &se)
 	if code != 0 {
@@ -58,6 +59,7 @@ func TestPreview(t *testing.T) {
 	if b := img.Bounds(); b.Dy() != 2+3*(28+2) || b.Dx() != 2+28+6+2*(56+2)+2*2+2 {
 		t.Fatalf("grid %v", b)
 	}
+	replaced()
 	js, err := os.ReadFile(strings.TrimSuffix(out, ".png") + ".json")
 	if err != nil {
 		t.Fatal(err)

@@ -45,6 +45,35 @@ type Descriptor struct {
 	Config      json.RawMessage `json:"config"`
 	WorkerCount int             `json:"worker_count,omitempty"`
 	Start       *Position       `json:"start,omitempty"`
+	// SkipsSpent, for a resume under the "skip" policy, holds per endpoint
+	// index the skip counts the last batch consumed there carried
+	// (pairflow.skipped, pairflow.epoch_skipped): the endpoint's stream
+	// counts on from them, as an uninterrupted one would. Endpoints not
+	// named start from zero.
+	SkipsSpent map[int]SkipsSpent `json:"skips_spent,omitempty"`
+}
+
+// SkipsSpent are the skips an endpoint's stream has counted against its
+// config's skip budget (pipeline.SkipPolicy: max_count over the run,
+// max_fraction per epoch) before its start.
+type SkipsSpent struct {
+	Total int64 `json:"total"`
+	Epoch int64 `json:"epoch"`
+}
+
+// check validates counts carried to a stream starting at start.
+func (sp SkipsSpent) check(cfg *pipeline.Config, start Position) error {
+	switch {
+	case sp == SkipsSpent{}:
+		return nil
+	case cfg.Skip.Policy != pipeline.PolicySkip:
+		return errors.New("skips_spent given, but the config's skip policy is not \"skip\"")
+	case sp.Total < 0 || sp.Epoch < 0 || sp.Epoch > sp.Total || sp.Total > 1<<40:
+		return fmt.Errorf("skips_spent total %d, epoch %d (want 0 ≤ epoch ≤ total)", sp.Total, sp.Epoch)
+	case start.Batch == 0 && sp.Epoch != 0:
+		return fmt.Errorf("skips_spent epoch %d at the start of epoch %d (nothing of it consumed yet: want 0)", sp.Epoch, start.Epoch)
+	}
+	return nil
 }
 
 // request is a parsed, validated descriptor.
@@ -54,6 +83,7 @@ type request struct {
 	cfgJSON []byte          // canonical JSON of cfg
 	workers int             // worker_count ≥ 1
 	start   Position
+	spent   map[int]SkipsSpent // by endpoint index
 }
 
 // world returns the resolved world size.
@@ -109,6 +139,15 @@ func parseDescriptor(b []byte) (*request, error) {
 	if err := checkStart(&cfg, r.start); err != nil {
 		return nil, bad("%v", err)
 	}
+	for i, sp := range d.SkipsSpent {
+		if i < 0 || i >= r.world()*r.workers {
+			return nil, bad("skips_spent for endpoint %d (endpoints 0..%d)", i, r.world()*r.workers-1)
+		}
+		if err := sp.check(&cfg, r.start); err != nil {
+			return nil, bad("endpoint %d: %v", i, err)
+		}
+	}
+	r.spent = d.SkipsSpent
 	if r.cfgJSON, err = json.Marshal(cfg); err != nil {
 		return nil, bad("config: %v", err)
 	}

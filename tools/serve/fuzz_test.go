@@ -41,6 +41,7 @@ func FuzzTicketPayload(f *testing.F) {
 	f.Add([]byte(`{"dataset":"d","fingerprint":"x","config":{"kind":"contrastive","batch_size":8,"recipe":"torchvision-a"},"worker":0,"workers":1,"start":{"epoch":0,"batch":0}}`))
 	f.Add([]byte(`{"dataset":"d","config":{"kind":"eval","batch_size":1,"recipe":"x"},"worker":3,"workers":2}`))
 	f.Add([]byte(`{"config":null}`))
+	f.Add([]byte(`{"dataset":"d","fingerprint":"x","config":{"kind":"contrastive","batch_size":8,"recipe":"torchvision-a","skip":{"policy":"skip","max_count":3}},"worker":0,"workers":1,"start":{"epoch":0,"batch":2},"spent":{"total":2,"epoch":1}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		b := append([]byte(ticketMagic), payload...)
 		m := hmac.New(sha256.New, fuzzKey)
@@ -62,7 +63,7 @@ func FuzzTicketPayload(f *testing.F) {
 			t.Fatal(err)
 		}
 		tk2, _, err := parseTicket(fuzzKey, again)
-		if err != nil || tk2.Dataset != tk.Dataset || tk2.Start != tk.Start || tk2.Worker != tk.Worker {
+		if err != nil || tk2.Dataset != tk.Dataset || tk2.Start != tk.Start || tk2.Worker != tk.Worker || tk2.Spent != tk.Spent {
 			t.Fatalf("re-signed ticket: %+v, %v", tk2, err)
 		}
 	})
@@ -74,6 +75,7 @@ func FuzzDescriptor(f *testing.F) {
 	f.Add([]byte(`{"version":1,"dataset":"d","config":{"kind":"contrastive","batch_size":8,"recipe":"torchvision-a","world_size":4,"epochs":2},"worker_count":2,"start":{"epoch":1,"batch":3}}`))
 	f.Add([]byte(`{"version":1,"dataset":"d","config":{"kind":"eval","batch_size":8,"recipe":{"version":1,"ops":[]}}}`))
 	f.Add([]byte(`{"version":1,"dataset":"d","config":{"kind":"contrastive","batch_size":8,"recipe":["a","b"],"views":2}}`))
+	f.Add([]byte(`{"version":1,"dataset":"d","config":{"kind":"contrastive","batch_size":8,"recipe":"torchvision-a","skip":{"policy":"skip","max_fraction":0.1}},"worker_count":2,"start":{"epoch":0,"batch":3},"skips_spent":{"1":{"total":4,"epoch":2}}}`))
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -92,6 +94,11 @@ func FuzzDescriptor(f *testing.F) {
 		}
 		if !json.Valid(r.cfgJSON) || bytes.Contains(r.cfgJSON, []byte(`"rank"`)) {
 			t.Fatalf("canonical config %s", r.cfgJSON)
+		}
+		for i, sp := range r.spent {
+			if i < 0 || i >= r.world()*r.workers || sp.check(&r.cfg, r.start) != nil {
+				t.Fatalf("accepted skips_spent %d: %+v", i, sp)
+			}
 		}
 	})
 }

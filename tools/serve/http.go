@@ -167,7 +167,7 @@ func (s *Server) httpStream(w http.ResponseWriter, r *http.Request) {
 		}
 		return bw.Flush()
 	}
-	if err := s.serve(r.Context(), st, name, "http", write, closeOK); err != nil {
+	if err := s.serve(withClient(r.Context(), r.RemoteAddr), st, name, "http", write, closeOK); err != nil {
 		// Cut the connection: a client must not mistake a failed stream
 		// for a complete one (its end-of-stream marker was not written).
 		panic(http.ErrAbortHandler)

@@ -241,6 +241,7 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	if *metrics != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", opt.Metrics.Handler())
+		mux.Handle("GET /v1/streams", srv.StreamsHandler())
 		if err := startHTTP(*metrics, "metrics", mux); err != nil {
 			stopAll()
 			return err

@@ -61,6 +61,8 @@ type Server struct {
 	log   *slog.Logger
 	m     *Metrics
 	wg    sync.WaitGroup // running streams
+
+	streams streamTable // the per-stream view (StreamsHandler)
 }
 
 // NewServer returns a server; its options are checked.
@@ -220,8 +222,12 @@ func (s *Server) describe(b []byte) (*info, error) {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		for w := range r.workers {
+			spent := r.spent[rank*r.workers+w]
+			if st.ep.start.Batch == 0 {
+				spent.Epoch = 0 // (E, N) normalised to (E+1, 0): a new epoch
+			}
 			t, err := signTicket(s.key, &ticket{Dataset: r.dataset, Fingerprint: fp, Config: cj,
-				Worker: w, Workers: r.workers, Start: st.ep.start})
+				Worker: w, Workers: r.workers, Start: st.ep.start, Spent: spent})
 			if err != nil {
 				return nil, status.Error(codes.Internal, err.Error())
 			}
@@ -300,7 +306,7 @@ func (s *Server) openTicket(b []byte) (*stream, string, error) {
 		s.m.refused.WithLabelValues("ticket").Inc()
 		return nil, "", status.Errorf(codes.NotFound, "serve: no dataset %q on this server (serving %s)", t.Dataset, s.datasetNames())
 	}
-	st, err := open(endpoint{ds: ds, cfg: s.streamConfig(cfg), worker: t.Worker, of: t.Workers, start: t.Start, fingerprint: t.Fingerprint})
+	st, err := open(endpoint{ds: ds, cfg: s.streamConfig(cfg), worker: t.Worker, of: t.Workers, start: t.Start, spent: t.Spent, fingerprint: t.Fingerprint})
 	if err != nil {
 		s.m.refused.WithLabelValues("ticket").Inc()
 		code := codes.InvalidArgument
@@ -371,14 +377,20 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 	t0 := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st.stats = s.m.observeStages
+	live := s.streams.begin(ctx, st, dataset, transport)
+	st.stats = func(d pipeline.Stats) {
+		s.m.observeStages(d)
+		live.observe(d)
+	}
 	batches, bytes := s.m.batches.WithLabelValues(dataset, transport), s.m.bytes.WithLabelValues(dataset, transport)
 	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, keys, vals []string) error {
 		if err := write(rec, keys, vals); err != nil {
 			return err
 		}
+		n := recordBytes(rec)
 		batches.Inc()
-		bytes.Add(float64(recordBytes(rec)))
+		bytes.Add(float64(n))
+		live.sent(rec, keys, vals, n)
 		return nil
 	})
 	if err == nil {
@@ -396,6 +408,7 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 		result = "error"
 	}
 	s.m.streams.WithLabelValues(transport, result).Inc()
+	s.streams.end(live, result, err)
 	if err != nil {
 		s.log.Info("stream ended", append(attrs, "result", result, "err", err)...)
 		if _, ok := status.FromError(err); !ok {

@@ -24,10 +24,21 @@ const (
 	MetaStreamCRC32   = arrowpair.MetaStreamCRC32
 )
 
+// Per-batch skip counts (docs/serve.md, "Skip budgets"), on every batch of a
+// stream under the "skip" policy: the skips the endpoint's stream has
+// counted against its budget up to and including the batch, over the run
+// and in the batch's epoch. A client resuming after the batch sends them
+// back (Descriptor.SkipsSpent), so that the budget counts on.
+const (
+	MetaSkipped      = "pairflow.skipped"
+	MetaEpochSkipped = "pairflow.epoch_skipped"
+)
+
 // servedBatch is one batch of an endpoint's stream and where it belongs.
 type servedBatch struct {
-	rec arrow.RecordBatch
-	at  Position
+	rec   arrow.RecordBatch
+	at    Position
+	spent *SkipsSpent // after the batch; nil: not tagged (no skip policy)
 }
 
 // endpoint fixes one stream: the rank's config (Rank set), the worker split
@@ -37,7 +48,8 @@ type endpoint struct {
 	cfg         pipeline.Config
 	worker, of  int
 	start       Position
-	fingerprint string // "" skips the check
+	spent       SkipsSpent // skips counted before start
+	fingerprint string     // "" skips the check
 }
 
 // stream is an open endpoint stream.
@@ -88,6 +100,12 @@ func open(ep endpoint) (*stream, error) {
 	if s.ep.start, err = normalStart(ep.start, s.perEpoch); err != nil {
 		return nil, err
 	}
+	if s.ep.start.Epoch != ep.start.Epoch {
+		s.ep.spent.Epoch = 0 // (E, N) is (E+1, 0): nothing of that epoch spent
+	}
+	if err := s.ep.spent.check(&ep.cfg, s.ep.start); err != nil {
+		return nil, err
+	}
 	if last := s.lastEpoch(); last >= 0 && s.ep.start.Epoch > last+1 {
 		return nil, fmt.Errorf("start (%d, %d) is past the end of the run (epochs %d..%d; (%d, 0) is its end)",
 			ep.start.Epoch, ep.start.Batch, ep.cfg.Epoch, last, last+1)
@@ -101,11 +119,26 @@ func fingerprintOf(p *pipeline.Pipeline) string {
 	return st.Sampler.Fingerprint + "/" + st.Sampler.Layout
 }
 
-// at returns a pipeline positioned at batch b of epoch e.
-func (s *stream) at(e, b int64) (*pipeline.Pipeline, error) {
+// at returns a pipeline positioned at batch b of epoch e, whose skip budget
+// has spent sp.
+func (s *stream) at(e, b int64, sp SkipsSpent) (*pipeline.Pipeline, error) {
 	st := s.tmpl
 	st.Sampler.Epoch, st.Sampler.Position = e, b*int64(s.ep.cfg.BatchSize)
+	st.Sampler.Skipped, st.EpochSkipped = sp.Total, sp.Epoch
 	return pipeline.Resume(s.ep.ds, s.ep.cfg, st)
+}
+
+// tagsSkips reports whether the stream's batches carry skip counts.
+func (s *stream) tagsSkips() bool { return s.ep.cfg.Skip.Policy == pipeline.PolicySkip }
+
+// spentAfter returns the skip counts of p's state, the stream's after the
+// batch p handed out last; nil when the stream does not tag them.
+func (s *stream) spentAfter(p *pipeline.Pipeline) *SkipsSpent {
+	if !s.tagsSkips() {
+		return nil
+	}
+	st := p.State()
+	return &SkipsSpent{Total: st.Sampler.Skipped, Epoch: st.EpochSkipped}
 }
 
 // lastEpoch returns the last epoch of the run, or -1 when unbounded.
@@ -136,7 +169,7 @@ func (s *stream) batches(ctx context.Context) iter.Seq2[servedBatch, error] {
 // rankBatches runs one pipeline from the start to the end of the run.
 func (s *stream) rankBatches(ctx context.Context) iter.Seq2[servedBatch, error] {
 	return func(yield func(servedBatch, error) bool) {
-		p, err := s.at(s.ep.start.Epoch, s.ep.start.Batch)
+		p, err := s.at(s.ep.start.Epoch, s.ep.start.Batch, s.ep.spent)
 		if err != nil {
 			yield(servedBatch{}, err)
 			return
@@ -161,7 +194,7 @@ func (s *stream) rankBatches(ctx context.Context) iter.Seq2[servedBatch, error] 
 				s.stats(statsDelta(cur, last))
 				last = cur
 			}
-			if !yield(servedBatch{rec: rec, at: at}, nil) {
+			if !yield(servedBatch{rec: rec, at: at, spent: s.spentAfter(p)}, nil) {
 				return
 			}
 		}
@@ -170,19 +203,23 @@ func (s *stream) rankBatches(ctx context.Context) iter.Seq2[servedBatch, error] 
 
 // workerBatches gives worker w of W the batches b ≡ w (mod W) of each epoch,
 // opening the pipeline at each (the stream is a pure function of the batch's
-// position, so each batch is the one the rank's stream has there).
+// position, so each batch is the one the rank's stream has there). The skip
+// budget counts the worker's own batches: the rank's other batches are not
+// made here.
 func (s *stream) workerBatches(ctx context.Context) iter.Seq2[servedBatch, error] {
 	return func(yield func(servedBatch, error) bool) {
 		w, W := int64(s.ep.worker), int64(s.ep.of)
 		e, b := s.ep.start.Epoch, s.ep.start.Batch
 		b += ((w-b)%W + W) % W // the first b' ≥ b with b' ≡ w
 		last := s.lastEpoch()
+		spent := s.ep.spent
 		for last < 0 || e <= last {
 			if b >= s.perEpoch {
 				e, b = e+1, w
+				spent.Epoch = 0
 				continue
 			}
-			p, err := s.at(e, b)
+			p, err := s.at(e, b, spent)
 			if err != nil {
 				yield(servedBatch{}, err)
 				return
@@ -200,8 +237,12 @@ func (s *stream) workerBatches(ctx context.Context) iter.Seq2[servedBatch, error
 			if s.stats != nil {
 				s.stats(p.Stats())
 			}
+			sp := s.spentAfter(p)
+			if sp != nil {
+				spent = *sp
+			}
 			p.Close()
-			if got != nil && !yield(servedBatch{rec: got, at: Position{Epoch: e, Batch: b}}, nil) {
+			if got != nil && !yield(servedBatch{rec: got, at: Position{Epoch: e, Batch: b}, spent: sp}, nil) {
 				return
 			}
 			if got == nil && s.ep.cfg.Kind != arrowpair.Eval {
@@ -244,6 +285,10 @@ func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, k
 	emit := func(b *servedBatch, final bool) error {
 		keys := []string{MetaEpoch, MetaBatch}
 		vals := []string{strconv.FormatInt(b.at.Epoch, 10), strconv.FormatInt(b.at.Batch, 10)}
+		if b.spent != nil {
+			keys = append(keys, MetaSkipped, MetaEpochSkipped)
+			vals = append(vals, strconv.FormatInt(b.spent.Total, 10), strconv.FormatInt(b.spent.Epoch, 10))
+		}
 		sum.Add(b.rec)
 		if final {
 			k, v := sum.Metadata()

@@ -44,6 +44,7 @@ type ticket struct {
 	Worker      int             `json:"worker"`
 	Workers     int             `json:"workers"`
 	Start       Position        `json:"start"`
+	Spent       SkipsSpent      `json:"spent"` // skips counted before Start
 }
 
 // signTicket encodes and signs t.
@@ -92,6 +93,9 @@ func parseTicket(key, b []byte) (*ticket, pipeline.Config, error) {
 		return nil, pipeline.Config{}, bad("worker %d of %d", t.Worker, t.Workers)
 	}
 	if err := checkStart(&cfg, t.Start); err != nil {
+		return nil, pipeline.Config{}, bad("%v", err)
+	}
+	if err := t.Spent.check(&cfg, t.Start); err != nil {
 		return nil, pipeline.Config{}, bad("%v", err)
 	}
 	return &t, cfg, nil

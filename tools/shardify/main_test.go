@@ -13,7 +13,7 @@ import (
 
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/shards"
-	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/store"
 	"github.com/pairflow/pairflow/tools/internal/cli/clitest"
 	"github.com/pairflow/pairflow/tools/shardify/internal/fixture"
 )
@@ -452,8 +452,8 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]int64{"256MiB": 256 << 20, "1GB": 1e9, "4096": 4096, "64 KiB": 64 << 10} {
-		if got, err := cli.ParseBytes(in); err != nil || got != want {
-			t.Errorf("cli.ParseBytes(%q) = %d, %v", in, got, err)
+		if got, err := store.ParseBytes(in); err != nil || got != want {
+			t.Errorf("store.ParseBytes(%q) = %d, %v", in, got, err)
 		}
 	}
 }

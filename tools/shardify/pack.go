@@ -24,6 +24,7 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/store"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/tools/shardify/internal/convert"
@@ -117,7 +118,7 @@ func cmdPack(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if c.in == "" || c.out == "" {
 		return fmt.Errorf("%w: pack needs --in and --out", cli.ErrUsage)
 	}
-	if c.shardSize, err = cli.ParseBytes(strings.TrimSpace(shardSize)); err != nil || c.shardSize < 1<<10 {
+	if c.shardSize, err = store.ParseBytes(strings.TrimSpace(shardSize)); err != nil || c.shardSize < 1<<10 {
 		return fmt.Errorf("%w: --shard-size %q: want a size of at least 1KiB such as 256MiB", cli.ErrUsage, shardSize)
 	}
 	if c.maxPixels, err = parseCount(maxPixels); err != nil || c.maxPixels < 1 || c.maxPixels > maxPackPixels {

@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -220,8 +219,7 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 	}
 	res["per_kind_ms"] = kinds
 	if jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", " ")
-		if err := os.WriteFile(jsonOut, b, 0o644); err != nil {
+		if err := cli.WriteJSON(jsonOut, res); err != nil {
 			return err
 		}
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,11 +17,23 @@ func TestUsage(t *testing.T) {
 		[]string{"-bogus"}, []string{"-batch", "x"}, []string{"-clock", "x"}, []string{"extra"})
 }
 
-// TestSmallStep runs one tiny measured step end to end.
+// TestSmallStep runs one tiny measured step end to end; -json replaces its
+// file whole (a temporary file renamed into place).
 func TestSmallStep(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"-batch", "4", "-steps", "1", "-warmup", "1", "-threads", "1", "-no-forward"}, &out, &errOut); code != 0 {
+	js := filepath.Join(t.TempDir(), "bench.json")
+	replaced := clitest.Replaced(t, js)
+	if code := run([]string{"-batch", "4", "-steps", "1", "-warmup", "1", "-threads", "1", "-no-forward", "-json", js}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	replaced()
+	var res struct {
+		Train struct {
+			StepS []float64 `json:"step_s"`
+		} `json:"train"`
+	}
+	if b, err := os.ReadFile(js); err != nil || json.Unmarshal(b, &res) != nil || len(res.Train.StepS) != 1 {
+		t.Errorf("-json wrote %q (%v)", b, err)
 	}
 	for _, want := range []string{"pairflow trainbench: smallcnn", "images/s", "conv"} {
 		if !strings.Contains(out.String(), want) {

@@ -15,23 +15,30 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from ._arrow import Completeness, StreamInfo, batch_position, inspect_schema
+from ._arrow import Completeness, StreamInfo, _meta_int, batch_position, inspect_schema
+
+META_SKIPPED = b"pairflow.skipped"
+META_EPOCH_SKIPPED = b"pairflow.epoch_skipped"
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
                      ServerUnavailable, StreamTimeout)
 
-__all__ = ["Position", "descriptor", "open_stream", "stream_info", "ServeInfo", "ServedBatch"]
+__all__ = ["Position", "descriptor", "open_stream", "stream_info", "root_certs", "ServeInfo", "ServedBatch"]
 
 DESCRIPTOR_VERSION = 1
+
+# tls_root_certs: PEM bytes, or the path of a PEM file.
+TLSRoots = Optional[Union[bytes, str, "os.PathLike[str]"]]
 MAX_DESCRIPTOR_BYTES = 64 << 10
 
 
@@ -44,9 +51,15 @@ class Position:
 
 
 def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
-               start: Optional[Position] = None) -> bytes:
+               start: Optional[Position] = None,
+               skips_spent: Optional[Mapping[int, Tuple[int, int]]] = None) -> bytes:
     """Returns the descriptor JSON that asks ``serve`` for ``dataset``
-    under the pipeline ``config`` (snake_case pipeline.Config fields)."""
+    under the pipeline ``config`` (snake_case pipeline.Config fields).
+
+    ``skips_spent`` maps an endpoint index to the skip counts ``(total,
+    epoch)`` the last batch consumed from it carried
+    (:attr:`ServedBatch.skips`), so that its resumed stream counts its skip
+    budget on (docs/serve.md, "Skip budgets")."""
     if not dataset:
         raise ValueError("pairflow: dataset name is empty")
     for k in ("rank", "workers", "prefetch"):
@@ -56,6 +69,8 @@ def descriptor(dataset: str, config: Mapping[str, Any], worker_count: int = 1,
                          "worker_count": int(worker_count)}
     if start is not None:
         d["start"] = {"epoch": int(start.epoch), "batch": int(start.batch)}
+    if skips_spent:
+        d["skips_spent"] = {str(int(i)): {"total": int(t), "epoch": int(e)} for i, (t, e) in skips_spent.items()}
     b = json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
     if len(b) > MAX_DESCRIPTOR_BYTES:
         raise ValueError(f"pairflow: descriptor of {len(b)} bytes (serve reads at most {MAX_DESCRIPTOR_BYTES})")
@@ -97,15 +112,18 @@ class ServeInfo:
             raise DescriptorError(f"{where}: unreadable stream info ({e}): {json.dumps(obj)[:200]}") from None
 
 
-def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: float = 30.0) -> ServeInfo:
+def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: float = 30.0,
+                tls_root_certs: TLSRoots = None) -> ServeInfo:
     """Asks the server at ``url`` about the streams ``desc`` describes,
     without opening one: over Flight ``GetFlightInfo`` (its
-    ``app_metadata``), over HTTP ``POST /v1/info``."""
+    ``app_metadata``), over HTTP ``POST /v1/info``. ``tls_root_certs``: see
+    :func:`open_stream`."""
     scheme = urllib.parse.urlsplit(url).scheme
+    roots = root_certs(tls_root_certs)
     if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
         import pyarrow.flight as fl
 
-        client, opts = _flight_client(url, token, timeout)
+        client, opts = _flight_client(url, token, timeout, roots)
         try:
             try:
                 info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
@@ -122,7 +140,7 @@ def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: 
             client.close()
     if scheme in ("http", "https"):
         u = url.rstrip("/") + "/v1/info"
-        resp = _http_post(u, desc, token, timeout, "application/json")
+        resp = _http_post(u, desc, token, timeout, "application/json", roots)
         try:
             raw = resp.read(1 << 24)
         except Exception as e:
@@ -142,25 +160,34 @@ def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: 
 class ServedBatch:
     rb: pa.RecordBatch
     position: Position
+    # (total, epoch): the skips the endpoint's stream has counted against its
+    # skip budget up to this batch (streams under the "skip" policy), else None.
+    skips: Optional[Tuple[int, int]] = None
 
 
 def open_stream(url: str, desc: bytes, endpoint: int, *, token: Optional[str] = None,
-                timeout: float = 30.0, read_timeout: float = 120.0) -> Tuple[StreamInfo, Iterator[ServedBatch]]:
+                timeout: float = 30.0, read_timeout: float = 120.0,
+                tls_root_certs: TLSRoots = None) -> Tuple[StreamInfo, Iterator[ServedBatch]]:
     """Opens endpoint ``endpoint`` of the stream ``desc`` describes on the
     server at ``url`` (``grpc://host:port``, ``grpc+tls://…``, or
-    ``http://host:port`` for the HTTP fallback).
+    ``http://host:port`` / ``https://…`` for the HTTP fallback).
 
     Returns the stream's schema info and an iterator of its batches. The
     iterator checks the stream's end marker and raises
     IncompleteStreamError when the stream stops without it.
     ``timeout`` bounds connecting and the request; ``read_timeout`` bounds
-    the wait for each next batch.
+    the wait for each next batch. ``tls_root_certs`` (PEM bytes, or the
+    path of a PEM file) are the certificates a ``grpc+tls://`` or
+    ``https://`` server's certificate must chain to, for a server whose
+    certificate the system's roots do not vouch for (a private CA, a
+    self-signed certificate); None trusts the system's roots.
     """
     scheme = urllib.parse.urlsplit(url).scheme
+    roots = root_certs(tls_root_certs)
     if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
-        return _open_flight(url, desc, endpoint, token, timeout, read_timeout)
+        return _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots)
     if scheme in ("http", "https"):
-        return _open_http(url, desc, endpoint, token, timeout, read_timeout)
+        return _open_http(url, desc, endpoint, token, timeout, read_timeout, roots)
     raise ValueError(f"pairflow: {url!r}: want grpc://host:port (Arrow Flight) or http://host:port (HTTP stream)")
 
 
@@ -232,7 +259,35 @@ FORK_ADVICE = ("pass multiprocessing_context='forkserver' (or 'spawn') to the Da
                "PairDataset / Flight in the main process before its workers start")
 
 
-def _flight_client(url, token, timeout):
+def root_certs(v: TLSRoots) -> Optional[bytes]:
+    """The PEM bytes of a ``tls_root_certs`` argument: bytes as they are, a
+    str or path read from that file (None stays None)."""
+    if v is None:
+        return None
+    if isinstance(v, (bytes, bytearray)):
+        pem = bytes(v)
+        where = "tls_root_certs"
+    else:
+        where = os.fspath(v)
+        try:
+            with open(where, "rb") as f:
+                pem = f.read(1 << 20)
+        except OSError as e:
+            raise PairflowError(f"pairflow: tls_root_certs {where!r}: {e.strerror or e}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise PairflowError(f"pairflow: {where}: no PEM certificate (-----BEGIN CERTIFICATE-----) in it")
+    return pem
+
+
+def _new_flight_client(url, roots: Optional[bytes]):
+    import pyarrow.flight as fl
+
+    if roots is not None:
+        return fl.FlightClient(url, tls_root_certs=roots)
+    return fl.FlightClient(url)
+
+
+def _flight_client(url, token, timeout, roots: Optional[bytes] = None):
     """A FlightClient for url and the call options of a request."""
     import pyarrow.flight as fl
 
@@ -242,13 +297,13 @@ def _flight_client(url, token, timeout):
                             f"used Arrow Flight; gRPC cannot be used after fork() (it hangs): {FORK_ADVICE}")
     _FLIGHT_PID = os.getpid()
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
-    return fl.FlightClient(url), fl.FlightCallOptions(timeout=timeout, headers=headers)
+    return _new_flight_client(url, roots), fl.FlightCallOptions(timeout=timeout, headers=headers)
 
 
-def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
+def _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots=None):
     import pyarrow.flight as fl
 
-    client, opts = _flight_client(url, token, timeout)
+    client, opts = _flight_client(url, token, timeout, roots)
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     try:
         info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
@@ -269,7 +324,7 @@ def _open_flight(url, desc, endpoint, token, timeout, read_timeout):
     last_err: Optional[Exception] = None
     reader = used = None
     for u in candidates:
-        c = client if u == url else fl.FlightClient(u)
+        c = client if u == url else _new_flight_client(u, roots)
         try:
             reader = c.do_get(ep.ticket, stream_opts)
             used = c
@@ -352,20 +407,26 @@ def _served(rb, md, check: Completeness, where: str) -> ServedBatch:
     if pos is None:
         raise IncompleteStreamError(f"{where}: batch {check.batches - 1} carries no pairflow.batch metadata "
                                     f"(is this a pairflow serve stream?)")
-    return ServedBatch(rb, Position(*pos))
+    skips = None
+    if md is not None and META_SKIPPED in md:
+        skips = (_meta_int(md, META_SKIPPED, where), _meta_int(md, META_EPOCH_SKIPPED, where))
+    return ServedBatch(rb, Position(*pos), skips)
 
 
 # ---- HTTP ------------------------------------------------------------------
 
 
-def _http_post(u, desc, token, timeout, accept):
+def _http_post(u, desc, token, timeout, accept, roots: Optional[bytes] = None):
     """POSTs a descriptor; HTTP and connection errors become pairflow errors."""
     req = urllib.request.Request(u, data=desc, method="POST",
                                  headers={"Content-Type": "application/json", "Accept": accept})
     if token:
         req.add_header("Authorization", f"Bearer {token}")
+    ctx = None
+    if roots is not None and u.startswith("https:"):
+        ctx = ssl.create_default_context(cadata=roots.decode("ascii", "replace"))
     try:
-        return urllib.request.urlopen(req, timeout=timeout)
+        return urllib.request.urlopen(req, timeout=timeout, context=ctx)
     except urllib.error.HTTPError as e:
         body = e.read(4096).decode("utf-8", "replace").strip()
         if e.code in (401, 403):
@@ -383,11 +444,11 @@ def _http_post(u, desc, token, timeout, accept):
         raise StreamTimeout(f"{u}: no answer within {timeout:g} s") from e
 
 
-def _open_http(url, desc, endpoint, token, timeout, read_timeout):
+def _open_http(url, desc, endpoint, token, timeout, read_timeout, roots=None):
     u = url.rstrip("/") + f"/v1/stream?endpoint={int(endpoint)}"
     where = f"{url} endpoint {endpoint}"
     resp = _http_post(u, desc, token, min(timeout, read_timeout) if read_timeout else timeout,
-                      "application/vnd.apache.arrow.stream")
+                      "application/vnd.apache.arrow.stream", roots)
     # Later reads wait at most read_timeout each (the socket's timeout).
     try:
         resp.fp.raw._sock.settimeout(read_timeout)  # type: ignore[attr-defined]

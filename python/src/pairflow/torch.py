@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from ._arrow import batch_numpy
-from .client import Position, descriptor, open_stream, stream_info
+from .client import Position, TLSRoots, descriptor, open_stream, root_certs, stream_info
 from .errors import StateError
 from .world import endpoint_index, world, worker
 
@@ -99,7 +99,19 @@ class PairDataset(IterableDataset):
     continues with the identical next batch. A state taken right after an
     epoch's last batch says ``(E, N)``, N the rank's batches per epoch
     (which serve reports): it resumes at ``(E + 1, 0)``; a batch past N is
-    a ``StateError``.
+    a ``StateError``. Under a ``"skip"`` policy the state also holds the
+    skip counts of the last batch (``skips``), which the resumed stream
+    counts its ``max_count`` / ``max_fraction`` budget on from, as the
+    uninterrupted stream would (and so do the passes after
+    :meth:`set_epoch`); ``state_dict(after=batch)`` from the main process
+    of a DataLoader with workers cannot know them (each worker's stream
+    counts its own): such a resume starts a fresh budget.
+
+    TLS (``grpc+tls://``, ``https://``): the server's certificate must chain
+    to the system's roots, or to ``tls_root_certs`` (PEM bytes or a PEM
+    file's path; default ``$PAIRFLOW_TLS_ROOT_CERTS``) for a private CA or
+    a self-signed certificate. The bearer ``token`` (default
+    ``$PAIRFLOW_TOKEN``) should only travel over TLS.
 
     Errors are pairflow exceptions (``pairflow.ServerUnavailable``,
     ``AuthError``, ``DescriptorError``, ``IncompleteStreamError``,
@@ -111,7 +123,7 @@ class PairDataset(IterableDataset):
                  epochs: int = 1, epoch: int = 0, views: Optional[int] = None,
                  config: Optional[Mapping[str, Any]] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, token: Optional[str] = None, timeout: float = 30.0,
-                 read_timeout: float = 120.0, params: bool = True):
+                 read_timeout: float = 120.0, params: bool = True, tls_root_certs: TLSRoots = None):
         super().__init__()
         if epochs < 1:
             raise ValueError(f"pairflow: epochs={epochs} (want >= 1)")
@@ -133,12 +145,17 @@ class PairDataset(IterableDataset):
         self.epochs = int(epochs)
         self._epoch = int(epoch)  # first epoch of the next pass
         self._next: Optional[Position] = None  # resume position inside the pass
+        # Skip counts (total, epoch) after the last batch consumed, under the
+        # "skip" policy: sent back on resume so that the budget counts on.
+        self._spent: Optional[tuple] = None
         # Worker slots (see _open): the batch the slot rotation counts from,
         # from a per-worker state (StatefulDataLoader), and of the running pass.
         self._slot_base: Optional[int] = None
         self._slot_workers: Optional[int] = None
         self._iter_slot: Optional[tuple] = None
         self.token = token if token is not None else os.environ.get("PAIRFLOW_TOKEN") or None
+        roots = tls_root_certs if tls_root_certs is not None else os.environ.get("PAIRFLOW_TLS_ROOT_CERTS") or None
+        self.tls_root_certs = root_certs(roots)  # read now: a bad path fails here, not in a worker
         self.timeout = timeout
         self.read_timeout = read_timeout
         self.params = params
@@ -185,6 +202,8 @@ class PairDataset(IterableDataset):
                 # Counted before the yield: once the consumer holds this batch
                 # it has consumed it (StatefulDataLoader snapshots here too).
                 self._next = Position(sb.position.epoch, sb.position.batch + 1)
+                if sb.skips is not None:
+                    self._spent = sb.skips
                 yield d
             self._next = Position(self._epoch + self.epochs, 0)
         finally:
@@ -203,9 +222,14 @@ class PairDataset(IterableDataset):
         """
         slot = (w.rank + base) % w.size
         ep = endpoint_index(self.world.rank, slot, w.size)
-        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start)
+        spent = None
+        if self._spent is not None:
+            # The epoch count goes with its epoch: none at an epoch's start.
+            at_start = start is None or start.batch == 0
+            spent = {ep: (self._spent[0], 0 if at_start else self._spent[1])}
+        desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start, skips_spent=spent)
         return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
-                           read_timeout=self.read_timeout)
+                           read_timeout=self.read_timeout, tls_root_certs=self.tls_root_certs)
 
     def _normal_start(self, start: Position) -> Position:
         """A state taken right after an epoch's last batch says (E, N), N
@@ -214,7 +238,7 @@ class PairDataset(IterableDataset):
         the client normalises it first, with N from the server's stream
         info. A batch past N cannot come from this run: StateError."""
         info = stream_info(self.url, descriptor(self.dataset, self._config()), token=self.token,
-                           timeout=self.timeout)
+                           timeout=self.timeout, tls_root_certs=self.tls_root_certs)
         n = info.batches_per_epoch
         if n is None:
             return start  # a serve that does not say N normalises (or refuses) itself
@@ -253,6 +277,10 @@ class PairDataset(IterableDataset):
             nxt = self._next if self._next is not None else Position(self._epoch, 0)
         st = {"version": STATE_VERSION, "fingerprint": self.fingerprint(), "pass_epoch": self._epoch,
               "epochs": self.epochs, "epoch": nxt.epoch, "batch": nxt.batch}
+        # The skip counts are this dataset's stream's after its last batch:
+        # they belong to the state only when that batch is the one before nxt.
+        if self._spent is not None and (after is None or nxt == self._next):
+            st["skips"] = list(self._spent)
         if after is None and self._iter_slot is not None and self._iter_slot[1] > 1:
             st["slot_base"], st["workers"] = self._iter_slot
         return st
@@ -274,6 +302,11 @@ class PairDataset(IterableDataset):
             raise StateError(f"pairflow: bad position epoch={e!r} batch={b!r}")
         self._epoch = int(pass_epoch)
         self.epochs = int(state.get("epochs", self.epochs))
+        skips = state.get("skips")
+        if skips is not None and not (isinstance(skips, (list, tuple)) and len(skips) == 2
+                                      and all(isinstance(x, int) and x >= 0 for x in skips)):
+            raise StateError(f"pairflow: bad skip counts {skips!r} in the state")
         self._next = Position(e, b)
+        self._spent = tuple(skips) if skips is not None else None
         self._slot_base = state.get("slot_base")
         self._slot_workers = state.get("workers")

@@ -3,8 +3,6 @@ package cli
 import (
 	"flag"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/store"
@@ -48,33 +46,11 @@ func (r *Remote) OpenOptions() (shards.OpenOptions, error) {
 		return o, fmt.Errorf("%w: --access %q: want whole or range", ErrUsage, r.access)
 	}
 	if r.cacheBytes != "" {
-		n, err := ParseBytes(r.cacheBytes)
+		n, err := store.ParseBytes(r.cacheBytes)
 		if err != nil || n <= 0 {
 			return o, fmt.Errorf("%w: --cache-bytes %q: want a size such as 50GiB", ErrUsage, r.cacheBytes)
 		}
 		o.CacheBytes = n
 	}
 	return o, nil
-}
-
-// ParseBytes parses a byte size: an integer with an optional suffix B, KiB,
-// MiB, GiB, TiB (powers of 1024) or kB, MB, GB, TB (powers of 1000).
-func ParseBytes(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
-	mult := int64(1)
-	for _, u := range units {
-		if t, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(t), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	return n * mult, nil
 }

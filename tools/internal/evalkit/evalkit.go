@@ -62,10 +62,11 @@ func LoadEncoder(path string) (*trainer.Encoder[float32], Meta, error) {
 // LoadEncoderAs is LoadEncoder where a non-empty model and non-zero channels
 // override the checkpoint's.
 func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32], Meta, error) {
-	f, _, err := trainer.ReadCheckpointFile(path)
+	ck, err := trainer.ReadCheckpointFile(path)
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder: %w", err)
 	}
+	f := ck.File
 	meta, err := parseMeta(f.Metadata[trainer.MetaConfig])
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: config: %w: %w", path, ErrCheckpoint, err)
@@ -94,7 +95,7 @@ func LoadEncoderAs(path, model string, channels int) (*trainer.Encoder[float32],
 	if err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w: %w", path, ErrCheckpoint, err)
 	}
-	if _, err := trainer.LoadCheckpointFrom(f, path, enc, nil); err != nil {
+	if _, err := trainer.LoadCheckpointFrom(ck, enc, nil); err != nil {
 		return nil, Meta{}, fmt.Errorf("evalkit: encoder %s: %w", path, err)
 	}
 	return enc, meta, nil

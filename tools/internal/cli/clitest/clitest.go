@@ -6,6 +6,7 @@ package clitest
 
 import (
 	"bytes"
+	"os"
 	"strings"
 )
 
@@ -45,5 +46,39 @@ func Usage(t T, name, marker string, run Run, bad ...[]string) {
 		if code != 2 || strings.Count(out, marker) != 1 || named != 1 || !strings.HasPrefix(lines[len(lines)-1], name+": usage: ") {
 			t.Errorf("%s %q: exit %d, stderr %q; want 2, the usage text (%q) once and one last line %q", name, args, code, out, marker, name+": usage: …")
 		}
+	}
+}
+
+// FatalT is the part of *testing.T that Replaced uses.
+type FatalT interface {
+	T
+	Fatal(args ...any)
+}
+
+// Replaced prepares path for a test of a command's output: it puts an old
+// file there and a hard link to it beside. The returned check asserts that
+// path then holds something else and that the link still holds the old
+// bytes: the command wrote a new file and renamed it into place (as
+// internal/atomicfile does) rather than truncating and rewriting the old
+// one, which a crash would leave cut short.
+func Replaced(t FatalT, path string) (check func()) {
+	t.Helper()
+	const old = "old output\n"
+	link := path + ".old-link"
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(path, link); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		if b, err := os.ReadFile(link); err != nil || string(b) != old {
+			t.Errorf("%s was rewritten in place (its old inode now holds %q, %v), not written to a temporary file and renamed", path, b, err)
+		}
+		if b, err := os.ReadFile(path); err != nil || string(b) == old {
+			t.Errorf("%s was not written: %q, %v", path, b, err)
+		}
+		os.Remove(link)
 	}
 }

@@ -1,5 +1,0 @@
-//go:build !unix
-
-package shards
-
-const openNonblock = 0

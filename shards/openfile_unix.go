@@ -1,7 +1,0 @@
-//go:build unix
-
-package shards
-
-import "syscall"
-
-const openNonblock = syscall.O_NONBLOCK
