@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/trainer"
@@ -169,19 +171,19 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 	for i := 0; i < warmup; i++ {
 		s.StepTensor(x)
 	}
+	var profBuf bytes.Buffer
 	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+		if err := pprof.StartCPUProfile(&profBuf); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
 		}
 	}
 	tt := bench(func() { loss = s.StepTensor(x).Loss }, 0, steps)
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
+		// Written whole (temporary file, fsync, rename), as -json is.
+		if err := atomicfile.WriteFile(cpuProfile, profBuf.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	// A separate profiled pass, so that timing layers cannot slow the
 	// measured steps.
