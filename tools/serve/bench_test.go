@@ -91,26 +91,47 @@ func benchInproc(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 }
 
 // benchFlight serves ds from an in-process server and reads b.N batches
-// (after a first, untimed one) with the Go Flight client.
-func benchFlight(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
+// (after a first, untimed one) with the Go Flight client, over transport:
+// "tcp" (DoGet on 127.0.0.1), "unix" (DoGet on a Unix socket, unix.go) or
+// "shm" (the shared-memory ring, shm.go; control messages over TCP).
+func benchFlight(b *testing.B, ds *shards.Dataset, cfg pipeline.Config, transport string) {
 	ts := startServer(b, ds, func(o *Options) {
 		o.Workers = runtime.GOMAXPROCS(0)
 		o.Allocator = memory.DefaultAllocator
 	})
-	c := dial(b, ts.addr)
+	addr := ts.addr
+	if transport == "unix" {
+		sock := filepath.Join(b.TempDir(), "serve.sock")
+		lis, err := listenUnix(sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go ts.gs.Serve(lis) // stopped with the server
+		addr = "unix://" + sock
+	}
+	c := dial(b, addr)
 	fi, err := getInfo(context.Background(), c, desc(b, cfg, 1, nil))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, err := c.DoGet(ctx, fi.Endpoint[0].Ticket)
-	if err != nil {
-		b.Fatal(err)
+	var r interface {
+		Read() (arrow.RecordBatch, error)
+		Release()
 	}
-	r, err := flight.NewRecordReader(s)
-	if err != nil {
-		b.Fatal(err)
+	if transport == "shm" {
+		if r, err = NewShmReader(ctx, c, fi.Endpoint[0].Ticket.Ticket, 0); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		s, err := c.DoGet(ctx, fi.Endpoint[0].Ticket)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r, err = flight.NewRecordReader(s); err != nil {
+			b.Fatal(err)
+		}
 	}
 	defer r.Release()
 	rows := int64(0)
@@ -177,7 +198,9 @@ func benchHTTP(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 func benchPair(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	cfg.Seed, cfg.Epochs = 1, 0
 	b.Run("inproc", func(b *testing.B) { benchInproc(b, ds, cfg) })
-	b.Run("flight", func(b *testing.B) { benchFlight(b, ds, cfg) })
+	b.Run("flight", func(b *testing.B) { benchFlight(b, ds, cfg, "tcp") })
+	b.Run("unix", func(b *testing.B) { benchFlight(b, ds, cfg, "unix") })
+	b.Run("shm", func(b *testing.B) { benchFlight(b, ds, cfg, "shm") })
 	b.Run("http", func(b *testing.B) { benchHTTP(b, ds, cfg) })
 }
 
@@ -256,6 +279,31 @@ func (p *prebuilt) DoGet(_ *flight.Ticket, fs flight.FlightService_DoGetServer) 
 	return err
 }
 
+// DoExchange streams the batch over the shared-memory transport.
+func (p *prebuilt) DoExchange(fs flight.FlightService_DoExchangeServer) error {
+	if _, err := fs.Recv(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(fs.Context())
+	defer cancel()
+	write, _, finish := shmStream(ctx, cancel, fs, DefaultShmSlots, p.rec.Schema(), memory.DefaultAllocator)
+	_, err := send(p.seq(ctx), write)
+	return finish(err)
+}
+
+// seq yields the batch over and over until ctx ends.
+func (p *prebuilt) seq(ctx context.Context) iter.Seq2[servedBatch, error] {
+	return func(yield func(servedBatch, error) bool) {
+		for i := int64(0); ctx.Err() == nil; i++ {
+			p.rec.Retain()
+			if !yield(servedBatch{rec: p.rec, at: Position{Batch: i}}, nil) {
+				return
+			}
+		}
+		yield(servedBatch{}, ctx.Err())
+	}
+}
+
 // BenchmarkServeTransport: bytes/s of pre-built batches from server to Go
 // client over loopback gRPC (MB/s column; the batch sizes of the benchmarks
 // above).
@@ -268,7 +316,7 @@ func BenchmarkServeTransport(b *testing.B) {
 		{"fmnist-256x32px-f32", "fashion-mnist/train", pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 256, Recipe: pipeline.Recipes{"torchvision-a"}}},
 		{"photos-64x224px-f32", "photos-raw-s2", pipeline.Config{Kind: arrowpair.Contrastive, BatchSize: 64, Recipe: pipeline.Recipes{"simclr-imagenet"}}},
 	} {
-		for _, sender := range []string{"zerocopy", "arrowgo"} {
+		for _, sender := range []string{"zerocopy", "arrowgo", "unix", "shm"} {
 			b.Run(tc.name+"/"+sender, func(b *testing.B) {
 				ds := benchDataset(b, tc.data)
 				tc.cfg.Epochs, tc.cfg.Seed = 1, 1
@@ -294,16 +342,35 @@ func BenchmarkServeTransport(b *testing.B) {
 				flight.RegisterFlightServiceServer(gs, &prebuilt{rec: rec, arrowgo: sender == "arrowgo"})
 				go gs.Serve(lis)
 				defer gs.Stop()
-				c := dial(b, lis.Addr().String())
+				addr := lis.Addr().String()
+				if sender == "unix" {
+					sock := filepath.Join(b.TempDir(), "t.sock")
+					ul, err := listenUnix(sock)
+					if err != nil {
+						b.Fatal(err)
+					}
+					go gs.Serve(ul)
+					addr = "unix://" + sock
+				}
+				c := dial(b, addr)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				s, err := c.DoGet(ctx, &flight.Ticket{Ticket: []byte("x")})
-				if err != nil {
-					b.Fatal(err)
+				var r interface {
+					Read() (arrow.RecordBatch, error)
+					Release()
 				}
-				r, err := flight.NewRecordReader(s, ipc.WithAllocator(memory.DefaultAllocator))
-				if err != nil {
-					b.Fatal(err)
+				if sender == "shm" {
+					if r, err = NewShmReader(ctx, c, []byte("x"), 0, ipc.WithAllocator(memory.DefaultAllocator)); err != nil {
+						b.Fatal(err)
+					}
+				} else {
+					s, err := c.DoGet(ctx, &flight.Ticket{Ticket: []byte("x")})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if r, err = flight.NewRecordReader(s, ipc.WithAllocator(memory.DefaultAllocator)); err != nil {
+						b.Fatal(err)
+					}
 				}
 				defer r.Release()
 				b.SetBytes(recordBytes(rec))

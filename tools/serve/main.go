@@ -83,7 +83,7 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	fs.Var(&datasets, "dataset", "NAME=PATH of a split to serve: a shard directory, or s3://… / https://… (repeatable; at least one)")
 	fs.Var(&locations, "location", "URI advertised in every endpoint, e.g. grpc+tcp://host:8815 (repeatable; default: the Flight listen address unless it is a wildcard)")
 	var (
-		listen     = fs.String("listen", "127.0.0.1:8815", "Flight (gRPC) listen address")
+		listen     = fs.String("listen", "127.0.0.1:8815", "Flight (gRPC) listen address, or unix:///path.sock for a Unix socket (mode 0600)")
 		httpListen = fs.String("http-listen", "", "HTTP Arrow IPC stream listen address (off when empty)")
 		metrics    = fs.String("metrics-listen", "", "Prometheus /metrics listen address (off when empty)")
 		keyFile    = fs.String("ticket-key", "", "file holding the HMAC key shared by a pool's servers (≥ 16 bytes; default: a random key per process)")
@@ -173,7 +173,19 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	lis, err := net.Listen("tcp", *listen)
+	sock, isUnix, err := unixPath(*listen)
+	if err != nil {
+		return fmt.Errorf("%w: %v", cli.ErrUsage, err)
+	}
+	var lis net.Listener
+	if isUnix {
+		if tlsCfg != nil {
+			return fmt.Errorf("%w: --tls-cert with a unix:// --listen (a local socket needs no TLS)", cli.ErrUsage)
+		}
+		lis, err = listenUnix(sock)
+	} else {
+		lis, err = net.Listen("tcp", *listen)
+	}
 	if err != nil {
 		return err
 	}
@@ -182,7 +194,9 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 		scheme = "grpc+tls"
 	}
 	if len(locations) == 0 {
-		if host, _, _ := net.SplitHostPort(lis.Addr().String()); !net.ParseIP(host).IsUnspecified() {
+		if isUnix {
+			locations = append(locations, unixLocation(sock))
+		} else if host, _, _ := net.SplitHostPort(lis.Addr().String()); !net.ParseIP(host).IsUnspecified() {
 			locations = append(locations, scheme+"://"+lis.Addr().String())
 		}
 	}

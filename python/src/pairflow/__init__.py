@@ -10,7 +10,7 @@ pyarrow does all the Arrow reading; importing this package starts nothing.
 """
 
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
-                     ServerUnavailable, StateError, StreamTimeout)
+                     ServerUnavailable, ShmUnavailable, StateError, StreamTimeout)
 from .ipc import PairReader, read_ipc
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "PairReader",
     "PairflowError",
     "ServerUnavailable",
+    "ShmUnavailable",
     "AuthError",
     "DescriptorError",
     "SchemaError",

@@ -31,7 +31,7 @@ from ._arrow import Completeness, StreamInfo, _meta_int, batch_position, inspect
 META_SKIPPED = b"pairflow.skipped"
 META_EPOCH_SKIPPED = b"pairflow.epoch_skipped"
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
-                     ServerUnavailable, StreamTimeout)
+                     ServerUnavailable, ShmUnavailable, StreamTimeout)
 
 __all__ = ["Position", "descriptor", "open_stream", "stream_info", "root_certs", "ServeInfo", "ServedBatch"]
 
@@ -40,6 +40,11 @@ DESCRIPTOR_VERSION = 1
 # tls_root_certs: PEM bytes, or the path of a PEM file.
 TLSRoots = Optional[Union[bytes, str, "os.PathLike[str]"]]
 MAX_DESCRIPTOR_BYTES = 64 << 10
+
+# Arrow Flight URL schemes: TCP, TLS and a Unix socket (serve --listen unix:///path.sock).
+FLIGHT_SCHEMES = ("grpc", "grpc+tcp", "grpc+tls", "grpc+unix")
+TRANSPORTS = ("flight", "shm", "auto")
+_URL_ADVICE = "want grpc://host:port or grpc+unix:///path.sock (Arrow Flight) or http://host:port (HTTP stream)"
 
 
 @dataclass(frozen=True, order=True)
@@ -120,7 +125,7 @@ def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: 
     :func:`open_stream`."""
     scheme = urllib.parse.urlsplit(url).scheme
     roots = root_certs(tls_root_certs)
-    if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
+    if scheme in FLIGHT_SCHEMES:
         import pyarrow.flight as fl
 
         client, opts = _flight_client(url, token, timeout, roots)
@@ -153,7 +158,7 @@ def stream_info(url: str, desc: bytes, *, token: Optional[str] = None, timeout: 
             raise DescriptorError(f"{u}: unreadable answer ({e}): {raw[:80]!r}") from None
         eps = obj.get("endpoints") if isinstance(obj, dict) else None
         return ServeInfo.from_json(obj, len(eps) if isinstance(eps, list) else 0, u)
-    raise ValueError(f"pairflow: {url!r}: want grpc://host:port (Arrow Flight) or http://host:port (HTTP stream)")
+    raise ValueError(f"pairflow: {url!r}: {_URL_ADVICE}")
 
 
 @dataclass
@@ -167,10 +172,12 @@ class ServedBatch:
 
 def open_stream(url: str, desc: bytes, endpoint: int, *, token: Optional[str] = None,
                 timeout: float = 30.0, read_timeout: float = 120.0,
-                tls_root_certs: TLSRoots = None) -> Tuple[StreamInfo, Iterator[ServedBatch]]:
+                tls_root_certs: TLSRoots = None, transport: str = "flight",
+                shm_slots: int = 0) -> Tuple[StreamInfo, Iterator[ServedBatch]]:
     """Opens endpoint ``endpoint`` of the stream ``desc`` describes on the
-    server at ``url`` (``grpc://host:port``, ``grpc+tls://…``, or
-    ``http://host:port`` / ``https://…`` for the HTTP fallback).
+    server at ``url`` (``grpc://host:port``, ``grpc+tls://…``,
+    ``grpc+unix:///path.sock``, or ``http://host:port`` / ``https://…`` for
+    the HTTP fallback).
 
     Returns the stream's schema info and an iterator of its batches. The
     iterator checks the stream's end marker and raises
@@ -181,14 +188,36 @@ def open_stream(url: str, desc: bytes, endpoint: int, *, token: Optional[str] = 
     ``https://`` server's certificate must chain to, for a server whose
     certificate the system's roots do not vouch for (a private CA, a
     self-signed certificate); None trusts the system's roots.
+
+    ``transport="shm"`` (Flight URLs only) reads the batches from a
+    shared-memory ring the server writes (docs/serve.md, "Same host"): no
+    copy through the kernel, for a client on the server's machine. Each
+    batch's buffers point into the ring and stay valid only until the
+    iterator is asked for the next batch (or closed): copy what must live
+    longer. ``ShmUnavailable`` says the ring cannot be opened here;
+    ``transport="auto"`` then falls back to plain Flight by itself.
+    ``shm_slots`` is the ring's size in batches (0: the server's default, 4).
     """
+    if transport not in TRANSPORTS:
+        raise ValueError(f"pairflow: transport={transport!r} (want one of {', '.join(TRANSPORTS)})")
     scheme = urllib.parse.urlsplit(url).scheme
     roots = root_certs(tls_root_certs)
-    if scheme in ("grpc", "grpc+tcp", "grpc+tls"):
-        return _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots)
+    if scheme in FLIGHT_SCHEMES:
+        if transport == "flight":
+            return _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots)
+        from ._shm import open_shm
+
+        try:
+            return open_shm(url, desc, endpoint, token, timeout, read_timeout, shm_slots, roots)
+        except ShmUnavailable:
+            if transport == "shm":
+                raise
+            return _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots)
     if scheme in ("http", "https"):
+        if transport == "shm":
+            raise ValueError(f"pairflow: {url!r}: the shm transport needs a Flight URL (grpc://… or grpc+unix://…)")
         return _open_http(url, desc, endpoint, token, timeout, read_timeout, roots)
-    raise ValueError(f"pairflow: {url!r}: want grpc://host:port (Arrow Flight) or http://host:port (HTTP stream)")
+    raise ValueError(f"pairflow: {url!r}: {_URL_ADVICE}")
 
 
 # ---- Flight ----------------------------------------------------------------

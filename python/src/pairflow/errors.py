@@ -50,3 +50,10 @@ class StreamTimeout(PairflowError, TimeoutError):
 
 class StateError(PairflowError, ValueError):
     """A state_dict is malformed or belongs to another dataset/config."""
+
+
+class ShmUnavailable(ServerUnavailable):
+    """The shared-memory transport cannot be used here: the client is not on
+    the server's machine (or not its user), or the platform lacks it. Read
+    the stream over Flight instead (``transport="flight"``; ``"auto"`` falls
+    back by itself)."""

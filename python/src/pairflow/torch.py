@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from ._arrow import batch_numpy
-from .client import Position, TLSRoots, descriptor, open_stream, root_certs, stream_info
+from .client import TRANSPORTS, Position, TLSRoots, descriptor, open_stream, root_certs, stream_info
 from .errors import StateError
 from .world import endpoint_index, world, worker
 
@@ -88,6 +88,12 @@ class PairDataset(IterableDataset):
     runs in ``serve``); with workers, batches reach the main process through
     shared memory (one copy).
 
+    ``transport``: ``"flight"`` (the default: the URL's Flight connection,
+    ``grpc://``, ``grpc+tls://`` or ``grpc+unix:///path.sock``), ``"shm"``
+    (the same-host shared-memory ring of docs/serve.md; each batch's tensors
+    are copied out of the ring once, so they live as long as you keep them)
+    or ``"auto"`` (shm where the ring can be opened, else Flight).
+
     Resuming: :meth:`state_dict` is ``{epoch, batch}`` of the next batch
     not yet consumed, counted from the epoch and batch index every batch
     carries. Without DataLoader workers call it on the dataset; with
@@ -123,8 +129,12 @@ class PairDataset(IterableDataset):
                  epochs: int = 1, epoch: int = 0, views: Optional[int] = None,
                  config: Optional[Mapping[str, Any]] = None, rank: Optional[int] = None,
                  world_size: Optional[int] = None, token: Optional[str] = None, timeout: float = 30.0,
-                 read_timeout: float = 120.0, params: bool = True, tls_root_certs: TLSRoots = None):
+                 read_timeout: float = 120.0, params: bool = True, tls_root_certs: TLSRoots = None,
+                 transport: str = "flight"):
         super().__init__()
+        if transport not in TRANSPORTS:
+            raise ValueError(f"pairflow: transport={transport!r} (want one of {', '.join(TRANSPORTS)})")
+        self.transport = transport
         if epochs < 1:
             raise ValueError(f"pairflow: epochs={epochs} (want >= 1)")
         if batch_size < 1:
@@ -198,6 +208,11 @@ class PairDataset(IterableDataset):
         try:
             for sb in batches:
                 d = to_tensors(batch_numpy(sb.rb, info, self.params))
+                if self.transport != "flight":
+                    # shm batches live in a ring slot that is reused once the
+                    # next batch is read: hand out tensors of their own (one
+                    # copy, still cheaper than a socket's two).
+                    d = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in d.items()}
                 d["batch_epoch"], d["batch_index"] = sb.position.epoch, sb.position.batch
                 # Counted before the yield: once the consumer holds this batch
                 # it has consumed it (StatefulDataLoader snapshots here too).
@@ -229,7 +244,8 @@ class PairDataset(IterableDataset):
             spent = {ep: (self._spent[0], 0 if at_start else self._spent[1])}
         desc = descriptor(self.dataset, self._config(), worker_count=w.size, start=start, skips_spent=spent)
         return open_stream(self.url, desc, ep, token=self.token, timeout=self.timeout,
-                           read_timeout=self.read_timeout, tls_root_certs=self.tls_root_certs)
+                           read_timeout=self.read_timeout, tls_root_certs=self.tls_root_certs,
+                           transport=self.transport)
 
     def _normal_start(self, start: Position) -> Position:
         """A state taken right after an epoch's last batch says (E, N), N
