@@ -18,6 +18,12 @@ import (
 // t(AVX2)/t(AVX-512): the AVX-512 body's speed-up, both measured under the
 // same machine load.
 func interleaved(b *testing.B, reps, inner int, fs [2]func()) {
+	interleavedAs(b, reps, inner, fs, "avx2-ns/call", "avx512/avx2-speed")
+}
+
+// interleavedAs is interleaved with the metrics' names given: the median
+// time of fs[0] per call, and fs[1]'s speed-up over fs[0].
+func interleavedAs(b *testing.B, reps, inner int, fs [2]func(), timeName, ratioName string) {
 	var ts [2][]float64
 	for r := 0; r < reps; r++ {
 		for i, f := range fs {
@@ -35,14 +41,15 @@ func interleaved(b *testing.B, reps, inner int, fs [2]func()) {
 	sort.Float64s(rs)
 	m := append([]float64(nil), ts[0]...)
 	sort.Float64s(m)
-	b.ReportMetric(m[reps/2]*1e9, "avx2-ns/call")
-	b.ReportMetric(rs[reps/2], "avx512/avx2-speed")
+	b.ReportMetric(m[reps/2]*1e9, timeName)
+	b.ReportMetric(rs[reps/2], ratioName)
 }
 
 // BenchmarkBodies compares the AVX2 and AVX-512 bodies of the generated
 // vector kernels on one thread, on the sizes the trainer gives them
 // (smallcnn and resnet18 at 32×32 inputs): the reductions (dotDev over a
-// plane and over whole activations), the Winograd transforms per tile row
+// plane and over whole activations; and, both AVX2, the statistics' sumDev
+// against the dotDev(x, x) it replaces), the Winograd transforms per tile row
 // width, the momentum step for smallcnn-sized and resnet18-sized parameter
 // sets, and the pooling kernels through the tier switch (the AVX2 tier
 // against the AVX-512 tier, whose rows of 16 outputs or more run the
@@ -63,6 +70,25 @@ func BenchmarkBodies(b *testing.B) {
 					func() { dotDev16AVX2(&dy[0], &x[0], n, 0.5) },
 					func() { dotDev16AVX512(&dy[0], &x[0], n, 0.5) },
 				})
+			}
+		})
+	}
+	for _, n := range []int{1024, 16384, 1 << 20} {
+		x := randSlice(r, n)
+		b.Run(fmt.Sprintf("sumDev/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				interleaved(b, reps, max(1, 1<<20/n), [2]func(){
+					func() { sumDev16AVX2(&x[0], n, 0.5) },
+					func() { sumDev16AVX512(&x[0], n, 0.5) },
+				})
+			}
+		})
+		b.Run(fmt.Sprintf("sumDev-vs-dotDev(x,x)/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				interleavedAs(b, reps, max(1, 1<<20/n), [2]func(){
+					func() { dotDev16AVX2(&x[0], &x[0], n, 0.5) },
+					func() { sumDev16AVX2(&x[0], n, 0.5) },
+				}, "dotDev-ns/call", "sumDev/dotDev-speed")
 			}
 		})
 	}

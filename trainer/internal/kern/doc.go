@@ -85,7 +85,8 @@
 //	max pooling rows (forward, BN+ReLU       AVX-512 on rows of        1.00–1.04× (32×32
 //	forward, backward)                       ≥ 16 outputs, else AVX2   input), 0.85–1.28× (64×64)
 //	batch-norm reductions (sum, sqDev,       AVX2 body (reduceZMM)     0.90×: bound by
-//	dotDev)                                                            VCVTPS2PD
+//	dotDev, sumDev)                                                    VCVTPS2PD; sumDev
+//	                                                                   0.99–1.04×
 //	Winograd output-gradient transform       AVX2 body (gradOutZMM)    0.89–1.14×
 //	momentum step (SGD, LARS)                AVX2 body (momentumZMM)   0.94–0.97×
 //

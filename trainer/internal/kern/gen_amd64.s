@@ -2526,6 +2526,102 @@ sqDev16AVX512_loop:
 	VZEROUPPER
 	RET
 
+// func sumDev16AVX2(x *float32, n int, m float64) (sx float64, sxd float64)
+// Requires: AVX, FMA3
+TEXT ·sumDev16AVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y8
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+sumDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y9
+	VADDPD       Y9, Y0, Y0
+	VSUBPD       Y8, Y9, Y10
+	VFMADD231PD  Y9, Y10, Y4
+	VCVTPS2PD    16(DI), Y11
+	VADDPD       Y11, Y1, Y1
+	VSUBPD       Y8, Y11, Y12
+	VFMADD231PD  Y11, Y12, Y5
+	VCVTPS2PD    32(DI), Y13
+	VADDPD       Y13, Y2, Y2
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y13, Y14, Y6
+	VCVTPS2PD    48(DI), Y9
+	VADDPD       Y9, Y3, Y3
+	VSUBPD       Y8, Y9, Y10
+	VFMADD231PD  Y9, Y10, Y7
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sumDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, sx+24(FP)
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X5
+	VADDPD       X5, X4, X4
+	VUNPCKHPD    X4, X4, X5
+	VADDSD       X5, X4, X4
+	VMOVSD       X4, sxd+32(FP)
+	VZEROUPPER
+	RET
+
+// func sumDev16AVX512(x *float32, n int, m float64) (sx float64, sxd float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sumDev16AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Z4
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+
+sumDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z5
+	VADDPD        Z5, Z0, Z0
+	VSUBPD        Z4, Z5, Z6
+	VFMADD231PD   Z5, Z6, Z2
+	VCVTPS2PD     32(DI), Z7
+	VADDPD        Z7, Z1, Z1
+	VSUBPD        Z4, Z7, Z8
+	VFMADD231PD   Z7, Z8, Z3
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sumDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sx+24(FP)
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VUNPCKHPD     X2, X2, X3
+	VADDSD        X3, X2, X2
+	VMOVSD        X2, sxd+32(FP)
+	VZEROUPPER
+	RET
+
 // func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
 // Requires: AVX, FMA3
 TEXT ·dotDev16AVX2(SB), NOSPLIT, $0-48

@@ -245,6 +245,28 @@ func sqDev16AVX2(x *float32, n int, m float64) float64
 //go:noescape
 func sqDev16AVX512(x *float32, n int, m float64) float64
 
+// sumDev16AVX2: Σ x and Σ x·(x − m): dotDev with dy = x, each element converted once
+// (the loops are bound by the conversions), the same operations and so the
+// same bits as dotDev(x, x). Reference: dotDev64 with dy = x.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sumDev16AVX2(x *float32, n int, m float64) (sx float64, sxd float64)
+
+// sumDev16AVX512: Σ x and Σ x·(x − m): dotDev with dy = x, each element converted once
+// (the loops are bound by the conversions), the same operations and so the
+// same bits as dotDev(x, x). Reference: dotDev64 with dy = x.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sumDev16AVX512(x *float32, n int, m float64) (sx float64, sxd float64)
+
 // dotDev16AVX2: Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.
 // Reference: dotDev64.
 // n is a positive multiple of 16; sixteen float64 partial sums per result,

@@ -127,6 +127,8 @@ func BatchNormStats(mean, variance, x []float32, n, c, hw int) {
 		for ch := lo; ch < hi; ch++ {
 			k[ch-lo] = float64(x[ch*hw])
 		}
+		// dy = x: the SIMD tiers take sumDev, which converts each
+		// element to float64 once (same bits as dotDev(x, x)).
 		channelDotDev(t, x, x, k, s, sx, lo, hi, n, c, hw)
 		for ch := lo; ch < hi; ch++ {
 			j := ch - lo

@@ -36,7 +36,7 @@ func dotDev16Go(dy, x []float32, m float64) (sdy, sdx float64) {
 
 // TestReduce16Exact demands that the AVX2 and AVX-512 bodies of the
 // reductions give exactly the bits of their Go model (and hence of each
-// other), on lengths 16..320 at unaligned offsets, with large and small
+// other; sumDev those of dotDev with dy = x), on lengths 16..320 at unaligned offsets, with large and small
 // magnitudes mixed so that the order of additions shows.
 func TestReduce16Exact(t *testing.T) {
 	type bodies struct {
@@ -44,10 +44,11 @@ func TestReduce16Exact(t *testing.T) {
 		sum    func(*float32, int) float64
 		sqDev  func(*float32, int, float64) float64
 		dotDev func(*float32, *float32, int, float64) (float64, float64)
+		sumDev func(*float32, int, float64) (float64, float64)
 	}
 	all := []bodies{
-		{cpu.AVX2, sum16AVX2, sqDev16AVX2, dotDev16AVX2},
-		{cpu.AVX512, sum16AVX512, sqDev16AVX512, dotDev16AVX512},
+		{cpu.AVX2, sum16AVX2, sqDev16AVX2, dotDev16AVX2, sumDev16AVX2},
+		{cpu.AVX512, sum16AVX512, sqDev16AVX512, dotDev16AVX512, sumDev16AVX512},
 	}
 	r := rand.New(rand.NewPCG(16, 16))
 	x, dy := make([]float32, 340), make([]float32, 340)
@@ -76,10 +77,13 @@ func TestReduce16Exact(t *testing.T) {
 				gsum := b.sum(&xs[0], n)
 				gsq := b.sqDev(&xs[0], n, m)
 				gdy, gdx := b.dotDev(&gs[0], &xs[0], n, m)
+				wsx, wsxd := dotDev16Go(xs, xs, m)
+				gsx, gsxd := b.sumDev(&xs[0], n, m)
 				for _, c := range []struct {
 					name      string
 					got, want float64
-				}{{"sum", gsum, wsum}, {"sqDev", gsq, wsq}, {"dotDev sdy", gdy, wdy}, {"dotDev sdx", gdx, wdx}} {
+				}{{"sum", gsum, wsum}, {"sqDev", gsq, wsq}, {"dotDev sdy", gdy, wdy}, {"dotDev sdx", gdx, wdx},
+					{"sumDev sx", gsx, wsx}, {"sumDev sxd", gsxd, wsxd}} {
 					if math.Float64bits(c.got) != math.Float64bits(c.want) {
 						t.Fatalf("%v %s n=%d off=%d: %v, want %v (model)", b.tier, c.name, n, off, c.got, c.want)
 					}

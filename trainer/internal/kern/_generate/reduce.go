@@ -55,6 +55,17 @@ var reductions = []reduction{
 		},
 	},
 	{
+		name: "sumDev", ptrs: []string{"x"}, m: true, outs: []string{"sx", "sxd"},
+		doc: []string{"Σ x and Σ x·(x − m): dotDev with dy = x, each element converted once",
+			"(the loops are bound by the conversions), the same operations and so the",
+			"same bits as dotDev(x, x). Reference: dotDev64 with dy = x."},
+		step: func(in []VecPhysical, m VecPhysical, acc []VecPhysical, tmp VecPhysical) {
+			VADDPD(in[0], acc[0], acc[0])
+			VSUBPD(m, in[0], tmp)
+			VFMADD231PD(in[0], tmp, acc[1])
+		},
+	},
+	{
 		name: "dotDev", ptrs: []string{"dy", "x"}, m: true, outs: []string{"sdy", "sdx"},
 		doc: []string{"Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.", "Reference: dotDev64."},
 		step: func(in []VecPhysical, m VecPhysical, acc []VecPhysical, tmp VecPhysical) {
