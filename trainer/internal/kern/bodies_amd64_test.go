@@ -92,7 +92,7 @@ func BenchmarkBodies(b *testing.B) {
 			}
 		})
 	}
-	for _, tw := range []int{7, 8, 14, 16, 32} {
+	for _, tw := range []int{7, 8, 9, 12, 14, 15, 16, 32} {
 		th := tw
 		pw := 2*tw + 2 + 32
 		p := randSlice(r, (2*th+4)*pw)

@@ -78,10 +78,11 @@
 //	kernel                                   AVX-512 tier runs         why
 //	ReLU, ReLU grad, BN affine (+ReLU),      AVX-512 body, masked      no Go tail; no
 //	adds (also col2im's), BN backward        tail                      change in the step
-//	Winograd input transform                 AVX-512 on rows of        1.10–1.23×
-//	                                         ≥ 16 tiles, else AVX2     (0.54–0.59× at 7, 8)
-//	Winograd output transform                the same                  0.99–1.06×
-//	                                                                   (0.50× at 7, 8)
+//	Winograd input transform                 AVX-512 on rows of        1.07–1.25×
+//	                                         > 8 tiles, else AVX2      (0.54–0.60× at 7, 8)
+//	Winograd output transform                AVX-512 on rows of        0.99–1.06×
+//	                                         ≥ 16 tiles, else AVX2     (0.93–0.97× at 9–15,
+//	                                                                   0.50× at 7, 8)
 //	max pooling rows (forward, BN+ReLU       AVX-512 on rows of        1.00–1.04× (32×32
 //	forward, backward)                       ≥ 16 outputs, else AVX2   input), 0.85–1.28× (64×64)
 //	batch-norm reductions (sum, sqDev,       AVX2 body (reduceZMM)     0.90×: bound by

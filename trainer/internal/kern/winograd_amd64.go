@@ -7,10 +7,10 @@ import "github.com/pairflow/pairflow/internal/cpu"
 // winoInTile is winoInTileGo, on AVX2 or AVX-512 where the tier allows (see
 // winoInAVX2 for what it reads and writes past each row; winoInAVX512 stays
 // inside both). The results are bit-identical: all do the same additions in
-// the same order. The AVX-512 body runs rows of 16 tiles or more: it ran
-// 1.10–1.23× (16 tiles) and 1.14–1.20× (32) the AVX2 body's speed on Zen 4,
-// 0.97–1.14× on 14 and 0.54–0.60× on 7 and 8, where most of its lanes are
-// masked off (BenchmarkBodies).
+// the same order. The AVX-512 body runs rows of more than 8 tiles: it ran
+// 1.07–1.25× the AVX2 body's speed on Zen 4 on rows of 9 to 32 tiles, and
+// 0.54–0.60× on 7 and 8, where most of its lanes are masked off
+// (BenchmarkBodies).
 func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) {
 	if t < cpu.AVX2 || th == 0 || tw == 0 {
 		winoInTileGo(p, pw, th, tw, dst, xs)
@@ -20,7 +20,7 @@ func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) 
 	// Bounds the assembly relies on: the last vectors it reads and writes.
 	_ = p[(2*th+1)*pw+2*r8+1]
 	_ = dst[15*xs+(th-1)*tw+r8-1]
-	if t >= cpu.AVX512 && tw >= 16 {
+	if t >= cpu.AVX512 && tw > 8 {
 		winoInAVX512(&p[0], pw, th, tw, &dst[0], xs)
 		return
 	}
@@ -31,8 +31,8 @@ func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) 
 // (see winoOutAVX2, winoOutAVX512); bit-identical. The AVX-512 body runs rows
 // of 16 tiles or more: on Zen 4, where a zmm operation costs two ymm ones,
 // it ran 1.02–1.04× (16 tiles) and 0.99–1.06× (32) the AVX2 body's speed
-// but 0.91–0.94× on 14, where its masked tail does more work than AVX2's two
-// whole vectors, and 0.50× on 7 and 8 (BenchmarkBodies).
+// but 0.91–0.97× on 9 to 15, where its masked tail does more work than
+// AVX2's two whole vectors, and 0.50× on 7 and 8 (BenchmarkBodies).
 func winoOutTile(t cpu.Tier, m []float32, ms, th, tw int, y []float32, yw int) {
 	if t < cpu.AVX2 || th == 0 || tw == 0 {
 		winoOutTileGo(m, ms, th, tw, y, yw)
