@@ -1,10 +1,13 @@
 // Command _generate writes trainer/internal/kern's generated amd64
-// assembly (gen_amd64.s, declared in gen_decl_amd64.go) with avo: the SGEMM
-// register-tile kernels and packers of every tier's plan, AVX2 and AVX-512
-// emitted from one description (tile), and the elementwise layer kernels,
-// each emitted for both tiers from one description (elementwise). It is its own module so
-// that avo never enters pairflow's go.mod. Run it through go generate in
-// trainer/internal/kern (CI regenerates and fails on a diff).
+// assembly (gen_amd64.s, declared in gen_decl_amd64.go) with avo, the AVX2
+// and AVX-512 bodies of each kernel from one description: the SGEMM
+// register-tile kernels and packers of every tier's plan (tile, gemm.go and
+// pack.go), the elementwise layer kernels and the momentum step
+// (elementwise, vec.go), the float64 reductions (reduction, reduce.go), the
+// Winograd transforms (wino.go) and the max-pooling rows (pool.go). It is
+// its own module so that avo never enters pairflow's go.mod. Run it through
+// go generate in trainer/internal/kern (CI regenerates and fails on a
+// diff).
 package main
 
 import (
@@ -42,6 +45,9 @@ func main() {
 	packAEdge(avx512SmallTile.mr, "AVX2")
 
 	vecKernels()
+	reduceKernels()
+	winoKernels()
+	poolKernels()
 
 	Generate()
 }
