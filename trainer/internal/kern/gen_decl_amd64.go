@@ -385,6 +385,36 @@ func winoGradOutAVX2(r0 *float32, r1 *float32, n int, dst *float32, xs int)
 //go:noescape
 func winoGradOutAVX512(r0 *float32, r1 *float32, n int, dst *float32, xs int)
 
+// wino4InColsAVX2 is wino4InColsGo for n ≥ 1 in whole vectors of 8 tiles:
+// it reads d and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width). ds and xs are in elements.
+//
+//go:noescape
+func wino4InColsAVX2(d *float32, ds int, n int, x *float32, xs int)
+
+// wino4InColsAVX512 is wino4InColsGo for n ≥ 1 in whole vectors of 16 tiles:
+// it reads d and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width). ds and xs are in elements.
+//
+//go:noescape
+func wino4InColsAVX512(d *float32, ds int, n int, x *float32, xs int)
+
+// wino4OutColsAVX2 is wino4OutColsGo for n ≥ 1 in whole vectors of 8 tiles:
+// it reads m and writes y up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width), and overwrites rows 6r+j (r < 4) of m with
+// Aᵀ·M. ms and ys are in elements.
+//
+//go:noescape
+func wino4OutColsAVX2(m *float32, ms int, n int, y *float32, ys int)
+
+// wino4OutColsAVX512 is wino4OutColsGo for n ≥ 1 in whole vectors of 16 tiles:
+// it reads m and writes y up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width), and overwrites rows 6r+j (r < 4) of m with
+// Aᵀ·M. ms and ys are in elements.
+//
+//go:noescape
+func wino4OutColsAVX512(m *float32, ms int, n int, y *float32, ys int)
+
 // maxPool2RowAVX2: Reference: the row loop of maxPool2Plane in layers.go.
 // n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
 // r1 (2n floats each); the window index of each winner goes to arg, which

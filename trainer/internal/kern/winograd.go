@@ -98,6 +98,8 @@ func winoImages(tiles, n int) int {
 type winoBuf struct {
 	v, m, y, pad []float32
 	padH, padW   int // the plane size whose padding pad holds
+	pad4         []float32
+	pad4H, pad4W int // the same for F(4×4,3×3)'s padded plane pad4
 }
 
 var winoBufs struct {
@@ -367,6 +369,10 @@ func winoConv(n, cin, cout, h, w int, src, u, dst []float32) {
 
 // winogradForward is Conv2d on Winograd (useWinograd(s) must hold).
 func winogradForward(s ConvShape, x, w, y []float32) {
+	if useWino4(s) {
+		wino4Forward(s, x, w, y)
+		return
+	}
 	ub := getScratch(16 * s.Cout * s.Cin)
 	defer putScratch(ub)
 	winoFilter(w, s.Cout, s.Cin, false, ub.s)
@@ -376,6 +382,10 @@ func winogradForward(s ConvShape, x, w, y []float32) {
 // winogradBackwardInput is Conv2dBackwardInput on Winograd (useWinograd(s)
 // must hold): the convolution of dy with the rotated, transposed filters.
 func winogradBackwardInput(s ConvShape, dy, w, dx []float32) {
+	if useWino4(s) {
+		wino4BackwardInput(s, dy, w, dx)
+		return
+	}
 	ub := getScratch(16 * s.Cout * s.Cin)
 	defer putScratch(ub)
 	winoFilter(w, s.Cout, s.Cin, true, ub.s)

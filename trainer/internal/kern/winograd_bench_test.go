@@ -87,3 +87,49 @@ func BenchmarkCopyRows(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWinograd4 compares F(2×2,3×3) (f=2) and F(4×4,3×3) (f=4) on
+// BenchmarkWinograd's shapes, forward and input gradient, two threads, in
+// the same unit (the direct convolution's FLOPs per CPU-second).
+func BenchmarkWinograd4(b *testing.B) {
+	type shp struct {
+		name            string
+		n, cin, cout, h int
+	}
+	for _, sh := range []shp{
+		{"fmnist-conv2", 256, 32, 64, 14}, {"fmnist-conv3", 256, 64, 128, 7},
+		{"cifar-conv2", 128, 32, 64, 16}, {"cifar-conv3", 128, 64, 128, 8},
+		{"res-64x32", 128, 64, 64, 32}, {"res-128x16", 128, 128, 128, 16},
+		{"res-256x8", 128, 256, 256, 8},
+	} {
+		s := ConvShape{N: sh.n, Cin: sh.cin, H: sh.h, W: sh.h, Cout: sh.cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		r := rand.New(rand.NewPCG(1, 1))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		y, dx := make([]float32, s.OutLen()), make([]float32, s.InLen())
+		flop := 2 * float64(s.N*s.H*s.W) * float64(s.Cout*s.Cin*9)
+		for _, p := range []struct {
+			name string
+			f    func()
+		}{
+			{"fwd", func() { Conv2d(s, x, w, y) }},
+			{"dX", func() { Conv2dBackwardInput(s, dy, w, dx) }},
+		} {
+			for _, mode := range []int{-1, 1} {
+				b.Run(fmt.Sprintf("%s/%s/f=%d", sh.name, p.name, 3+mode), func(b *testing.B) {
+					defer SetThreads(SetThreads(2))
+					defer SetWinograd(SetWinograd(true))
+					defer func(m int) { wino4Mode = m }(wino4Mode)
+					wino4Mode = mode
+					b.SetBytes(int64(4 * (s.InLen() + s.OutLen())))
+					b.ReportAllocs()
+					cpu0 := cpuSeconds()
+					for b.Loop() {
+						p.f()
+					}
+					b.ReportMetric(flop*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(flop*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
+				})
+			}
+		}
+	}
+}

@@ -47,6 +47,7 @@ func main() {
 	vecKernels()
 	reduceKernels()
 	winoKernels()
+	wino4Kernels()
 	poolKernels()
 
 	Generate()

@@ -1,0 +1,244 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// wino4Consts holds 4, 5 and 8 (float32) for the F(4×4,3×3) transforms.
+var wino4Consts Mem
+
+func wino4ConstTable() {
+	wino4Consts = GLOBL("wino4Consts", RODATA|NOPTR)
+	for i, c := range []float32{4, 5, 8} {
+		DATA(4*i, F32(c))
+	}
+}
+
+// rows6 returns the addresses of rows 0..5 of a block whose rows are
+// s6 = 6·stride bytes apart from base: base, base+s6, base+2s6, b3,
+// base+4s6, b3+2s6 with b3 = base+3s6 (which it computes into b3).
+func rows6(base, s6, b3 GPPhysical) [6]Mem {
+	LEAQ(Mem{Base: base, Index: s6, Scale: 2}, b3)
+	ADDQ(s6, b3)
+	return [6]Mem{
+		{Base: base}, {Base: base, Index: s6, Scale: 1}, {Base: base, Index: s6, Scale: 2},
+		{Base: b3}, {Base: base, Index: s6, Scale: 4}, {Base: b3, Index: s6, Scale: 2},
+	}
+}
+
+// bt4 emits wino4's bt4 on vectors d[0..5] (kept), writing t0..t5 to the
+// addresses out[0..5]; c4, c5 hold 4 and 5; s0..s5 are scratch. The
+// operations are bt4's, in its order, none fused.
+func bt4V(d [6]VecPhysical, c4, c5 VecPhysical, s [6]VecPhysical, out [6]Mem) {
+	a, b, c, e, t, u := s[0], s[1], s[2], s[3], s[4], s[5]
+	// t0 = (4·d0 + d4) − 5·d2
+	VMULPS(c4, d[0], t)
+	VADDPS(d[4], t, t)
+	VMULPS(c5, d[2], u)
+	VSUBPS(u, t, t)
+	VMOVUPS(t, out[0])
+	// t5 = (4·d1 + d5) − 5·d3
+	VMULPS(c4, d[1], t)
+	VADDPS(d[5], t, t)
+	VMULPS(c5, d[3], u)
+	VSUBPS(u, t, t)
+	VMOVUPS(t, out[5])
+	// a = d4 − 4·d2, b = d3 − 4·d1, c = d4 − d2, e = 2·(d3 − d1)
+	VMULPS(c4, d[2], a)
+	VSUBPS(a, d[4], a)
+	VMULPS(c4, d[1], b)
+	VSUBPS(b, d[3], b)
+	VSUBPS(d[2], d[4], c)
+	VSUBPS(d[1], d[3], e)
+	VADDPS(e, e, e)
+	VADDPS(b, a, t)
+	VMOVUPS(t, out[1])
+	VSUBPS(b, a, u)
+	VMOVUPS(u, out[2])
+	VADDPS(e, c, t)
+	VMOVUPS(t, out[3])
+	VSUBPS(e, c, u)
+	VMOVUPS(u, out[4])
+}
+
+// wino4In emits wino4InColsAVX2 and wino4InColsAVX512: the F(4×4,3×3)
+// input transform V = Bᵀ·d·B of n tiles whose 36 window elements are rows
+// of d (element 6i+j of tile T at d[(6i+j)·ds + T]), written to x
+// (element ξ of tile T at x[ξ·xs + T]), L = 8 or 16 tiles per iteration
+// in whole vectors. Pass 1 writes Bᵀ·d (bt4 down each column) into x,
+// pass 2 reads it back and writes (Bᵀ·d)·B (bt4 along each row) over it.
+func wino4In(zmm bool) {
+	t := tile{zmm: zmm}
+	name := "wino4InCols" + t.suffix()
+	TEXT(name, NOSPLIT, "func(d *float32, ds, n int, x *float32, xs int)")
+	Pragma("noescape")
+	Doc(name+" is wino4InColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+		"it reads d and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row",
+		"(L the vector width). ds and xs are in elements.")
+	L := t.lanes()
+	v := t.vreg
+	Load(Param("d"), RSI)
+	Load(Param("ds"), R8)
+	SHLQ(Imm(2), R8)
+	LEAQ(Mem{Base: R8, Index: R8, Scale: 2}, R9) // 3·ds
+	ADDQ(R9, R9)                                 // 6·ds
+	Load(Param("n"), RCX)
+	Load(Param("x"), RDI)
+	Load(Param("xs"), R10)
+	SHLQ(Imm(2), R10)
+	LEAQ(Mem{Base: R10, Index: R10, Scale: 2}, R11) // 3·xs
+	ADDQ(R11, R11)                                  // 6·xs
+	LEAQ(wino4Consts, RAX)
+	c4, c5 := v(14), v(15)
+	VBROADCASTSS(Mem{Base: RAX}, c4)
+	VBROADCASTSS(Mem{Base: RAX, Disp: 4}, c5)
+	d := [6]VecPhysical{v(0), v(1), v(2), v(3), v(4), v(5)}
+	s := [6]VecPhysical{v(6), v(7), v(8), v(9), v(10), v(11)}
+
+	chunk := name + "_chunk"
+	Label(chunk)
+	// Pass 1: column j of every tile, rows 6i+j of d → rows 6i+j of x.
+	MOVQ(RSI, RAX) // d + j·ds
+	MOVQ(RDI, RDX) // x + j·xs
+	for j := 0; j < 6; j++ {
+		in := rows6(RAX, R9, RBX)
+		for i := 0; i < 6; i++ {
+			VMOVUPS(in[i], d[i])
+		}
+		out := rows6(RDX, R11, R12)
+		bt4V(d, c4, c5, s, out)
+		ADDQ(R8, RAX)
+		ADDQ(R10, RDX)
+	}
+	// Pass 2: row i, elements 6i..6i+5 of x, in place.
+	MOVQ(RDI, RDX) // x + 6i·xs
+	for i := 0; i < 6; i++ {
+		LEAQ(Mem{Base: RDX, Index: R10, Scale: 2}, RBX)
+		ADDQ(R10, RBX) // + 3·xs
+		row := [6]Mem{
+			{Base: RDX}, {Base: RDX, Index: R10, Scale: 1}, {Base: RDX, Index: R10, Scale: 2},
+			{Base: RBX}, {Base: RDX, Index: R10, Scale: 4}, {Base: RBX, Index: R10, Scale: 2},
+		}
+		for j := 0; j < 6; j++ {
+			VMOVUPS(row[j], d[j])
+		}
+		bt4V(d, c4, c5, s, row)
+		ADDQ(R11, RDX)
+	}
+	ADDQ(Imm(uint64(4*L)), RSI)
+	ADDQ(Imm(uint64(4*L)), RDI)
+	SUBQ(Imm(uint64(L)), RCX)
+	JG(LabelRef(chunk))
+	VZEROUPPER()
+	RET()
+}
+
+// at4V emits wino4's at4 on vectors m[0..5] (kept), writing y0..y3 to the
+// addresses out[0..3]; c4, c8 hold 4 and 8; s0..s5 are scratch. The
+// operations are at4's, in its order, none fused.
+func at4V(m [6]VecPhysical, c4, c8 VecPhysical, s [6]VecPhysical, out [4]Mem) {
+	a, b, c, e, t, u := s[0], s[1], s[2], s[3], s[4], s[5]
+	VADDPS(m[2], m[1], a)
+	VSUBPS(m[2], m[1], b)
+	VADDPS(m[4], m[3], c)
+	VSUBPS(m[4], m[3], e)
+	// y0 = (m0 + a) + c
+	VADDPS(a, m[0], t)
+	VADDPS(c, t, t)
+	VMOVUPS(t, out[0])
+	// y1 = b + 2·e
+	VADDPS(e, e, u)
+	VADDPS(u, b, u)
+	VMOVUPS(u, out[1])
+	// y2 = a + 4·c
+	VMULPS(c4, c, t)
+	VADDPS(t, a, t)
+	VMOVUPS(t, out[2])
+	// y3 = (b + 8·e) + m5
+	VMULPS(c8, e, u)
+	VADDPS(u, b, u)
+	VADDPS(m[5], u, u)
+	VMOVUPS(u, out[3])
+}
+
+// wino4Out emits wino4OutColsAVX2 and wino4OutColsAVX512: the
+// F(4×4,3×3) output transform Aᵀ·M·A of n tiles (element ξ of tile T at
+// m[ξ·ms + T]), output element 4r+k of tile T written to y[(4r+k)·ys + T],
+// L = 8 or 16 tiles per iteration in whole vectors. Pass 1 writes Aᵀ·M
+// (at4 down each column j) over rows 6r+j of m (r < 4), pass 2 reads them
+// back and writes (Aᵀ·M)·A (at4 along each row) to y.
+func wino4Out(zmm bool) {
+	t := tile{zmm: zmm}
+	name := "wino4OutCols" + t.suffix()
+	TEXT(name, NOSPLIT, "func(m *float32, ms, n int, y *float32, ys int)")
+	Pragma("noescape")
+	Doc(name+" is wino4OutColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+		"it reads m and writes y up to ⌈n/L⌉·L − 1 tiles past n in every row",
+		"(L the vector width), and overwrites rows 6r+j (r < 4) of m with",
+		"Aᵀ·M. ms and ys are in elements.")
+	L := t.lanes()
+	v := t.vreg
+	Load(Param("m"), RSI)
+	Load(Param("ms"), R8)
+	SHLQ(Imm(2), R8)
+	LEAQ(Mem{Base: R8, Index: R8, Scale: 2}, R9) // 3·ms
+	ADDQ(R9, R9)                                 // 6·ms
+	Load(Param("n"), RCX)
+	Load(Param("y"), RDI)
+	Load(Param("ys"), R10)
+	SHLQ(Imm(2), R10)
+	LEAQ(wino4Consts, RAX)
+	c4, c8 := v(14), v(15)
+	VBROADCASTSS(Mem{Base: RAX}, c4)
+	VBROADCASTSS(Mem{Base: RAX, Disp: 8}, c8)
+	mv := [6]VecPhysical{v(0), v(1), v(2), v(3), v(4), v(5)}
+	s := [6]VecPhysical{v(6), v(7), v(8), v(9), v(10), v(11)}
+
+	chunk := name + "_chunk"
+	Label(chunk)
+	// Pass 1: column j, rows 6i+j of m → rows 6r+j of m.
+	MOVQ(RSI, RAX)
+	for j := 0; j < 6; j++ {
+		in := rows6(RAX, R9, RBX)
+		for i := 0; i < 6; i++ {
+			VMOVUPS(in[i], mv[i])
+		}
+		at4V(mv, c4, c8, s, [4]Mem{in[0], in[1], in[2], in[3]})
+		ADDQ(R8, RAX)
+	}
+	// Pass 2: row r, elements 6r..6r+5 of m → rows 4r..4r+3 of y.
+	MOVQ(RSI, RAX)
+	MOVQ(RDI, RDX)
+	for r := 0; r < 4; r++ {
+		LEAQ(Mem{Base: RAX, Index: R8, Scale: 2}, RBX)
+		ADDQ(R8, RBX) // + 3·ms
+		row := [6]Mem{
+			{Base: RAX}, {Base: RAX, Index: R8, Scale: 1}, {Base: RAX, Index: R8, Scale: 2},
+			{Base: RBX}, {Base: RAX, Index: R8, Scale: 4}, {Base: RBX, Index: R8, Scale: 2},
+		}
+		for j := 0; j < 6; j++ {
+			VMOVUPS(row[j], mv[j])
+		}
+		LEAQ(Mem{Base: RDX, Index: R10, Scale: 2}, R12)
+		ADDQ(R10, R12) // + 3·ys
+		at4V(mv, c4, c8, s, [4]Mem{{Base: RDX}, {Base: RDX, Index: R10, Scale: 1}, {Base: RDX, Index: R10, Scale: 2}, {Base: R12}})
+		ADDQ(R9, RAX)
+		LEAQ(Mem{Base: RDX, Index: R10, Scale: 4}, RDX)
+	}
+	ADDQ(Imm(uint64(4*L)), RSI)
+	ADDQ(Imm(uint64(4*L)), RDI)
+	SUBQ(Imm(uint64(L)), RCX)
+	JG(LabelRef(chunk))
+	VZEROUPPER()
+	RET()
+}
+
+func wino4Kernels() {
+	wino4ConstTable()
+	wino4In(false)
+	wino4In(true)
+	wino4Out(false)
+	wino4Out(true)
+}

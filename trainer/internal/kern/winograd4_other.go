@@ -1,0 +1,15 @@
+//go:build !amd64 || purego || noasm
+
+package kern
+
+import "github.com/pairflow/pairflow/internal/cpu"
+
+func wino4InCols(_ cpu.Tier, d []float32, ds, n int, x []float32, xs int) {
+	wino4InColsGo(d, ds, n, x, xs)
+}
+
+func wino4OutCols(_ cpu.Tier, m []float32, ms, n int, y []float32, ys int) {
+	wino4OutColsGo(m, ms, n, y, ys)
+}
+
+func setWino4ZMM(bool) bool { return false }
