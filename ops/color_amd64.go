@@ -96,25 +96,27 @@ var cfIdentity = func() (t [256]uint8) {
 	return t
 }()
 
+// cfAffineAVX512Any is cfAffineRef over n > 0 bytes on the AVX-512 tier:
+// brightness (b 0, a >= 0, where a*x + 0 == a*x) by the scale kernel,
+// anything else by the affine one.
+func cfAffineAVX512Any(dst, src *uint8, n int, a, b float32) {
+	if b == 0 && a >= 0 {
+		cfScaleAVX512(dst, src, n, a)
+	} else {
+		cfAffineAVX512(dst, src, n, a, b)
+	}
+}
+
 func cfAffine(dst, src []uint8, a, b float32) {
 	dst = dst[:len(src)]
-	if tier >= cpu.AVX512 && haveVBMI && len(src) >= cfLUTMin {
-		var lut [256]uint8
-		if b == 0 && a >= 0 {
-			cfScaleAVX512(&lut[0], &cfIdentity[0], 256, a)
-		} else {
-			cfAffineAVX512(&lut[0], &cfIdentity[0], 256, a, b)
-		}
-		cfLUT8AVX512(&dst[0], &src[0], len(src), &lut)
-		return
-	}
 	if tier >= cpu.AVX512 {
-		if len(src) > 0 {
-			if b == 0 && a >= 0 {
-				cfScaleAVX512(&dst[0], &src[0], len(src), a)
-			} else {
-				cfAffineAVX512(&dst[0], &src[0], len(src), a, b)
-			}
+		switch {
+		case haveVBMI && len(src) >= cfLUTMin:
+			var lut [256]uint8
+			cfAffineAVX512Any(&lut[0], &cfIdentity[0], 256, a, b)
+			cfLUT8AVX512(&dst[0], &src[0], len(src), &lut)
+		case len(src) > 0:
+			cfAffineAVX512Any(&dst[0], &src[0], len(src), a, b)
 		}
 		return
 	}

@@ -380,26 +380,17 @@ func testResizeH3Q4Kernel(t *testing.T, rng *rand.Rand, vbmi bool) {
 
 // resizeFeatureRuns lists the AVX-512 VNNI settings the resize kernel tests
 // run under: off, and on where the CPU has it.
-func resizeFeatureRuns() []struct {
-	name string
-	set  func() (restore func())
-} {
+func resizeFeatureRuns() []featureRun {
 	saved := haveVNNI
-	set := func(on bool) func() func() {
+	set := func(on bool) func() (restore func()) {
 		return func() func() {
 			haveVNNI = on
 			return func() { haveVNNI = saved }
 		}
 	}
-	runs := []struct {
-		name string
-		set  func() (restore func())
-	}{{"vnni=false", set(false)}}
+	runs := []featureRun{{"vnni=false", set(false)}}
 	if saved {
-		runs = append(runs, struct {
-			name string
-			set  func() (restore func())
-		}{"vnni=true", set(true)})
+		runs = append(runs, featureRun{"vnni=true", set(true)})
 	}
 	return runs
 }

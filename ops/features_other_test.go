@@ -3,12 +3,6 @@
 package ops
 
 // resizeFeatureRuns: no optional CPU features to switch here.
-func resizeFeatureRuns() []struct {
-	name string
-	set  func() (restore func())
-} {
-	return []struct {
-		name string
-		set  func() (restore func())
-	}{{"default", func() func() { return func() {} }}}
+func resizeFeatureRuns() []featureRun {
+	return []featureRun{{"default", func() func() { return func() {} }}}
 }

@@ -54,7 +54,7 @@ func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
 		return false
 	}
 	_, _ = dst0[p.out*3], dst1[p.out*3]
-	if tier >= cpu.AVX512 && haveVBMI && haveVNNI && p.q4 != nil {
+	if p.q4 != nil && resizeWantQ4() {
 		// Four outputs per step; the last out%4 go to the AVX2 kernel.
 		groups := p.out / 4
 		_ = p.q4[groups*16*p.k-1]

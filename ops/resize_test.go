@@ -471,7 +471,7 @@ func TestResizePlanSlabs(t *testing.T) {
 // [0, 1<<14] and samples over the whole range the horizontal pass gives
 // (0..255<<7) plus negatives, so the clamps at 0 and 255 are both reached;
 // the output must be the reference's and the bytes after it untouched.
-// On amd64 it runs with AVX-512 VNNI on and off (resizeHooks).
+// On amd64 it runs with AVX-512 VNNI on and off (resizeFeatureRuns).
 func TestResizeVKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 52))
 	for _, vnni := range resizeFeatureRuns() {
@@ -480,6 +480,13 @@ func TestResizeVKernel(t *testing.T) {
 			testResizeVKernel(t, rng)
 		})
 	}
+}
+
+// featureRun is one setting of optional CPU features a kernel test runs
+// under: set applies it and returns what restores the previous one.
+type featureRun struct {
+	name string
+	set  func() (restore func())
 }
 
 func testResizeVKernel(t *testing.T, rng *rand.Rand) {

@@ -22,10 +22,10 @@ import (
 // stale file never blocks a later run.
 const LockName = ".pairflow-writer.lock"
 
-type dirLock struct{ l *filelock.Lock }
-
 // lockDir takes dir's writer lock or fails with ErrLocked naming the holder.
-func lockDir(dir string) (*dirLock, error) {
+// The Writer lets go with the lock's Remove (the file goes, then the lock;
+// safe on nil and twice).
+func lockDir(dir string) (*filelock.Lock, error) {
 	p := filepath.Join(dir, LockName)
 	l, err := filelock.TryLock(p)
 	if errors.Is(err, filelock.ErrLocked) {
@@ -43,15 +43,7 @@ func lockDir(dir string) (*dirLock, error) {
 	f := l.File()
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return &dirLock{l: l}, nil
-}
-
-// unlock removes the lock file and releases the lock. Safe on nil and
-// twice.
-func (l *dirLock) unlock() {
-	if l != nil {
-		l.l.Remove()
-	}
+	return l, nil
 }
 
 // manifestSplit returns the split named by the manifest at p, or "" and why

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/pairflow/pairflow/internal/filelock"
 	"github.com/pairflow/pairflow/store"
 )
 
@@ -92,7 +93,7 @@ type Writer struct {
 	comp   []byte // compressed pixels
 	err    error  // sticky I/O error
 	closed bool
-	lock   *dirLock
+	lock   *filelock.Lock // LockName, see lockDir
 	inputs []Input
 }
 
@@ -189,7 +190,7 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 		return nil, err
 	}
 	if err := clean(dir, opts.Split); err != nil {
-		lock.unlock()
+		lock.Remove()
 		if up != nil {
 			up.abort()
 		}
@@ -199,7 +200,7 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 	if w.dictDone {
 		enc, err := newEncoder(opts.ZstdLevel, nil)
 		if err != nil {
-			lock.unlock()
+			lock.Remove()
 			return nil, fmt.Errorf("shards: %w", err)
 		}
 		w.enc = enc
@@ -637,7 +638,7 @@ func (w *Writer) Close() error {
 		w.Abort()
 		return w.err
 	}
-	w.lock.unlock()
+	w.lock.Remove()
 	return nil
 }
 
@@ -696,6 +697,6 @@ func (w *Writer) Abort() error {
 	if w.up != nil {
 		errs = append(errs, w.up.abort())
 	}
-	w.lock.unlock()
+	w.lock.Remove()
 	return errors.Join(errs...)
 }

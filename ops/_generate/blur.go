@@ -41,13 +41,7 @@ func genBlurV2(a *isa) {
 	w := Load(Param("w"), GP64())
 	nw := Load(Param("nw"), GP64())
 	n := Load(Param("n"), GP64())
-	c := a.consts(map[string]Mem{
-		"f255": splat("genF255", f255),
-		"perm": map[bool]Mem{
-			false: table("genAffPerm2", [16]uint32{0, 4, 1, 5, 2, 6, 3, 7}),
-			true:  table("genAffPerm5", [16]uint32{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15}),
-		}[a.z],
-	})
+	c := a.consts(packConsts(a))
 	var zero VecVirtual
 	if a.z {
 		zero = ZMM()

@@ -380,6 +380,21 @@ func genHueInv(a *isa) {
 	ret()
 }
 
+// packConsts are the constants of a float-to-byte store of four vectors
+// (genAffine, genBlurV2): the clamp at 255 (f255), and the VPERMD order
+// (perm) that undoes the packs — after VPACKUSDW and VPACKUSWB, 128-bit
+// lane l holds dword l of each of the four vectors; the permutation puts
+// them back in source order.
+func packConsts(a *isa) map[string]Mem {
+	return map[string]Mem{
+		"f255": splat("genF255", f255),
+		"perm": map[bool]Mem{
+			false: table("genAffPerm2", [16]uint32{0, 4, 1, 5, 2, 6, 3, 7}),
+			true:  table("genAffPerm5", [16]uint32{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15}),
+		}[a.z],
+	}
+}
+
 // genAffine emits cfAffine<ISA> (scale false) or cfScale<ISA> (scale true,
 // b == 0 left out: float32(a*x) + 0 is float32(a*x) for a*x >= 0).
 func genAffine(a *isa, scale bool) {
@@ -408,15 +423,7 @@ func genAffine(a *isa, scale bool) {
 	if !scale {
 		fb = a.broadcast("b")
 	}
-	// After the packs, 128-bit lane l holds dword l of each of the four
-	// vectors; the permutation puts them back in source order.
-	c := a.consts(map[string]Mem{
-		"f255": splat("genF255", f255),
-		"perm": map[bool]Mem{
-			false: table("genAffPerm2", [16]uint32{0, 4, 1, 5, 2, 6, 3, 7}),
-			true:  table("genAffPerm5", [16]uint32{0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15}),
-		}[a.z],
-	})
+	c := a.consts(packConsts(a))
 	c.keep("perm", "f255")
 	step := 4 * a.lanes // bytes per block
 	// body converts the four vectors of a block, the references' order:

@@ -2,14 +2,16 @@
 // (ops/generated_amd64.s and its Go declarations) with avo. Each kernel is
 // described once, as a Go function over an isa value, and emitted for AVX2
 // (8 float32 lanes in YMM registers) and AVX-512 (16 lanes in ZMM, opmask
-// registers for compares, blends and tails). This folder is its own module
+// registers for compares, blends and tails); the byte table lookup and the
+// VNNI/VBMI resize kernels exist for AVX-512 only. This folder is its own module
 // so that avo never enters pairflow's go.mod (the klauspost/compress
 // layout). Run it with `go generate ./ops` from the repository root; CI
 // regenerates and fails when the committed files differ.
 //
-// Both variants compute, lane by lane, the float32 operations of the
-// plain-Go reference kernels in ops/color_kernels.go in the same order and
-// with the same roundings, so every tier writes the same bytes.
+// Every variant computes, lane by lane, the operations of its plain-Go
+// reference kernel (ops/color_kernels.go, and the *Ref functions in
+// ops/blur.go, ops/resize.go and ops/convert.go) in the same order and with
+// the same roundings, so every tier writes the same bytes.
 package main
 
 import (

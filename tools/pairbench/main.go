@@ -94,7 +94,7 @@ type options struct {
 func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs.StringVar(&o.data, "data", "", "shard directory, or s3://... / https://... (configured by the AWS_* and PAIRFLOW_CACHE_* environment variables) (required)")
-	fs.StringVar(&o.recipe, "recipe", "torchvision-a", "preset or recipe file for contrastive, inpainting, rotation and supervised")
+	fs.StringVar(&o.recipe, "recipe", "torchvision-a", "preset, inline recipe JSON or recipe file for contrastive, inpainting, rotation and supervised")
 	fs.StringVar(&o.kinds, "kinds", "contrastive", "comma-separated pair kinds")
 	fs.StringVar(&o.workers, "workers", "1,"+strconv.Itoa(runtime.NumCPU()), "comma-separated worker counts")
 	fs.IntVar(&o.batch, "batch", 256, "rows per batch")

@@ -6,8 +6,9 @@
 //
 // Kinds: contrastive, inpainting, relative-patch, rotation, supervised, eval.
 // --recipe is a preset name (torchvision-a, simclr-small, simclr-imagenet,
-// fmnist-simclr-v1, inpainting-fmnist) or a recipe JSON file; repeat it for
-// one recipe per view (contrastive). Without --recipe, contrastive, rotation,
+// fmnist-simclr-v1, inpainting-fmnist), a recipe given inline as JSON
+// (starting with "{") or a recipe JSON file; repeat it for one recipe per
+// view (contrastive). Without --recipe, contrastive, rotation,
 // supervised and inpainting use torchvision-a, relative-patch resizes each
 // patch to --size with colour jitter, and eval resizes and centre-crops to
 // --size. --config FILE reads a pipeline.Config JSON; flags given on the
@@ -95,7 +96,7 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 		quiet    = fs.Bool("quiet", false, "no progress on stderr")
 		recipes  recipeList
 	)
-	fs.Var(&recipes, "recipe", "preset name or recipe JSON file (repeat for one per view)")
+	fs.Var(&recipes, "recipe", "preset name, inline recipe JSON or recipe JSON file (repeat for one per view)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
 	}

@@ -91,12 +91,12 @@ func listCheckpoints(out string) ([]ckptFile, error) {
 	return cs, nil
 }
 
-// resumePoint is a checkpoint that verified: its parsed file, what it says
-// and the pipeline state to resume from.
+// resumePoint is a checkpoint that verified: its parsed file and what it
+// says (file.Info), its pretrain metadata and the pipeline state to resume
+// from.
 type resumePoint struct {
 	ckptFile
 	file  *trainer.Checkpoint
-	info  trainer.CheckpointInfo
 	meta  *checkpointMeta
 	state pipeline.State
 }
@@ -138,7 +138,7 @@ func verifyCheckpoint(c ckptFile, records int) (*resumePoint, error) {
 		return nil, fmt.Errorf("%s: the checkpoint is at %v (step %d) but its pipeline state at epoch %d position %d after %d batches: "+
 			"resuming would train on another stream", c.path, pos, info.Step, ss.Epoch+1, ss.Position, st.Batches)
 	}
-	return &resumePoint{ckptFile: c, file: ck, info: info, meta: m, state: st}, nil
+	return &resumePoint{ckptFile: c, file: ck, meta: m, state: st}, nil
 }
 
 // findResumePoint returns the newest checkpoint in out that verifies,

@@ -76,7 +76,7 @@ func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 		demo      = fs.Bool("demo", false, "run the demonstration on the embedded data (what no arguments do)")
 		objective = fs.String("objective", ObjSimCLR, "simclr, inpainting, relative-patch or rotation")
 		model     = fs.String("model", "smallcnn", "encoder: smallcnn or resnet18")
-		recipe    = fs.String("recipe", "", "augmentation: a preset name or a recipe JSON file (default fmnist-simclr-v1; inpainting-fmnist for inpainting)")
+		recipe    = fs.String("recipe", "", "augmentation: a preset name, inline recipe JSON or a recipe JSON file (default fmnist-simclr-v1; inpainting-fmnist for inpainting)")
 		epochs    = fs.Int("epochs", 50, "epochs")
 		batch     = fs.Int("batch", 512, "source images per step")
 		lr        = fs.Float64("lr", 0, "peak learning rate (default 0.24 for sgd, 1e-3 for adam)")

@@ -5,11 +5,13 @@
 //
 //	preview --data DIR --recipe simclr-small --seed 1 --n 8 --k 4 --out grid.png [--params params.json]
 //
-// --recipe is a preset name (see --list) or a recipe JSON file. Pair j of
-// sample i is views 0 and 1 of sample i in epoch --epoch + j: exactly the
-// views a training run with that seed gets in those epochs. The grid shows
-// each view as uint8 pixels before the recipe's float conversion. Views
-// smaller than --cell pixels are enlarged by whole-pixel repetition.
+// --recipe is a preset name (see --list), a recipe given inline as JSON
+// (starting with "{") or a recipe JSON file (./NAME for a file named like a
+// preset). Pair j of sample i is views 0 and 1 of sample i in epoch
+// --epoch + j: exactly the views a training run with that seed gets in those
+// epochs. The grid shows each view as uint8 pixels before the recipe's float
+// conversion. Views smaller than --cell pixels are enlarged by whole-pixel
+// repetition.
 //
 // Exit status: 0 on success, 1 on failure, 2 on a usage error.
 package main
@@ -32,7 +34,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `Usage: preview --data DIR [--recipe NAME|FILE] [--seed S] [--n N] [--k K] [--out grid.png] [flags]
+const usage = `Usage: preview --data DIR [--recipe NAME|JSON|FILE] [--seed S] [--n N] [--k K] [--out grid.png] [flags]
 
 Writes a PNG grid of N source images and K augmented pairs of each, made with
 a recipe and a seed, and the drawn parameters as JSON.
@@ -57,7 +59,7 @@ func preview(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	c.remote.Register(fs.FlagSet)
 	var list bool
 	fs.StringVar(&c.data, "data", "", "shard directory, or s3://... / https://... (required)")
-	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name or recipe JSON file")
+	fs.StringVar(&c.recipe, "recipe", "simclr-small", "preset name, inline recipe JSON or recipe JSON file")
 	fs.StringVar(&c.out, "out", "preview.png", "output PNG")
 	fs.StringVar(&c.params, "params", "", "write the drawn parameters here as JSON (default: OUT with .json)")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed")

@@ -131,15 +131,7 @@ func withToken(ctx context.Context, tok string) context.Context {
 // desc builds descriptor JSON.
 func desc(t testing.TB, cfg pipeline.Config, workers int, start *Position) []byte {
 	t.Helper()
-	c, err := json.Marshal(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(Descriptor{Version: 1, Dataset: "d", Config: c, WorkerCount: workers, Start: start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return descSpent(t, cfg, workers, start, nil)
 }
 
 func baseConfig() pipeline.Config {

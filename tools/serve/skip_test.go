@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// descSpent is desc with skips_spent.
-func descSpent(t *testing.T, cfg pipeline.Config, workers int, start *Position, spent map[int]SkipsSpent) []byte {
+// descSpent is desc with skips_spent (none when spent is nil).
+func descSpent(t testing.TB, cfg pipeline.Config, workers int, start *Position, spent map[int]SkipsSpent) []byte {
 	t.Helper()
 	c, err := json.Marshal(cfg)
 	if err != nil {

@@ -81,7 +81,7 @@ type streamTable struct {
 type liveStream struct {
 	mu     sync.Mutex
 	st     StreamStatus
-	stages map[string]*StageStatus
+	stages map[string]int // index in st.Stages by name
 }
 
 // clientKey carries a peer address to serve (HTTP; gRPC has peer.FromContext).
@@ -103,7 +103,7 @@ func clientOf(ctx context.Context) string {
 
 // begin enters a stream in the view.
 func (t *streamTable) begin(ctx context.Context, st *stream, dataset, transport string) *liveStream {
-	ls := &liveStream{stages: map[string]*StageStatus{}, st: StreamStatus{
+	ls := &liveStream{stages: map[string]int{}, st: StreamStatus{
 		Transport: transport, Client: clientOf(ctx), Dataset: dataset,
 		Rank: st.ep.cfg.Rank, WorldSize: max(st.ep.cfg.WorldSize, 1), Worker: st.ep.worker, Workers: st.ep.of,
 		Start: st.ep.start, Started: time.Now(), Stages: []StageStatus{},
@@ -144,15 +144,13 @@ func (ls *liveStream) observe(d pipeline.Stats) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	for _, s := range d.Stages {
-		g := ls.stages[s.Name]
-		if g == nil {
+		i, ok := ls.stages[s.Name]
+		if !ok {
+			i = len(ls.st.Stages)
+			ls.stages[s.Name] = i
 			ls.st.Stages = append(ls.st.Stages, StageStatus{Name: s.Name})
-			g = &ls.st.Stages[len(ls.st.Stages)-1]
-			// Stages grows only here; re-point the map after a move.
-			for i := range ls.st.Stages {
-				ls.stages[ls.st.Stages[i].Name] = &ls.st.Stages[i]
-			}
 		}
+		g := &ls.st.Stages[i]
 		g.Busy += s.Busy.Seconds()
 		g.BlockedIn += s.BlockedIn.Seconds()
 		g.BlockedOut += s.BlockedOut.Seconds()
