@@ -194,7 +194,8 @@ func TestShm(t *testing.T) {
 
 // TestShmCancel: a client that cancels, vanishes, or stops releasing its
 // slots and then cancels, stops the server's pipeline: no goroutine, no
-// Arrow memory and no ring file is left behind.
+// Arrow memory, no ring file and no ring mapping (the tensor area's chunks
+// held for the client's batches all came back) is left behind.
 func TestShmCancel(t *testing.T) {
 	dir := useShmDir(t)
 	ds := makeDataset(t, 64, 16, 16)
@@ -215,6 +216,13 @@ func TestShmCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			zc := 0
+			shmWrote = func(z bool) {
+				if z {
+					zc++
+				}
+			}
+			defer func() { shmWrote = nil }()
 			base := runtime.NumGoroutine()
 			ctx, cancel := context.WithCancel(context.Background())
 			r, err := NewShmReader(ctx, c, fi.Endpoint[0].Ticket.Ticket, 2, ipc.WithAllocator(memory.NewGoAllocator()))
@@ -242,6 +250,9 @@ func TestShmCancel(t *testing.T) {
 			}
 			ts.srv.Wait()
 			waitMem(t, ts.mem)
+			if zc == 0 {
+				t.Error("no batch had its tensors in the ring's tensor area")
+			}
 			if how != "close connection" {
 				c.Close()
 			}
