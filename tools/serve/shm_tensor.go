@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 
@@ -74,7 +75,7 @@ func planTensors(schema *arrow.Schema, cfg *pipeline.Config, slots int) (tensorP
 	// held, those the workers write (8 ring slots per worker).
 	workers, prefetch := cfg.Workers, cfg.Prefetch
 	if workers <= 0 {
-		workers = 1
+		workers = runtime.GOMAXPROCS(0) // as pipeline.Config's default
 	}
 	if prefetch <= 0 {
 		prefetch = 2
