@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +48,11 @@ func NewShmReader(ctx context.Context, c flight.Client, ticket []byte, slots int
 		return nil, err
 	}
 	if err := st.Send(&flight.FlightData{FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: req}}); err != nil {
+		if errors.Is(err, io.EOF) { // the server ended the call first (a refusal): its status says why
+			if _, rerr := st.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+		}
 		return nil, err
 	}
 	m := &shmMessages{stream: st, bySlot: map[*byte]int64{}, done: map[int64]bool{}}
