@@ -3,6 +3,8 @@ package trainer
 import (
 	"fmt"
 	"math"
+
+	"github.com/pairflow/pairflow/trainer/internal/kern"
 )
 
 // Optimizer updates parameters from their gradients. Step applies one
@@ -68,24 +70,31 @@ func (o *SGD[T]) Step(lr float64) {
 	for k, p := range o.params {
 		wd := T(o.rate(p.NoDecay))
 		b := o.buf[k].Data
+		if w32, ok := f32(p.W); ok && mu != 0 && o.steps > 0 && !o.Nesterov {
+			// The loop below, elementwise on kern's SIMD tiers.
+			kern.MomentumStep(w32, as32(p.G), as32(b), float32(wd), float32(mu), float32(damp), float32(tlr))
+			continue
+		}
+		// The conversions round each product, as kern.MomentumStep does:
+		// the compiler may not fuse them into multiply-adds.
 		for i, g := range p.G {
 			w := p.W[i]
 			if wd != 0 {
-				g += wd * w
+				g += T(wd * w)
 			}
 			if mu != 0 {
 				if o.steps == 0 {
 					b[i] = g
 				} else {
-					b[i] = mu*b[i] + damp*g
+					b[i] = T(mu*b[i]) + T(damp*g)
 				}
 				if o.Nesterov {
-					g += mu * b[i]
+					g += T(mu * b[i])
 				} else {
 					g = b[i]
 				}
 			}
-			p.W[i] = w - tlr*g
+			p.W[i] = w - T(tlr*g)
 		}
 	}
 	o.steps++
@@ -199,7 +208,7 @@ func (o *LARS[T]) Step(lr float64) {
 		g := p.G
 		if wd != 0 {
 			for i := range g {
-				g[i] += wd * p.W[i]
+				g[i] += T(wd * p.W[i])
 			}
 		}
 		slr := lr
@@ -215,10 +224,15 @@ func (o *LARS[T]) Step(lr float64) {
 		}
 		tl := T(slr)
 		v := o.v[k].Data
+		if w32, ok := f32(p.W); ok && !o.Nesterov {
+			// The loop below (w − 1·v = w − v exactly), on kern.
+			kern.MomentumStep(w32, as32(g), as32(v), 0, float32(mu), float32(tl), 1)
+			continue
+		}
 		for i, gi := range g {
-			v[i] = mu*v[i] + tl*gi
+			v[i] = T(mu*v[i]) + T(tl*gi)
 			if o.Nesterov {
-				p.W[i] -= mu*v[i] + tl*gi
+				p.W[i] -= T(mu*v[i]) + T(tl*gi)
 			} else {
 				p.W[i] -= v[i]
 			}

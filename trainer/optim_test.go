@@ -2,8 +2,12 @@ package trainer
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
+
+	"github.com/pairflow/pairflow/internal/cpu/cputest"
+	"github.com/pairflow/pairflow/trainer/internal/kern"
 )
 
 // Three steps on w = [0.5, −1.5, 2], b = [0.25] (b is a bias: NoDecay) with
@@ -149,4 +153,70 @@ func TestWarmupCosine(t *testing.T) {
 	if got, want := c.LR(1000), 0.24*0.5*(1+math.Cos(math.Pi*1000/5850)); got != want {
 		t.Errorf("cosine %v, want %v", got, want)
 	}
+}
+
+// TestOptimizersKernFloat32: float32 SGD (momentum, with and without
+// weight decay, BatchNorm/bias exclusion) and LARS take their momentum
+// steps on kern.MomentumStep; on every tier the weights and the optimiser
+// state after four steps must be bit-identical to the plain loops
+// (useKern off), for parameter lengths with SIMD tails.
+func TestOptimizersKernFloat32(t *testing.T) {
+	mk := []struct {
+		name string
+		f    func(ps []*Param[float32]) (Optimizer[float32], error)
+	}{
+		{"sgd-momentum-wd", func(ps []*Param[float32]) (Optimizer[float32], error) {
+			return NewSGD(ps, 0.9, false, DecayOptions{WeightDecay: 1e-4})
+		}},
+		{"sgd-momentum", func(ps []*Param[float32]) (Optimizer[float32], error) { return NewSGD(ps, 0.9, false, DecayOptions{}) }},
+		{"sgd-exclude", func(ps []*Param[float32]) (Optimizer[float32], error) {
+			return NewSGD(ps, 0.9, false, DecayOptions{WeightDecay: 1e-4, ExcludeBNAndBias: true})
+		}},
+		{"lars", func(ps []*Param[float32]) (Optimizer[float32], error) {
+			return NewLARS(ps, 0.9, 0.001, DecayOptions{WeightDecay: 1e-6, ExcludeBNAndBias: true})
+		}},
+	}
+	run := func(t *testing.T, kernOn bool, f func(ps []*Param[float32]) (Optimizer[float32], error)) ([]*Param[float32], Optimizer[float32]) {
+		old := useKern
+		useKern = kernOn
+		defer func() { useKern = old }()
+		r := NewRNG(5)
+		var ps []*Param[float32]
+		for i, n := range []int{1, 7, 8, 31, 100, 1027} {
+			p := newParam[float32](fmt.Sprint("p", i), i%2 == 1, n)
+			for j := range p.W {
+				p.W[j] = float32(r.Normal())
+			}
+			ps = append(ps, p)
+		}
+		o, err := f(ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := 0; s < 4; s++ {
+			for _, p := range ps {
+				for j := range p.G {
+					p.G[j] = float32(r.Normal())
+				}
+			}
+			o.Step(0.1 / float64(s+1))
+		}
+		return ps, o
+	}
+	cputest.ForEachTier(t, kern.TierVar(), kern.TopTier(), func(t *testing.T) {
+		for _, c := range mk {
+			want, wo := run(t, false, c.f)
+			got, gotO := run(t, true, c.f)
+			for i := range want {
+				if !equalBits(want[i].W, got[i].W) {
+					t.Fatalf("%s: parameter %s differs from the plain loop", c.name, want[i].Name)
+				}
+			}
+			for i, b := range wo.State() {
+				if !equalBits(b.Data, gotO.State()[i].Data) {
+					t.Fatalf("%s: state %s differs from the plain loop", c.name, b.Name)
+				}
+			}
+		}
+	})
 }

@@ -9,19 +9,22 @@
 //
 // Usage:
 //
-//	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json]
+//	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json] [-cpuprofile out.prof]
 //
 // Exit status: 0 on success, 2 for a usage error, 1 for any other failure.
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"time"
 
+	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 	"github.com/pairflow/pairflow/trainer"
@@ -62,6 +65,7 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	opt := fs.String("opt", "sgd", "optimizer: sgd or adam")
 	noForward := fs.Bool("no-forward", false, "skip the forward-only measurement")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file (go tool pprof)")
 	clock := fs.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
@@ -87,7 +91,7 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	if *threads < 1 || *batch < 1 || *steps < 0 || *warmup < 0 {
 		return fmt.Errorf("%w: -threads %d -batch %d -steps %d -warmup %d (want ≥ 1, ≥ 1, ≥ 0, ≥ 0)", cli.ErrUsage, *threads, *batch, *steps, *warmup)
 	}
-	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut)
+	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut, *cpuProfile)
 }
 
 type summary struct {
@@ -106,7 +110,7 @@ func summarise(ts []float64, n int, flops float64) summary {
 	return summary{StepS: ts, ImagesPerS: [3]float64{float64(n) / med, float64(n) / s[len(s)-1], float64(n) / s[0]}, GFLOPPerS: flops / med / 1e9}
 }
 
-func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut string) error {
+func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut, cpuProfile string) error {
 	switch encoder {
 	case "E1":
 		encoder = "smallcnn"
@@ -164,7 +168,23 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 	}
 	var loss float64
 	prof := trainer.NewProfile()
-	tt := bench(func() { loss = s.StepTensor(x).Loss }, warmup, steps)
+	for i := 0; i < warmup; i++ {
+		s.StepTensor(x)
+	}
+	var profBuf bytes.Buffer
+	if cpuProfile != "" {
+		if err := pprof.StartCPUProfile(&profBuf); err != nil {
+			return fmt.Errorf("-cpuprofile: %w", err)
+		}
+	}
+	tt := bench(func() { loss = s.StepTensor(x).Loss }, 0, steps)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+		// Written whole (temporary file, fsync, rename), as -json is.
+		if err := atomicfile.WriteFile(cpuProfile, profBuf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	// A separate profiled pass, so that timing layers cannot slow the
 	// measured steps.
 	s.SetProfile(prof)

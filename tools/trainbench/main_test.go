@@ -18,15 +18,21 @@ func TestUsage(t *testing.T) {
 }
 
 // TestSmallStep runs one tiny measured step end to end; -json replaces its
-// file whole (a temporary file renamed into place).
+// file whole (a temporary file renamed into place); -cpuprofile writes a
+// profile.
 func TestSmallStep(t *testing.T) {
 	var out, errOut bytes.Buffer
 	js := filepath.Join(t.TempDir(), "bench.json")
 	replaced := clitest.Replaced(t, js)
-	if code := run([]string{"-batch", "4", "-steps", "1", "-warmup", "1", "-threads", "1", "-no-forward", "-json", js}, &out, &errOut); code != 0 {
+	prof := filepath.Join(t.TempDir(), "cpu.prof")
+	if code := run([]string{"-batch", "4", "-steps", "1", "-warmup", "1", "-threads", "1", "-no-forward", "-json", js, "-cpuprofile", prof}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	replaced()
+	// A pprof profile is a gzip stream.
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("-cpuprofile wrote %d bytes (%v), want a gzipped profile", len(b), err)
+	}
 	var res struct {
 		Train struct {
 			StepS []float64 `json:"step_s"`

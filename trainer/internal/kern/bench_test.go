@@ -95,7 +95,12 @@ func BenchmarkSgemmPackPolicy(b *testing.B) {
 // cache-resident operands (kc = kcBlock, 24 row tiles against one B panel):
 // the ceiling the blocked GEMM can approach.
 func BenchmarkMicroKernel(b *testing.B) {
-	pl := planFor(tier)
+	for _, pl := range planTiles(planFor(tier)) {
+		benchMicroKernel(b, pl)
+	}
+}
+
+func benchMicroKernel(b *testing.B, pl *gemmPlan) {
 	mr, nr := pl.mr, pl.nr
 	for _, bStride := range []int{nr, 512} {
 		b.Run(fmt.Sprintf("%s/bStep=%d", pl.name, bStride), func(b *testing.B) {

@@ -26,10 +26,44 @@ type gemmPlan struct {
 	mr, nr   int // register tile: mr rows × nr columns
 	mc, nc   int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
 	kernel   func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
-	packA    func(kc int, a []float32, lda int, dst []float32) int  // full mr-row panel of untransposed A; returns columns done
-	packB    func(kc int, b []float32, ldb int, dst []float32) bool // full nr-column panel of untransposed B
-	packBT   func(kc int, b []float32, ldb int, dst []float32) int  // full nr-column panel of transposed B; returns rows done
+	packA    func(kc int, a []float32, lda int, dst []float32) int    // full mr-row panel of untransposed A; returns columns done
+	packAE   func(kc int, a []float32, lda, h int, dst []float32) int // edge panel (h < mr rows) of untransposed A; returns columns done
+	packB    func(kc int, b []float32, ldb int, dst []float32) bool   // full nr-column panel of untransposed B
+	packBT   func(kc int, b []float32, ldb int, dst []float32) int    // full nr-column panel of transposed B; returns rows done
 	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
+	// alt, when set, is a plan with another tile (same K blocking) that
+	// forShape picks for the shapes altRule names.
+	alt     *gemmPlan
+	altRule func(m, n, k int, p *gemmPlan) bool
+}
+
+// tileChoice forces one of a plan's tiles (tests and benchmarks).
+const (
+	tileAuto = iota
+	tileMain
+	tileAlt
+)
+
+var tileChoice = tileAuto
+
+// forShape returns the plan that runs an m×n×k GEMM: p itself or its alt.
+// Every tile reduces each element in the same order (same K blocking, one
+// FMA chain), so the choice never changes a result.
+func (p *gemmPlan) forShape(m, n, k int) *gemmPlan {
+	if p.alt == nil || tileChoice == tileMain {
+		return p
+	}
+	if tileChoice == tileAlt || p.altRule(m, n, k, p) {
+		return p.alt
+	}
+	return p
+}
+
+// fewerPaddedRows is an altRule: the alt tile runs the shapes whose M it
+// covers with fewer padded rows than p's tile (the AVX-512 plan: 14-row
+// tiles for M = 27, 28 rows against 8-row tiles' 32).
+func fewerPaddedRows(m, n, k int, p *gemmPlan) bool {
+	return (m+p.alt.mr-1)/p.alt.mr*p.alt.mr < (m+p.mr-1)/p.mr*p.mr
 }
 
 // maxMR and maxNR bound every plan's tile (buffers, microKernelGo).
@@ -59,8 +93,11 @@ func planFor(t cpu.Tier) *gemmPlan {
 // blocking computed by the plain-Go reference routines.
 func (p *gemmPlan) ref() *gemmPlan {
 	q := *p
-	q.kernel, q.packA, q.packB, q.packBT = nil, nil, nil, nil
+	q.kernel, q.packA, q.packAE, q.packB, q.packBT = nil, nil, nil, nil, nil
 	q.name += " (Go)"
+	if q.alt != nil {
+		q.alt = q.alt.ref()
+	}
 	return &q
 }
 
@@ -85,8 +122,9 @@ func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, 
 }
 
 // packRuleAVX512 is packRuleAVX2 except that A is also packed, whatever N,
-// when its row stride is a multiple of 2 KiB: the fourteen rows a tile
-// reads in place would then share at most two L1 sets (eight ways each).
+// when its row stride is a multiple of 2 KiB: the eight or fourteen rows a
+// tile reads in place would then share at most two L1 sets (eight ways
+// each).
 // Measured on Zen 4 (GFLOP per CPU-second, the weight-gradient shapes
 // 288×64×32768 and 576×128×32768): 60 → 75 and 72 → 87 with the rule, no
 // change on shapes whose stride does not alias.
@@ -244,7 +282,7 @@ func grow(s []float32, n int) []float32 {
 // same way whatever block it falls in, so the split cannot change the
 // result.
 func sgemm(t cpu.Tier, threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	pl := planFor(t)
+	pl := planFor(t).forShape(m, n, k)
 	mr, nr := pl.mr, pl.nr
 	if m == 0 || n == 0 {
 		return
@@ -478,10 +516,10 @@ func sgemmSerial(pl *gemmPlan, transA, transB bool, m, n, k int, alpha float32, 
 
 // packABlock packs rows i0..i0+mc-1, columns p0..p0+kc-1 of op(A) into
 // ceil(mc/mr) panels of kc×mr (element (r,p) of a panel at p*mr+r), padding
-// missing rows with zeros. The plan's SIMD packer does the first multiple
-// of 8 columns of full untransposed panels; it may spill up to packSlack
-// floats past a panel, into the next panel (written after) or the slack the
-// buffers keep at their end.
+// missing rows with zeros. The plan's SIMD packers do the first multiple of
+// 8 columns of untransposed panels (packA full ones, packAE the last, short
+// one); they may spill up to packSlack floats past a panel, into the next
+// panel (written after) or the slack the buffers keep at their end.
 func (pl *gemmPlan) packABlock(dst []float32, transA bool, a []float32, lda, i0, mc, p0, kc int) {
 	mr := pl.mr
 	for r0 := 0; r0 < mc; r0 += mr {
@@ -501,8 +539,11 @@ func (pl *gemmPlan) packABlock(dst []float32, transA bool, a []float32, lda, i0,
 		}
 		base := (i0+r0)*lda + p0
 		done := 0
-		if h == mr && pl.packA != nil {
+		switch {
+		case h == mr && pl.packA != nil:
 			done = pl.packA(kc, a[base:], lda, dst[r0*kc:])
+		case h < mr && pl.packAE != nil:
+			done = pl.packAE(kc, a[base:], lda, h, dst[r0*kc:])
 		}
 		for r := 0; r < h; r++ {
 			src := a[base+r*lda : base+r*lda+kc]

@@ -13,17 +13,35 @@ func init() {
 		name: "avx2 6×16", mr: 6, nr: 16, mc: 144, nc: 3072,
 		kernel:   kernelAsm(sgemmKernel6x16AVX2),
 		packA:    packAAsm(6, packA6AVX2),
+		packAE:   packAEdgeAsm(6, packAEdge6AVX2),
 		packB:    packBAsm(16, packB16AVX2),
 		packBT:   packBTAsm(16, packB16TAVX2),
 		packRule: packRuleAVX2,
 	}
+	// The AVX-512 plan runs 8×32 tiles, and 14×32 ones where those pad
+	// fewer rows. On Zen 4, 8×32 measured as fast as or faster than 14×32
+	// on 35 of gemmbench's 43 shapes (up to 1.23× where K ≤ 128 or
+	// M ≤ 128; 1.04× at 1024²), within noise on six, and slower only for
+	// M = 27 (0.87–0.93×), which the rule keeps on 14×32; see
+	// docs/benchmarks-avx512.md.
 	plans[cpu.AVX512] = &gemmPlan{
-		name: "avx512 14×32", mr: 14, nr: 32, mc: 168, nc: 3072,
-		kernel:   kernelAsm(sgemmKernel14x32AVX512),
-		packA:    packAAsm(14, packA14AVX2),
+		name: "avx512 8×32", mr: 8, nr: 32, mc: 168, nc: 3072,
+		kernel:   kernelAsm(sgemmKernel8x32AVX512),
+		packA:    packAAsm(8, packA8AVX2),
+		packAE:   packAEdgeAsm(8, packAEdge8AVX2),
 		packB:    packBAsm(32, packB32AVX512),
 		packBT:   packBTAsm(32, packB32TAVX2),
 		packRule: packRuleAVX512,
+		alt: &gemmPlan{
+			name: "avx512 14×32", mr: 14, nr: 32, mc: 168, nc: 3072,
+			kernel:   kernelAsm(sgemmKernel14x32AVX512),
+			packA:    packAAsm(14, packA14AVX2),
+			packAE:   packAEdgeAsm(14, packAEdge14AVX2),
+			packB:    packBAsm(32, packB32AVX512),
+			packBT:   packBTAsm(32, packB32TAVX2),
+			packRule: packRuleAVX512,
+		},
+		altRule: fewerPaddedRows,
 	}
 }
 
@@ -51,6 +69,30 @@ func packAAsm(mr int, f func(kc8 int, a *float32, lda int, dst *float32)) func(i
 		_ = a[(mr-1)*lda+kc8-1]     // bounds: mr rows of kc8 columns
 		_ = dst[mr*kc8+packSlack-1] // bounds: the packed columns and a spill
 		f(kc8, &a[0], lda, &dst[0])
+		return kc8
+	}
+}
+
+// packAEdgeAsm adapts a generated edge-panel packer of mr-float columns
+// (mr 6..8 or 14..16: a row block's stores spill at most packSlack floats
+// past a column) to gemmPlan.packAE: it packs the first multiple of 8 columns of
+// the h < mr rows, row block 8..h-1 first, then rows 0..7, whose stores
+// overwrite the floats the first block spilled into the next column.
+func packAEdgeAsm(mr int, f func(kc8 int, a *float32, lda, rows int, dst *float32)) func(int, []float32, int, int, []float32) int {
+	if mr < 6 || mr > 8 && mr < 14 || mr > 16 {
+		panic("kern: packAEdgeAsm: spill not bounded for this mr")
+	}
+	return func(kc int, a []float32, lda, h int, dst []float32) int {
+		kc8 := kc &^ 7
+		if kc8 == 0 || h <= 0 || h >= mr {
+			return 0
+		}
+		_ = a[(h-1)*lda+kc8-1]      // bounds: h rows of kc8 columns
+		_ = dst[mr*kc8+packSlack-1] // bounds: the packed columns and a spill
+		if h > 8 {
+			f(kc8, &a[8*lda], lda, h-8, &dst[8])
+		}
+		f(kc8, &a[0], lda, min(h, 8), &dst[0])
 		return kc8
 	}
 }

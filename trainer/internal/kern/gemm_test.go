@@ -215,39 +215,52 @@ func TestSgemmDeterministicThreads(t *testing.T) {
 func TestMicroKernelMatchesGo(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	forEachTier(t, func(t *testing.T) {
-		pl := planFor(tier)
-		mr, nr := pl.mr, pl.nr
-		t.Logf("plan %s", pl.name)
-		for _, kc := range []int{1, 3, 4, 5, 17} {
-			a := randSlice(r, mr*kc)
-			b := randSlice(r, nr*kc)
-			for h := 1; h <= mr; h++ {
-				for w := 1; w <= nr; w++ {
-					for _, load := range []bool{false, true} {
-						ldc := nr + 3
-						want := randSlice(r, mr*ldc)
-						got, check := guarded(len(want))
-						copy(got, want)
-						fused := slices.Clone(want)
-						microKernelGo(mr, nr, kc, a, 1, mr, b, nr, want, ldc, h, w, 1.5, -0.5, load)
-						microKernelFMA(mr, nr, kc, a, 1, mr, b, nr, fused, ldc, h, w, 1.5, -0.5, load)
-						pl.microKernel(kc, a, 1, mr, b, nr, got, ldc, h, w, 1.5, -0.5, load)
-						check(t, "C")
-						for i := range got {
-							if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-								t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, want %g", kc, h, w, load, i, got[i], want[i])
-							}
+		for _, pl := range planTiles(planFor(tier)) {
+			testMicroKernel(t, r, pl)
+		}
+	})
+}
+
+// planTiles returns pl and the plans of its other tiles.
+func planTiles(pl *gemmPlan) []*gemmPlan {
+	if pl.alt != nil {
+		return []*gemmPlan{pl, pl.alt}
+	}
+	return []*gemmPlan{pl}
+}
+
+func testMicroKernel(t *testing.T, r *rand.Rand, pl *gemmPlan) {
+	mr, nr := pl.mr, pl.nr
+	t.Logf("plan %s", pl.name)
+	for _, kc := range []int{1, 3, 4, 5, 17} {
+		a := randSlice(r, mr*kc)
+		b := randSlice(r, nr*kc)
+		for h := 1; h <= mr; h++ {
+			for w := 1; w <= nr; w++ {
+				for _, load := range []bool{false, true} {
+					ldc := nr + 3
+					want := randSlice(r, mr*ldc)
+					got, check := guarded(len(want))
+					copy(got, want)
+					fused := slices.Clone(want)
+					microKernelGo(mr, nr, kc, a, 1, mr, b, nr, want, ldc, h, w, 1.5, -0.5, load)
+					microKernelFMA(mr, nr, kc, a, 1, mr, b, nr, fused, ldc, h, w, 1.5, -0.5, load)
+					pl.microKernel(kc, a, 1, mr, b, nr, got, ldc, h, w, 1.5, -0.5, load)
+					check(t, "C")
+					for i := range got {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+							t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, want %g", kc, h, w, load, i, got[i], want[i])
 						}
-						if pl.kernel != nil {
-							if i := bitsEqual(fused, got); i >= 0 {
-								t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, fused reference %g", kc, h, w, load, i, got[i], fused[i])
-							}
+					}
+					if pl.kernel != nil {
+						if i := bitsEqual(fused, got); i >= 0 {
+							t.Fatalf("%s kc=%d h=%d w=%d load=%v: element %d = %g, fused reference %g", pl.name, kc, h, w, load, i, got[i], fused[i])
 						}
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // microKernelFMA is microKernelGo with the SIMD kernels' rounding: each
@@ -300,35 +313,40 @@ func TestPackingTiers(t *testing.T) {
 	const lda = 301
 	a := randSlice(r, 300*lda)
 	forEachTier(t, func(t *testing.T) {
-		pl := planFor(tier)
-		ref := pl.ref()
-		mr, nr := pl.mr, pl.nr
-		for _, tr := range []bool{false, true} {
-			for _, mc := range []int{1, 6, 12, 14, 17, 28, 33, 64} {
-				for _, kc := range []int{1, 7, 8, 9, 16, 33, kcBlock} {
-					size := (mc+mr-1)/mr*mr*kc + packSlack
-					want, got := make([]float32, size), make([]float32, size)
-					ref.packABlock(want, tr, a, lda, 2, mc, 3, kc)
-					all, check := guarded(size)
-					pl.packABlock(all, tr, a, lda, 2, mc, 3, kc)
-					check(t, "packed A")
-					copy(got, all)
-					n := size - packSlack
-					if i := bitsEqual(want[:n], got[:n]); i >= 0 {
-						t.Fatalf("transA=%v mc=%d kc=%d: packed A differs at %d", tr, mc, kc, i)
-					}
-					wb := make([]float32, (mc+nr-1)/nr*nr*kc)
-					gb, checkB := guarded(len(wb))
-					ref.packBBlock(wb, tr, a, lda, 1, kc, 4, mc)
-					pl.packBBlock(gb, tr, a, lda, 1, kc, 4, mc)
-					checkB(t, "packed B")
-					if i := bitsEqual(wb, gb); i >= 0 {
-						t.Fatalf("transB=%v nc=%d kc=%d: packed B differs at %d", tr, mc, kc, i)
-					}
+		for _, pl := range planTiles(planFor(tier)) {
+			testPacking(t, pl, a, lda)
+		}
+	})
+}
+
+func testPacking(t *testing.T, pl *gemmPlan, a []float32, lda int) {
+	ref := pl.ref()
+	mr, nr := pl.mr, pl.nr
+	for _, tr := range []bool{false, true} {
+		for _, mc := range []int{1, 6, 9, 12, 13, 14, 17, 28, 33, 64} {
+			for _, kc := range []int{1, 7, 8, 9, 16, 33, kcBlock} {
+				size := (mc+mr-1)/mr*mr*kc + packSlack
+				want, got := make([]float32, size), make([]float32, size)
+				ref.packABlock(want, tr, a, lda, 2, mc, 3, kc)
+				all, check := guarded(size)
+				pl.packABlock(all, tr, a, lda, 2, mc, 3, kc)
+				check(t, "packed A")
+				copy(got, all)
+				n := size - packSlack
+				if i := bitsEqual(want[:n], got[:n]); i >= 0 {
+					t.Fatalf("%s transA=%v mc=%d kc=%d: packed A differs at %d", pl.name, tr, mc, kc, i)
+				}
+				wb := make([]float32, (mc+nr-1)/nr*nr*kc)
+				gb, checkB := guarded(len(wb))
+				ref.packBBlock(wb, tr, a, lda, 1, kc, 4, mc)
+				pl.packBBlock(gb, tr, a, lda, 1, kc, 4, mc)
+				checkB(t, "packed B")
+				if i := bitsEqual(wb, gb); i >= 0 {
+					t.Fatalf("%s transB=%v nc=%d kc=%d: packed B differs at %d", pl.name, tr, mc, kc, i)
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestSgemmBitIdenticalAcrossTiers checks the promise of the plans: every
@@ -345,9 +363,14 @@ func TestSgemmBitIdenticalAcrossTiers(t *testing.T) {
 		gemmCase{true, false, 100, 300, 500, 1, 0.5}, // A transposed: packed by the auto policy
 	)
 	defer func(p int) { packPolicy = p }(packPolicy)
+	defer func(p int) { tileChoice = p }(tileChoice)
 	defer func(s cpu.Tier) { tier = s }(tier)
-	for _, pol := range []int{packAuto, packAlways, packNever} {
-		packPolicy = pol
+	for _, pol := range []int{packAuto, packAlways, packNever, -tileMain, -tileAlt} {
+		// A negative policy forces one tile of each plan (packing auto).
+		packPolicy, tileChoice = pol, tileAuto
+		if pol < 0 {
+			packPolicy, tileChoice = packAuto, -pol
+		}
 		for i, g := range cases {
 			if pol != packAuto && g.m*g.n*g.k > 1<<20 {
 				continue

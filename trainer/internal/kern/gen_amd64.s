@@ -481,6 +481,110 @@ packA6loop:
 	VZEROUPPER
 	RET
 
+// func packAEdge6AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+// Requires: AVX, CMOV
+TEXT ·packAEdge6AVX2(SB), NOSPLIT, $0-40
+	MOVQ kc8+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ rows+24(FP), R14
+	MOVQ dst+32(FP), DI
+	DECQ R14
+
+	// Row i is read at offset min(i, rows-1)·lda.
+	MOVQ    $0x00000001, AX
+	CMPQ    AX, R14
+	CMOVQGT R14, AX
+	IMULQ   R8, AX
+	MOVQ    $0x00000002, BX
+	CMPQ    BX, R14
+	CMOVQGT R14, BX
+	IMULQ   R8, BX
+	MOVQ    $0x00000003, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	IMULQ   R8, DX
+	MOVQ    $0x00000004, R9
+	CMPQ    R9, R14
+	CMOVQGT R14, R9
+	IMULQ   R8, R9
+	MOVQ    $0x00000005, R10
+	CMPQ    R10, R14
+	CMOVQGT R14, R10
+	IMULQ   R8, R10
+	MOVQ    $0x00000006, R11
+	CMPQ    R11, R14
+	CMOVQGT R14, R11
+	IMULQ   R8, R11
+	MOVQ    $0x00000007, R12
+	CMPQ    R12, R14
+	CMOVQGT R14, R12
+	IMULQ   R8, R12
+
+	// R13 = the mask "lane < rows": maskTab + 4·(16-rows).
+	NEGQ R14
+	ADDQ $0x0f, R14
+	LEAQ maskTab<>+0(SB), R13
+	LEAQ (R13)(R14*4), R13
+
+packAEdge6AVX2loop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(AX*1), Y1
+	VMOVUPS    (SI)(BX*1), Y2
+	VMOVUPS    (SI)(DX*1), Y3
+	VMOVUPS    (SI)(R9*1), Y4
+	VMOVUPS    (SI)(R10*1), Y5
+	VMOVUPS    (SI)(R11*1), Y6
+	VMOVUPS    (SI)(R12*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VMOVUPS    (R13), Y9
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 24(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 48(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 72(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 96(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 120(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 144(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 168(DI)
+	ADDQ       $0x20, SI
+	ADDQ       $0x000000c0, DI
+	SUBQ       $0x08, CX
+	JNZ        packAEdge6AVX2loop
+	VZEROUPPER
+	RET
+
 // func packB16AVX2(kc int, b *float32, ldb int, dst *float32)
 // Requires: AVX
 TEXT ·packB16AVX2(SB), NOSPLIT, $0-32
@@ -1579,6 +1683,110 @@ packA14AVX2loop:
 	VZEROUPPER
 	RET
 
+// func packAEdge14AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+// Requires: AVX, CMOV
+TEXT ·packAEdge14AVX2(SB), NOSPLIT, $0-40
+	MOVQ kc8+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ rows+24(FP), R14
+	MOVQ dst+32(FP), DI
+	DECQ R14
+
+	// Row i is read at offset min(i, rows-1)·lda.
+	MOVQ    $0x00000001, AX
+	CMPQ    AX, R14
+	CMOVQGT R14, AX
+	IMULQ   R8, AX
+	MOVQ    $0x00000002, BX
+	CMPQ    BX, R14
+	CMOVQGT R14, BX
+	IMULQ   R8, BX
+	MOVQ    $0x00000003, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	IMULQ   R8, DX
+	MOVQ    $0x00000004, R9
+	CMPQ    R9, R14
+	CMOVQGT R14, R9
+	IMULQ   R8, R9
+	MOVQ    $0x00000005, R10
+	CMPQ    R10, R14
+	CMOVQGT R14, R10
+	IMULQ   R8, R10
+	MOVQ    $0x00000006, R11
+	CMPQ    R11, R14
+	CMOVQGT R14, R11
+	IMULQ   R8, R11
+	MOVQ    $0x00000007, R12
+	CMPQ    R12, R14
+	CMOVQGT R14, R12
+	IMULQ   R8, R12
+
+	// R13 = the mask "lane < rows": maskTab + 4·(16-rows).
+	NEGQ R14
+	ADDQ $0x0f, R14
+	LEAQ maskTab<>+0(SB), R13
+	LEAQ (R13)(R14*4), R13
+
+packAEdge14AVX2loop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(AX*1), Y1
+	VMOVUPS    (SI)(BX*1), Y2
+	VMOVUPS    (SI)(DX*1), Y3
+	VMOVUPS    (SI)(R9*1), Y4
+	VMOVUPS    (SI)(R10*1), Y5
+	VMOVUPS    (SI)(R11*1), Y6
+	VMOVUPS    (SI)(R12*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VMOVUPS    (R13), Y9
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 56(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 112(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 168(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 224(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 280(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 336(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 392(DI)
+	ADDQ       $0x20, SI
+	ADDQ       $0x000001c0, DI
+	SUBQ       $0x08, CX
+	JNZ        packAEdge14AVX2loop
+	VZEROUPPER
+	RET
+
 // func packB32AVX512(kc int, b *float32, ldb int, dst *float32)
 // Requires: AVX, AVX512F
 TEXT ·packB32AVX512(SB), NOSPLIT, $0-32
@@ -1783,6 +1991,703 @@ packB32TAVX2loop:
 	ADDQ       $0x00000400, DI
 	SUBQ       $0x08, CX
 	JNZ        packB32TAVX2loop
+	VZEROUPPER
+	RET
+
+// func sgemmKernel8x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
+// Requires: AVX, AVX512F, BMI2, MMX+
+TEXT ·sgemmKernel8x32AVX512(SB), NOSPLIT, $0-96
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ aRow+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ aStep+24(FP), R9
+	SHLQ $0x02, R9
+	MOVQ b+32(FP), DI
+	MOVQ bStep+40(FP), R11
+	SHLQ $0x02, R11
+
+	// A rows 3..5
+	LEAQ (SI)(R8*2), R10
+	ADDQ R8, R10
+
+	// A rows 6..8
+	LEAQ (R10)(R8*2), BX
+	ADDQ R8, BX
+
+	// Prefetch the rows of the C tile (the stores at the end then hit L1);
+	// prefetches never fault, so rows beyond h are harmless.
+	MOVQ       c+48(FP), DX
+	MOVQ       ldc+56(FP), R12
+	SHLQ       $0x02, R12
+	MOVQ       DX, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	ADDQ       R12, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 127(AX)
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	VPXORD     Z16, Z16, Z16
+	VPXORD     Z17, Z17, Z17
+	VPXORD     Z18, Z18, Z18
+	VPXORD     Z19, Z19, Z19
+
+	// Four p per iteration while at least four remain, then one at a time.
+	CMPQ CX, $0x04
+	JLT  sgemmKernel8x32AVX512_tail
+
+sgemmKernel8x32AVX512_loop4:
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	SUBQ         $0x04, CX
+	CMPQ         CX, $0x04
+	JGE          sgemmKernel8x32AVX512_loop4
+	TESTQ        CX, CX
+	JZ           sgemmKernel8x32AVX512_store
+
+sgemmKernel8x32AVX512_tail:
+	VMOVUPS      (DI), Z0
+	VMOVUPS      64(DI), Z1
+	VBROADCASTSS (SI), Z2
+	VFMADD231PS  Z0, Z2, Z4
+	VFMADD231PS  Z1, Z2, Z5
+	VBROADCASTSS (SI)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z6
+	VFMADD231PS  Z1, Z3, Z7
+	VBROADCASTSS (SI)(R8*2), Z2
+	VFMADD231PS  Z0, Z2, Z8
+	VFMADD231PS  Z1, Z2, Z9
+	VBROADCASTSS (R10), Z3
+	VFMADD231PS  Z0, Z3, Z10
+	VFMADD231PS  Z1, Z3, Z11
+	VBROADCASTSS (R10)(R8*1), Z2
+	VFMADD231PS  Z0, Z2, Z12
+	VFMADD231PS  Z1, Z2, Z13
+	VBROADCASTSS (R10)(R8*2), Z3
+	VFMADD231PS  Z0, Z3, Z14
+	VFMADD231PS  Z1, Z3, Z15
+	VBROADCASTSS (BX), Z2
+	VFMADD231PS  Z0, Z2, Z16
+	VFMADD231PS  Z1, Z2, Z17
+	VBROADCASTSS (BX)(R8*1), Z3
+	VFMADD231PS  Z0, Z3, Z18
+	VFMADD231PS  Z1, Z3, Z19
+	ADDQ         R9, SI
+	ADDQ         R9, R10
+	ADDQ         R9, BX
+	ADDQ         R11, DI
+	DECQ         CX
+	JNZ          sgemmKernel8x32AVX512_tail
+
+sgemmKernel8x32AVX512_store:
+	MOVQ h+64(FP), R13
+	MOVQ w+72(FP), R14
+	MOVQ load+88(FP), AX
+
+	// acc *= alpha
+	VBROADCASTSS alpha+80(FP), Z0
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z0, Z5, Z5
+	VMULPS       Z0, Z6, Z6
+	VMULPS       Z0, Z7, Z7
+	VMULPS       Z0, Z8, Z8
+	VMULPS       Z0, Z9, Z9
+	VMULPS       Z0, Z10, Z10
+	VMULPS       Z0, Z11, Z11
+	VMULPS       Z0, Z12, Z12
+	VMULPS       Z0, Z13, Z13
+	VMULPS       Z0, Z14, Z14
+	VMULPS       Z0, Z15, Z15
+	VMULPS       Z0, Z16, Z16
+	VMULPS       Z0, Z17, Z17
+	VMULPS       Z0, Z18, Z18
+	VMULPS       Z0, Z19, Z19
+	VBROADCASTSS beta+84(FP), Z1
+	CMPQ         R13, $0x08
+	JNE          sgemmKernel8x32AVX512_edge
+	CMPQ         R14, $0x20
+	JNE          sgemmKernel8x32AVX512_edge
+	TESTQ        AX, AX
+	JZ           sgemmKernel8x32AVX512_fullst
+
+	// Full tile: c = fma(beta, c, acc)
+	VFMADD231PS (DX), Z1, Z4
+	VMOVUPS     Z4, (DX)
+	VFMADD231PS 64(DX), Z1, Z5
+	VMOVUPS     Z5, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z6
+	VMOVUPS     Z6, (DX)
+	VFMADD231PS 64(DX), Z1, Z7
+	VMOVUPS     Z7, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z8
+	VMOVUPS     Z8, (DX)
+	VFMADD231PS 64(DX), Z1, Z9
+	VMOVUPS     Z9, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z10
+	VMOVUPS     Z10, (DX)
+	VFMADD231PS 64(DX), Z1, Z11
+	VMOVUPS     Z11, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z12
+	VMOVUPS     Z12, (DX)
+	VFMADD231PS 64(DX), Z1, Z13
+	VMOVUPS     Z13, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z14
+	VMOVUPS     Z14, (DX)
+	VFMADD231PS 64(DX), Z1, Z15
+	VMOVUPS     Z15, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z16
+	VMOVUPS     Z16, (DX)
+	VFMADD231PS 64(DX), Z1, Z17
+	VMOVUPS     Z17, 64(DX)
+	ADDQ        R12, DX
+	VFMADD231PS (DX), Z1, Z18
+	VMOVUPS     Z18, (DX)
+	VFMADD231PS 64(DX), Z1, Z19
+	VMOVUPS     Z19, 64(DX)
+	VZEROUPPER
+	RET
+
+sgemmKernel8x32AVX512_fullst:
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ    R12, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	VZEROUPPER
+	RET
+
+sgemmKernel8x32AVX512_edge:
+	MOVL        $0x0000ffff, BX
+	MOVQ        R14, CX
+	BZHIL       CX, BX, BX
+	KMOVW       BX, K1
+	MOVL        $0x0000ffff, BX
+	MOVQ        R14, CX
+	SUBQ        $0x10, CX
+	BZHIL       CX, BX, BX
+	KMOVW       BX, K2
+	TESTQ       AX, AX
+	JZ          sgemmKernel8x32AVX512_edge_st
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z4
+	VMOVUPS     Z4, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row0
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z5
+	VMOVUPS     Z5, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row0:
+	CMPQ        R13, $0x01
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z6
+	VMOVUPS     Z6, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row1
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z7
+	VMOVUPS     Z7, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row1:
+	CMPQ        R13, $0x02
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z8
+	VMOVUPS     Z8, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row2
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z9
+	VMOVUPS     Z9, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row2:
+	CMPQ        R13, $0x03
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z10
+	VMOVUPS     Z10, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row3
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z11
+	VMOVUPS     Z11, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row3:
+	CMPQ        R13, $0x04
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z12
+	VMOVUPS     Z12, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row4
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z13
+	VMOVUPS     Z13, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row4:
+	CMPQ        R13, $0x05
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z14
+	VMOVUPS     Z14, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row5
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z15
+	VMOVUPS     Z15, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row5:
+	CMPQ        R13, $0x06
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z16
+	VMOVUPS     Z16, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row6
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z17
+	VMOVUPS     Z17, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row6:
+	CMPQ        R13, $0x07
+	JEQ         sgemmKernel8x32AVX512_done
+	ADDQ        R12, DX
+	VMOVUPS.Z   (DX), K1, Z0
+	VFMADD231PS Z0, Z1, Z18
+	VMOVUPS     Z18, K1, (DX)
+	CMPQ        R14, $0x10
+	JLE         sgemmKernel8x32AVX512_edge_true_row7
+	VMOVUPS.Z   64(DX), K2, Z0
+	VFMADD231PS Z0, Z1, Z19
+	VMOVUPS     Z19, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_true_row7:
+	JMP sgemmKernel8x32AVX512_done
+
+sgemmKernel8x32AVX512_edge_st:
+	VMOVUPS Z4, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row0
+	VMOVUPS Z5, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row0:
+	CMPQ    R13, $0x01
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z6, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row1
+	VMOVUPS Z7, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row1:
+	CMPQ    R13, $0x02
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z8, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row2
+	VMOVUPS Z9, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row2:
+	CMPQ    R13, $0x03
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z10, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row3
+	VMOVUPS Z11, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row3:
+	CMPQ    R13, $0x04
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z12, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row4
+	VMOVUPS Z13, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row4:
+	CMPQ    R13, $0x05
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z14, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row5
+	VMOVUPS Z15, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row5:
+	CMPQ    R13, $0x06
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z16, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row6
+	VMOVUPS Z17, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row6:
+	CMPQ    R13, $0x07
+	JEQ     sgemmKernel8x32AVX512_done
+	ADDQ    R12, DX
+	VMOVUPS Z18, K1, (DX)
+	CMPQ    R14, $0x10
+	JLE     sgemmKernel8x32AVX512_edge_false_row7
+	VMOVUPS Z19, K2, 64(DX)
+
+sgemmKernel8x32AVX512_edge_false_row7:
+sgemmKernel8x32AVX512_done:
+	VZEROUPPER
+	RET
+
+// func packA8AVX2(kc8 int, a *float32, lda int, dst *float32)
+// Requires: AVX
+TEXT ·packA8AVX2(SB), NOSPLIT, $0-32
+	MOVQ  kc8+0(FP), CX
+	MOVQ  a+8(FP), SI
+	MOVQ  lda+16(FP), R8
+	SHLQ  $0x02, R8
+	LEAQ  (R8)(R8*2), R9
+	MOVQ  dst+24(FP), DI
+	MOVQ  $0x00000000, AX
+	IMULQ R8, AX
+	LEAQ  (SI)(AX*1), R10
+	LEAQ  (R10)(R8*4), R11
+
+packA8AVX2loop:
+	VMOVUPS    (R10), Y0
+	VMOVUPS    (R10)(R8*1), Y1
+	VMOVUPS    (R10)(R8*2), Y2
+	VMOVUPS    (R10)(R9*1), Y3
+	VMOVUPS    (R11), Y4
+	VMOVUPS    (R11)(R8*1), Y5
+	VMOVUPS    (R11)(R8*2), Y6
+	VMOVUPS    (R11)(R9*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VMOVUPS    Y8, 32(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VMOVUPS    Y8, 64(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VMOVUPS    Y8, 96(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VMOVUPS    Y8, 128(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VMOVUPS    Y8, 160(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VMOVUPS    Y8, 192(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VMOVUPS    Y8, 224(DI)
+	ADDQ       $0x20, R10
+	ADDQ       $0x20, R11
+	ADDQ       $0x00000100, DI
+	SUBQ       $0x08, CX
+	JNZ        packA8AVX2loop
+	VZEROUPPER
+	RET
+
+// func packAEdge8AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+// Requires: AVX, CMOV
+TEXT ·packAEdge8AVX2(SB), NOSPLIT, $0-40
+	MOVQ kc8+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $0x02, R8
+	MOVQ rows+24(FP), R14
+	MOVQ dst+32(FP), DI
+	DECQ R14
+
+	// Row i is read at offset min(i, rows-1)·lda.
+	MOVQ    $0x00000001, AX
+	CMPQ    AX, R14
+	CMOVQGT R14, AX
+	IMULQ   R8, AX
+	MOVQ    $0x00000002, BX
+	CMPQ    BX, R14
+	CMOVQGT R14, BX
+	IMULQ   R8, BX
+	MOVQ    $0x00000003, DX
+	CMPQ    DX, R14
+	CMOVQGT R14, DX
+	IMULQ   R8, DX
+	MOVQ    $0x00000004, R9
+	CMPQ    R9, R14
+	CMOVQGT R14, R9
+	IMULQ   R8, R9
+	MOVQ    $0x00000005, R10
+	CMPQ    R10, R14
+	CMOVQGT R14, R10
+	IMULQ   R8, R10
+	MOVQ    $0x00000006, R11
+	CMPQ    R11, R14
+	CMOVQGT R14, R11
+	IMULQ   R8, R11
+	MOVQ    $0x00000007, R12
+	CMPQ    R12, R14
+	CMOVQGT R14, R12
+	IMULQ   R8, R12
+
+	// R13 = the mask "lane < rows": maskTab + 4·(16-rows).
+	NEGQ R14
+	ADDQ $0x0f, R14
+	LEAQ maskTab<>+0(SB), R13
+	LEAQ (R13)(R14*4), R13
+
+packAEdge8AVX2loop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(AX*1), Y1
+	VMOVUPS    (SI)(BX*1), Y2
+	VMOVUPS    (SI)(DX*1), Y3
+	VMOVUPS    (SI)(R9*1), Y4
+	VMOVUPS    (SI)(R10*1), Y5
+	VMOVUPS    (SI)(R11*1), Y6
+	VMOVUPS    (SI)(R12*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y7, Y6, Y14
+	VUNPCKHPS  Y7, Y6, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xee, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xee, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xee, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xee, Y15, Y13, Y7
+	VMOVUPS    (R13), Y9
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, (DI)
+	VPERM2F128 $0x20, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 32(DI)
+	VPERM2F128 $0x20, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 64(DI)
+	VPERM2F128 $0x20, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 96(DI)
+	VPERM2F128 $0x31, Y4, Y0, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 128(DI)
+	VPERM2F128 $0x31, Y5, Y1, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 160(DI)
+	VPERM2F128 $0x31, Y6, Y2, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 192(DI)
+	VPERM2F128 $0x31, Y7, Y3, Y8
+	VANDPS     Y9, Y8, Y8
+	VMOVUPS    Y8, 224(DI)
+	ADDQ       $0x20, SI
+	ADDQ       $0x00000100, DI
+	SUBQ       $0x08, CX
+	JNZ        packAEdge8AVX2loop
 	VZEROUPPER
 	RET
 
@@ -2219,5 +3124,2080 @@ bnBackAVX512_tail:
 	VMOVUPS   Z8, K1, (DI)
 
 bnBackAVX512_done:
+	VZEROUPPER
+	RET
+
+// func momentumWDAVX2(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+// Requires: AVX
+TEXT ·momentumWDAVX2(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS wd+32(FP), Y0
+	VBROADCASTSS mu+36(FP), Y1
+	VBROADCASTSS cg+40(FP), Y2
+	VBROADCASTSS cv+44(FP), Y3
+	VXORPS       Y4, Y4, Y4
+
+momentumWDAVX2_loop:
+	VMOVUPS (DI), Y5
+	VMOVUPS (SI), Y6
+	VMOVUPS (DX), Y7
+	VMULPS  Y5, Y0, Y8
+	VADDPS  Y8, Y6, Y8
+	VMULPS  Y7, Y1, Y9
+	VMULPS  Y8, Y2, Y8
+	VADDPS  Y8, Y9, Y9
+	VMULPS  Y9, Y3, Y10
+	VSUBPS  Y10, Y5, Y10
+	VMOVUPS Y9, (DX)
+	VMOVUPS Y10, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JNZ     momentumWDAVX2_loop
+	VZEROUPPER
+	RET
+
+// func momentumWDAVX512(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·momentumWDAVX512(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS wd+32(FP), Z0
+	VBROADCASTSS mu+36(FP), Z1
+	VBROADCASTSS cg+40(FP), Z2
+	VBROADCASTSS cv+44(FP), Z3
+	VPXORD       Z4, Z4, Z4
+	CMPQ         CX, $0x10
+	JLT          momentumWDAVX512_tail
+
+momentumWDAVX512_loop:
+	VMOVUPS (DI), Z5
+	VMOVUPS (SI), Z6
+	VMOVUPS (DX), Z7
+	VMULPS  Z5, Z0, Z8
+	VADDPS  Z8, Z6, Z8
+	VMULPS  Z7, Z1, Z9
+	VMULPS  Z8, Z2, Z8
+	VADDPS  Z8, Z9, Z9
+	VMULPS  Z9, Z3, Z10
+	VSUBPS  Z10, Z5, Z10
+	VMOVUPS Z9, (DX)
+	VMOVUPS Z10, (DI)
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, CX
+	CMPQ    CX, $0x10
+	JGE     momentumWDAVX512_loop
+
+momentumWDAVX512_tail:
+	TESTQ     CX, CX
+	JZ        momentumWDAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (DI), K1, Z5
+	VMOVUPS.Z (SI), K1, Z6
+	VMOVUPS.Z (DX), K1, Z7
+	VMULPS    Z5, Z0, Z8
+	VADDPS    Z8, Z6, Z8
+	VMULPS    Z7, Z1, Z9
+	VMULPS    Z8, Z2, Z8
+	VADDPS    Z8, Z9, Z9
+	VMULPS    Z9, Z3, Z10
+	VSUBPS    Z10, Z5, Z10
+	VMOVUPS   Z9, K1, (DX)
+	VMOVUPS   Z10, K1, (DI)
+
+momentumWDAVX512_done:
+	VZEROUPPER
+	RET
+
+// func momentumAVX2(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+// Requires: AVX
+TEXT ·momentumAVX2(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Y0
+	VBROADCASTSS cg+36(FP), Y1
+	VBROADCASTSS cv+40(FP), Y2
+	VXORPS       Y4, Y4, Y4
+
+momentumAVX2_loop:
+	VMOVUPS (DI), Y5
+	VMOVUPS (SI), Y6
+	VMOVUPS (DX), Y7
+	VMULPS  Y7, Y0, Y9
+	VMULPS  Y6, Y1, Y8
+	VADDPS  Y8, Y9, Y9
+	VMULPS  Y9, Y2, Y10
+	VSUBPS  Y10, Y5, Y10
+	VMOVUPS Y9, (DX)
+	VMOVUPS Y10, (DI)
+	ADDQ    $0x20, DI
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JNZ     momentumAVX2_loop
+	VZEROUPPER
+	RET
+
+// func momentumAVX512(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·momentumAVX512(SB), NOSPLIT, $0-44
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         v+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS mu+32(FP), Z0
+	VBROADCASTSS cg+36(FP), Z1
+	VBROADCASTSS cv+40(FP), Z2
+	VPXORD       Z4, Z4, Z4
+	CMPQ         CX, $0x10
+	JLT          momentumAVX512_tail
+
+momentumAVX512_loop:
+	VMOVUPS (DI), Z5
+	VMOVUPS (SI), Z6
+	VMOVUPS (DX), Z7
+	VMULPS  Z7, Z0, Z9
+	VMULPS  Z6, Z1, Z8
+	VADDPS  Z8, Z9, Z9
+	VMULPS  Z9, Z2, Z10
+	VSUBPS  Z10, Z5, Z10
+	VMOVUPS Z9, (DX)
+	VMOVUPS Z10, (DI)
+	ADDQ    $0x40, DI
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, CX
+	CMPQ    CX, $0x10
+	JGE     momentumAVX512_loop
+
+momentumAVX512_tail:
+	TESTQ     CX, CX
+	JZ        momentumAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	VMOVUPS.Z (DI), K1, Z5
+	VMOVUPS.Z (SI), K1, Z6
+	VMOVUPS.Z (DX), K1, Z7
+	VMULPS    Z7, Z0, Z9
+	VMULPS    Z6, Z1, Z8
+	VADDPS    Z8, Z9, Z9
+	VMULPS    Z9, Z2, Z10
+	VSUBPS    Z10, Z5, Z10
+	VMOVUPS   Z9, K1, (DX)
+	VMOVUPS   Z10, K1, (DI)
+
+momentumAVX512_done:
+	VZEROUPPER
+	RET
+
+// func sum16AVX2(x *float32, n int) float64
+// Requires: AVX
+TEXT ·sum16AVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), DI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+
+sum16AVX2_loop:
+	VCVTPS2PD    (DI), Y5
+	VADDPD       Y5, Y0, Y0
+	VCVTPS2PD    16(DI), Y7
+	VADDPD       Y7, Y1, Y1
+	VCVTPS2PD    32(DI), Y9
+	VADDPD       Y9, Y2, Y2
+	VCVTPS2PD    48(DI), Y11
+	VADDPD       Y11, Y3, Y3
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sum16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sum16AVX512(x *float32, n int) float64
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sum16AVX512(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), DI
+	MOVQ   n+8(FP), CX
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+
+sum16AVX512_loop:
+	VCVTPS2PD     (DI), Z3
+	VADDPD        Z3, Z0, Z0
+	VCVTPS2PD     32(DI), Z5
+	VADDPD        Z5, Z1, Z1
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sum16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func sqDev16AVX2(x *float32, n int, m float64) float64
+// Requires: AVX, FMA3
+TEXT ·sqDev16AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y4
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+
+sqDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y5
+	VSUBPD       Y4, Y5, Y6
+	VFMADD231PD  Y6, Y6, Y0
+	VCVTPS2PD    16(DI), Y7
+	VSUBPD       Y4, Y7, Y8
+	VFMADD231PD  Y8, Y8, Y1
+	VCVTPS2PD    32(DI), Y9
+	VSUBPD       Y4, Y9, Y10
+	VFMADD231PD  Y10, Y10, Y2
+	VCVTPS2PD    48(DI), Y11
+	VSUBPD       Y4, Y11, Y12
+	VFMADD231PD  Y12, Y12, Y3
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sqDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sqDev16AVX512(x *float32, n int, m float64) float64
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sqDev16AVX512(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Z2
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+
+sqDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z3
+	VSUBPD        Z2, Z3, Z4
+	VFMADD231PD   Z4, Z4, Z0
+	VCVTPS2PD     32(DI), Z5
+	VSUBPD        Z2, Z5, Z6
+	VFMADD231PD   Z6, Z6, Z1
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sqDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func sumDev16AVX2(x *float32, n int, m float64) (sx float64, sxd float64)
+// Requires: AVX, FMA3
+TEXT ·sumDev16AVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y8
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+sumDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y9
+	VADDPD       Y9, Y0, Y0
+	VSUBPD       Y8, Y9, Y10
+	VFMADD231PD  Y9, Y10, Y4
+	VCVTPS2PD    16(DI), Y11
+	VADDPD       Y11, Y1, Y1
+	VSUBPD       Y8, Y11, Y12
+	VFMADD231PD  Y11, Y12, Y5
+	VCVTPS2PD    32(DI), Y13
+	VADDPD       Y13, Y2, Y2
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y13, Y14, Y6
+	VCVTPS2PD    48(DI), Y9
+	VADDPD       Y9, Y3, Y3
+	VSUBPD       Y8, Y9, Y10
+	VFMADD231PD  Y9, Y10, Y7
+	ADDQ         $0x40, DI
+	SUBQ         $0x10, CX
+	JNZ          sumDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, sx+24(FP)
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X5
+	VADDPD       X5, X4, X4
+	VUNPCKHPD    X4, X4, X5
+	VADDSD       X5, X4, X4
+	VMOVSD       X4, sxd+32(FP)
+	VZEROUPPER
+	RET
+
+// func sumDev16AVX512(x *float32, n int, m float64) (sx float64, sxd float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·sumDev16AVX512(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Z4
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+
+sumDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z5
+	VADDPD        Z5, Z0, Z0
+	VSUBPD        Z4, Z5, Z6
+	VFMADD231PD   Z5, Z6, Z2
+	VCVTPS2PD     32(DI), Z7
+	VADDPD        Z7, Z1, Z1
+	VSUBPD        Z4, Z7, Z8
+	VFMADD231PD   Z7, Z8, Z3
+	ADDQ          $0x40, DI
+	SUBQ          $0x10, CX
+	JNZ           sumDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sx+24(FP)
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VUNPCKHPD     X2, X2, X3
+	VADDSD        X3, X2, X2
+	VMOVSD        X2, sxd+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+// Requires: AVX, FMA3
+TEXT ·dotDev16AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dy+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Y8
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+	VXORPD       Y2, Y2, Y2
+	VXORPD       Y3, Y3, Y3
+	VXORPD       Y4, Y4, Y4
+	VXORPD       Y5, Y5, Y5
+	VXORPD       Y6, Y6, Y6
+	VXORPD       Y7, Y7, Y7
+
+dotDev16AVX2_loop:
+	VCVTPS2PD    (DI), Y9
+	VCVTPS2PD    (SI), Y10
+	VADDPD       Y9, Y0, Y0
+	VSUBPD       Y8, Y10, Y11
+	VFMADD231PD  Y9, Y11, Y4
+	VCVTPS2PD    16(DI), Y12
+	VCVTPS2PD    16(SI), Y13
+	VADDPD       Y12, Y1, Y1
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y12, Y14, Y5
+	VCVTPS2PD    32(DI), Y9
+	VCVTPS2PD    32(SI), Y10
+	VADDPD       Y9, Y2, Y2
+	VSUBPD       Y8, Y10, Y11
+	VFMADD231PD  Y9, Y11, Y6
+	VCVTPS2PD    48(DI), Y12
+	VCVTPS2PD    48(SI), Y13
+	VADDPD       Y12, Y3, Y3
+	VSUBPD       Y8, Y13, Y14
+	VFMADD231PD  Y12, Y14, Y7
+	ADDQ         $0x40, DI
+	ADDQ         $0x40, SI
+	SUBQ         $0x10, CX
+	JNZ          dotDev16AVX2_loop
+	VADDPD       Y2, Y0, Y0
+	VADDPD       Y3, Y1, Y1
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPD       X1, X0, X0
+	VUNPCKHPD    X0, X0, X1
+	VADDSD       X1, X0, X0
+	VMOVSD       X0, sdy+32(FP)
+	VADDPD       Y6, Y4, Y4
+	VADDPD       Y7, Y5, Y5
+	VADDPD       Y5, Y4, Y4
+	VEXTRACTF128 $0x01, Y4, X5
+	VADDPD       X5, X4, X4
+	VUNPCKHPD    X4, X4, X5
+	VADDSD       X5, X4, X4
+	VMOVSD       X4, sdx+40(FP)
+	VZEROUPPER
+	RET
+
+// func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·dotDev16AVX512(SB), NOSPLIT, $0-48
+	MOVQ         dy+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Z4
+	VXORPD       Z0, Z0, Z0
+	VXORPD       Z1, Z1, Z1
+	VXORPD       Z2, Z2, Z2
+	VXORPD       Z3, Z3, Z3
+
+dotDev16AVX512_loop:
+	VCVTPS2PD     (DI), Z5
+	VCVTPS2PD     (SI), Z6
+	VADDPD        Z5, Z0, Z0
+	VSUBPD        Z4, Z6, Z7
+	VFMADD231PD   Z5, Z7, Z2
+	VCVTPS2PD     32(DI), Z8
+	VCVTPS2PD     32(SI), Z9
+	VADDPD        Z8, Z1, Z1
+	VSUBPD        Z4, Z9, Z10
+	VFMADD231PD   Z8, Z10, Z3
+	ADDQ          $0x40, DI
+	ADDQ          $0x40, SI
+	SUBQ          $0x10, CX
+	JNZ           dotDev16AVX512_loop
+	VADDPD        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPD        X1, X0, X0
+	VUNPCKHPD     X0, X0, X1
+	VADDSD        X1, X0, X0
+	VMOVSD        X0, sdy+32(FP)
+	VADDPD        Z3, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y3
+	VADDPD        Y3, Y2, Y2
+	VEXTRACTF128  $0x01, Y2, X3
+	VADDPD        X3, X2, X2
+	VUNPCKHPD     X2, X2, X3
+	VADDSD        X3, X2, X2
+	VMOVSD        X2, sdx+40(FP)
+	VZEROUPPER
+	RET
+
+DATA interleaveTab<>+0(SB)/4, $0x00000000
+DATA interleaveTab<>+4(SB)/4, $0x00000010
+DATA interleaveTab<>+8(SB)/4, $0x00000001
+DATA interleaveTab<>+12(SB)/4, $0x00000011
+DATA interleaveTab<>+16(SB)/4, $0x00000002
+DATA interleaveTab<>+20(SB)/4, $0x00000012
+DATA interleaveTab<>+24(SB)/4, $0x00000003
+DATA interleaveTab<>+28(SB)/4, $0x00000013
+DATA interleaveTab<>+32(SB)/4, $0x00000004
+DATA interleaveTab<>+36(SB)/4, $0x00000014
+DATA interleaveTab<>+40(SB)/4, $0x00000005
+DATA interleaveTab<>+44(SB)/4, $0x00000015
+DATA interleaveTab<>+48(SB)/4, $0x00000006
+DATA interleaveTab<>+52(SB)/4, $0x00000016
+DATA interleaveTab<>+56(SB)/4, $0x00000007
+DATA interleaveTab<>+60(SB)/4, $0x00000017
+DATA interleaveTab<>+64(SB)/4, $0x00000008
+DATA interleaveTab<>+68(SB)/4, $0x00000018
+DATA interleaveTab<>+72(SB)/4, $0x00000009
+DATA interleaveTab<>+76(SB)/4, $0x00000019
+DATA interleaveTab<>+80(SB)/4, $0x0000000a
+DATA interleaveTab<>+84(SB)/4, $0x0000001a
+DATA interleaveTab<>+88(SB)/4, $0x0000000b
+DATA interleaveTab<>+92(SB)/4, $0x0000001b
+DATA interleaveTab<>+96(SB)/4, $0x0000000c
+DATA interleaveTab<>+100(SB)/4, $0x0000001c
+DATA interleaveTab<>+104(SB)/4, $0x0000000d
+DATA interleaveTab<>+108(SB)/4, $0x0000001d
+DATA interleaveTab<>+112(SB)/4, $0x0000000e
+DATA interleaveTab<>+116(SB)/4, $0x0000001e
+DATA interleaveTab<>+120(SB)/4, $0x0000000f
+DATA interleaveTab<>+124(SB)/4, $0x0000001f
+GLOBL interleaveTab<>(SB), RODATA|NOPTR, $128
+
+DATA evenOddTab<>+0(SB)/4, $0x00000000
+DATA evenOddTab<>+4(SB)/4, $0x00000002
+DATA evenOddTab<>+8(SB)/4, $0x00000004
+DATA evenOddTab<>+12(SB)/4, $0x00000006
+DATA evenOddTab<>+16(SB)/4, $0x00000008
+DATA evenOddTab<>+20(SB)/4, $0x0000000a
+DATA evenOddTab<>+24(SB)/4, $0x0000000c
+DATA evenOddTab<>+28(SB)/4, $0x0000000e
+DATA evenOddTab<>+32(SB)/4, $0x00000010
+DATA evenOddTab<>+36(SB)/4, $0x00000012
+DATA evenOddTab<>+40(SB)/4, $0x00000014
+DATA evenOddTab<>+44(SB)/4, $0x00000016
+DATA evenOddTab<>+48(SB)/4, $0x00000018
+DATA evenOddTab<>+52(SB)/4, $0x0000001a
+DATA evenOddTab<>+56(SB)/4, $0x0000001c
+DATA evenOddTab<>+60(SB)/4, $0x0000001e
+DATA evenOddTab<>+64(SB)/4, $0x00000001
+DATA evenOddTab<>+68(SB)/4, $0x00000003
+DATA evenOddTab<>+72(SB)/4, $0x00000005
+DATA evenOddTab<>+76(SB)/4, $0x00000007
+DATA evenOddTab<>+80(SB)/4, $0x00000009
+DATA evenOddTab<>+84(SB)/4, $0x0000000b
+DATA evenOddTab<>+88(SB)/4, $0x0000000d
+DATA evenOddTab<>+92(SB)/4, $0x0000000f
+DATA evenOddTab<>+96(SB)/4, $0x00000011
+DATA evenOddTab<>+100(SB)/4, $0x00000013
+DATA evenOddTab<>+104(SB)/4, $0x00000015
+DATA evenOddTab<>+108(SB)/4, $0x00000017
+DATA evenOddTab<>+112(SB)/4, $0x00000019
+DATA evenOddTab<>+116(SB)/4, $0x0000001b
+DATA evenOddTab<>+120(SB)/4, $0x0000001d
+DATA evenOddTab<>+124(SB)/4, $0x0000001f
+GLOBL evenOddTab<>(SB), RODATA|NOPTR, $128
+
+// func winoInAVX2(p *float32, pw int, th int, tw int, dst *float32, xs int)
+// Requires: AVX, AVX2
+TEXT ·winoInAVX2(SB), NOSPLIT, $0-48
+	MOVQ p+0(FP), SI
+	MOVQ pw+8(FP), R9
+	SHLQ $0x02, R9
+	LEAQ (R9)(R9*2), R11
+	MOVQ th+16(FP), BX
+	MOVQ dst+32(FP), DI
+	MOVQ xs+40(FP), R10
+	SHLQ $0x02, R10
+
+winoInAVX2_row:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ tw+24(FP), CX
+
+winoInAVX2_chunk:
+	VMOVUPS (AX)(R9*1), Y12
+	VMOVUPS 32(AX)(R9*1), Y13
+	VSHUFPS $0x88, Y13, Y12, Y0
+	VSHUFPS $0xdd, Y13, Y12, Y1
+	VPERMPD $0xd8, Y0, Y0
+	VPERMPD $0xd8, Y1, Y1
+	VMOVUPS 8(AX)(R9*1), Y12
+	VMOVUPS 40(AX)(R9*1), Y13
+	VSHUFPS $0x88, Y13, Y12, Y2
+	VSHUFPS $0xdd, Y13, Y12, Y3
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS (AX)(R9*2), Y12
+	VMOVUPS 32(AX)(R9*2), Y13
+	VSHUFPS $0x88, Y13, Y12, Y4
+	VSHUFPS $0xdd, Y13, Y12, Y5
+	VPERMPD $0xd8, Y4, Y4
+	VPERMPD $0xd8, Y5, Y5
+	VMOVUPS 8(AX)(R9*2), Y12
+	VMOVUPS 40(AX)(R9*2), Y13
+	VSHUFPS $0x88, Y13, Y12, Y6
+	VSHUFPS $0xdd, Y13, Y12, Y7
+	VPERMPD $0xd8, Y6, Y6
+	VPERMPD $0xd8, Y7, Y7
+	MOVQ    DX, R8
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VSHUFPS $0x88, Y13, Y12, Y8
+	VSHUFPS $0xdd, Y13, Y12, Y9
+	VPERMPD $0xd8, Y8, Y8
+	VPERMPD $0xd8, Y9, Y9
+	VMOVUPS 8(AX), Y12
+	VMOVUPS 40(AX), Y13
+	VSHUFPS $0x88, Y13, Y12, Y10
+	VSHUFPS $0xdd, Y13, Y12, Y11
+	VPERMPD $0xd8, Y10, Y10
+	VPERMPD $0xd8, Y11, Y11
+	VSUBPS  Y4, Y8, Y8
+	VSUBPS  Y5, Y9, Y9
+	VSUBPS  Y6, Y10, Y10
+	VSUBPS  Y7, Y11, Y11
+	VSUBPS  Y10, Y8, Y12
+	VADDPS  Y10, Y9, Y13
+	VSUBPS  Y9, Y10, Y14
+	VSUBPS  Y11, Y9, Y15
+	VMOVUPS Y12, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y13, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y14, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y15, (R8)
+	ADDQ    R10, R8
+	VADDPS  Y4, Y0, Y8
+	VADDPS  Y5, Y1, Y9
+	VADDPS  Y6, Y2, Y10
+	VADDPS  Y7, Y3, Y11
+	VSUBPS  Y10, Y8, Y12
+	VADDPS  Y10, Y9, Y13
+	VSUBPS  Y9, Y10, Y14
+	VSUBPS  Y11, Y9, Y15
+	VMOVUPS Y12, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y13, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y14, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y15, (R8)
+	ADDQ    R10, R8
+	VSUBPS  Y0, Y4, Y8
+	VSUBPS  Y1, Y5, Y9
+	VSUBPS  Y2, Y6, Y10
+	VSUBPS  Y3, Y7, Y11
+	VSUBPS  Y10, Y8, Y12
+	VADDPS  Y10, Y9, Y13
+	VSUBPS  Y9, Y10, Y14
+	VSUBPS  Y11, Y9, Y15
+	VMOVUPS Y12, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y13, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y14, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y15, (R8)
+	ADDQ    R10, R8
+	VMOVUPS (AX)(R11*1), Y12
+	VMOVUPS 32(AX)(R11*1), Y13
+	VSHUFPS $0x88, Y13, Y12, Y8
+	VSHUFPS $0xdd, Y13, Y12, Y9
+	VPERMPD $0xd8, Y8, Y8
+	VPERMPD $0xd8, Y9, Y9
+	VMOVUPS 8(AX)(R11*1), Y12
+	VMOVUPS 40(AX)(R11*1), Y13
+	VSHUFPS $0x88, Y13, Y12, Y10
+	VSHUFPS $0xdd, Y13, Y12, Y11
+	VPERMPD $0xd8, Y10, Y10
+	VPERMPD $0xd8, Y11, Y11
+	VSUBPS  Y8, Y0, Y8
+	VSUBPS  Y9, Y1, Y9
+	VSUBPS  Y10, Y2, Y10
+	VSUBPS  Y11, Y3, Y11
+	VSUBPS  Y10, Y8, Y12
+	VADDPS  Y10, Y9, Y13
+	VSUBPS  Y9, Y10, Y14
+	VSUBPS  Y11, Y9, Y15
+	VMOVUPS Y12, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y13, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y14, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y15, (R8)
+	ADDQ    R10, R8
+	ADDQ    $0x40, AX
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JG      winoInAVX2_chunk
+	LEAQ    (SI)(R9*2), SI
+	MOVQ    tw+24(FP), R8
+	SHLQ    $0x02, R8
+	ADDQ    R8, DI
+	DECQ    BX
+	JNZ     winoInAVX2_row
+	VZEROUPPER
+	RET
+
+// func winoInAVX512(p *float32, pw int, th int, tw int, dst *float32, xs int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-48
+	MOVQ    p+0(FP), SI
+	MOVQ    pw+8(FP), R9
+	SHLQ    $0x02, R9
+	LEAQ    (R9)(R9*2), R11
+	MOVQ    th+16(FP), BX
+	MOVQ    dst+32(FP), DI
+	MOVQ    xs+40(FP), R10
+	SHLQ    $0x02, R10
+	LEAQ    evenOddTab<>+0(SB), AX
+	VMOVUPS (AX), Z22
+	VMOVUPS 64(AX), Z23
+
+winoInAVX512_row:
+	MOVQ SI, AX
+	MOVQ DI, DX
+	MOVQ tw+24(FP), CX
+	CMPQ CX, $0x10
+	JLT  winoInAVX512_tail
+
+winoInAVX512_chunk:
+	VMOVUPS   (AX)(R9*1), Z12
+	VMOVUPS   64(AX)(R9*1), Z13
+	VMOVAPS   Z22, Z0
+	VPERMI2PS Z13, Z12, Z0
+	VMOVAPS   Z23, Z1
+	VPERMI2PS Z13, Z12, Z1
+	VMOVUPS   8(AX)(R9*1), Z12
+	VMOVUPS   72(AX)(R9*1), Z13
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z13, Z12, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z13, Z12, Z3
+	VMOVUPS   (AX)(R9*2), Z12
+	VMOVUPS   64(AX)(R9*2), Z13
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z13, Z12, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z13, Z12, Z5
+	VMOVUPS   8(AX)(R9*2), Z12
+	VMOVUPS   72(AX)(R9*2), Z13
+	VMOVAPS   Z22, Z6
+	VPERMI2PS Z13, Z12, Z6
+	VMOVAPS   Z23, Z7
+	VPERMI2PS Z13, Z12, Z7
+	MOVQ      DX, R8
+	VMOVUPS   (AX), Z12
+	VMOVUPS   64(AX), Z13
+	VMOVAPS   Z22, Z8
+	VPERMI2PS Z13, Z12, Z8
+	VMOVAPS   Z23, Z9
+	VPERMI2PS Z13, Z12, Z9
+	VMOVUPS   8(AX), Z12
+	VMOVUPS   72(AX), Z13
+	VMOVAPS   Z22, Z10
+	VPERMI2PS Z13, Z12, Z10
+	VMOVAPS   Z23, Z11
+	VPERMI2PS Z13, Z12, Z11
+	VSUBPS    Z4, Z8, Z8
+	VSUBPS    Z5, Z9, Z9
+	VSUBPS    Z6, Z10, Z10
+	VSUBPS    Z7, Z11, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z4, Z0, Z8
+	VADDPS    Z5, Z1, Z9
+	VADDPS    Z6, Z2, Z10
+	VADDPS    Z7, Z3, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, (R8)
+	ADDQ      R10, R8
+	VSUBPS    Z0, Z4, Z8
+	VSUBPS    Z1, Z5, Z9
+	VSUBPS    Z2, Z6, Z10
+	VSUBPS    Z3, Z7, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   (AX)(R11*1), Z12
+	VMOVUPS   64(AX)(R11*1), Z13
+	VMOVAPS   Z22, Z8
+	VPERMI2PS Z13, Z12, Z8
+	VMOVAPS   Z23, Z9
+	VPERMI2PS Z13, Z12, Z9
+	VMOVUPS   8(AX)(R11*1), Z12
+	VMOVUPS   72(AX)(R11*1), Z13
+	VMOVAPS   Z22, Z10
+	VPERMI2PS Z13, Z12, Z10
+	VMOVAPS   Z23, Z11
+	VPERMI2PS Z13, Z12, Z11
+	VSUBPS    Z8, Z0, Z8
+	VSUBPS    Z9, Z1, Z9
+	VSUBPS    Z10, Z2, Z10
+	VSUBPS    Z11, Z3, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, (R8)
+	ADDQ      R10, R8
+	ADDQ      $0x80, AX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       winoInAVX512_chunk
+
+winoInAVX512_tail:
+	TESTQ     CX, CX
+	JZ        winoInAVX512_rowdone
+	MOVL      $0x0000ffff, R12
+	BZHIL     CX, R12, R12
+	KMOVW     R12, K1
+	LEAL      (CX)(CX*1), R13
+	MOVL      $0xffffffff, R12
+	BZHIL     R13, R12, R12
+	KMOVW     R12, K2
+	SHRL      $0x10, R12
+	KMOVW     R12, K3
+	ADDL      $0x02, R13
+	MOVL      $0xffffffff, R12
+	BZHIL     R13, R12, R12
+	KMOVW     R12, K4
+	SHRL      $0x10, R12
+	KMOVW     R12, K5
+	VMOVUPS.Z (AX)(R9*1), K4, Z12
+	VMOVUPS.Z 64(AX)(R9*1), K5, Z13
+	VMOVAPS   Z22, Z0
+	VPERMI2PS Z13, Z12, Z0
+	VMOVAPS   Z23, Z1
+	VPERMI2PS Z13, Z12, Z1
+	VMOVUPS.Z 8(AX)(R9*1), K2, Z12
+	VMOVUPS.Z 72(AX)(R9*1), K3, Z13
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z13, Z12, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z13, Z12, Z3
+	VMOVUPS.Z (AX)(R9*2), K4, Z12
+	VMOVUPS.Z 64(AX)(R9*2), K5, Z13
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z13, Z12, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z13, Z12, Z5
+	VMOVUPS.Z 8(AX)(R9*2), K2, Z12
+	VMOVUPS.Z 72(AX)(R9*2), K3, Z13
+	VMOVAPS   Z22, Z6
+	VPERMI2PS Z13, Z12, Z6
+	VMOVAPS   Z23, Z7
+	VPERMI2PS Z13, Z12, Z7
+	MOVQ      DX, R8
+	VMOVUPS.Z (AX), K4, Z12
+	VMOVUPS.Z 64(AX), K5, Z13
+	VMOVAPS   Z22, Z8
+	VPERMI2PS Z13, Z12, Z8
+	VMOVAPS   Z23, Z9
+	VPERMI2PS Z13, Z12, Z9
+	VMOVUPS.Z 8(AX), K2, Z12
+	VMOVUPS.Z 72(AX), K3, Z13
+	VMOVAPS   Z22, Z10
+	VPERMI2PS Z13, Z12, Z10
+	VMOVAPS   Z23, Z11
+	VPERMI2PS Z13, Z12, Z11
+	VSUBPS    Z4, Z8, Z8
+	VSUBPS    Z5, Z9, Z9
+	VSUBPS    Z6, Z10, Z10
+	VSUBPS    Z7, Z11, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, K1, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z4, Z0, Z8
+	VADDPS    Z5, Z1, Z9
+	VADDPS    Z6, Z2, Z10
+	VADDPS    Z7, Z3, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, K1, (R8)
+	ADDQ      R10, R8
+	VSUBPS    Z0, Z4, Z8
+	VSUBPS    Z1, Z5, Z9
+	VSUBPS    Z2, Z6, Z10
+	VSUBPS    Z3, Z7, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS.Z (AX)(R11*1), K4, Z12
+	VMOVUPS.Z 64(AX)(R11*1), K5, Z13
+	VMOVAPS   Z22, Z8
+	VPERMI2PS Z13, Z12, Z8
+	VMOVAPS   Z23, Z9
+	VPERMI2PS Z13, Z12, Z9
+	VMOVUPS.Z 8(AX)(R11*1), K2, Z12
+	VMOVUPS.Z 72(AX)(R11*1), K3, Z13
+	VMOVAPS   Z22, Z10
+	VPERMI2PS Z13, Z12, Z10
+	VMOVAPS   Z23, Z11
+	VPERMI2PS Z13, Z12, Z11
+	VSUBPS    Z8, Z0, Z8
+	VSUBPS    Z9, Z1, Z9
+	VSUBPS    Z10, Z2, Z10
+	VSUBPS    Z11, Z3, Z11
+	VSUBPS    Z10, Z8, Z12
+	VADDPS    Z10, Z9, Z13
+	VSUBPS    Z9, Z10, Z14
+	VSUBPS    Z11, Z9, Z15
+	VMOVUPS   Z12, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z13, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z14, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z15, K1, (R8)
+	ADDQ      R10, R8
+
+winoInAVX512_rowdone:
+	LEAQ (SI)(R9*2), SI
+	MOVQ tw+24(FP), R8
+	SHLQ $0x02, R8
+	ADDQ R8, DI
+	DECQ BX
+	JNZ  winoInAVX512_row
+	VZEROUPPER
+	RET
+
+// func winoOutAVX2(m *float32, ms int, th int, tw int, y *float32, yw int)
+// Requires: AVX
+TEXT ·winoOutAVX2(SB), NOSPLIT, $0-48
+	MOVQ m+0(FP), SI
+	MOVQ ms+8(FP), R8
+	SHLQ $0x02, R8
+	LEAQ (R8)(R8*2), R9
+	MOVQ th+16(FP), BX
+	MOVQ y+32(FP), DI
+	MOVQ yw+40(FP), R10
+	SHLQ $0x02, R10
+
+winoOutAVX2_row:
+	MOVQ SI, DX
+	MOVQ DI, R11
+	MOVQ tw+24(FP), CX
+
+winoOutAVX2_chunk:
+	LEAQ       (DX)(R8*4), R12
+	LEAQ       (R12)(R8*4), R13
+	LEAQ       (R13)(R8*4), AX
+	VMOVUPS    (DX), Y0
+	VADDPS     (R12), Y0, Y0
+	VADDPS     (R13), Y0, Y0
+	VMOVUPS    (DX)(R8*1), Y1
+	VADDPS     (R12)(R8*1), Y1, Y1
+	VADDPS     (R13)(R8*1), Y1, Y1
+	VMOVUPS    (DX)(R8*2), Y2
+	VADDPS     (R12)(R8*2), Y2, Y2
+	VADDPS     (R13)(R8*2), Y2, Y2
+	VMOVUPS    (DX)(R9*1), Y3
+	VADDPS     (R12)(R9*1), Y3, Y3
+	VADDPS     (R13)(R9*1), Y3, Y3
+	VMOVUPS    (R12), Y4
+	VSUBPS     (R13), Y4, Y4
+	VSUBPS     (AX), Y4, Y4
+	VMOVUPS    (R12)(R8*1), Y5
+	VSUBPS     (R13)(R8*1), Y5, Y5
+	VSUBPS     (AX)(R8*1), Y5, Y5
+	VMOVUPS    (R12)(R8*2), Y6
+	VSUBPS     (R13)(R8*2), Y6, Y6
+	VSUBPS     (AX)(R8*2), Y6, Y6
+	VMOVUPS    (R12)(R9*1), Y7
+	VSUBPS     (R13)(R9*1), Y7, Y7
+	VSUBPS     (AX)(R9*1), Y7, Y7
+	VADDPS     Y1, Y0, Y8
+	VADDPS     Y2, Y8, Y8
+	VSUBPS     Y2, Y1, Y9
+	VSUBPS     Y3, Y9, Y9
+	VADDPS     Y5, Y4, Y10
+	VADDPS     Y6, Y10, Y10
+	VSUBPS     Y6, Y5, Y11
+	VSUBPS     Y7, Y11, Y11
+	VUNPCKLPS  Y9, Y8, Y12
+	VUNPCKHPS  Y9, Y8, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)
+	VMOVUPS    Y15, 32(R11)
+	VUNPCKLPS  Y11, Y10, Y12
+	VUNPCKHPS  Y11, Y10, Y13
+	VPERM2F128 $0x20, Y13, Y12, Y14
+	VPERM2F128 $0x31, Y13, Y12, Y15
+	VMOVUPS    Y14, (R11)(R10*1)
+	VMOVUPS    Y15, 32(R11)(R10*1)
+	ADDQ       $0x20, DX
+	ADDQ       $0x40, R11
+	SUBQ       $0x08, CX
+	JG         winoOutAVX2_chunk
+	MOVQ       tw+24(FP), CX
+	LEAQ       (SI)(CX*4), SI
+	LEAQ       (DI)(R10*2), DI
+	DECQ       BX
+	JNZ        winoOutAVX2_row
+	VZEROUPPER
+	RET
+
+// func winoOutAVX512(m *float32, ms int, th int, tw int, y *float32, yw int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoOutAVX512(SB), NOSPLIT, $0-48
+	MOVQ    m+0(FP), SI
+	MOVQ    ms+8(FP), R8
+	SHLQ    $0x02, R8
+	LEAQ    (R8)(R8*2), R9
+	MOVQ    th+16(FP), BX
+	MOVQ    y+32(FP), DI
+	MOVQ    yw+40(FP), R10
+	SHLQ    $0x02, R10
+	LEAQ    interleaveTab<>+0(SB), AX
+	VMOVUPS (AX), Z20
+	VMOVUPS 64(AX), Z21
+
+winoOutAVX512_row:
+	MOVQ SI, DX
+	MOVQ DI, R11
+	MOVQ tw+24(FP), CX
+	CMPQ CX, $0x10
+	JLT  winoOutAVX512_tail
+
+winoOutAVX512_chunk:
+	LEAQ      (DX)(R8*4), R12
+	LEAQ      (R12)(R8*4), R13
+	LEAQ      (R13)(R8*4), AX
+	VMOVUPS   (DX), Z0
+	VADDPS    (R12), Z0, Z0
+	VADDPS    (R13), Z0, Z0
+	VMOVUPS   (DX)(R8*1), Z1
+	VADDPS    (R12)(R8*1), Z1, Z1
+	VADDPS    (R13)(R8*1), Z1, Z1
+	VMOVUPS   (DX)(R8*2), Z2
+	VADDPS    (R12)(R8*2), Z2, Z2
+	VADDPS    (R13)(R8*2), Z2, Z2
+	VMOVUPS   (DX)(R9*1), Z3
+	VADDPS    (R12)(R9*1), Z3, Z3
+	VADDPS    (R13)(R9*1), Z3, Z3
+	VMOVUPS   (R12), Z4
+	VSUBPS    (R13), Z4, Z4
+	VSUBPS    (AX), Z4, Z4
+	VMOVUPS   (R12)(R8*1), Z5
+	VSUBPS    (R13)(R8*1), Z5, Z5
+	VSUBPS    (AX)(R8*1), Z5, Z5
+	VMOVUPS   (R12)(R8*2), Z6
+	VSUBPS    (R13)(R8*2), Z6, Z6
+	VSUBPS    (AX)(R8*2), Z6, Z6
+	VMOVUPS   (R12)(R9*1), Z7
+	VSUBPS    (R13)(R9*1), Z7, Z7
+	VSUBPS    (AX)(R9*1), Z7, Z7
+	VADDPS    Z1, Z0, Z8
+	VADDPS    Z2, Z8, Z8
+	VSUBPS    Z2, Z1, Z9
+	VSUBPS    Z3, Z9, Z9
+	VADDPS    Z5, Z4, Z10
+	VADDPS    Z6, Z10, Z10
+	VSUBPS    Z6, Z5, Z11
+	VSUBPS    Z7, Z11, Z11
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z9, Z8, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z9, Z8, Z15
+	VMOVUPS   Z14, (R11)
+	VMOVUPS   Z15, 64(R11)
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVUPS   Z14, (R11)(R10*1)
+	VMOVUPS   Z15, 64(R11)(R10*1)
+	ADDQ      $0x40, DX
+	ADDQ      $0x80, R11
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       winoOutAVX512_chunk
+
+winoOutAVX512_tail:
+	TESTQ     CX, CX
+	JZ        winoOutAVX512_rowdone
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R12
+	MOVL      $0xffffffff, AX
+	BZHIL     R12, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	LEAQ      (DX)(R8*4), R12
+	LEAQ      (R12)(R8*4), R13
+	LEAQ      (R13)(R8*4), AX
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (R12), K1, Z16
+	VADDPS    Z16, Z0, Z0
+	VMOVUPS.Z (R13), K1, Z16
+	VADDPS    Z16, Z0, Z0
+	VMOVUPS.Z (DX)(R8*1), K1, Z1
+	VMOVUPS.Z (R12)(R8*1), K1, Z16
+	VADDPS    Z16, Z1, Z1
+	VMOVUPS.Z (R13)(R8*1), K1, Z16
+	VADDPS    Z16, Z1, Z1
+	VMOVUPS.Z (DX)(R8*2), K1, Z2
+	VMOVUPS.Z (R12)(R8*2), K1, Z16
+	VADDPS    Z16, Z2, Z2
+	VMOVUPS.Z (R13)(R8*2), K1, Z16
+	VADDPS    Z16, Z2, Z2
+	VMOVUPS.Z (DX)(R9*1), K1, Z3
+	VMOVUPS.Z (R12)(R9*1), K1, Z16
+	VADDPS    Z16, Z3, Z3
+	VMOVUPS.Z (R13)(R9*1), K1, Z16
+	VADDPS    Z16, Z3, Z3
+	VMOVUPS.Z (R12), K1, Z4
+	VMOVUPS.Z (R13), K1, Z16
+	VSUBPS    Z16, Z4, Z4
+	VMOVUPS.Z (AX), K1, Z16
+	VSUBPS    Z16, Z4, Z4
+	VMOVUPS.Z (R12)(R8*1), K1, Z5
+	VMOVUPS.Z (R13)(R8*1), K1, Z16
+	VSUBPS    Z16, Z5, Z5
+	VMOVUPS.Z (AX)(R8*1), K1, Z16
+	VSUBPS    Z16, Z5, Z5
+	VMOVUPS.Z (R12)(R8*2), K1, Z6
+	VMOVUPS.Z (R13)(R8*2), K1, Z16
+	VSUBPS    Z16, Z6, Z6
+	VMOVUPS.Z (AX)(R8*2), K1, Z16
+	VSUBPS    Z16, Z6, Z6
+	VMOVUPS.Z (R12)(R9*1), K1, Z7
+	VMOVUPS.Z (R13)(R9*1), K1, Z16
+	VSUBPS    Z16, Z7, Z7
+	VMOVUPS.Z (AX)(R9*1), K1, Z16
+	VSUBPS    Z16, Z7, Z7
+	VADDPS    Z1, Z0, Z8
+	VADDPS    Z2, Z8, Z8
+	VSUBPS    Z2, Z1, Z9
+	VSUBPS    Z3, Z9, Z9
+	VADDPS    Z5, Z4, Z10
+	VADDPS    Z6, Z10, Z10
+	VSUBPS    Z6, Z5, Z11
+	VSUBPS    Z7, Z11, Z11
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z9, Z8, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z9, Z8, Z15
+	VMOVUPS   Z14, K2, (R11)
+	VMOVUPS   Z15, K3, 64(R11)
+	VMOVAPS   Z20, Z14
+	VPERMI2PS Z11, Z10, Z14
+	VMOVAPS   Z21, Z15
+	VPERMI2PS Z11, Z10, Z15
+	VMOVUPS   Z14, K2, (R11)(R10*1)
+	VMOVUPS   Z15, K3, 64(R11)(R10*1)
+
+winoOutAVX512_rowdone:
+	MOVQ tw+24(FP), CX
+	LEAQ (SI)(CX*4), SI
+	LEAQ (DI)(R10*2), DI
+	DECQ BX
+	JNZ  winoOutAVX512_row
+	VZEROUPPER
+	RET
+
+// func winoGradOutAVX2(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+// Requires: AVX, AVX2
+TEXT ·winoGradOutAVX2(SB), NOSPLIT, $0-40
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ dst+24(FP), DX
+	MOVQ xs+32(FP), R10
+	SHLQ $0x02, R10
+
+winoGradOutAVX2_loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xdd, Y1, Y0, Y3
+	VPERMPD $0xd8, Y2, Y2
+	VPERMPD $0xd8, Y3, Y3
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VSHUFPS $0x88, Y1, Y0, Y4
+	VSHUFPS $0xdd, Y1, Y0, Y5
+	VPERMPD $0xd8, Y4, Y4
+	VPERMPD $0xd8, Y5, Y5
+	MOVQ    DX, R8
+	VADDPS  Y3, Y2, Y8
+	VSUBPS  Y3, Y2, Y9
+	VMOVUPS Y2, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y8, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y9, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y3, (R8)
+	ADDQ    R10, R8
+	VADDPS  Y4, Y2, Y6
+	VADDPS  Y5, Y3, Y7
+	VADDPS  Y7, Y6, Y8
+	VSUBPS  Y7, Y6, Y9
+	VMOVUPS Y6, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y8, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y9, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y7, (R8)
+	ADDQ    R10, R8
+	VSUBPS  Y4, Y2, Y6
+	VSUBPS  Y5, Y3, Y7
+	VADDPS  Y7, Y6, Y8
+	VSUBPS  Y7, Y6, Y9
+	VMOVUPS Y6, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y8, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y9, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y7, (R8)
+	ADDQ    R10, R8
+	VADDPS  Y5, Y4, Y8
+	VSUBPS  Y5, Y4, Y9
+	VMOVUPS Y4, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y8, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y9, (R8)
+	ADDQ    R10, R8
+	VMOVUPS Y5, (R8)
+	ADDQ    R10, R8
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DI
+	ADDQ    $0x20, DX
+	SUBQ    $0x08, CX
+	JG      winoGradOutAVX2_loop
+	VZEROUPPER
+	RET
+
+// func winoGradOutAVX512(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·winoGradOutAVX512(SB), NOSPLIT, $0-40
+	MOVQ    r0+0(FP), SI
+	MOVQ    r1+8(FP), DI
+	MOVQ    n+16(FP), CX
+	MOVQ    dst+24(FP), DX
+	MOVQ    xs+32(FP), R10
+	SHLQ    $0x02, R10
+	LEAQ    evenOddTab<>+0(SB), AX
+	VMOVUPS (AX), Z22
+	VMOVUPS 64(AX), Z23
+	CMPQ    CX, $0x10
+	JLT     winoGradOutAVX512_tail
+
+winoGradOutAVX512_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (DI), Z0
+	VMOVUPS   64(DI), Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	MOVQ      DX, R8
+	VADDPS    Z3, Z2, Z8
+	VSUBPS    Z3, Z2, Z9
+	VMOVUPS   Z2, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z3, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z4, Z2, Z6
+	VADDPS    Z5, Z3, Z7
+	VADDPS    Z7, Z6, Z8
+	VSUBPS    Z7, Z6, Z9
+	VMOVUPS   Z6, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z7, (R8)
+	ADDQ      R10, R8
+	VSUBPS    Z4, Z2, Z6
+	VSUBPS    Z5, Z3, Z7
+	VADDPS    Z7, Z6, Z8
+	VSUBPS    Z7, Z6, Z9
+	VMOVUPS   Z6, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z7, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z5, Z4, Z8
+	VSUBPS    Z5, Z4, Z9
+	VMOVUPS   Z4, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z5, (R8)
+	ADDQ      R10, R8
+	ADDQ      $0x80, SI
+	ADDQ      $0x80, DI
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       winoGradOutAVX512_loop
+
+winoGradOutAVX512_tail:
+	TESTQ     CX, CX
+	JZ        winoGradOutAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R8
+	MOVL      $0xffffffff, AX
+	BZHIL     R8, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z 64(SI), K3, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS.Z (DI), K2, Z0
+	VMOVUPS.Z 64(DI), K3, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	MOVQ      DX, R8
+	VADDPS    Z3, Z2, Z8
+	VSUBPS    Z3, Z2, Z9
+	VMOVUPS   Z2, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z3, K1, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z4, Z2, Z6
+	VADDPS    Z5, Z3, Z7
+	VADDPS    Z7, Z6, Z8
+	VSUBPS    Z7, Z6, Z9
+	VMOVUPS   Z6, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z7, K1, (R8)
+	ADDQ      R10, R8
+	VSUBPS    Z4, Z2, Z6
+	VSUBPS    Z5, Z3, Z7
+	VADDPS    Z7, Z6, Z8
+	VSUBPS    Z7, Z6, Z9
+	VMOVUPS   Z6, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z7, K1, (R8)
+	ADDQ      R10, R8
+	VADDPS    Z5, Z4, Z8
+	VSUBPS    Z5, Z4, Z9
+	VMOVUPS   Z4, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z8, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z9, K1, (R8)
+	ADDQ      R10, R8
+	VMOVUPS   Z5, K1, (R8)
+	ADDQ      R10, R8
+
+winoGradOutAVX512_done:
+	VZEROUPPER
+	RET
+
+DATA poolIdx<>+0(SB)/4, $0x00000001
+DATA poolIdx<>+4(SB)/4, $0x00000001
+DATA poolIdx<>+8(SB)/4, $0x00000001
+DATA poolIdx<>+12(SB)/4, $0x00000001
+DATA poolIdx<>+16(SB)/4, $0x00000001
+DATA poolIdx<>+20(SB)/4, $0x00000001
+DATA poolIdx<>+24(SB)/4, $0x00000001
+DATA poolIdx<>+28(SB)/4, $0x00000001
+DATA poolIdx<>+32(SB)/4, $0x00000002
+DATA poolIdx<>+36(SB)/4, $0x00000002
+DATA poolIdx<>+40(SB)/4, $0x00000002
+DATA poolIdx<>+44(SB)/4, $0x00000002
+DATA poolIdx<>+48(SB)/4, $0x00000002
+DATA poolIdx<>+52(SB)/4, $0x00000002
+DATA poolIdx<>+56(SB)/4, $0x00000002
+DATA poolIdx<>+60(SB)/4, $0x00000002
+DATA poolIdx<>+64(SB)/4, $0x00000003
+DATA poolIdx<>+68(SB)/4, $0x00000003
+DATA poolIdx<>+72(SB)/4, $0x00000003
+DATA poolIdx<>+76(SB)/4, $0x00000003
+DATA poolIdx<>+80(SB)/4, $0x00000003
+DATA poolIdx<>+84(SB)/4, $0x00000003
+DATA poolIdx<>+88(SB)/4, $0x00000003
+DATA poolIdx<>+92(SB)/4, $0x00000003
+GLOBL poolIdx<>(SB), RODATA|NOPTR, $96
+
+// func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2RowAVX2(SB), NOSPLIT, $0-48
+	MOVQ    y+0(FP), DI
+	MOVQ    arg+8(FP), R8
+	MOVQ    argStep+16(FP), R9
+	MOVQ    r0+24(FP), SI
+	MOVQ    r1+32(FP), DX
+	MOVQ    n+40(FP), CX
+	LEAQ    poolIdx<>+0(SB), AX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VMOVUPS 64(AX), Y14
+
+maxPool2RowAVX2_loop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VSHUFPS      $0x88, Y1, Y0, Y2
+	VSHUFPS      $0xdd, Y1, Y0, Y3
+	VPERMPD      $0xd8, Y2, Y2
+	VPERMPD      $0xd8, Y3, Y3
+	VMOVUPS      (DX), Y0
+	VMOVUPS      32(DX), Y1
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y5
+	VPERMPD      $0xd8, Y4, Y4
+	VPERMPD      $0xd8, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y3, Y7
+	VCMPPS       $0x03, Y3, Y3, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y3, Y2, Y2
+	VBLENDVPS    Y7, Y12, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y4, Y7
+	VCMPPS       $0x03, Y4, Y4, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y4, Y2, Y2
+	VBLENDVPS    Y7, Y13, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VBLENDVPS    Y7, Y14, Y6, Y6
+	VMOVUPS      Y2, (DI)
+	VEXTRACTF128 $0x01, Y6, X7
+	VPACKSSDW    X7, X6, X6
+	VPACKUSWB    X6, X6, X6
+	VMOVQ        X6, (R8)
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, DX
+	ADDQ         $0x20, DI
+	ADDQ         R9, R8
+	SUBQ         $0x08, CX
+	JNZ          maxPool2RowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+// Requires: AVX, AVX2
+TEXT ·maxPool2AffineReLURowAVX2(SB), NOSPLIT, $0-60
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	VBROADCASTSS m+48(FP), Y12
+	VBROADCASTSS s+52(FP), Y13
+	VBROADCASTSS b+56(FP), Y14
+	VXORPS       Y15, Y15, Y15
+	LEAQ         poolIdx<>+0(SB), AX
+
+maxPool2AffineReLURowAVX2_loop:
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VSUBPS       Y12, Y0, Y0
+	VMULPS       Y13, Y0, Y0
+	VADDPS       Y14, Y0, Y0
+	VMAXPS       Y0, Y15, Y0
+	VSUBPS       Y12, Y1, Y1
+	VMULPS       Y13, Y1, Y1
+	VADDPS       Y14, Y1, Y1
+	VMAXPS       Y1, Y15, Y1
+	VSHUFPS      $0x88, Y1, Y0, Y2
+	VSHUFPS      $0xdd, Y1, Y0, Y3
+	VPERMPD      $0xd8, Y2, Y2
+	VPERMPD      $0xd8, Y3, Y3
+	VMOVUPS      (DX), Y0
+	VMOVUPS      32(DX), Y1
+	VSUBPS       Y12, Y0, Y0
+	VMULPS       Y13, Y0, Y0
+	VADDPS       Y14, Y0, Y0
+	VMAXPS       Y0, Y15, Y0
+	VSUBPS       Y12, Y1, Y1
+	VMULPS       Y13, Y1, Y1
+	VADDPS       Y14, Y1, Y1
+	VMAXPS       Y1, Y15, Y1
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y5
+	VPERMPD      $0xd8, Y4, Y4
+	VPERMPD      $0xd8, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VCMPPS       $0x1e, Y2, Y3, Y7
+	VCMPPS       $0x03, Y3, Y3, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y3, Y2, Y2
+	VBLENDVPS    Y7, (AX), Y6, Y6
+	VCMPPS       $0x1e, Y2, Y4, Y7
+	VCMPPS       $0x03, Y4, Y4, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y4, Y2, Y2
+	VBLENDVPS    Y7, 32(AX), Y6, Y6
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VCMPPS       $0x07, Y2, Y2, Y9
+	VANDPS       Y9, Y8, Y8
+	VORPS        Y8, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VBLENDVPS    Y7, 64(AX), Y6, Y6
+	VMOVUPS      Y2, (DI)
+	VEXTRACTF128 $0x01, Y6, X7
+	VPACKSSDW    X7, X6, X6
+	VPACKUSWB    X6, X6, X6
+	VMOVQ        X6, (R8)
+	ADDQ         $0x40, SI
+	ADDQ         $0x40, DX
+	ADDQ         $0x20, DI
+	ADDQ         R9, R8
+	SUBQ         $0x08, CX
+	JNZ          maxPool2AffineReLURowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2BackRowAVX2(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·maxPool2BackRowAVX2(SB), NOSPLIT, $0-56
+	MOVQ   d0+0(FP), DI
+	MOVQ   d1+8(FP), BX
+	MOVQ   dy+16(FP), SI
+	MOVQ   y+24(FP), DX
+	MOVQ   useY+32(FP), R10
+	MOVQ   arg+40(FP), R8
+	MOVQ   n+48(FP), CX
+	LEAQ   poolIdx<>+0(SB), AX
+	VXORPS Y15, Y15, Y15
+
+maxPool2BackRowAVX2_loop:
+	VMOVUPS (SI), Y0
+	TESTQ   R10, R10
+	JZ      maxPool2BackRowAVX2_nomask
+	VMOVUPS (DX), Y1
+	VCMPPS  $0x1e, Y15, Y1, Y1
+	VANDPS  Y1, Y0, Y0
+	ADDQ    $0x20, DX
+
+maxPool2BackRowAVX2_nomask:
+	VPMOVZXBD  (R8), Y2
+	VPCMPEQD   Y15, Y2, Y3
+	VPCMPEQD   (AX), Y2, Y4
+	VPCMPEQD   32(AX), Y2, Y5
+	VPCMPEQD   64(AX), Y2, Y6
+	VANDPS     Y0, Y3, Y3
+	VANDPS     Y0, Y4, Y4
+	VANDPS     Y0, Y5, Y5
+	VANDPS     Y0, Y6, Y6
+	VUNPCKLPS  Y4, Y3, Y7
+	VUNPCKHPS  Y4, Y3, Y8
+	VPERM2F128 $0x20, Y8, Y7, Y9
+	VPERM2F128 $0x31, Y8, Y7, Y10
+	VMOVUPS    Y9, (DI)
+	VMOVUPS    Y10, 32(DI)
+	VUNPCKLPS  Y6, Y5, Y7
+	VUNPCKHPS  Y6, Y5, Y8
+	VPERM2F128 $0x20, Y8, Y7, Y9
+	VPERM2F128 $0x31, Y8, Y7, Y10
+	VMOVUPS    Y9, (BX)
+	VMOVUPS    Y10, 32(BX)
+	ADDQ       $0x20, SI
+	ADDQ       $0x08, R8
+	ADDQ       $0x40, DI
+	ADDQ       $0x40, BX
+	SUBQ       $0x08, CX
+	JNZ        maxPool2BackRowAVX2_loop
+	VZEROUPPER
+	RET
+
+// func maxPool2RowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2RowAVX512(SB), NOSPLIT, $0-48
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	LEAQ         evenOddTab<>+0(SB), AX
+	VMOVUPS      (AX), Z22
+	VMOVUPS      64(AX), Z23
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2RowAVX512_tail
+
+maxPool2RowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, (DI)
+	VPMOVDB   Z6, (R8)
+	ADDQ      $0x80, SI
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, DI
+	ADDQ      R9, R8
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2RowAVX512_loop
+
+maxPool2RowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2RowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R10
+	MOVL      $0xffffffff, AX
+	BZHIL     R10, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z 64(SI), K3, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS.Z (DX), K2, Z0
+	VMOVUPS.Z 64(DX), K3, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, K1, (DI)
+	VPMOVDB   Z6, K1, (R8)
+
+maxPool2RowAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maxPool2AffineReLURowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+// Requires: AVX, AVX512DQ, AVX512F, BMI2
+TEXT ·maxPool2AffineReLURowAVX512(SB), NOSPLIT, $0-60
+	MOVQ         y+0(FP), DI
+	MOVQ         arg+8(FP), R8
+	MOVQ         argStep+16(FP), R9
+	MOVQ         r0+24(FP), SI
+	MOVQ         r1+32(FP), DX
+	MOVQ         n+40(FP), CX
+	VBROADCASTSS m+48(FP), Z12
+	VBROADCASTSS s+52(FP), Z13
+	VBROADCASTSS b+56(FP), Z14
+	VXORPS       Z15, Z15, Z15
+	LEAQ         evenOddTab<>+0(SB), AX
+	VMOVUPS      (AX), Z22
+	VMOVUPS      64(AX), Z23
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2AffineReLURowAVX512_tail
+
+maxPool2AffineReLURowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, (DI)
+	VPMOVDB   Z6, (R8)
+	ADDQ      $0x80, SI
+	ADDQ      $0x80, DX
+	ADDQ      $0x40, DI
+	ADDQ      R9, R8
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2AffineReLURowAVX512_loop
+
+maxPool2AffineReLURowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2AffineReLURowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R10
+	MOVL      $0xffffffff, AX
+	BZHIL     R10, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K2, Z0
+	VMOVUPS.Z 64(SI), K3, Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVAPS   Z23, Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS.Z (DX), K2, Z0
+	VMOVUPS.Z 64(DX), K3, Z1
+	VSUBPS    Z12, Z0, Z0
+	VMULPS    Z13, Z0, Z0
+	VADDPS    Z14, Z0, Z0
+	VMAXPS    Z0, Z15, Z0
+	VSUBPS    Z12, Z1, Z1
+	VMULPS    Z13, Z1, Z1
+	VADDPS    Z14, Z1, Z1
+	VMAXPS    Z1, Z15, Z1
+	VMOVAPS   Z22, Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVAPS   Z23, Z5
+	VPERMI2PS Z1, Z0, Z5
+	VPXORD    Z6, Z6, Z6
+	VCMPPS    $0x1e, Z2, Z3, K4
+	VCMPPS    $0x03, Z3, Z3, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z3, K4, Z2
+	VMOVDQA32 Z16, K4, Z6
+	VCMPPS    $0x1e, Z2, Z4, K4
+	VCMPPS    $0x03, Z4, Z4, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z4, K4, Z2
+	VMOVDQA32 Z17, K4, Z6
+	VCMPPS    $0x1e, Z2, Z5, K4
+	VCMPPS    $0x03, Z5, Z5, K5
+	VCMPPS    $0x07, Z2, Z2, K6
+	KANDW     K6, K5, K5
+	KORW      K5, K4, K4
+	VMOVAPS   Z5, K4, Z2
+	VMOVDQA32 Z18, K4, Z6
+	VMOVUPS   Z2, K1, (DI)
+	VPMOVDB   Z6, K1, (R8)
+
+maxPool2AffineReLURowAVX512_done:
+	VZEROUPPER
+	RET
+
+// func maxPool2BackRowAVX512(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·maxPool2BackRowAVX512(SB), NOSPLIT, $0-56
+	MOVQ         d0+0(FP), DI
+	MOVQ         d1+8(FP), BX
+	MOVQ         dy+16(FP), SI
+	MOVQ         y+24(FP), DX
+	MOVQ         useY+32(FP), R10
+	MOVQ         arg+40(FP), R8
+	MOVQ         n+48(FP), CX
+	VPXORD       Z15, Z15, Z15
+	LEAQ         interleaveTab<>+0(SB), AX
+	VMOVUPS      (AX), Z20
+	VMOVUPS      64(AX), Z21
+	MOVL         $0x00000001, AX
+	VPBROADCASTD AX, Z16
+	MOVL         $0x00000002, AX
+	VPBROADCASTD AX, Z17
+	MOVL         $0x00000003, AX
+	VPBROADCASTD AX, Z18
+	CMPQ         CX, $0x10
+	JLT          maxPool2BackRowAVX512_tail
+
+maxPool2BackRowAVX512_loop:
+	VMOVUPS   (SI), Z0
+	TESTQ     R10, R10
+	JZ        maxPool2BackRowAVX512_nomask
+	VMOVUPS   (DX), Z1
+	VCMPPS    $0x1e, Z15, Z1, K4
+	VMOVAPS.Z Z0, K4, Z0
+	ADDQ      $0x40, DX
+
+maxPool2BackRowAVX512_nomask:
+	VPMOVZXBD (R8), Z2
+	VPCMPEQD  Z15, Z2, K4
+	VPCMPEQD  Z16, Z2, K5
+	VPCMPEQD  Z17, Z2, K6
+	VPCMPEQD  Z18, Z2, K7
+	VMOVAPS.Z Z0, K4, Z3
+	VMOVAPS.Z Z0, K5, Z4
+	VMOVAPS.Z Z0, K6, Z5
+	VMOVAPS.Z Z0, K7, Z6
+	VMOVAPS   Z20, Z9
+	VPERMI2PS Z4, Z3, Z9
+	VMOVAPS   Z21, Z10
+	VPERMI2PS Z4, Z3, Z10
+	VMOVUPS   Z9, (DI)
+	VMOVUPS   Z10, 64(DI)
+	VMOVAPS   Z20, Z9
+	VPERMI2PS Z6, Z5, Z9
+	VMOVAPS   Z21, Z10
+	VPERMI2PS Z6, Z5, Z10
+	VMOVUPS   Z9, (BX)
+	VMOVUPS   Z10, 64(BX)
+	ADDQ      $0x40, SI
+	ADDQ      $0x10, R8
+	ADDQ      $0x80, DI
+	ADDQ      $0x80, BX
+	SUBQ      $0x10, CX
+	CMPQ      CX, $0x10
+	JGE       maxPool2BackRowAVX512_loop
+
+maxPool2BackRowAVX512_tail:
+	TESTQ     CX, CX
+	JZ        maxPool2BackRowAVX512_done
+	MOVL      $0x0000ffff, AX
+	BZHIL     CX, AX, AX
+	KMOVW     AX, K1
+	LEAL      (CX)(CX*1), R11
+	MOVL      $0xffffffff, AX
+	BZHIL     R11, AX, AX
+	KMOVW     AX, K2
+	SHRL      $0x10, AX
+	KMOVW     AX, K3
+	VMOVUPS.Z (SI), K1, Z0
+	TESTQ     R10, R10
+	JZ        maxPool2BackRowAVX512_tailnomask
+	VMOVUPS.Z (DX), K1, Z1
+	VCMPPS    $0x1e, Z15, Z1, K4
+	VMOVAPS.Z Z0, K4, Z0
+	ADDQ      $0x40, DX
+
+maxPool2BackRowAVX512_tailnomask:
+	VPMOVZXBD.Z (R8), K1, Z2
+	VPCMPEQD    Z15, Z2, K4
+	VPCMPEQD    Z16, Z2, K5
+	VPCMPEQD    Z17, Z2, K6
+	VPCMPEQD    Z18, Z2, K7
+	VMOVAPS.Z   Z0, K4, Z3
+	VMOVAPS.Z   Z0, K5, Z4
+	VMOVAPS.Z   Z0, K6, Z5
+	VMOVAPS.Z   Z0, K7, Z6
+	VMOVAPS     Z20, Z9
+	VPERMI2PS   Z4, Z3, Z9
+	VMOVAPS     Z21, Z10
+	VPERMI2PS   Z4, Z3, Z10
+	VMOVUPS     Z9, K2, (DI)
+	VMOVUPS     Z10, K3, 64(DI)
+	VMOVAPS     Z20, Z9
+	VPERMI2PS   Z6, Z5, Z9
+	VMOVAPS     Z21, Z10
+	VPERMI2PS   Z6, Z5, Z10
+	VMOVUPS     Z9, K2, (BX)
+	VMOVUPS     Z10, K3, 64(BX)
+
+maxPool2BackRowAVX512_done:
 	VZEROUPPER
 	RET

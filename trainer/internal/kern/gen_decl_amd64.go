@@ -28,6 +28,16 @@ func sgemmKernel6x16AVX2(kc int, a *float32, aRow int, aStep int, b *float32, bS
 //go:noescape
 func packA6AVX2(kc8 int, a *float32, lda int, dst *float32)
 
+// packAEdge6AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 6 floats: dst[p*6+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 6-float
+// columns it writes max(0, 8-6) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge6AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+
 // packB16AVX2 copies 16 floats from each of kc ≥ 1 rows of B (row stride
 // ldb elements) into dst, contiguously: dst[p*16+j] = b[p*ldb+j].
 // Reference: the untransposed loop of packBBlock.
@@ -65,6 +75,16 @@ func sgemmKernel14x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32,
 //go:noescape
 func packA14AVX2(kc8 int, a *float32, lda int, dst *float32)
 
+// packAEdge14AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 14 floats: dst[p*14+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 14-float
+// columns it writes max(0, 8-14) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge14AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
+
 // packB32AVX512 copies 32 floats from each of kc ≥ 1 rows of B (row stride
 // ldb elements) into dst, contiguously: dst[p*32+j] = b[p*ldb+j].
 // Reference: the untransposed loop of packBBlock.
@@ -79,6 +99,38 @@ func packB32AVX512(kc int, b *float32, ldb int, dst *float32)
 //
 //go:noescape
 func packB32TAVX2(kc8 int, b *float32, ldb int, dst *float32)
+
+// sgemmKernel8x32AVX512 is the 8×32 register-tile kernel of the AVX512 plan; its reference
+// is microKernelGo (same arguments, strides in elements, load as 0 or 1).
+// It keeps the accumulator tile in 16 vector registers, computes each
+// element as a chain of fused multiply-adds over p = 0..kc-1 and stores
+// c = fma(beta, c, alpha·acc) (alpha·acc alone when load is 0), the same
+// operations in the same order on every tile size, so results are
+// bit-identical to the other tiers' kernels. Edge tiles (h or w short)
+// use masked loads and stores whose first lane is inside c, so no byte
+// outside the h×w part of c is touched. kc must be ≥ 1.
+//
+//go:noescape
+func sgemmKernel8x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
+
+// packA8AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of 8
+// rows of A (row stride lda elements) into dst: dst[p*8+r] = a[r*lda+p].
+// Reference: the full-panel loop of packABlock. It writes nothing past
+// dst[kc8*8-1] (row blocks of 8 by 8×8 transposes; the last block
+// overlaps the one before it).
+//
+//go:noescape
+func packA8AVX2(kc8 int, a *float32, lda int, dst *float32)
+
+// packAEdge8AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of
+// rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst
+// as columns of 8 floats: dst[p*8+r] = a[r*lda+p] for r < rows, 0 for
+// rows ≤ r < 8. Each column is one 8-float store, so with 8-float
+// columns it writes max(0, 8-8) floats past each column (and past
+// the last one). Reference: the edge-panel loop of packABlock.
+//
+//go:noescape
+func packAEdge8AVX2(kc8 int, a *float32, lda int, rows int, dst *float32)
 
 // reluAVX2: y = max(0, x): VMAXPS returns its second source (x) when either is NaN
 // or both are zero, exactly as the Go loop keeps x unless x < 0. Reference: vecReLU.
@@ -176,3 +228,211 @@ func bnBackAVX2(dx *float32, dy *float32, x *float32, n int, m float32, c1 float
 //
 //go:noescape
 func bnBackAVX512(dx *float32, dy *float32, x *float32, n int, m float32, c1 float32, c2 float32, c0 float32)
+
+// momentumWDAVX2: g' = grad + wd·w, v = mu·v + cg·g', w = w − cv·v, each operation rounded,
+// no fusing (grad is not written). Reference: momentumStep with wd ≠ 0.
+// n is a positive multiple of 8.
+//
+//go:noescape
+func momentumWDAVX2(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+
+// momentumWDAVX512: g' = grad + wd·w, v = mu·v + cg·g', w = w − cv·v, each operation rounded,
+// no fusing (grad is not written). Reference: momentumStep with wd ≠ 0.
+// n ≥ 1: 16 floats per iteration, the last n mod 16 under a K mask (no
+// access past element n-1).
+//
+//go:noescape
+func momentumWDAVX512(w *float32, grad *float32, v *float32, n int, wd float32, mu float32, cg float32, cv float32)
+
+// momentumAVX2: v = mu·v + cg·grad, w = w − cv·v, each operation rounded, no fusing
+// (grad is not written). Reference: momentumStep with wd = 0.
+// n is a positive multiple of 8.
+//
+//go:noescape
+func momentumAVX2(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+
+// momentumAVX512: v = mu·v + cg·grad, w = w − cv·v, each operation rounded, no fusing
+// (grad is not written). Reference: momentumStep with wd = 0.
+// n ≥ 1: 16 floats per iteration, the last n mod 16 under a K mask (no
+// access past element n-1).
+//
+//go:noescape
+func momentumAVX512(w *float32, grad *float32, v *float32, n int, mu float32, cg float32, cv float32)
+
+// sum16AVX2: Σ x. Reference: sum64 (whose plain-Go loop sums in one chain).
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sum16AVX2(x *float32, n int) float64
+
+// sum16AVX512: Σ x. Reference: sum64 (whose plain-Go loop sums in one chain).
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sum16AVX512(x *float32, n int) float64
+
+// sqDev16AVX2: Σ (x − m)², each term fused into its partial: p = fma(d, d, p), d = x − m.
+// Reference: sqDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sqDev16AVX2(x *float32, n int, m float64) float64
+
+// sqDev16AVX512: Σ (x − m)², each term fused into its partial: p = fma(d, d, p), d = x − m.
+// Reference: sqDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sqDev16AVX512(x *float32, n int, m float64) float64
+
+// sumDev16AVX2: Σ x and Σ x·(x − m): dotDev with dy = x, each element converted once
+// (the loops are bound by the conversions), the same operations and so the
+// same bits as dotDev(x, x). Reference: dotDev64 with dy = x.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sumDev16AVX2(x *float32, n int, m float64) (sx float64, sxd float64)
+
+// sumDev16AVX512: Σ x and Σ x·(x − m): dotDev with dy = x, each element converted once
+// (the loops are bound by the conversions), the same operations and so the
+// same bits as dotDev(x, x). Reference: dotDev64 with dy = x.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func sumDev16AVX512(x *float32, n int, m float64) (sx float64, sxd float64)
+
+// dotDev16AVX2: Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.
+// Reference: dotDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func dotDev16AVX2(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+
+// dotDev16AVX512: Σ dy and Σ dy·(x − m), the second fused: p = fma(d, dy, p), d = x − m.
+// Reference: dotDev64.
+// n is a positive multiple of 16; sixteen float64 partial sums per result,
+// element i in partial i mod 16, combined in one fixed order on both tiers
+// (see reduction in _generate/reduce.go), so the AVX2 and AVX-512 bodies are
+// bit-identical.
+//
+//go:noescape
+func dotDev16AVX512(dy *float32, x *float32, n int, m float64) (sdy float64, sdx float64)
+
+// winoInAVX2 is winoInTileGo for th, tw ≥ 1 on 8 tiles at a time: each
+// row of tiles is written in ⌈tw/8⌉ whole vectors (up to 7 elements past
+// the row's end in each ξ row of dst, which the next row or the caller's
+// slack absorbs), reading p up to column 2·⌈tw/8⌉·8+1 of each row. pw
+// and xs are in elements.
+//
+//go:noescape
+func winoInAVX2(p *float32, pw int, th int, tw int, dst *float32, xs int)
+
+// winoInAVX512 is winoInTileGo for th, tw ≥ 1 on 16 tiles at a time, the
+// last tw mod 16 under K masks: it writes only the th·tw tiles of each ξ
+// row of dst and reads p only up to column 2·tw+1 of each row. pw and xs
+// are in elements.
+//
+//go:noescape
+func winoInAVX512(p *float32, pw int, th int, tw int, dst *float32, xs int)
+
+// winoOutAVX2 is winoOutTileGo for th, tw ≥ 1 on 8 tiles at a time: each
+// row of tiles reads ⌈tw/8⌉ whole vectors of m (up to 7 tiles past the
+// row's end) and writes 2·⌈tw/8⌉·8 columns of two rows of y. ms and yw
+// are in elements.
+//
+//go:noescape
+func winoOutAVX2(m *float32, ms int, th int, tw int, y *float32, yw int)
+
+// winoOutAVX512 is winoOutTileGo for th, tw ≥ 1 on 16 tiles at a time, the
+// last tw mod 16 under K masks: it reads m and writes y only inside the
+// th×tw tiles (2·tw columns of 2·th rows of y). ms and yw are in elements.
+//
+//go:noescape
+func winoOutAVX512(m *float32, ms int, th int, tw int, y *float32, yw int)
+
+// winoGradOutAVX2 is winoGradOutTileGo for n ≥ 1 on 8 tiles at a time: it
+// reads 16·⌈n/8⌉ elements of r0 and of r1 and writes 8·⌈n/8⌉ elements
+// of each ξ row of dst (up to 7 past the last tile). xs is in elements.
+//
+//go:noescape
+func winoGradOutAVX2(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+
+// winoGradOutAVX512 is winoGradOutTileGo for n ≥ 1 on 16 tiles at a time, the
+// last n mod 16 under K masks: it reads 2n elements of r0 and of r1 and
+// writes n elements of each ξ row of dst. xs is in elements.
+//
+//go:noescape
+func winoGradOutAVX512(r0 *float32, r1 *float32, n int, dst *float32, xs int)
+
+// maxPool2RowAVX2: Reference: the row loop of maxPool2Plane in layers.go.
+// n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
+// r1 (2n floats each); the window index of each winner goes to arg, which
+// advances by argStep (8, or 0 to discard) per 8 outputs.
+//
+//go:noescape
+func maxPool2RowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+
+// maxPool2AffineReLURowAVX2: Reference: the row loop of maxPool2Plane in layers.go with a non-nil poolAffine (each input element first mapped to max((v − m)·s + b, 0)).
+// n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
+// r1 (2n floats each); the window index of each winner goes to arg, which
+// advances by argStep (8, or 0 to discard) per 8 outputs.
+//
+//go:noescape
+func maxPool2AffineReLURowAVX2(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+
+// maxPool2BackRowAVX2: reference: the window loop of maxPool2BackwardPlane in
+// layers.go. For n (a positive multiple of 8) windows: g = dy, zeroed where
+// useY != 0 and !(y > 0); the winner (arg: 0, 1 on row d0; 2, 3 on row d1)
+// gets g's bits, the other three +0. Writes 2n floats to each of d0 and d1,
+// d0 first.
+//
+//go:noescape
+func maxPool2BackRowAVX2(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)
+
+// maxPool2RowAVX512: Reference: the row loop of maxPool2Plane in layers.go.
+// n ≥ 1 outputs of 2×2 max pooling from rows r0 and r1 (2n floats each), 16
+// per iteration and the last n mod 16 under K masks (nothing touched past
+// output n−1 or input 2n−1); the window index of each winner goes to arg,
+// which advances by argStep (16, or 0 to discard) per 16 outputs.
+//
+//go:noescape
+func maxPool2RowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int)
+
+// maxPool2AffineReLURowAVX512: Reference: the row loop of maxPool2Plane in layers.go with a non-nil poolAffine (each input element first mapped to max((v − m)·s + b, 0)).
+// n ≥ 1 outputs of 2×2 max pooling from rows r0 and r1 (2n floats each), 16
+// per iteration and the last n mod 16 under K masks (nothing touched past
+// output n−1 or input 2n−1); the window index of each winner goes to arg,
+// which advances by argStep (16, or 0 to discard) per 16 outputs.
+//
+//go:noescape
+func maxPool2AffineReLURowAVX512(y *float32, arg *uint8, argStep int, r0 *float32, r1 *float32, n int, m float32, s float32, b float32)
+
+// maxPool2BackRowAVX512: reference: the window loop of maxPool2BackwardPlane in
+// layers.go. For n ≥ 1 windows (16 per iteration, the last n mod 16 under K
+// masks, nothing touched past them): g = dy, zeroed where useY != 0 and
+// !(y > 0); the winner (arg: 0, 1 on row d0; 2, 3 on row d1) gets g's bits,
+// the other three +0. Writes 2n floats to each of d0 and d1, d0 first.
+//
+//go:noescape
+func maxPool2BackRowAVX512(d0 *float32, d1 *float32, dy *float32, y *float32, useY int, arg *uint8, n int)

@@ -127,6 +127,8 @@ func BatchNormStats(mean, variance, x []float32, n, c, hw int) {
 		for ch := lo; ch < hi; ch++ {
 			k[ch-lo] = float64(x[ch*hw])
 		}
+		// dy = x: the SIMD tiers take sumDev, which converts each
+		// element to float64 once (same bits as dotDev(x, x)).
 		channelDotDev(t, x, x, k, s, sx, lo, hi, n, c, hw)
 		for ch := lo; ch < hi; ch++ {
 			j := ch - lo
@@ -721,4 +723,19 @@ func maxPool2BackwardPlane(t cpu.Tier, d, dy, y []float32, arg []uint8, h, w int
 	if h%2 == 1 {
 		clear(d[(h-1)*w : h*w])
 	}
+}
+
+// MomentumStep applies one momentum update to parameters w with gradient
+// grad and momentum buffer v (all of one length): g = grad + wd·w (skipped
+// when wd is 0), v = mu·v + cg·g, w = w − cv·v, elementwise, each operation
+// rounded to float32 in that order with no fused multiply-adds, so it is
+// bit-identical on every tier and to the same loop in plain Go. It is
+// torch.optim.SGD's step after the first (cg = 1 − dampening, cv = the
+// learning rate) and LARS's (cg = the adapted rate, cv = 1). grad is only
+// read.
+func MomentumStep(w, grad, v []float32, wd, mu, cg, cv float32) {
+	mustLen("MomentumStep grad", len(grad), len(w))
+	mustLen("MomentumStep v", len(v), len(w))
+	t := tier
+	parallelFor(len(w), 1, func(lo, hi int) { momentumStep(t, w[lo:hi], grad[lo:hi], v[lo:hi], wd, mu, cg, cv) })
 }

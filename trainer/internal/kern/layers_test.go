@@ -176,7 +176,8 @@ func TestBatchNormStatsOffset(t *testing.T) {
 func TestMaxPool2(t *testing.T) {
 	forEachTier(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(6, 6))
-		for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {1, 2, 32, 32}, {2, 1, 1, 5}, {3, 2, 14, 14}, {2, 2, 28, 28}, {1, 3, 9, 11}} {
+		for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {1, 2, 32, 32}, {2, 1, 1, 5}, {3, 2, 14, 14}, {2, 2, 28, 28}, {1, 3, 9, 11},
+			{1, 2, 6, 70}, {2, 1, 4, 66}} {
 			n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 			oh, ow := h/2, w/2
 			x := randSlice(r, n*c*h*w)
@@ -438,7 +439,8 @@ func TestBatchNormForwardReLU(t *testing.T) {
 // with zeros, ties, NaNs and odd sizes.
 func TestMaxPool2BackwardReLU(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 17))
-	for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {2, 2, 14, 14}, {1, 2, 28, 28}, {2, 1, 5, 17}} {
+	for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {2, 2, 14, 14}, {1, 2, 28, 28}, {2, 1, 5, 17},
+		{1, 2, 32, 32}, {1, 2, 6, 70}, {2, 1, 4, 66}} {
 		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 		x := randSlice(r, n*c*h*w)
 		for i := range x {
@@ -475,7 +477,8 @@ func TestBatchNormReLUMaxPool2(t *testing.T) {
 	r := rand.New(rand.NewPCG(18, 18))
 	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
 	for _, sh := range [][4]int{{1, 1, 2, 2}, {2, 3, 7, 9}, {2, 3, 14, 14}, {1, 2, 28, 28}, {2, 2, 7, 15},
-		{1, 3, 8, 8}, {3, 1, 9, 9}, {1, 2, 4, 16}, {2, 1, 5, 17}, {2, 2, 12, 7}, {1, 2, 6, 37}} {
+		{1, 3, 8, 8}, {3, 1, 9, 9}, {1, 2, 4, 16}, {2, 1, 5, 17}, {2, 2, 12, 7}, {1, 2, 6, 37},
+		{1, 2, 32, 32}, {1, 2, 6, 70}, {2, 1, 4, 66}} {
 		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 		x := randSlice(r, n*c*h*w)
 		for i := range x {

@@ -3,11 +3,14 @@ package kern
 import "github.com/pairflow/pairflow/internal/cpu"
 
 // Vector helpers behind the layer kernels. Each has a plain-Go body, the
-// reference, and on amd64 an AVX2 body for the first multiple of 8 elements
-// (vec_amd64.s); the Go body finishes the tail. The float32 helpers are
-// bit-identical on every tier (same operations in the same order, no
-// fusing); the float64 sums differ between tiers only in rounding (the AVX2
-// body keeps eight partial sums), each tier's order fixed by the length.
+// reference, and on amd64 generated AVX2 and AVX-512 bodies (gen_amd64.s):
+// the elementwise AVX2 bodies take the first multiple of 8 elements and the
+// Go body finishes the tail, the AVX-512 bodies take every element (masked
+// tail); the float64 reductions take the first multiple of 16 on either
+// width. The float32 helpers are bit-identical on every tier (same
+// operations in the same order, no fusing); the float64 sums differ between
+// plain Go and SIMD only in rounding (the SIMD bodies keep sixteen partial
+// sums, in the same order on both widths), each order fixed by the length.
 
 // vecReLU sets y[i] = max(x[i], 0), NaN kept.
 func vecReLU(t cpu.Tier, y, x []float32) {
@@ -114,4 +117,27 @@ func dotDev64(t cpu.Tier, dy, x []float32, m float64) (sdy, sdx float64) {
 		sdx += g * (float64(x[i]) - m)
 	}
 	return sdy, sdx
+}
+
+// momentumZMM says whether the AVX-512 tier runs the AVX-512 bodies of
+// momentumStep (amd64). It does not: streaming three arrays, they ran at
+// 0.94–0.97× the AVX2 bodies' speed on Zen 4 (docs/benchmarks-avx512.md).
+// The bodies are bit-identical; the tests run both.
+var momentumZMM = false
+
+// momentumStep is the momentum update of SGD and LARS: for every i,
+// g' = grad[i] + wd·w[i] (not done when wd is 0), v[i] = mu·v[i] + cg·g',
+// w[i] = w[i] − cv·v[i], each operation rounded (the explicit conversions
+// keep the compiler from fusing them), left to right. grad is not written.
+func momentumStep(t cpu.Tier, w, grad, v []float32, wd, mu, cg, cv float32) {
+	grad, v = grad[:len(w)], v[:len(w)]
+	i := momentumSIMD(t, w, grad, v, wd, mu, cg, cv)
+	for ; i < len(w); i++ {
+		g := grad[i]
+		if wd != 0 {
+			g += float32(wd * w[i])
+		}
+		v[i] = float32(mu*v[i]) + float32(cg*g)
+		w[i] -= float32(cv * v[i])
+	}
 }

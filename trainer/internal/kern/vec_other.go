@@ -30,3 +30,7 @@ func maxPool2AffineReLURowSIMD(cpu.Tier, []float32, []uint8, []float32, []float3
 func maxPool2BackRowSIMD(cpu.Tier, []float32, []float32, []float32, []float32, []uint8) int {
 	return 0
 }
+
+func momentumSIMD(cpu.Tier, []float32, []float32, []float32, float32, float32, float32, float32) int {
+	return 0
+}

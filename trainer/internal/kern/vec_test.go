@@ -81,12 +81,14 @@ func TestVecTiers(t *testing.T) {
 // and demands the same outputs and window indices, bit for bit, on every
 // tier. The widths cover rows of whole SIMD blocks, rows with a tail (done
 // again with an overlapping block), rows of 4 to 7 outputs (one block
-// spilling into the next row) and odd heights and widths.
+// spilling into the next row), rows of 16 outputs or more (the AVX-512
+// bodies, with and without a masked tail) and odd heights and widths.
 func TestMaxPool2Tiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(14, 14))
 	special := []float32{0, float32(math.Copysign(0, -1)), 1, 1, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
 	for _, sh := range [][4]int{{2, 3, 6, 37}, {2, 3, 14, 14}, {1, 2, 28, 28}, {2, 2, 7, 15}, {1, 3, 8, 8},
-		{3, 1, 9, 9}, {1, 2, 6, 10}, {1, 2, 4, 16}, {2, 1, 5, 17}, {1, 2, 3, 8}, {1, 1, 2, 14}, {2, 2, 12, 7}} {
+		{3, 1, 9, 9}, {1, 2, 6, 10}, {1, 2, 4, 16}, {2, 1, 5, 17}, {1, 2, 3, 8}, {1, 1, 2, 14}, {2, 2, 12, 7},
+		{1, 2, 4, 70}, {1, 1, 6, 66}, {2, 1, 4, 64}} {
 		n, c, h, w := sh[0], sh[1], sh[2], sh[3]
 		x := make([]float32, n*c*h*w)
 		for i := range x {
@@ -118,5 +120,59 @@ func TestMaxPool2Tiers(t *testing.T) {
 				t.Fatalf("%v: without arg: y[%d] = %g, want %g", sh, i, y2[i], y0[i])
 			}
 		})
+	}
+}
+
+// TestMomentumStepTiers: MomentumStep on every tier, for lengths 0..41 at
+// unaligned offsets (the AVX2 bodies' Go tails, the AVX-512 bodies' masked
+// tails), with and without weight decay, ±0, infinities and a NaN among
+// the weights, must give bit for bit the weights and momentum of the plain
+// loop written out below, and write nothing outside w and v.
+func TestMomentumStepTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 21))
+	w0, g0, v0 := randSlice(r, 48), randSlice(r, 48), randSlice(r, 48)
+	w0[4], w0[7], w0[11], w0[30] = 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.NaN())
+	g0[9] = float32(math.Inf(-1))
+	defer func(z bool) { momentumZMM = z }(momentumZMM)
+	forEachTier(t, func(t *testing.T) {
+		for _, momentumZMM = range []bool{false, true} {
+			testMomentumStep(t, w0, g0, v0)
+		}
+	})
+}
+
+// testMomentumStep is one pass of TestMomentumStepTiers on the current tier.
+func testMomentumStep(t *testing.T, w0, g0, v0 []float32) {
+	{
+		for _, wd := range []float32{0, 1e-4} {
+			for n := 0; n <= 41; n++ {
+				for _, off := range []int{0, 1, 3} {
+					const mu, cg, cv = 0.9, 0.75, 0.05
+					wantW := append([]float32(nil), w0[off:off+n]...)
+					wantV := append([]float32(nil), v0[off:off+n]...)
+					for i := range wantW {
+						g := g0[off+i]
+						if wd != 0 {
+							g += float32(wd * wantW[i])
+						}
+						wantV[i] = float32(mu*wantV[i]) + float32(cg*g)
+						wantW[i] -= float32(cv * wantV[i])
+					}
+					w, checkW := guarded(n)
+					v, checkV := guarded(n)
+					copy(w, w0[off:])
+					copy(v, v0[off:])
+					MomentumStep(w, g0[off:off+n], v, wd, mu, cg, cv)
+					checkW(t, "w")
+					checkV(t, "v")
+					if i := bitsEqual(wantW, w); i >= 0 {
+						t.Fatalf("zmm %v wd=%g n=%d off=%d: w[%d] = %g, want %g", momentumZMM, wd, n, off, i, w[i], wantW[i])
+					}
+					if i := bitsEqual(wantV, v); i >= 0 {
+						t.Fatalf("zmm %v wd=%g n=%d off=%d: v[%d] = %g, want %g", momentumZMM, wd, n, off, i, v[i], wantV[i])
+					}
+				}
+			}
+		}
 	}
 }

@@ -4,25 +4,13 @@ package kern
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// winoInAVX2 is winoInTileGo for th, tw ≥ 1 on 8 tiles at a time: each row
-// of tiles is written in ⌈tw/8⌉ whole vectors (up to 7 elements past the
-// row's end in each ξ row of dst, which the next row or the caller's slack
-// absorbs), reading p up to column 2·⌈tw/8⌉·8+1 of each row. pw and xs are
-// in elements.
-//
-//go:noescape
-func winoInAVX2(p *float32, pw, th, tw int, dst *float32, xs int)
-
-// winoOutAVX2 is winoOutTileGo for th, tw ≥ 1 on 8 tiles at a time: each
-// row of tiles reads ⌈tw/8⌉ whole vectors of m (up to 7 tiles past the
-// row's end) and writes 2·⌈tw/8⌉·8 columns of two rows of y.
-//
-//go:noescape
-func winoOutAVX2(m *float32, ms, th, tw int, y *float32, yw int)
-
-// winoInTile is winoInTileGo, on AVX2 where the tier allows (see
-// winoInAVX2 for what it reads and writes past each row). The results are
-// bit-identical: both do the same additions in the same order.
+// winoInTile is winoInTileGo, on AVX2 or AVX-512 where the tier allows (see
+// winoInAVX2 for what it reads and writes past each row; winoInAVX512 stays
+// inside both). The results are bit-identical: all do the same additions in
+// the same order. The AVX-512 body runs rows of more than 8 tiles: it ran
+// 1.07–1.25× the AVX2 body's speed on Zen 4 on rows of 9 to 32 tiles, and
+// 0.54–0.60× on 7 and 8, where most of its lanes are masked off
+// (BenchmarkBodies).
 func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) {
 	if t < cpu.AVX2 || th == 0 || tw == 0 {
 		winoInTileGo(p, pw, th, tw, dst, xs)
@@ -32,11 +20,19 @@ func winoInTile(t cpu.Tier, p []float32, pw, th, tw int, dst []float32, xs int) 
 	// Bounds the assembly relies on: the last vectors it reads and writes.
 	_ = p[(2*th+1)*pw+2*r8+1]
 	_ = dst[15*xs+(th-1)*tw+r8-1]
+	if t >= cpu.AVX512 && tw > 8 {
+		winoInAVX512(&p[0], pw, th, tw, &dst[0], xs)
+		return
+	}
 	winoInAVX2(&p[0], pw, th, tw, &dst[0], xs)
 }
 
-// winoOutTile is winoOutTileGo, on AVX2 where the tier allows (see
-// winoOutAVX2); bit-identical.
+// winoOutTile is winoOutTileGo, on AVX2 or AVX-512 where the tier allows
+// (see winoOutAVX2, winoOutAVX512); bit-identical. The AVX-512 body runs rows
+// of 16 tiles or more: on Zen 4, where a zmm operation costs two ymm ones,
+// it ran 1.02–1.04× (16 tiles) and 0.99–1.06× (32) the AVX2 body's speed
+// but 0.91–0.97× on 9 to 15, where its masked tail does more work than
+// AVX2's two whole vectors, and 0.50× on 7 and 8 (BenchmarkBodies).
 func winoOutTile(t cpu.Tier, m []float32, ms, th, tw int, y []float32, yw int) {
 	if t < cpu.AVX2 || th == 0 || tw == 0 {
 		winoOutTileGo(m, ms, th, tw, y, yw)
@@ -48,6 +44,10 @@ func winoOutTile(t cpu.Tier, m []float32, ms, th, tw int, y []float32, yw int) {
 	}
 	_ = m[15*ms+(th-1)*tw+r8-1]
 	_ = y[(2*th-1)*yw+2*r8-1]
+	if t >= cpu.AVX512 && tw >= 16 {
+		winoOutAVX512(&m[0], ms, th, tw, &y[0], yw)
+		return
+	}
 	winoOutAVX2(&m[0], ms, th, tw, &y[0], yw)
 }
 
@@ -68,13 +68,6 @@ func winoOutDense(t cpu.Tier, m []float32, ms, h, w int, y []float32) bool {
 	return true
 }
 
-// winoGradOutAVX2 is winoGradOutTileGo for n ≥ 1 on 8 tiles at a time:
-// it reads 16·⌈n/8⌉ elements of r0 and of r1 and writes 8·⌈n/8⌉ elements
-// of each ξ row of dst (up to 7 past the last tile). xs is in elements.
-//
-//go:noescape
-func winoGradOutAVX2(r0, r1 *float32, n int, dst *float32, xs int)
-
 // winoGradOutTile is winoGradOutTileGo, on AVX2 where the tier allows (see
 // winoGradOutAVX2 for what it reads and writes past the last tile);
 // bit-identical.
@@ -87,5 +80,9 @@ func winoGradOutTile(t cpu.Tier, r0, r1 []float32, n int, dst []float32, xs int)
 	_ = r0[2*n8-1]
 	_ = r1[2*n8-1]
 	_ = dst[15*xs+n8-1]
+	if t >= cpu.AVX512 && gradOutZMM {
+		winoGradOutAVX512(&r0[0], &r1[0], n, &dst[0], xs)
+		return
+	}
 	winoGradOutAVX2(&r0[0], &r1[0], n, &dst[0], xs)
 }

@@ -104,6 +104,12 @@ func winoGradRowLen(tiles int) int { return 16 * ((tiles + 7) / 8) }
 // winoGradOutLen is the scratch winoGradOut needs for an h×w plane.
 func winoGradOutLen(h, w int) int { return 2 * winoGradRowLen(((h+1)/2)*((w+1)/2)) }
 
+// gradOutZMM says whether the AVX-512 tier runs winoGradOutAVX512 (amd64).
+// It does not: on Zen 4 it ran at 0.89–1.14× the AVX2 body's speed
+// depending on the tile count (16 to 256 tiles), no gain overall
+// (BenchmarkBodies). The bodies are bit-identical; the tests run both.
+var gradOutZMM = false
+
 // winoGradOut writes the transformed output-gradient tiles of the h×w
 // plane src to dst[ξ·xs + ty·tw + tx] (tw = ⌈w/2⌉). It first copies the
 // plane's even rows (2ty) one after another into r0 and its odd rows

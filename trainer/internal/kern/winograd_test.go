@@ -226,17 +226,19 @@ func TestWinogradDeterministicThreads(t *testing.T) {
 }
 
 // TestWinogradTransformTiers: winoInTile and winoOutTile on every tier are
-// bit-identical to their Go references, for grids of 1..17 tiles per row
-// (partial and whole vectors of 8), and write nothing outside what they
-// document: for the input transform, the tiles plus up to 7 elements past
-// each row's end; for the output transform, 2·⌈tw/8⌉·8 columns of each
-// output row. The padded plane's slack after its last row is NaN, which may
-// reach only lanes nobody keeps.
+// bit-identical to their Go references, for grids of 1..35 tiles per row
+// (1..40 for the output transform: partial and whole vectors of 8 and 16),
+// and write nothing outside what they document: for the input transform,
+// the tiles plus up to 7 elements past each row's end (on AVX-512, for rows
+// of more than 8 tiles, nothing past them); for the output transform,
+// 2·⌈tw/8⌉·8 columns of each output row (on AVX-512, for rows of 16 tiles
+// or more, exactly 2·tw). The padded plane's slack after its last row is
+// NaN, which may reach only lanes nobody keeps.
 func TestWinogradTransformTiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	forEachTier(t, func(t *testing.T) {
 		for h := 1; h <= 9; h++ {
-			for w := 1; w <= 34; w++ {
+			for w := 1; w <= 70; w++ {
 				th, tw := (h+1)/2, (w+1)/2
 				src := randSlice(r, h*w)
 				pad := make([]float32, winoPadLen(h, w))
@@ -250,12 +252,16 @@ func TestWinogradTransformTiers(t *testing.T) {
 				got, check := guarded(16 * xs)
 				winoInTile(Tier(), pad, pw, th, tw, got, xs)
 				check(t, fmt.Sprintf("winoInTile %dx%d", h, w))
+				past := 7 // elements a row may write past the last tile
+				if Tier() >= cpu.AVX512 && tw > 8 {
+					past = 0
+				}
 				for xi := 0; xi < 16; xi++ {
 					row := got[xi*xs : xi*xs+xs]
 					if j := bitsEqual(want[xi*xs:xi*xs+th*tw], row[:th*tw]); j >= 0 {
 						t.Fatalf("winoInTile %dx%d: ξ %d tile %d = %g, want %g", h, w, xi, j, row[j], want[xi*xs+j])
 					}
-					for j := th*tw + 7; j < xs; j++ {
+					for j := th*tw + past; j < xs; j++ {
 						if !isSentinel(row[j]) {
 							t.Fatalf("winoInTile %dx%d: ξ %d wrote element %d, %d past the last tile", h, w, xi, j, j-th*tw)
 						}
@@ -264,11 +270,14 @@ func TestWinogradTransformTiers(t *testing.T) {
 			}
 		}
 		for th := 1; th <= 5; th++ {
-			for tw := 1; tw <= 17; tw++ {
+			for tw := 1; tw <= 40; tw++ {
 				ms := th*tw + 7 + r.IntN(5)
 				m := randSlice(r, 16*ms)
 				yw := winoRowLen(2 * tw)
 				r8 := (tw + 7) &^ 7
+				if Tier() >= cpu.AVX512 && tw >= 16 {
+					r8 = tw // masked tail: nothing past the last tile
+				}
 				want := make([]float32, 2*th*yw)
 				winoOutTileGo(m, ms, th, tw, want, yw)
 				got, check := guarded(2 * th * yw)
@@ -470,7 +479,19 @@ func relDiff(got, want []float32) float64 {
 // may reach only those lanes.
 func TestWinogradGradOutTiers(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 13))
+	defer func(z bool) { gradOutZMM = z }(gradOutZMM)
 	forEachTier(t, func(t *testing.T) {
+		for _, zmm := range []bool{false, true} {
+			gradOutZMM = zmm
+			testGradOutTile(t, r)
+		}
+	})
+}
+
+// testGradOutTile is one pass of TestWinogradGradOutTiers on the current
+// tier; on AVX-512 with gradOutZMM nothing may be written past the last tile.
+func testGradOutTile(t *testing.T, r *rand.Rand) {
+	{
 		for n := 1; n <= 40; n++ {
 			rl := winoGradRowLen(n)
 			r0, r1 := make([]float32, rl), make([]float32, rl)
@@ -489,16 +510,20 @@ func TestWinogradGradOutTiers(t *testing.T) {
 			for xi := 0; xi < 16; xi++ {
 				row := got[xi*xs : xi*xs+xs]
 				if j := bitsEqual(want[xi*xs:xi*xs+n], row[:n]); j >= 0 {
-					t.Fatalf("winoGradOutTile %d tiles: ξ %d tile %d = %g, want %g", n, xi, j, row[j], want[xi*xs+j])
+					t.Fatalf("winoGradOutTile %d tiles (zmm %v): ξ %d tile %d = %g, want %g", n, gradOutZMM, xi, j, row[j], want[xi*xs+j])
 				}
-				for j := n + 7; j < xs; j++ {
+				past := 7
+				if Tier() >= cpu.AVX512 && gradOutZMM {
+					past = 0
+				}
+				for j := n + past; j < xs; j++ {
 					if !isSentinel(row[j]) {
-						t.Fatalf("winoGradOutTile %d tiles: ξ %d wrote element %d, %d past the last tile", n, xi, j, j-n)
+						t.Fatalf("winoGradOutTile %d tiles (zmm %v): ξ %d wrote element %d, %d past the last tile", n, gradOutZMM, xi, j, j-n)
 					}
 				}
 			}
 		}
-	})
+	}
 }
 
 // TestWinogradGradOutPlanes: winoGradOut on every tier, for planes of 1..18

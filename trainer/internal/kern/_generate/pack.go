@@ -78,7 +78,11 @@ func packA6() {
 
 // trans8 transposes the 8×8 block in Y0..Y7 (row i in Yi) and stores
 // column j (8 floats) at dst + off + stride·j, using Y8..Y15 as scratch.
-func trans8(dst GPPhysical, off, stride int) {
+func trans8(dst GPPhysical, off, stride int) { trans8Masked(dst, off, stride, nil) }
+
+// trans8Masked is trans8 that, when mask is not nil, ANDs each column with
+// the 8 lanes at mask before storing it (Y9 holds them).
+func trans8Masked(dst GPPhysical, off, stride int, mask *Mem) {
 	VUNPCKLPS(Y1, Y0, Y8) // a0 b0 a1 b1 | a4 b4 a5 b5
 	VUNPCKHPS(Y1, Y0, Y9) // a2 b2 a3 b3 | a6 b6 a7 b7
 	VUNPCKLPS(Y3, Y2, Y10)
@@ -95,9 +99,15 @@ func trans8(dst GPPhysical, off, stride int) {
 	VSHUFPS(Imm(0xee), Y14, Y12, Y5)
 	VSHUFPS(Imm(0x44), Y15, Y13, Y6)
 	VSHUFPS(Imm(0xee), Y15, Y13, Y7)
+	if mask != nil {
+		VMOVUPS(*mask, Y9)
+	}
 	for half, sel := range []uint64{0x20, 0x31} {
 		for j := 0; j < 4; j++ {
 			VPERM2F128(Imm(sel), ymms[4+j], ymms[j], Y8)
+			if mask != nil {
+				VANDPS(Y9, Y8, Y8)
+			}
 			VMOVUPS(Y8, Mem{Base: dst, Disp: off + stride*(4*half+j)})
 		}
 	}
@@ -163,6 +173,60 @@ func packAT(mr int, suffix string) {
 		ADDQ(Imm(32), bases[2*b])
 		ADDQ(Imm(32), bases[2*b+1])
 	}
+	ADDQ(U32(uint32(32*mr)), RDI)
+	SUBQ(Imm(8), RCX)
+	JNZ(LabelRef(name + "loop"))
+	VZEROUPPER()
+	RET()
+}
+
+// packAEdge emits the packer of up to eight rows of an edge panel (fewer
+// rows than the tile's mr) of untransposed A, for panels of mr-float
+// columns. Row i ≥ rows is read from row rows-1 (never past the last row)
+// and stored as zeros, by one 8×8 transpose per eight columns with 8-float
+// stores. A block starting at row r0 of the panel writes r0+8-mr floats
+// past each column into the next column's first rows (and past the last
+// column), which the caller rewrites by packing row block 0 last.
+func packAEdge(mr int, suffix string) {
+	name := fmt.Sprintf("packAEdge%d%s", mr, suffix)
+	TEXT(name, NOSPLIT, "func(kc8 int, a *float32, lda, rows int, dst *float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s packs columns 0..kc8-1 (kc8 a positive multiple of 8) of", name),
+		"rows 0..rows-1 (1 ≤ rows ≤ 8) of A (row stride lda elements) into dst",
+		fmt.Sprintf("as columns of %d floats: dst[p*%d+r] = a[r*lda+p] for r < rows, 0 for", mr, mr),
+		fmt.Sprintf("rows ≤ r < 8. Each column is one 8-float store, so with %d-float", mr),
+		fmt.Sprintf("columns it writes max(0, 8-%d) floats past each column (and past", mr),
+		"the last one). Reference: the edge-panel loop of packABlock.",
+	)
+	offs := []GPPhysical{RAX, RBX, RDX, R9, R10, R11, R12}
+	Load(Param("kc8"), RCX)
+	Load(Param("a"), RSI)
+	Load(Param("lda"), R8)
+	SHLQ(Imm(2), R8)
+	Load(Param("rows"), R14)
+	Load(Param("dst"), RDI)
+	DECQ(R14)
+	Comment("Row i is read at offset min(i, rows-1)·lda.")
+	for i, r := range offs {
+		MOVQ(U32(uint32(i+1)), r)
+		CMPQ(r, R14)
+		CMOVQGT(R14, r)
+		IMULQ(R8, r)
+	}
+	Comment("R13 = the mask \"lane < rows\": maskTab + 4·(16-rows).")
+	NEGQ(R14)
+	ADDQ(Imm(15), R14)
+	LEAQ(maskTab, R13)
+	LEAQ(Mem{Base: R13, Index: R14, Scale: 4}, R13)
+	mask := Mem{Base: R13}
+	Label(name + "loop")
+	VMOVUPS(Mem{Base: RSI}, Y0)
+	for i, r := range offs {
+		VMOVUPS(Mem{Base: RSI, Index: r, Scale: 1}, ymms[i+1])
+	}
+	trans8Masked(RDI, 0, 4*mr, &mask)
+	ADDQ(Imm(32), RSI)
 	ADDQ(U32(uint32(32*mr)), RDI)
 	SUBQ(Imm(8), RCX)
 	JNZ(LabelRef(name + "loop"))

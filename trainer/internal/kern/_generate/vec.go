@@ -18,14 +18,14 @@ import (
 type elementwise struct {
 	name    string   // Go name without the tier suffix
 	ptrs    []string // pointer parameters, in signature order
-	store   string   // the pointer the result goes to
+	stores  []string // the pointers the results go to, in body order
 	loads   []string // the pointers read each iteration, in body order
 	scalars []string // float32 parameters, broadcast
 	doc     []string
-	// body computes the result from the loaded vectors, the broadcast
+	// body computes the results from the loaded vectors, the broadcast
 	// scalars and a zero vector, using tmp as scratch, and returns the
-	// register holding it.
-	body func(v vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical
+	// registers holding them (one per stores entry).
+	body func(v vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical
 }
 
 // vecOps emits the instructions of one width; compare and select differ
@@ -45,68 +45,97 @@ func (o vecOps) gtZeroSelect(g, y, zero, dst VecPhysical) {
 
 var elementwiseKernels = []elementwise{
 	{
-		name: "relu", ptrs: []string{"y", "x"}, store: "y", loads: []string{"x"},
+		name: "relu", ptrs: []string{"y", "x"}, stores: []string{"y"}, loads: []string{"x"},
 		doc: []string{"y = max(0, x): VMAXPS returns its second source (x) when either is NaN", "or both are zero, exactly as the Go loop keeps x unless x < 0. Reference: vecReLU."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VMAXPS(in[0], zero, tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "reluGrad", ptrs: []string{"dx", "dy", "y"}, store: "dx", loads: []string{"y", "dy"},
+		name: "reluGrad", ptrs: []string{"dx", "dy", "y"}, stores: []string{"dx"}, loads: []string{"y", "dy"},
 		doc: []string{"dx = dy where y > 0 (ordered, so NaN gives 0), else +0. Reference: vecReLUGrad."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			o.gtZeroSelect(in[1], in[0], zero, tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "affine", ptrs: []string{"y", "x"}, store: "y", loads: []string{"x"}, scalars: []string{"m", "s", "b"},
+		name: "affine", ptrs: []string{"y", "x"}, stores: []string{"y"}, loads: []string{"x"}, scalars: []string{"m", "s", "b"},
 		doc: []string{"y = ((x − m)·s) + b, three roundings, no fusing. Reference: vecAffine."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VSUBPS(sc[0], in[0], tmp[0])
 			VMULPS(sc[1], tmp[0], tmp[0])
 			VADDPS(sc[2], tmp[0], tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "affineReLU", ptrs: []string{"y", "x"}, store: "y", loads: []string{"x"}, scalars: []string{"m", "s", "b"},
+		name: "affineReLU", ptrs: []string{"y", "x"}, stores: []string{"y"}, loads: []string{"x"}, scalars: []string{"m", "s", "b"},
 		doc: []string{"y = max((x − m)·s + b, 0), NaN and −0 kept, as affine followed by relu.", "Reference: vecAffineReLU."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VSUBPS(sc[0], in[0], tmp[0])
 			VMULPS(sc[1], tmp[0], tmp[0])
 			VADDPS(sc[2], tmp[0], tmp[0])
 			VMAXPS(tmp[0], zero, tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "addConst", ptrs: []string{"y"}, store: "y", loads: []string{"y"}, scalars: []string{"c"},
+		name: "addConst", ptrs: []string{"y"}, stores: []string{"y"}, loads: []string{"y"}, scalars: []string{"c"},
 		doc: []string{"y += c. Reference: vecAddConst."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VADDPS(in[0], sc[0], tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "add", ptrs: []string{"dst", "src"}, store: "dst", loads: []string{"dst", "src"},
+		name: "add", ptrs: []string{"dst", "src"}, stores: []string{"dst"}, loads: []string{"dst", "src"},
 		doc: []string{"dst += src (the Go loop's operand order). Reference: vecAdd."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VADDPS(in[1], in[0], tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
 		},
 	},
 	{
-		name: "bnBack", ptrs: []string{"dx", "dy", "x"}, store: "dx", loads: []string{"dy", "x"}, scalars: []string{"m", "c1", "c2", "c0"},
+		name: "bnBack", ptrs: []string{"dx", "dy", "x"}, stores: []string{"dx"}, loads: []string{"dy", "x"}, scalars: []string{"m", "c1", "c2", "c0"},
 		doc: []string{"dx = ((c1·dy) + (c2·(x − m))) + c0, each operation rounded, no fusing.", "Reference: vecBNBack."},
-		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) VecPhysical {
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
 			VMULPS(in[0], sc[1], tmp[0])
 			VSUBPS(sc[0], in[1], tmp[1])
 			VMULPS(tmp[1], sc[2], tmp[1])
 			VADDPS(tmp[1], tmp[0], tmp[0])
 			VADDPS(sc[3], tmp[0], tmp[0])
-			return tmp[0]
+			return []VecPhysical{tmp[0]}
+		},
+	},
+	{
+		name: "momentumWD", ptrs: []string{"w", "grad", "v"}, stores: []string{"v", "w"}, loads: []string{"w", "grad", "v"},
+		scalars: []string{"wd", "mu", "cg", "cv"},
+		doc: []string{"g' = grad + wd·w, v = mu·v + cg·g', w = w − cv·v, each operation rounded,",
+			"no fusing (grad is not written). Reference: momentumStep with wd ≠ 0."},
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
+			VMULPS(in[0], sc[0], tmp[0])   // wd·w
+			VADDPS(tmp[0], in[1], tmp[0])  // g' = grad + wd·w
+			VMULPS(in[2], sc[1], tmp[1])   // mu·v
+			VMULPS(tmp[0], sc[2], tmp[0])  // cg·g'
+			VADDPS(tmp[0], tmp[1], tmp[1]) // v = mu·v + cg·g'
+			VMULPS(tmp[1], sc[3], tmp[2])  // cv·v
+			VSUBPS(tmp[2], in[0], tmp[2])  // w − cv·v
+			return []VecPhysical{tmp[1], tmp[2]}
+		},
+	},
+	{
+		name: "momentum", ptrs: []string{"w", "grad", "v"}, stores: []string{"v", "w"}, loads: []string{"w", "grad", "v"},
+		scalars: []string{"mu", "cg", "cv"},
+		doc:     []string{"v = mu·v + cg·grad, w = w − cv·v, each operation rounded, no fusing", "(grad is not written). Reference: momentumStep with wd = 0."},
+		body: func(o vecOps, in, sc []VecPhysical, zero VecPhysical, tmp []VecPhysical) []VecPhysical {
+			VMULPS(in[2], sc[0], tmp[1])   // mu·v
+			VMULPS(in[1], sc[1], tmp[0])   // cg·grad
+			VADDPS(tmp[0], tmp[1], tmp[1]) // v = mu·v + cg·g
+			VMULPS(tmp[1], sc[2], tmp[2])  // cv·v
+			VSUBPS(tmp[2], in[0], tmp[2])  // w − cv·v
+			return []VecPhysical{tmp[1], tmp[2]}
 		},
 	},
 }
@@ -147,8 +176,8 @@ func (e elementwise) emit(zmm bool) {
 	} else {
 		VXORPS(zero, zero, zero)
 	}
-	in := []VecPhysical{t.vreg(5), t.vreg(6)}
-	tmp := []VecPhysical{t.vreg(8), t.vreg(9)}
+	in := []VecPhysical{t.vreg(5), t.vreg(6), t.vreg(7)}
+	tmp := []VecPhysical{t.vreg(8), t.vreg(9), t.vreg(10)}
 	w := t.lanes()
 	iter := func(mask Op) {
 		for i, p := range e.loads {
@@ -159,11 +188,14 @@ func (e elementwise) emit(zmm bool) {
 				VMOVUPS(m, in[i])
 			}
 		}
-		r := e.body(vecOps{zmm}, in, sc, zero, tmp)
-		if mask != nil {
-			VMOVUPS(r, mask, Mem{Base: preg[e.store]})
-		} else {
-			VMOVUPS(r, Mem{Base: preg[e.store]})
+		rs := e.body(vecOps{zmm}, in, sc, zero, tmp)
+		for i, r := range rs {
+			m := Mem{Base: preg[e.stores[i]]}
+			if mask != nil {
+				VMOVUPS(r, mask, m)
+			} else {
+				VMOVUPS(r, m)
+			}
 		}
 	}
 	loop, tail, done := name+"_loop", name+"_tail", name+"_done"
@@ -197,7 +229,7 @@ func (e elementwise) emit(zmm bool) {
 
 func vecKernels() {
 	for _, e := range elementwiseKernels {
-		if len(e.scalars) > 4 || len(e.loads) > 2 || len(e.ptrs) > len(ptrRegs) {
+		if len(e.scalars) > 4 || len(e.loads) > 3 || len(e.ptrs) > len(ptrRegs) {
 			panic(fmt.Sprintf("%s: too many operands", e.name))
 		}
 		e.emit(false)
