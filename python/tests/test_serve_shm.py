@@ -74,8 +74,18 @@ def pa_bytes(rb):
     return sink.getvalue().to_pybytes()
 
 
-def test_unix_socket_and_shm_equal_flight(servers, tmp_path):
+def test_unix_socket_and_shm_equal_flight(servers, tmp_path, monkeypatch):
     tcp, unix = servers
+    import pairflow._shm as shm
+
+    past_slot = []  # batches whose message reaches past its slot: tensors in the ring's tensor area
+    real_batch = shm.Ring.batch
+
+    def batch(self, md, *a, **k):
+        past_slot.append(int(md[shm.LENGTH]) > self.slot_bytes)
+        return real_batch(self, md, *a, **k)
+
+    monkeypatch.setattr(shm.Ring, "batch", batch)
     st = os.stat(unix.sock)
     assert st.st_mode & 0o777 == 0o600
     for ep, workers in ((0, 1), (1, 1), (3, 2)):
@@ -84,6 +94,7 @@ def test_unix_socket_and_shm_equal_flight(servers, tmp_path):
         assert read(unix.url, ep, workers) == want
         assert read(unix.url, ep, workers, transport="shm") == want
         assert read(tcp.url, ep, workers, transport="shm", shm_slots=1) == want
+    assert any(past_slot), "no shm batch had its tensors in the ring's tensor area"
     unix.stop()
     assert not os.path.exists(unix.sock), "the socket outlived the server"
 

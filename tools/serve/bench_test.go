@@ -286,7 +286,7 @@ func (p *prebuilt) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 	}
 	ctx, cancel := context.WithCancel(fs.Context())
 	defer cancel()
-	write, _, finish := shmStream(ctx, cancel, fs, DefaultShmSlots, p.rec.Schema(), memory.DefaultAllocator)
+	write, _, finish := shmStream(ctx, cancel, fs, DefaultShmSlots, p.rec.Schema(), memory.DefaultAllocator, nil)
 	_, err := send(p.seq(ctx), write)
 	return finish(err)
 }

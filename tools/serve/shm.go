@@ -10,11 +10,13 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/pairflow/pairflow/pipeline"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -151,18 +153,28 @@ func (s *Server) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 	}
 	ctx, cancel := context.WithCancel(fs.Context())
 	defer cancel()
-	write, closeOK, finish := shmStream(ctx, cancel, fs, req.Slots, st.schema, s.opt.Allocator)
+	write, closeOK, finish := shmStream(ctx, cancel, fs, req.Slots, st.schema, s.opt.Allocator, &st.ep.cfg)
 	return finish(s.serve(ctx, st, name, "shm", write, closeOK))
 }
 
 // shmStream returns the write and close of a shared-memory stream over fs
 // (as flightSink does for DoGet). A protocol error of the client cancels
-// ctx (through cancel); finish, given the stream's error, unmaps and
-// removes the ring and returns that error, or the client's protocol error
-// in its place.
+// ctx (through cancel); finish, given the stream's error, releases the
+// batches the client still holds, unmaps and removes the ring and returns
+// that error, or the client's protocol error in its place.
+//
+// When cfg is not nil (the config of the pipeline that will make the
+// stream's batches, not yet started), the ring is made now with a tensor
+// area, and cfg.Allocator becomes the allocator of its chunks (parent:
+// cfg.Allocator): the batches' tensors are then written into the ring by
+// the pipeline and not copied (shm_tensor.go). If that ring cannot be made,
+// the stream goes the copying way, whose ring is made at the first batch.
 func shmStream(ctx context.Context, cancel func(), fs flight.FlightService_DoExchangeServer, slots int,
-	schema *arrow.Schema, alloc memory.Allocator) (write func(arrow.RecordBatch, []string, []string) error, closeOK func() error, finish func(error) error) {
-	sk := &shmSink{fs: fs, slots: slots, ctx: ctx, wake: make(chan struct{}, 1)}
+	schema *arrow.Schema, alloc memory.Allocator, cfg *pipeline.Config) (write func(arrow.RecordBatch, []string, []string) error, closeOK func() error, finish func(error) error) {
+	sk := &shmSink{fs: fs, slots: slots, ctx: ctx, wake: make(chan struct{}, 1), held: map[int64]arrow.RecordBatch{}}
+	if cfg != nil && shmTensorAreas {
+		sk.tensorRing(schema, cfg)
+	}
 	// The client's acknowledgements. Recv returns when the client sends,
 	// closes its side, or the stream ends (the handler returning ends it),
 	// so the goroutine does not outlive the stream.
@@ -183,6 +195,7 @@ func shmStream(ctx context.Context, cancel func(), fs flight.FlightService_DoExc
 		return sk.waitReleased()
 	}
 	finish = func(err error) error {
+		sk.releaseHeld(-1)
 		sk.close()
 		if perr := sk.protocolErr(); perr != nil {
 			return status.Error(codes.InvalidArgument, perr.Error())
@@ -202,12 +215,14 @@ type shmSink struct {
 	rec        arrow.RecordBatch // the batch being written; nil for the schema
 	keys, vals []string
 
-	mu       sync.Mutex
-	ring     *shmRing
-	sent     int64 // ring batches written
-	released int64 // ring batches the client released
-	perr     error // the client broke the protocol
-	mapped   bool  // the client answered the ring's announcement
+	mu        sync.Mutex
+	ring      *shmRing
+	announced bool                        // the client was told of the ring
+	held      map[int64]arrow.RecordBatch // ring batches whose tensors lie in chunks, by seq, until released
+	sent      int64                       // ring batches written
+	released  int64                       // ring batches the client released
+	perr      error                       // the client broke the protocol
+	mapped    bool                        // the client answered the ring's announcement
 }
 
 // waitReleased waits, at the end of a stream, until the client has mapped
@@ -218,7 +233,7 @@ type shmSink struct {
 func (k *shmSink) waitReleased() error {
 	for {
 		k.mu.Lock()
-		done := k.ring == nil || (k.mapped && k.released == k.sent)
+		done := !k.announced || (k.mapped && k.released == k.sent)
 		k.mu.Unlock()
 		if done {
 			return nil
@@ -271,6 +286,9 @@ func (k *shmSink) readAcks(cancel func()) {
 			return
 		}
 		k.released = n
+		k.mu.Unlock()
+		k.releaseHeld(n)
+		k.mu.Lock()
 		if k.ring != nil {
 			k.ring.unlink() // the client has it mapped
 			k.mapped = true
@@ -280,6 +298,53 @@ func (k *shmSink) readAcks(cancel func()) {
 		case k.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// tensorRing makes the stream's ring with a tensor area before its
+// pipeline starts, and points cfg.Allocator at its chunks; on failure it
+// leaves the copying way (a ring made at the first batch).
+func (k *shmSink) tensorRing(schema *arrow.Schema, cfg *pipeline.Config) {
+	plan, ok := planTensors(schema, cfg, k.slots)
+	if !ok {
+		return
+	}
+	slotBytes := shmSlotSize(plan.smallBytes)
+	area := int64(plan.chunks) * plan.chunkBytes
+	if int64(k.slots)*slotBytes+area > MaxShmRingBytes {
+		return
+	}
+	r, err := createRing(shmDir, k.slots, slotBytes, area)
+	if err != nil {
+		return
+	}
+	r.areaOff = shmHeaderBytes + int64(k.slots)*slotBytes
+	parent := cfg.Allocator
+	if parent == nil {
+		parent = memory.DefaultAllocator
+	}
+	r.alloc = newChunkAllocator(parent, r.data[r.areaOff:], int(plan.chunkBytes))
+	cfg.Allocator = r.alloc
+	k.ring = r
+	if shmRingCreated != nil {
+		shmRingCreated(r.path)
+	}
+}
+
+// releaseHeld releases the held batches the client has released (seq < n;
+// all when n < 0), returning their chunks.
+func (k *shmSink) releaseHeld(n int64) {
+	var recs []arrow.RecordBatch
+	k.mu.Lock()
+	for seq, rec := range k.held {
+		if n < 0 || seq < n {
+			recs = append(recs, rec)
+			delete(k.held, seq)
+		}
+	}
+	k.mu.Unlock()
+	for _, rec := range recs {
+		rec.Release()
 	}
 }
 
@@ -340,6 +405,17 @@ var shmSlotSize = func(n int64) int64 {
 // shmRingCreated, when set (by tests), sees each ring as it is created.
 var shmRingCreated func(path string)
 
+// shmWrote, when set (by tests), sees each batch written into the ring:
+// whether its tensors were referenced in the tensor area (not copied).
+var shmWrote func(zeroCopy bool)
+
+// shmTensorAreas: streams get a ring with a tensor area (tests turn it off
+// to reach the copying way).
+var shmTensorAreas = true
+
+// shmRingsMapped counts the server's ring mappings not yet unmapped.
+var shmRingsMapped atomic.Int64
+
 func (k *shmSink) WritePayload(p ipc.Payload) error {
 	meta := p.Meta()
 	defer meta.Release()
@@ -358,18 +434,27 @@ func (k *shmSink) WritePayload(p ipc.Payload) error {
 	size := int64(ipcPrefix(meta.Len())) + int64(body)
 
 	k.mu.Lock()
+	if k.ring != nil && !k.announced {
+		k.announced = true
+		k.mu.Unlock()
+		if err := k.fs.Send(&flight.FlightData{AppMetadata: k.ring.announce()}); err != nil {
+			return err
+		}
+		k.mu.Lock()
+	}
 	if k.ring == nil {
 		slotBytes := shmSlotSize(size)
 		if int64(k.slots)*slotBytes > MaxShmRingBytes {
 			k.mu.Unlock()
 			return status.Errorf(codes.InvalidArgument, "serve: a ring of %d slots of %d bytes exceeds %d bytes: ask for fewer slots", k.slots, slotBytes, int64(MaxShmRingBytes))
 		}
-		r, err := createRing(shmDir, k.slots, slotBytes)
+		r, err := createRing(shmDir, k.slots, slotBytes, 0)
 		if err != nil {
 			k.mu.Unlock()
 			return status.Errorf(codes.Unavailable, "%s: %v (read the stream with DoGet instead)", shmRingFailed, err)
 		}
 		k.ring = r
+		k.announced = true
 		k.mu.Unlock()
 		if shmRingCreated != nil {
 			shmRingCreated(r.path)
@@ -380,10 +465,20 @@ func (k *shmSink) WritePayload(p ipc.Payload) error {
 		k.mu.Lock()
 	}
 	r := k.ring
-	if size > r.slotBytes {
-		k.mu.Unlock()
+	k.mu.Unlock()
+	// A batch whose tensors lie in the ring's chunks: only its small
+	// buffers are copied (shm_tensor.go).
+	var zc *zeroCopy
+	if r.alloc != nil {
+		var rec bodyRecorder
+		if err := p.SerializeBody(&rec); err == nil {
+			zc = planZeroCopy(meta.Bytes(), rec.bufs, r.alloc, r.areaOff)
+		}
+	}
+	if (zc == nil && size > r.slotBytes) || (zc != nil && int64(ipcPrefix(meta.Len()))+zc.small > r.slotBytes) {
 		return k.sendInline(meta.Bytes(), &p, tags)
 	}
+	k.mu.Lock()
 	seq := k.sent
 	for seq-k.released >= int64(r.slots) { // wait for the slot's previous batch to be released
 		k.mu.Unlock()
@@ -396,12 +491,21 @@ func (k *shmSink) WritePayload(p ipc.Payload) error {
 	}
 	k.mu.Unlock()
 	off := r.offset(seq)
-	if err := putIPCMessage(r.data[off:off+size], meta.Bytes(), &p); err != nil {
+	if zc != nil {
+		size = zc.put(r.data[off:], off)
+		k.rec.Retain() // its chunks stay the client's until it releases the batch
+		k.mu.Lock()
+		k.held[seq] = k.rec
+		k.mu.Unlock()
+	} else if err := putIPCMessage(r.data[off:off+size], meta.Bytes(), &p); err != nil {
 		return err
 	}
 	k.mu.Lock()
 	k.sent++
 	k.mu.Unlock()
+	if shmWrote != nil {
+		shmWrote(zc != nil)
+	}
 	tags[shmKeySeq] = strconv.FormatInt(seq, 10)
 	tags[shmKeyOffset] = strconv.FormatInt(off, 10)
 	tags[shmKeyLength] = strconv.FormatInt(size, 10)
@@ -419,12 +523,15 @@ func (k *shmSink) sendInline(meta []byte, p *ipc.Payload, tags map[string]string
 	return k.fs.Send(&flight.FlightData{DataHeader: bytes.Clone(meta), DataBody: body.Bytes(), AppMetadata: app})
 }
 
-// shmRing is a ring file: a header page, then slots slots of slotBytes.
+// shmRing is a ring file: a header page, then slots slots of slotBytes,
+// then (when alloc is set) the tensor area, at areaOff, up to the end.
 type shmRing struct {
 	path      string
 	data      []byte // the server's read-write mapping
 	slots     int
 	slotBytes int64
+	areaOff   int64
+	alloc     *chunkAllocator // the tensor area's chunks; nil without one
 	nonce     [16]byte
 	unlinked  bool
 }
@@ -446,12 +553,14 @@ func (r *shmRing) announce() []byte {
 	return b
 }
 
-// putHeader writes the ring's header page: magic, nonce, slots, slot size.
+// putHeader writes the ring's header page: magic, nonce, slots, slot size,
+// ring size.
 func (r *shmRing) putHeader() {
 	copy(r.data, shmMagic)
 	copy(r.data[8:], r.nonce[:])
 	binary.LittleEndian.PutUint32(r.data[24:], uint32(r.slots))
 	binary.LittleEndian.PutUint64(r.data[32:], uint64(r.slotBytes))
+	binary.LittleEndian.PutUint64(r.data[40:], uint64(len(r.data)))
 }
 
 // shmRingHeader checks a mapped ring's header against its announcement.
@@ -462,7 +571,8 @@ func shmRingHeader(data []byte, nonce []byte, slots int, slotBytes int64) error 
 	if !bytes.Equal(data[8:24], nonce) {
 		return fmt.Errorf("%w: the ring's nonce differs from the announced one (another machine's file of that name?)", ErrShm)
 	}
-	if binary.LittleEndian.Uint32(data[24:]) != uint32(slots) || binary.LittleEndian.Uint64(data[32:]) != uint64(slotBytes) {
+	if binary.LittleEndian.Uint32(data[24:]) != uint32(slots) || binary.LittleEndian.Uint64(data[32:]) != uint64(slotBytes) ||
+		binary.LittleEndian.Uint64(data[40:]) != uint64(len(data)) {
 		return fmt.Errorf("%w: the ring's header disagrees with its announcement", ErrShm)
 	}
 	return nil

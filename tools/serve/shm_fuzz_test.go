@@ -115,6 +115,7 @@ func FuzzShmMessage(f *testing.F) {
 	f.Add([]byte(`{"pairflow.shm.ring":"/dev/shm/x","pairflow.shm.ring_bytes":"28672","pairflow.shm.slots":"3","pairflow.shm.slot_bytes":"8192","pairflow.shm.nonce":"00112233445566778899aabbccddeeff"}`), []byte{})
 	f.Add([]byte(`{"pairflow.shm.seq":"1","pairflow.shm.offset":"12288","pairflow.shm.length":"99999"}`), []byte{0xff, 0xff, 0xff, 0xff, 8, 0, 0, 0})
 	f.Add([]byte(`{"pairflow.shm.seq":"1","pairflow.shm.offset":"-1","pairflow.shm.length":"8"}`), []byte{})
+	f.Add([]byte(`{"pairflow.shm.seq":"1","pairflow.shm.offset":"12288","pairflow.shm.length":"16384"}`), msg[:64]) // to the ring's end, as a batch whose tensors lie past the slots
 	f.Fuzz(func(t *testing.T, app, slotHead []byte) {
 		r := bytes.Clone(ring)
 		copy(r[shmHeaderBytes+8192:shmHeaderBytes+2*8192], slotHead) // the server's bytes may be anything too
@@ -126,7 +127,7 @@ func FuzzShmMessage(f *testing.F) {
 			return
 		}
 		if m.ring != nil {
-			if m.ring.bytes != shmHeaderBytes+int64(m.ring.slots)*m.ring.slotBytes || len(m.ring.nonce) != 16 {
+			if m.ring.bytes < shmHeaderBytes+int64(m.ring.slots)*m.ring.slotBytes || m.ring.bytes > shmHeaderBytes+MaxShmRingBytes || len(m.ring.nonce) != 16 {
 				t.Fatalf("accepted announcement %+v", m.ring)
 			}
 			return

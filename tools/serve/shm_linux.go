@@ -13,12 +13,12 @@ import (
 // shmDir is where rings are created: tmpfs, so the pages are memory.
 var shmDir = "/dev/shm"
 
-// createRing creates a ring file of slots × slotBytes (plus the header
-// page) in dir, mode 0600 under a random name, reserves its memory
+// createRing creates a ring file of slots × slotBytes, then area bytes of
+// tensor area (plus the header page) in dir, mode 0600 under a random name, reserves its memory
 // (fallocate: a full tmpfs fails here with an error rather than later with
 // SIGBUS) and maps it read-write.
-func createRing(dir string, slots int, slotBytes int64) (*shmRing, error) {
-	size := shmHeaderBytes + int64(slots)*slotBytes
+func createRing(dir string, slots int, slotBytes, area int64) (*shmRing, error) {
+	size := shmHeaderBytes + int64(slots)*slotBytes + area
 	f, err := os.CreateTemp(dir, "pairflow-ring-*")
 	if err != nil {
 		return nil, err
@@ -36,6 +36,7 @@ func createRing(dir string, slots int, slotBytes int64) (*shmRing, error) {
 	if err != nil {
 		return fail(fmt.Errorf("mapping %s: %w", path, err))
 	}
+	shmRingsMapped.Add(1)
 	r := &shmRing{path: path, data: data, slots: slots, slotBytes: slotBytes}
 	rand.Read(r.nonce[:])
 	r.putHeader()
@@ -50,13 +51,24 @@ func (r *shmRing) unlink() {
 	}
 }
 
-// close unmaps the ring and removes its file.
+// close removes the ring's file and unmaps it — once every tensor chunk
+// is freed, when it has a tensor area.
 func (r *shmRing) close() {
 	r.unlink()
-	if r.data != nil {
-		syscall.Munmap(r.data)
-		r.data = nil
+	if r.data == nil {
+		return
 	}
+	data := r.data
+	r.data = nil
+	unmap := func() {
+		syscall.Munmap(data)
+		shmRingsMapped.Add(-1)
+	}
+	if r.alloc != nil {
+		r.alloc.close(unmap)
+		return
+	}
+	unmap()
 }
 
 // ErrShmUnavailable: the client cannot use the shared-memory transport —

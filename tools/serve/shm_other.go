@@ -8,9 +8,9 @@ var shmDir = ""
 
 var errNoShm = errors.New("the shared-memory transport needs Linux")
 
-func createRing(dir string, slots int, slotBytes int64) (*shmRing, error) { return nil, errNoShm }
-func (r *shmRing) unlink()                                                {}
-func (r *shmRing) close()                                                 {}
+func createRing(dir string, slots int, slotBytes, area int64) (*shmRing, error) { return nil, errNoShm }
+func (r *shmRing) unlink()                                                      {}
+func (r *shmRing) close()                                                       {}
 
 // ErrShmUnavailable: the client cannot use the shared-memory transport.
 var ErrShmUnavailable = errors.New("serve: shared-memory transport unavailable")

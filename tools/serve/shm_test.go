@@ -103,9 +103,12 @@ func equalMaps(a, b map[string]string) bool {
 }
 
 // TestShm: every endpoint read over shared memory equals its DoGet stream
-// (bytes, tags, summary) — rank streams, worker splits, resume starts, one
-// slot (the tightest backpressure) and batches too big for their slot
-// (sent inline) — and no ring file stays behind.
+// (what a reader sees: schema, every column's bytes, tags, summary) — rank
+// streams, worker splits, resume starts, one slot (the tightest
+// backpressure), batches whose tensors are referenced in the ring's tensor
+// area, batches that go the copying way (tensor area off, or out of
+// chunks: into the slot, or inline when too big for it), and mixes of both
+// — and no ring file or mapping stays behind.
 func TestShm(t *testing.T) {
 	dir := useShmDir(t)
 	ds := makeDataset(t, 70, 16, 16)
@@ -119,14 +122,21 @@ func TestShm(t *testing.T) {
 		workers int
 		start   *Position
 		slots   int
-		inline  bool
+		inline  bool // copying way, slots that fit the first batch exactly
+		copying bool // no tensor area
+		chunks  int  // tensor chunks (0: as planned)
+		bigSlot bool // slots of 1 MiB: copied tensors fit
+		zc      int  // -1: no batch zero-copied; 1: every batch; 0: some
 	}{
-		{"ranks", 1, nil, 0, false},
-		{"one slot", 1, nil, 1, false},
-		{"workers", 3, nil, 2, false},
-		{"resume", 2, &Position{Epoch: 0, Batch: 3}, 0, false},
-		{"end of run", 1, &Position{Epoch: 2, Batch: 0}, 0, false},
-		{"inline", 1, nil, 0, true},
+		{"ranks", 1, nil, 0, false, false, 0, false, 1},
+		{"one slot", 1, nil, 1, false, false, 0, false, 1},
+		{"workers", 3, nil, 2, false, false, 0, false, 1},
+		{"resume", 2, &Position{Epoch: 0, Batch: 3}, 0, false, false, 0, false, 1},
+		{"end of run", 1, &Position{Epoch: 2, Batch: 0}, 0, false, false, 0, false, 1},
+		{"copying", 1, nil, 0, false, true, 0, false, -1},
+		{"inline", 1, nil, 0, true, true, 0, false, -1},
+		{"one chunk", 1, nil, 2, false, false, 1, false, 0},
+		{"few chunks, big slots", 1, nil, 2, false, false, 3, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.inline { // slots fit the first batch exactly: the last, with the summary, goes inline
@@ -134,6 +144,21 @@ func TestShm(t *testing.T) {
 				shmSlotSize = func(n int64) int64 { return (n + shmSlotAlign - 1) &^ (shmSlotAlign - 1) }
 				defer func() { shmSlotSize = old }()
 			}
+			if tc.bigSlot {
+				old := shmSlotSize
+				shmSlotSize = func(int64) int64 { return 1 << 20 }
+				defer func() { shmSlotSize = old }()
+			}
+			shmTensorAreas, shmTensorChunks = !tc.copying, tc.chunks
+			var zc, copied int
+			shmWrote = func(z bool) {
+				if z {
+					zc++
+				} else {
+					copied++
+				}
+			}
+			defer func() { shmTensorAreas, shmTensorChunks, shmWrote = true, 0, nil }()
 			fi, err := getInfo(ctx, c, desc(t, cfg, tc.workers, tc.start))
 			if err != nil {
 				t.Fatal(err)
@@ -154,6 +179,14 @@ func TestShm(t *testing.T) {
 			}
 			ts.srv.Wait()
 			noRings(t, dir)
+			if n := shmRingsMapped.Load(); n != 0 {
+				t.Errorf("%d ring mappings left", n)
+			}
+			switch {
+			case tc.zc < 0 && zc > 0, tc.zc > 0 && copied > 0 && tc.start == nil, tc.zc >= 0 && zc == 0 && tc.name != "end of run":
+				t.Errorf("%d batches zero-copied, %d copied into their slot (want mode %d)", zc, copied, tc.zc)
+			}
+			t.Logf("%d batches zero-copied, %d copied into their slot", zc, copied)
 		})
 	}
 	waitMem(t, ts.mem)
@@ -161,7 +194,8 @@ func TestShm(t *testing.T) {
 
 // TestShmCancel: a client that cancels, vanishes, or stops releasing its
 // slots and then cancels, stops the server's pipeline: no goroutine, no
-// Arrow memory and no ring file is left behind.
+// Arrow memory, no ring file and no ring mapping (the tensor area's chunks
+// held for the client's batches all came back) is left behind.
 func TestShmCancel(t *testing.T) {
 	dir := useShmDir(t)
 	ds := makeDataset(t, 64, 16, 16)
@@ -182,6 +216,13 @@ func TestShmCancel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			zc := 0
+			shmWrote = func(z bool) {
+				if z {
+					zc++
+				}
+			}
+			defer func() { shmWrote = nil }()
 			base := runtime.NumGoroutine()
 			ctx, cancel := context.WithCancel(context.Background())
 			r, err := NewShmReader(ctx, c, fi.Endpoint[0].Ticket.Ticket, 2, ipc.WithAllocator(memory.NewGoAllocator()))
@@ -209,11 +250,17 @@ func TestShmCancel(t *testing.T) {
 			}
 			ts.srv.Wait()
 			waitMem(t, ts.mem)
+			if zc == 0 {
+				t.Error("no batch had its tensors in the ring's tensor area")
+			}
 			if how != "close connection" {
 				c.Close()
 			}
 			waitGoroutines(t, base)
 			noRings(t, dir)
+			if n := shmRingsMapped.Load(); n != 0 {
+				t.Errorf("%d ring mappings left", n)
+			}
 		})
 	}
 }

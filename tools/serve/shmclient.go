@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +48,11 @@ func NewShmReader(ctx context.Context, c flight.Client, ticket []byte, slots int
 		return nil, err
 	}
 	if err := st.Send(&flight.FlightData{FlightDescriptor: &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: req}}); err != nil {
+		if errors.Is(err, io.EOF) { // the server ended the call first (a refusal): its status says why
+			if _, rerr := st.Recv(); rerr != nil && !errors.Is(rerr, io.EOF) {
+				err = rerr
+			}
+		}
 		return nil, err
 	}
 	m := &shmMessages{stream: st, bySlot: map[*byte]int64{}, done: map[int64]bool{}}
@@ -381,7 +388,7 @@ func decodeShmMessage(app []byte) (*shmMsg, error) {
 		if a.bytes, err = num(shmKeyRingBytes, shmHeaderBytes, shmHeaderBytes+MaxShmRingBytes); err != nil {
 			return nil, err
 		}
-		if a.bytes != shmHeaderBytes+slots*a.slotBytes {
+		if a.bytes < shmHeaderBytes+slots*a.slotBytes { // the slots, then maybe a tensor area
 			return nil, fmt.Errorf("%w: ring of %d bytes for %d slots of %d", ErrShm, a.bytes, slots, a.slotBytes)
 		}
 		if a.nonce, err = hex.DecodeString(kv[shmKeyNonce]); err != nil || len(a.nonce) != 16 {
@@ -418,14 +425,16 @@ func decodeShmMessage(app []byte) (*shmMsg, error) {
 }
 
 // locateSlot checks a ring batch's place against the ring: the next batch
-// in order, in its slot, within the mapping.
+// in order, starting at its slot, within the mapping (a message whose
+// tensors lie in the ring's tensor area reaches past its slot, into the
+// area).
 func locateSlot(m *shmMsg, ringLen int64, slots int, slotBytes, next int64) ([]byte, error) {
 	if m.seq != next {
 		return nil, fmt.Errorf("%w: ring batch %d, want %d", ErrShm, m.seq, next)
 	}
 	want := shmHeaderBytes + (m.seq%int64(slots))*slotBytes
-	if m.offset != want || m.length > slotBytes || m.offset+m.length > ringLen {
-		return nil, fmt.Errorf("%w: ring batch %d at [%d, +%d) (its slot is [%d, +%d) of a %d-byte ring)",
+	if m.offset != want || m.offset+m.length > ringLen {
+		return nil, fmt.Errorf("%w: ring batch %d at [%d, +%d) (its slot starts at %d, slots of %d, in a %d-byte ring)",
 			ErrShm, m.seq, m.offset, m.length, want, slotBytes, ringLen)
 	}
 	return nil, nil

@@ -56,7 +56,7 @@ class Ring:
         except (KeyError, ValueError) as e:
             raise IncompleteStreamError(f"{where}: unreadable shm ring announcement ({e}): {md}") from None
         if not (1 <= self.slots <= MAX_SLOTS and self.slot_bytes > 0 and len(nonce) == 16
-                and self.size == HEADER_BYTES + self.slots * self.slot_bytes):
+                and self.size >= HEADER_BYTES + self.slots * self.slot_bytes):  # the slots, then maybe a tensor area
             raise IncompleteStreamError(f"{where}: inconsistent shm ring announcement: {md}")
         try:
             st = os.stat(self.path)
@@ -67,24 +67,27 @@ class Ring:
             raise ShmUnavailable(f"{where}: cannot open the shared-memory ring {self.path} ({e}); is this client on "
                                  f"the server's machine, as the same user? Use transport='flight' (or 'auto', "
                                  f"which falls back by itself)") from None
-        head = self.map.read_at(40, 0)
+        head = self.map.read_at(48, 0)
         if (head[:8] != MAGIC or head[8:24] != nonce or int.from_bytes(head[24:28], "little") != self.slots
-                or int.from_bytes(head[32:40], "little") != self.slot_bytes):
+                or int.from_bytes(head[32:40], "little") != self.slot_bytes
+                or int.from_bytes(head[40:48], "little") != self.size):
             self.map.close()
             raise ShmUnavailable(f"{where}: {self.path} is not the ring the server announced (another machine's "
                                  f"file?); use transport='flight'")
 
     def batch(self, md: Dict[str, str], want_seq: int, schema: pa.Schema, where: str) -> pa.RecordBatch:
         """The record batch a slot message points to, read in place after
-        checking its place against the ring."""
+        checking its place against the ring: it starts at its slot and may
+        reach past it, into the ring's tensor area, never past the ring."""
         try:
             seq, off, n = int(md[SEQ]), int(md[OFFSET]), int(md[LENGTH])
         except (KeyError, ValueError) as e:
             raise IncompleteStreamError(f"{where}: unreadable shm slot message ({e})") from None
         slot_off = HEADER_BYTES + (want_seq % self.slots) * self.slot_bytes
-        if seq != want_seq or off != slot_off or not 8 <= n <= self.slot_bytes or off + n > self.size:
-            raise IncompleteStreamError(f"{where}: shm batch {seq} at [{off}, +{n}): want batch {want_seq} in "
-                                        f"its slot [{slot_off}, +{self.slot_bytes}) of a {self.size}-byte ring")
+        if seq != want_seq or off != slot_off or n < 8 or off + n > self.size:
+            raise IncompleteStreamError(f"{where}: shm batch {seq} at [{off}, +{n}): want batch {want_seq} starting "
+                                        f"at its slot {slot_off} (slots of {self.slot_bytes}) within a "
+                                        f"{self.size}-byte ring")
         try:
             self.map.seek(off)
             msg = pa.ipc.read_message(self.map.read_buffer(n))  # a slice of the mapping: no copy
