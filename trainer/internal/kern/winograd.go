@@ -40,7 +40,7 @@ import (
 // false runs every convolution on im2col (tests and benchmarks compare).
 var winograd = true
 
-// SetWinograd turns the Winograd F(2×2,3×3) path on or off and returns the
+// SetWinograd turns the Winograd paths (F(2×2,3×3), F(4×4,3×3)) on or off and returns the
 // previous setting. It is meant for tests and benchmarks: it must not be
 // called while kernels are running.
 func SetWinograd(on bool) bool {
@@ -60,19 +60,44 @@ func SetWinograd(on bool) bool {
 const winoMinC = 16
 
 // winoMinPlane is the smallest plane (H·W) on Winograd: a 4×4 plane is
-// four tiles, and ResNet's 512→512 convolutions at 4×4 ran slower than on
-// im2col (BenchmarkWinograd res-512x4 fwd: ~51 vs ~56 GFLOP/cpu-s), while
-// every larger plane measured was faster. (The trainer runs 4×4 planes on
-// its whole-batch path anyway.)
+// four F(2×2,3×3) tiles, and ResNet's 512→512 convolutions at 4×4 on 32
+// images ran slower than on im2col (BenchmarkWinograd res-512x4 fwd: ~51
+// vs ~56 GFLOP/cpu-s; in this round's run 44 vs 82–85 forward, though the
+// fused backward was faster, 43–47 vs 26), while every larger plane
+// measured was faster. On 128 images or more, 4×4 planes with at least
+// winoSmallPlaneMinC channels run on Winograd too (winoSmallPlane).
 var winoMinPlane = 17
 
+// winoSmallPlane: 4×4 planes run on Winograd for min(Cin, Cout) ≥ 512 and
+// at least 128 images (resnet18's layer4 at 32 px, 512 views a step):
+// BenchmarkWinograd res-512x4-n128, two runs, GFLOP/cpu-s, im2col →
+// Winograd: fwd 87.7 → 141.3, 86.0 → 139.7; dX 42.1 → 123.4, 40.6 →
+// 124.4; dW 36.4 → 66.1, 37.3 → 67.8; fused backward 59.6 → 89.1, 59.0
+// → 80.7. On 32 images the forward pass is twice as slow on Winograd
+// (GEMMs of 32 columns), hence the image count.
+const (
+	winoSmallPlaneMinC = 512
+	winoSmallPlaneMinN = 128
+)
+
+// winoPlaneOK reports whether the plane size (and, for 4×4 planes, the
+// channel and image counts) of s admits Winograd.
+func winoPlaneOK(s ConvShape) bool {
+	if s.H*s.W >= winoMinPlane {
+		return true
+	}
+	return s.H*s.W >= 16 && min(s.Cin, s.Cout) >= winoSmallPlaneMinC && s.N >= winoSmallPlaneMinN
+}
+
 // useWinograd reports whether a convolution of shape s runs on Winograd
-// F(2×2,3×3): 3×3 kernel, stride 1, padding 1, at least winoMinC input
-// and output channels and winoMinPlane positions per plane.
+// (F(2×2,3×3) or, where useWino4 says so, F(4×4,3×3) for the forward pass
+// and input gradient): 3×3 kernel, stride 1, padding 1, at least winoMinC
+// input and output channels and winoMinPlane positions per plane
+// (winoPlaneOK: 4×4 planes too with enough channels and images).
 func useWinograd(s ConvShape) bool {
 	return winograd && s.KH == 3 && s.KW == 3 && s.StrideH == 1 && s.StrideW == 1 &&
 		s.PadH == 1 && s.PadW == 1 && s.Cin >= winoMinC && s.Cout >= winoMinC &&
-		s.H*s.W >= winoMinPlane
+		winoPlaneOK(s)
 }
 
 // winoCols is the number of tiles (GEMM columns) a Winograd batch of images

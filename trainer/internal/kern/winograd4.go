@@ -42,7 +42,9 @@ func useWino4(s ConvShape) bool {
 		return false
 	}
 	c := min(s.Cin, s.Cout)
-	return c >= wino4MinC || c >= wino4MinCLarge && s.H*s.W >= wino4MinPlane
+	th, tw := (s.H+3)/4, (s.W+3)/4
+	return s.H*s.W > 16 && s.N*th*tw >= wino4MinCols &&
+		(c >= wino4MinC || c >= wino4MinCLarge && s.H*s.W >= wino4MinPlane)
 }
 
 // wino4MinC and wino4MinPlane: F(4×4,3×3) runs where the smaller channel
@@ -55,8 +57,12 @@ func useWino4(s ConvShape) bool {
 // 256→256 at 8×8 fwd 147 → 200, 150 → 199, dX 151 → 204, 144 → 206; but
 // 64→128 at 8×8 fwd 153 → 157, 140 → 144, dX 155 → 147, 143 → 138, 64→128
 // at 7×7 (256 images) fwd ~1.0×, dX 0.90–0.98×, 32→64 at 14×14 0.87–0.95×
-// and 32→64 at 16×16 fwd 1.08–1.11×, dX 0.87–0.92×.
+// and 32→64 at 16×16 fwd 1.08–1.11×, dX 0.87–0.92×. 4×4 planes (one
+// tile) stay on F(2×2,3×3): 512→512 on 128 images fwd 138–140 vs 131–132,
+// dX 118–119 vs 123–124. Below wino4MinCols tiles a layer (fewer GEMM
+// columns than any shape measured) stays on F(2×2,3×3) too.
 const (
+	wino4MinCols   = 128
 	wino4MinC      = 128
 	wino4MinCLarge = 64
 	wino4MinPlane  = 16 * 16

@@ -271,7 +271,7 @@ func TestWino4DeterministicThreads(t *testing.T) {
 // TestUseWino4Rule: which Winograd shapes run on F(4×4,3×3).
 func TestUseWino4Rule(t *testing.T) {
 	c := func(cin, cout, h int) ConvShape {
-		return ConvShape{N: 2, Cin: cin, H: h, W: h, Cout: cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		return ConvShape{N: 128, Cin: cin, H: h, W: h, Cout: cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	}
 	for _, tc := range []struct {
 		s    ConvShape
@@ -280,7 +280,8 @@ func TestUseWino4Rule(t *testing.T) {
 		{c(64, 64, 32), true}, {c(128, 128, 16), true}, {c(256, 256, 8), true}, {c(128, 256, 8), true},
 		{c(64, 128, 16), true},
 		{c(32, 64, 14), false}, {c(32, 64, 16), false}, {c(64, 128, 7), false}, {c(64, 128, 8), false},
-		{c(16, 16, 32), false},
+		{c(16, 16, 32), false}, {c(512, 512, 4), false},
+		{ConvShape{N: 7, Cin: 256, H: 8, W: 8, Cout: 256, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, false}, // 28 tiles
 	} {
 		if got := useWino4(tc.s); got != tc.want {
 			t.Errorf("useWino4(%d→%d, %dx%d) = %v, want %v", tc.s.Cin, tc.s.Cout, tc.s.H, tc.s.W, got, tc.want)

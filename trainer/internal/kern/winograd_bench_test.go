@@ -21,7 +21,7 @@ func BenchmarkWinograd(b *testing.B) {
 		{"fmnist-conv2", 256, 32, 64, 14}, {"fmnist-conv3", 256, 64, 128, 7},
 		{"cifar-conv2", 128, 32, 64, 16}, {"cifar-conv3", 128, 64, 128, 8},
 		{"res-64x32", 32, 64, 64, 32}, {"res-128x16", 32, 128, 128, 16},
-		{"res-256x8", 32, 256, 256, 8}, {"res-512x4", 32, 512, 512, 4},
+		{"res-256x8", 32, 256, 256, 8}, {"res-512x4", 32, 512, 512, 4}, {"res-512x4-n128", 128, 512, 512, 4},
 	} {
 		s := ConvShape{N: sh.n, Cin: sh.cin, H: sh.h, W: sh.h, Cout: sh.cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 		r := rand.New(rand.NewPCG(1, 1))
@@ -88,8 +88,8 @@ func BenchmarkCopyRows(b *testing.B) {
 	}
 }
 
-// BenchmarkWinograd4 compares F(2×2,3×3) (f=2) and F(4×4,3×3) (f=4) on
-// BenchmarkWinograd's shapes, forward and input gradient, two threads, in
+// BenchmarkWinograd4 compares im2col (f=0), F(2×2,3×3) (f=2) and
+// F(4×4,3×3) (f=4) on BenchmarkWinograd's shapes (res-512x4 included), forward and input gradient, two threads, in
 // the same unit (the direct convolution's FLOPs per CPU-second).
 func BenchmarkWinograd4(b *testing.B) {
 	type shp struct {
@@ -100,7 +100,7 @@ func BenchmarkWinograd4(b *testing.B) {
 		{"fmnist-conv2", 256, 32, 64, 14}, {"fmnist-conv3", 256, 64, 128, 7},
 		{"cifar-conv2", 128, 32, 64, 16}, {"cifar-conv3", 128, 64, 128, 8},
 		{"res-64x32", 128, 64, 64, 32}, {"res-128x16", 128, 128, 128, 16},
-		{"res-256x8", 128, 256, 256, 8},
+		{"res-256x8", 128, 256, 256, 8}, {"res-512x4", 128, 512, 512, 4},
 	} {
 		s := ConvShape{N: sh.n, Cin: sh.cin, H: sh.h, W: sh.h, Cout: sh.cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 		r := rand.New(rand.NewPCG(1, 1))
@@ -114,10 +114,12 @@ func BenchmarkWinograd4(b *testing.B) {
 			{"fwd", func() { Conv2d(s, x, w, y) }},
 			{"dX", func() { Conv2dBackwardInput(s, dy, w, dx) }},
 		} {
-			for _, mode := range []int{-1, 1} {
-				b.Run(fmt.Sprintf("%s/%s/f=%d", sh.name, p.name, 3+mode), func(b *testing.B) {
+			for _, mode := range []int{0, -1, 1} {
+				b.Run(fmt.Sprintf("%s/%s/f=%d", sh.name, p.name, map[int]int{0: 0, -1: 2, 1: 4}[mode]), func(b *testing.B) {
 					defer SetThreads(SetThreads(2))
-					defer SetWinograd(SetWinograd(true))
+					defer SetWinograd(SetWinograd(mode != 0))
+					defer func(v int) { winoMinPlane = v }(winoMinPlane)
+					winoMinPlane = 0 // 4×4 planes too
 					defer func(m int) { wino4Mode = m }(wino4Mode)
 					wino4Mode = mode
 					b.SetBytes(int64(4 * (s.InLen() + s.OutLen())))

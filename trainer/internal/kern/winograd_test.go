@@ -121,7 +121,7 @@ func TestUseWinogradRule(t *testing.T) {
 		want bool
 	}{
 		{c(32, 64, 14, 3, 1, 1), true}, {c(64, 128, 7, 3, 1, 1), true}, {c(16, 16, 5, 3, 1, 1), true},
-		{c(512, 512, 4, 3, 1, 1), false}, // 4×4 plane
+		{c(512, 512, 4, 3, 1, 1), false}, // 4×4 plane, 2 images
 		{c(1, 32, 28, 3, 1, 1), false}, {c(3, 32, 32, 3, 1, 1), false}, {c(32, 8, 14, 3, 1, 1), false},
 		{c(32, 64, 14, 3, 2, 1), false}, {c(32, 64, 14, 3, 1, 0), false}, {c(32, 64, 14, 5, 1, 1), false},
 		{c(32, 64, 14, 1, 1, 0), false},
@@ -129,6 +129,15 @@ func TestUseWinogradRule(t *testing.T) {
 		if got := useWinograd(tc.s); got != tc.want {
 			t.Errorf("useWinograd(%+v) = %v, want %v", tc.s, got, tc.want)
 		}
+	}
+	// 4×4 planes with ≥ 512 channels on ≥ 128 images (winoPlaneOK).
+	big := func(cin, cout, n int) ConvShape {
+		s := c(cin, cout, 4, 3, 1, 1)
+		s.N = n
+		return s
+	}
+	if !useWinograd(big(512, 512, 128)) || useWinograd(big(512, 512, 127)) || useWinograd(big(256, 512, 512)) {
+		t.Error("4×4 planes: want Winograd for 512→512 on 128 images, not on 127, not for 256→512")
 	}
 	defer SetWinograd(SetWinograd(false))
 	if useWinograd(c(32, 64, 14, 3, 1, 1)) {
