@@ -61,13 +61,19 @@ func BenchmarkWinogradStep(b *testing.B) {
 }
 
 // TestWinogradConvLayer: Conv2d layers whose 3×3 convolutions kern runs on
-// Winograd F(2×2,3×3) (forward, input and weight gradients), smallcnn's
-// FMNIST shapes among them, match the float64 layer within tol32, and
+// Winograd (forward, input and weight gradients; F(2×2,3×3), and
+// F(4×4,3×3) for the forward pass and input gradient of the last three
+// shapes), smallcnn's FMNIST shapes among them, match the float64 layer
+// within tol32 (F(4×4,3×3) included: its ~20× larger rounding error, ≤
+// 1.4e-5 of the largest element in kern's tests, stays inside it), and
 // their weight gradients match kern's im2col path within 1e-5 of the
 // largest element (kern's TestWinogradWeightGrad measures ≤ 1e-6).
 func TestWinogradConvLayer(t *testing.T) {
 	for _, c := range []struct{ n, in, out, h, w int }{
 		{4, 32, 64, 14, 14}, {6, 64, 128, 7, 7}, {3, 16, 16, 5, 5}, {2, 16, 24, 32, 32},
+		// F(4×4,3×3) for the forward pass and input gradient (kern's
+		// useWino4: ≥ 64 channels on 16×16 planes, ≥ 128 tiles).
+		{8, 64, 64, 16, 16}, {8, 128, 128, 16, 16}, {9, 64, 96, 17, 19},
 	} {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d-%d", c.n, c.in, c.h, c.w, c.out), func(t *testing.T) {
 			defer kern.SetWinograd(kern.SetWinograd(true))

@@ -119,6 +119,29 @@ func BenchmarkBodies(b *testing.B) {
 			}
 		})
 	}
+	// F(4×4,3×3) transforms over a batch's tiles: 256 (resnet18's 32×32,
+	// 16×16 and 8×8 planes at wino4Cols) and 512 (4×4 planes, 128 images).
+	for _, n := range []int{128, 256, 512} {
+		ld := n + 16
+		d, x := randSlice(r, 36*ld), make([]float32, 36*ld)
+		b.Run(fmt.Sprintf("wino4In/tiles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				interleaved(b, reps, 100, [2]func(){
+					func() { wino4InColsAVX2(&d[0], ld, n, &x[0], ld) },
+					func() { wino4InColsAVX512(&d[0], ld, n, &x[0], ld) },
+				})
+			}
+		})
+		m, y := randSlice(r, 36*ld), make([]float32, 16*ld)
+		b.Run(fmt.Sprintf("wino4Out/tiles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				interleaved(b, reps, 100, [2]func(){
+					func() { wino4OutColsAVX2(&m[0], ld, n, &y[0], ld) },
+					func() { wino4OutColsAVX512(&m[0], ld, n, &y[0], ld) },
+				})
+			}
+		})
+	}
 	for _, n := range []int{16, 64, 196, 256} {
 		r0, r1 := randSlice(r, 2*n+32), randSlice(r, 2*n+32)
 		xs := n + 32

@@ -37,7 +37,7 @@
 // depends on the shape alone.
 //
 // 3×3 convolutions with stride 1 and padding 1, at least 16 input and
-// output channels and planes larger than 4×4 run their forward pass, their
+// output channels and planes larger than 4×4 (see below for 4×4) run their forward pass, their
 // input gradient and their weight gradient (in Conv2dBackwardInput,
 // Conv2dBackwardWeights, Conv2dBackward and Conv2dBackwardBN) on Winograd
 // F(2×2,3×3) instead (winograd.go, winograd_dw.go): input tiles and
@@ -47,8 +47,14 @@
 // output-gradient tiles, reduces 16 GEMMs of Cout×tiles by tiles×Cin over
 // the batch's tiles, and transforms the 4×4 sums to 3×3 once. The
 // transforms have generated AVX2 and AVX-512 bodies, bit-identical to their
-// Go references. SetWinograd(false) turns the path off (tests and benchmarks
-// compare both).
+// Go references. Where useWino4 says so (at least 128 channels, or 64 on
+// planes of 16×16 or more, and at least 128 tiles: resnet18's 3×3 layers
+// at 32 px but not smallcnn's), the forward pass and input gradient run on
+// F(4×4,3×3) instead (winograd4.go): 6×6 windows, 36 GEMMs, 4× fewer
+// multiplies than direct and 1.78× fewer than F(2×2,3×3); the weight
+// gradient stays on F(3×3,2×2). 4×4 planes run on Winograd too with at
+// least 512 channels and 128 images (winoPlaneOK). SetWinograd(false)
+// turns all Winograd paths off (tests and benchmarks compare both).
 //
 // # Fused layer kernels
 //
@@ -102,8 +108,8 @@
 // gen_amd64.s says DO NOT EDIT; CI regenerates and fails on a diff).
 // References: microKernelGo (GEMM kernels), the Go loops of packABlock and
 // packBBlock (packers), the Go loops in vec.go (elementwise kernels and
-// reductions), winoInTileGo, winoOutTileGo and winoGradOutTileGo (Winograd
-// transforms) and maxPool2Plane, maxPool2BackwardPlane (pooling rows).
+// reductions), winoInTileGo, winoOutTileGo, winoGradOutTileGo,
+// wino4InColsGo and wino4OutColsGo (Winograd transforms) and maxPool2Plane, maxPool2BackwardPlane (pooling rows).
 //
 // Across the SIMD tiers results are bit-identical, not merely close: SGEMM
 // reduces every element over K in the same blocks (kcStep depends on K
@@ -158,7 +164,14 @@
 // data (forward and input gradient stay within 2% of it, im2col within
 // 1.2%; the weight gradient within 3.3%, im2col 2.6%; it is not an
 // element-wise guarantee for them, whose transforms mix the 16 inputs of a
-// tile), and to ‖wino − im2col‖∞ ≤ 1e-5·‖im2col‖∞.
+// tile), and to ‖wino − im2col‖∞ ≤ 1e-5·‖im2col‖∞. F(4×4,3×3) rounds
+// worse (Bᵀ and Aᵀ have entries up to 5 and 8, so its transforms amplify the
+// products' rounding errors): it stays inside the same element-wise bound
+// on normal data (max |err|/bound 0.28 on a 4×4 plane, ≤ 0.15 elsewhere in
+// TestWinograd4Conv) but is held to a looser ‖wino4 − im2col‖∞ ≤
+// 5e-5·‖im2col‖∞ (measured ≤ 1.4e-5 at 256 channels, about 20× F(2×2,3×3)'s
+// error on the same data); the trainer's float32-vs-float64 layer bound
+// (tol32 = 2e-5 of the largest output) holds for it unchanged.
 // The layer kernels, which accumulate in float64, are within 16·2⁻²⁴ of the
 // reference relative to the magnitude of the terms they combine.
 package kern

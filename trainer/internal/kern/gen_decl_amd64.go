@@ -415,6 +415,15 @@ func wino4OutColsAVX2(m *float32, ms int, n int, y *float32, ys int)
 //go:noescape
 func wino4OutColsAVX512(m *float32, ms int, n int, y *float32, ys int)
 
+// wino4GatherAVX512 is wino4Gather's loop for th, tw ≥ 1: d[(6i+j)·ds + ty·tw + tx]
+// = p[(4ty+i)·pw + 4tx + j], 8 tiles at a time, the last tw mod 8 under a
+// K mask. It writes d only there, and reads p up to 30 elements past the
+// end of a row (4tw+2 elements): the next row, or the caller's slack after
+// the last. pw and ds are in elements.
+//
+//go:noescape
+func wino4GatherAVX512(p *float32, pw int, th int, tw int, d *float32, ds int)
+
 // maxPool2RowAVX2: Reference: the row loop of maxPool2Plane in layers.go.
 // n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and
 // r1 (2n floats each); the window index of each winner goes to arg, which

@@ -136,8 +136,9 @@ func gcol4(a, b, c float64) [6]float64 {
 // wino4RowLen is the row length of wino4Pad's plane for planes w wide.
 func wino4RowLen(w int) int { return 4*((w+3)/4) + 2 }
 
-// wino4PadLen is the scratch an h×w plane's padded copy needs.
-func wino4PadLen(h, w int) int { return (4*((h+3)/4) + 2) * wino4RowLen(w) }
+// wino4PadLen is the scratch an h×w plane's padded copy needs: the plane
+// and 32 elements of slack that wino4GatherAVX512 may read past its last row.
+func wino4PadLen(h, w int) int { return (4*((h+3)/4)+2)*wino4RowLen(w) + 32 }
 
 // wino4PadFor makes b.pad4 the zero-bordered padded plane of h×w inputs,
 // zeroed when the plane size changes; wino4Input writes only the plane's
@@ -156,19 +157,24 @@ func (b *winoBuf) wino4PadFor(h, w int) {
 // element (i, j) of tile ty·tw + tx at d[(6i+j)·ds + ty·tw + tx], tw =
 // ⌈w/4⌉. pad is the zero-bordered padded plane (wino4PadFor); only the
 // plane's own rows and columns are written there.
-func wino4Gather(src []float32, h, w int, pad []float32, d []float32, ds int) {
+func wino4Gather(t cpu.Tier, src []float32, h, w int, pad []float32, d []float32, ds int) {
 	pw := wino4RowLen(w)
 	src = src[:h*w]
 	for y := 0; y < h; y++ {
 		copy(pad[(y+1)*pw+1:(y+1)*pw+1+w], src[y*w:y*w+w])
 	}
-	th, tw := (h+3)/4, (w+3)/4
+	wino4GatherTile(t, pad, pw, (h+3)/4, (w+3)/4, d, ds)
+}
+
+// wino4GatherGo is the reference for wino4GatherTile: d[(6i+j)·ds + ty·tw
+// + tx] = p[(4ty+i)·pw + 4tx + j] for the th×tw tiles.
+func wino4GatherGo(p []float32, pw, th, tw int, d []float32, ds int) {
 	_ = d[35*ds+th*tw-1]
 	for ty := 0; ty < th; ty++ {
 		for tx := 0; tx < tw; tx++ {
 			o := ty*tw + tx
 			for i := range 6 {
-				r := (*[6]float32)(pad[(4*ty+i)*pw+4*tx:])
+				r := (*[6]float32)(p[(4*ty+i)*pw+4*tx:])
 				b := 6*i*ds + o
 				d[b] = r[0]
 				d[b+ds] = r[1]
@@ -311,7 +317,7 @@ func wino4Batch(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32
 	d := buf.y[:36*ld]
 	for c := 0; c < cin; c++ {
 		for i := 0; i < nimg; i++ {
-			wino4Gather(in(i, c), h, w, buf.pad4, d[i*tiles:], ld)
+			wino4Gather(t, in(i, c), h, w, buf.pad4, d[i*tiles:], ld)
 		}
 		wino4InCols(t, d, ld, cols, buf.v[c*ld:], vs)
 	}

@@ -51,3 +51,16 @@ func setWino4ZMM(on bool) bool {
 	wino4ZMM = on
 	return prev
 }
+
+// wino4GatherTile is wino4GatherGo, on AVX-512 where the tier allows
+// (wino4GatherAVX512, which reads p up to 30 elements past a row's end:
+// wino4PadLen leaves that slack after the last row); the same bytes.
+func wino4GatherTile(t cpu.Tier, p []float32, pw, th, tw int, d []float32, ds int) {
+	if t < cpu.AVX512 || !wino4ZMM || th == 0 || tw == 0 {
+		wino4GatherGo(p, pw, th, tw, d, ds)
+		return
+	}
+	_ = p[(4*th+1)*pw+4*((tw-1)&^7)+35]
+	_ = d[35*ds+th*tw-1]
+	wino4GatherAVX512(&p[0], pw, th, tw, &d[0], ds)
+}

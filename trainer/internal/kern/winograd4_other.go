@@ -13,3 +13,7 @@ func wino4OutCols(_ cpu.Tier, m []float32, ms, n int, y []float32, ys int) {
 }
 
 func setWino4ZMM(bool) bool { return false }
+
+func wino4GatherTile(_ cpu.Tier, p []float32, pw, th, tw int, d []float32, ds int) {
+	wino4GatherGo(p, pw, th, tw, d, ds)
+}

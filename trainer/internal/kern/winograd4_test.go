@@ -288,3 +288,43 @@ func TestUseWino4Rule(t *testing.T) {
 		}
 	}
 }
+
+// TestWino4GatherTiers: wino4Gather writes the same window matrix on every
+// tier (on AVX-512 wino4GatherAVX512: 8 tiles at a time, the rest masked),
+// for planes of 1..13 × 1..40, and nothing outside the th·tw tiles of each
+// row of d.
+func TestWino4GatherTiers(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	forEachTier(t, func(t *testing.T) {
+		for h := 1; h <= 13; h++ {
+			for w := 1; w <= 40; w++ {
+				th, tw := (h+3)/4, (w+3)/4
+				src := randSlice(r, h*w)
+				ds := th*tw + r.IntN(9)
+				want := make([]float32, 36*ds)
+				pad := make([]float32, wino4PadLen(h, w))
+				wino4Gather(cpu.Generic, src, h, w, pad, want, ds)
+				got, check := guarded(36 * ds)
+				for i := range got {
+					got[i] = sentinel
+				}
+				for i := range pad {
+					pad[i] = 0
+				}
+				wino4Gather(Tier(), src, h, w, pad, got, ds)
+				check(t, fmt.Sprintf("wino4Gather %dx%d", h, w))
+				for k := 0; k < 36; k++ {
+					row := got[k*ds : (k+1)*ds]
+					if j := bitsEqual(want[k*ds:k*ds+th*tw], row[:th*tw]); j >= 0 {
+						t.Fatalf("wino4Gather %dx%d: window element %d, tile %d = %g, want %g", h, w, k, j, row[j], want[k*ds+j])
+					}
+					for j := th * tw; j < ds; j++ {
+						if !isSentinel(row[j]) {
+							t.Fatalf("wino4Gather %dx%d: element %d wrote tile %d past the last", h, w, k, j)
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -241,4 +243,108 @@ func wino4Kernels() {
 	wino4In(true)
 	wino4Out(false)
 	wino4Out(true)
+	wino4GatherTable()
+	wino4GatherAVX512()
+}
+
+// wino4GatherIdx holds the VPERMI2PS indices 4l + j (l < 8, j < 4) that
+// pick column j of 8 consecutive 4-column groups from two zmm registers.
+var wino4GatherIdx Mem
+
+func wino4GatherTable() {
+	wino4GatherIdx = GLOBL("wino4GatherIdx", RODATA|NOPTR)
+	for j := 0; j < 4; j++ {
+		for l := 0; l < 16; l++ {
+			DATA(64*j+4*l, U32(uint32(4*(l%8)+j)))
+		}
+	}
+}
+
+// wino4Gather emits wino4GatherAVX512, the copy loop of wino4Gather (no
+// AVX2 twin: the AVX2 tier runs the Go loop; the bytes are the same).
+func wino4GatherAVX512() {
+	name := "wino4GatherAVX512"
+	TEXT(name, NOSPLIT, "func(p *float32, pw, th, tw int, d *float32, ds int)")
+	Pragma("noescape")
+	Doc(name+" is wino4Gather's loop for th, tw ≥ 1: d[(6i+j)·ds + ty·tw + tx]",
+		"= p[(4ty+i)·pw + 4tx + j], 8 tiles at a time, the last tw mod 8 under a",
+		"K mask. It writes d only there, and reads p up to 30 elements past the",
+		"end of a row (4tw+2 elements): the next row, or the caller's slack after",
+		"the last. pw and ds are in elements.")
+	Load(Param("p"), RSI)
+	Load(Param("pw"), R8)
+	SHLQ(Imm(2), R8)
+	Load(Param("th"), R9)
+	Load(Param("tw"), R10)
+	Load(Param("d"), RDI)
+	Load(Param("ds"), R11)
+	SHLQ(Imm(2), R11)
+	LEAQ(Mem{Base: R11, Index: R11, Scale: 2}, R12)
+	ADDQ(R12, R12) // 6·ds
+	LEAQ(wino4GatherIdx, RAX)
+	for j := 0; j < 4; j++ {
+		VMOVUPS(Mem{Base: RAX, Disp: 64 * j}, zmms[16+j])
+	}
+	body := func(masked bool) {
+		VMOVUPS(Mem{Base: R14}, Z0)
+		VMOVUPS(Mem{Base: R14, Disp: 64}, Z1)
+		VMOVUPS(Mem{Base: R14, Disp: 16}, Z2)
+		VMOVUPS(Mem{Base: R14, Disp: 80}, Z3)
+		LEAQ(Mem{Base: R13, Index: R11, Scale: 2}, RAX)
+		ADDQ(R11, RAX) // + 3·ds
+		out := []Mem{
+			{Base: R13}, {Base: R13, Index: R11, Scale: 1}, {Base: R13, Index: R11, Scale: 2},
+			{Base: RAX}, {Base: R13, Index: R11, Scale: 4}, {Base: RAX, Index: R11, Scale: 2},
+		}
+		ys := []VecPhysical{Y4, Y5, Y6, Y7, Y8, Y9}
+		for j := 0; j < 6; j++ {
+			z := zmms[4+j]
+			VMOVAPS(zmms[16+j%4], z)
+			if j < 4 {
+				VPERMI2PS(Z1, Z0, z)
+			} else {
+				VPERMI2PS(Z3, Z2, z)
+			}
+			if masked {
+				VMOVUPS(ys[j], K1, out[j])
+			} else {
+				VMOVUPS(ys[j], out[j])
+			}
+		}
+	}
+	rowT := name + "_ty"
+	Label(rowT)
+	MOVQ(RSI, RBX)
+	MOVQ(RDI, RDX)
+	for i := 0; i < 6; i++ {
+		chunk, tail, done := fmt.Sprintf("%s_c%d", name, i), fmt.Sprintf("%s_t%d", name, i), fmt.Sprintf("%s_d%d", name, i)
+		MOVQ(RBX, R14)
+		MOVQ(RDX, R13)
+		MOVQ(R10, RCX)
+		Label(chunk)
+		CMPQ(RCX, Imm(8))
+		JLT(LabelRef(tail))
+		body(false)
+		ADDQ(Imm(128), R14)
+		ADDQ(Imm(32), R13)
+		SUBQ(Imm(8), RCX)
+		JMP(LabelRef(chunk))
+		Label(tail)
+		TESTQ(RCX, RCX)
+		JZ(LabelRef(done))
+		MOVL(U32(0xff), EAX)
+		BZHIL(ECX, EAX, EAX)
+		KMOVW(EAX, K1)
+		body(true)
+		Label(done)
+		ADDQ(R8, RBX)
+		ADDQ(R12, RDX)
+	}
+	// Next row of tiles: 4 rows of p down, tw tiles along d.
+	LEAQ(Mem{Base: RSI, Index: R8, Scale: 4}, RSI)
+	LEAQ(Mem{Base: RDI, Index: R10, Scale: 4}, RDI)
+	DECQ(R9)
+	JNZ(LabelRef(rowT))
+	VZEROUPPER()
+	RET()
 }
