@@ -98,6 +98,10 @@
 //	dotDev, sumDev)                                                    VCVTPS2PD; sumDev
 //	                                                                   0.99–1.04×
 //	Winograd output-gradient transform       AVX2 body (gradOutZMM)    0.89–1.14×
+//	F(4×4,3×3) input / output transforms     AVX-512 body (wino4ZMM)   1.01–1.11× / 1.06–1.09×
+//	(over a batch's 128–512 tiles)                                     (BenchmarkBodies)
+//	F(4×4,3×3) window gather                 AVX-512 body; the AVX2    resnet18 step 1.03×
+//	                                         tier runs the Go loop
 //	momentum step (SGD, LARS)                AVX2 body (momentumZMM)   0.94–0.97×
 //
 // Both bodies of every kernel are generated and tested; the choice between

@@ -4,7 +4,7 @@
 // register-tile kernels and packers of every tier's plan (tile, gemm.go and
 // pack.go), the elementwise layer kernels and the momentum step
 // (elementwise, vec.go), the float64 reductions (reduction, reduce.go), the
-// Winograd transforms (wino.go) and the max-pooling rows (pool.go). It is
+// Winograd transforms (wino.go, wino4.go) and the max-pooling rows (pool.go). It is
 // its own module so that avo never enters pairflow's go.mod. Run it through
 // go generate in trainer/internal/kern (CI regenerates and fails on a
 // diff).
