@@ -20,7 +20,7 @@ from typing import Dict, Iterator, Optional, Tuple
 import pyarrow as pa
 
 from ._arrow import Completeness, StreamInfo, inspect_schema
-from .errors import DescriptorError, IncompleteStreamError, ServerUnavailable, ShmUnavailable, StreamTimeout
+from .errors import IncompleteStreamError, ServerUnavailable, ShmUnavailable, StreamTimeout
 
 REQUEST_VERSION = 1
 MAGIC = b"PFSHMRNG"
@@ -115,22 +115,11 @@ def open_shm(url: str, desc: bytes, endpoint: int, token, timeout: float, read_t
              slots: int, roots: Optional[bytes] = None) -> Tuple[StreamInfo, Iterator]:
     import pyarrow.flight as fl
 
-    from .client import ServedBatch, _flight_client, _flight_error, _served, _Watchdog
+    from .client import ServedBatch, _flight_endpoint, _flight_error, _served, _Watchdog
 
-    client, opts = _flight_client(url, token, timeout, roots)
-    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
-    try:
-        info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
-    except Exception as e:
-        client.close()
-        raise _flight_error(url, "GetFlightInfo", e) from e
-    eps = info.endpoints
-    if not 0 <= endpoint < len(eps):
-        client.close()
-        raise DescriptorError(f"{url}: the server offers {len(eps)} endpoints; endpoint {endpoint} asked for "
-                              f"(world_size × DataLoader workers must match the descriptor)")
+    client, headers, ep = _flight_endpoint(url, desc, endpoint, token, timeout, roots)
     where = f"{url} endpoint {endpoint} (shm)"
-    req = fl.FlightDescriptor.for_command(request(ep_ticket(eps[endpoint]), slots))
+    req = fl.FlightDescriptor.for_command(request(ep_ticket(ep), slots))
     try:
         writer, reader = client.do_exchange(req, fl.FlightCallOptions(headers=headers))
     except Exception as e:

@@ -329,7 +329,9 @@ def _flight_client(url, token, timeout, roots: Optional[bytes] = None):
     return _new_flight_client(url, roots), fl.FlightCallOptions(timeout=timeout, headers=headers)
 
 
-def _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots=None):
+def _flight_endpoint(url, desc, endpoint, token, timeout, roots):
+    """Connects to url, asks GetFlightInfo for desc and returns (client, its
+    auth headers, the endpoint asked for); the client is closed on error."""
     import pyarrow.flight as fl
 
     client, opts = _flight_client(url, token, timeout, roots)
@@ -344,7 +346,13 @@ def _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots=None):
         client.close()
         raise DescriptorError(f"{url}: the server offers {len(eps)} endpoints; endpoint {endpoint} asked for "
                               f"(world_size × DataLoader workers must match the descriptor)")
-    ep = eps[endpoint]
+    return client, headers, eps[endpoint]
+
+
+def _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots=None):
+    import pyarrow.flight as fl
+
+    client, headers, ep = _flight_endpoint(url, desc, endpoint, token, timeout, roots)
     stream_opts = fl.FlightCallOptions(headers=headers)  # no deadline: the watchdog bounds each read
     # Any location can serve the ticket; the one we asked comes last as the fallback.
     locations = [loc.uri.decode() if isinstance(loc.uri, bytes) else str(loc.uri) for loc in ep.locations]
