@@ -56,12 +56,9 @@ func convertParams(a *isa, norm bool, c int) []VecVirtual {
 // storeF32 writes the float32 lanes of x at dst: all of them, or those of
 // the lane mask k (AVX-512's last block).
 func storeF32(a *isa, x VecVirtual, dst Mem, k Register, whole bool) {
-	switch {
-	case !a.z:
+	if !a.z || whole {
 		VMOVUPS(x, dst)
-	case whole:
-		VMOVUPS(x, dst)
-	default:
+	} else {
 		VMOVUPS(x, k, dst)
 	}
 }
