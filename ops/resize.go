@@ -88,9 +88,9 @@ func (p *resizePlan) buildQ4(q4 []int32) {
 	k, n := p.k, 16*p.k // taps, int32 per group
 	var b [128]uint8
 	for g := 0; g < groups; g++ {
-		base := base(g)
+		first := base(g)
 		for o := 0; o < 4; o++ {
-			d := 3 * uint8(p.start[4*g+o]-base)
+			d := 3 * uint8(p.start[4*g+o]-first)
 			for half := 0; half < k/2; half++ { // pixels 0-1, 2-3
 				for j, m := range resizeH3QShuf[half] {
 					v := uint8(0) // zeroed by the kernel's mask

@@ -55,42 +55,41 @@ func resizeH3x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) bool {
 	}
 	_, _ = dst0[p.out*3], dst1[p.out*3]
 	if p.q4 != nil && resizeWantQ4() {
-		// Four outputs per step; the last out%4 go to the AVX2 kernel.
+		// Four outputs per step; the last out%4 go to the AVX2 kernels.
 		groups := p.out / 4
 		_ = p.q4[groups*16*p.k-1]
 		// The kernels mask their loads to the first nb bytes; every
 		// window (start+k <= in) lies in the rows' first 3*in.
 		_, _ = src0[3*p.in-1], src1[3*p.in-1]
 		nb := min(len(src0), len(src1))
-		t := groups * 4
 		if p.k == 4 {
 			resizeH3Q4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
-			if t < p.out {
-				last := int(p.start[p.out-1])*3 + 15
-				_, _ = src0[last], src1[last]
-				resizeH3Q2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.wq[t*8], p.out-t, 4)
-			}
-			return true
+		} else {
+			resizeH3P4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
 		}
-		resizeH3P4x2AVX512(&dst0[0], &dst1[0], &src0[0], &src1[0], nb, &p.start[0], &p.q4[0], groups)
-		if t < p.out {
-			last := int(p.start[p.out-1])*3 + 7
-			_, _ = src0[last], src1[last]
-			resizeH3P2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.w[t*2], p.out-t, 2)
-		}
+		resizeH3x2AVX2(dst0, dst1, src0, src1, p, groups*4)
 		return true
+	}
+	resizeH3x2AVX2(dst0, dst1, src0, src1, p, 0)
+	return true
+}
+
+// resizeH3x2AVX2 runs the AVX2 pair kernels over outputs t.. of p (all of
+// them, or the out%4 that the AVX-512 four-output kernels leave).
+func resizeH3x2AVX2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan, t int) {
+	if t == p.out {
+		return
 	}
 	if p.wq != nil {
 		last := int(p.start[p.out-1])*3 + (p.k-4)*3 + 15
 		_, _ = src0[last], src1[last]
 		_ = p.wq[p.out*p.k*2-1]
-		resizeH3Q2AVX2(&dst0[0], &dst1[0], &src0[0], &src1[0], &p.start[0], &p.wq[0], p.out, p.k)
-		return true
+		resizeH3Q2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.wq[t*p.k*2], p.out-t, p.k)
+		return
 	}
 	last := int(p.start[p.out-1])*3 + (p.k-2)*3 + 7
 	_, _ = src0[last], src1[last]
-	resizeH3P2AVX2(&dst0[0], &dst1[0], &src0[0], &src1[0], &p.start[0], &p.w[0], p.out, p.k)
-	return true
+	resizeH3P2AVX2(&dst0[3*t], &dst1[3*t], &src0[0], &src1[0], &p.start[t], &p.w[t*p.k], p.out-t, p.k)
 }
 
 func resizeH3(dst []int16, src []uint8, p *resizePlan) {

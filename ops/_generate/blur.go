@@ -139,7 +139,8 @@ func genBlurV2(a *isa) {
 		zero = YMM()
 		a.zero(zero)
 	}
-	hi, perm := c.reg("f255"), c.reg("perm")
+	c.keep("f255", "perm") // for the clamp and pack4, loaded here
+	hi := c.reg("f255")
 	for r, acc := range [2][blurV2Vecs]VecVirtual{acc0, acc1} {
 		for _, v := range acc {
 			a.round(0, v, v) // half to even
@@ -148,15 +149,12 @@ func genBlurV2(a *isa) {
 			VCVTTPS2DQ(v, v)
 		}
 		for g := 0; g < blurV2Vecs; g += 4 {
-			VPACKUSDW(acc[g+1], acc[g], acc[g])
-			VPACKUSDW(acc[g+3], acc[g+2], acc[g+2])
-			VPACKUSWB(acc[g+2], acc[g], acc[g])
-			VPERMD(acc[g], perm, acc[g])
+			b := pack4(c, [4]VecVirtual(acc[g:g+4]))
 			dst := Mem{Base: []Register{dst0, dst1}[r], Disp: g * a.lanes}
 			if a.z {
-				VMOVDQU32(acc[g], dst)
+				VMOVDQU32(b, dst)
 			} else {
-				VMOVDQU(acc[g], dst)
+				VMOVDQU(b, dst)
 			}
 		}
 	}

@@ -395,6 +395,17 @@ func packConsts(a *isa) map[string]Mem {
 	}
 }
 
+// pack4 packs the four vectors of int32 in xs (each lane at most 255;
+// negative lanes saturate to 0) into the bytes of xs[0], in source order,
+// with packConsts' perm, and returns xs[0].
+func pack4(c *consts, xs [4]VecVirtual) VecVirtual {
+	VPACKUSDW(xs[1], xs[0], xs[0])
+	VPACKUSDW(xs[3], xs[2], xs[2])
+	VPACKUSWB(xs[2], xs[0], xs[0])
+	VPERMD(xs[0], c.reg("perm"), xs[0])
+	return xs[0]
+}
+
 // genAffine emits cfAffine<ISA> (scale false) or cfScale<ISA> (scale true,
 // b == 0 left out: float32(a*x) + 0 is float32(a*x) for a*x >= 0).
 func genAffine(a *isa, scale bool) {
@@ -448,11 +459,7 @@ func genAffine(a *isa, scale bool) {
 		for _, x := range xs {
 			VCVTTPS2DQ(x, x)
 		}
-		VPACKUSDW(xs[1], xs[0], xs[0])
-		VPACKUSDW(xs[3], xs[2], xs[2])
-		VPACKUSWB(xs[2], xs[0], xs[0])
-		VPERMD(xs[0], c.reg("perm"), xs[0])
-		store(xs[0])
+		store(pack4(c, xs))
 	}
 	wide := func() (xs [4]VecVirtual) {
 		for i := range xs {

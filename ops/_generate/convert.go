@@ -56,33 +56,35 @@ func convertParams(a *isa, norm bool, c int) []VecVirtual {
 // storeF32 writes the float32 lanes of x at dst: all of them, or those of
 // the lane mask k (AVX-512's last block).
 func storeF32(a *isa, x VecVirtual, dst Mem, k Register, whole bool) {
-	switch {
-	case !a.z:
+	if !a.z || whole {
 		VMOVUPS(x, dst)
-	case whole:
-		VMOVUPS(x, dst)
-	default:
+	} else {
 		VMOVUPS(x, k, dst)
 	}
 }
 
-// genConvert3 emits convertRow3Plain<ISA> or convertRow3Norm<ISA>.
-func genConvert3(a *isa, norm bool) {
-	name, sig := "convertRow3Plain"+a.name, "func(d0, d1, d2 *float32, row *uint8, n int)"
+// convertHead opens kernel fn+"Plain"<ISA> (signature params) or
+// fn+"Norm"<ISA> (params and ms) and returns the start of its doc
+// sentence, "<name> is <ref>" (ref with mean 0 and std 1 when plain).
+func convertHead(a *isa, norm bool, fn, params, ref string) string {
+	name, sig, what := fn+"Plain"+a.name, "func("+params+")", ref+" with mean 0 and std 1"
 	if norm {
-		name, sig = "convertRow3Norm"+a.name, "func(d0, d1, d2 *float32, row *uint8, n int, ms *[6]float32)"
+		name, sig, what = fn+"Norm"+a.name, "func("+params+", ms *[6]float32)", ref
 	}
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
-	what := "convertRow3Ref(d0, d1, d2, row, ms, 0) with mean 0 and std 1"
-	if norm {
-		what = "convertRow3Ref(d0, d1, d2, row, ms, 0)"
-	}
+	return name + " is " + what
+}
+
+// genConvert3 emits convertRow3Plain<ISA> or convertRow3Norm<ISA>.
+func genConvert3(a *isa, norm bool) {
+	head := convertHead(a, norm, "convertRow3", "d0, d1, d2 *float32, row *uint8, n int",
+		"convertRow3Ref(d0, d1, d2, row, ms, 0)")
 	if a.z {
-		Doc(name+" is "+what+" over n pixels (any n);",
+		Doc(head+" over n pixels (any n);",
 			"it reads the 3*n bytes of row and writes n floats of each plane only.")
 	} else {
-		Doc(name+" is "+what+" over n pixels,",
+		Doc(head+" over n pixels,",
 			"n a multiple of 8; it reads 8 bytes past the n pixels (see cfWideLoadPixels).")
 	}
 	d := [3]Mem{}
@@ -115,21 +117,12 @@ func genConvert3(a *isa, norm bool) {
 // genConvert1 emits convertRow1Plain<ISA> or convertRow1Norm<ISA>: two
 // vectors of bytes per step, then (AVX-512) one masked block of the rest.
 func genConvert1(a *isa, norm bool) {
-	name, sig := "convertRow1Plain"+a.name, "func(d *float32, row *uint8, n int)"
-	if norm {
-		name, sig = "convertRow1Norm"+a.name, "func(d *float32, row *uint8, n int, ms *[6]float32)"
-	}
-	TEXT(name, NOSPLIT, sig)
-	Pragma("noescape")
-	what := "convertRow1Ref(d, row, ms, 0) with mean 0 and std 1"
-	if norm {
-		what = "convertRow1Ref(d, row, ms, 0)"
-	}
+	head := convertHead(a, norm, "convertRow1", "d *float32, row *uint8, n int", "convertRow1Ref(d, row, ms, 0)")
 	if a.z {
-		Doc(name+" is "+what+" over n bytes (any n);",
+		Doc(head+" over n bytes (any n);",
 			"it reads the n bytes of row and writes n floats of d only.")
 	} else {
-		Doc(name + " is " + what + " over n bytes, n a multiple of 8.")
+		Doc(head + " over n bytes, n a multiple of 8.")
 	}
 	dst := Mem{Base: Load(Param("d"), GP64())}
 	src := Mem{Base: Load(Param("row"), GP64())}

@@ -107,7 +107,7 @@ func table(name string, dw [16]uint32) Mem {
 	return m
 }
 
-// splat is a table of one float32 (given by its bits) in every lane.
+// splat is a table of one dword (a float32's bits, or an int32) in every lane.
 func splat(name string, bits uint32) Mem {
 	var dw [16]uint32
 	for i := range dw {

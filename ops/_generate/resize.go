@@ -41,9 +41,7 @@ func genResizeV(a *isa, vnni bool) {
 	k := Load(Param("k"), GP64())
 	m := Load(Param("m"), GP64())
 	c := a.consts(map[string]Mem{
-		"round": table("genResizeVRound", [16]uint32{
-			1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20,
-			1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20}),
+		"round": splat("genResizeVRound", 1<<20),                              // int32 1<<20 in every lane
 		"qperm": table("genResizeVQPerm", [16]uint32{0, 0, 2, 0, 4, 0, 6, 0}), // qwords 0 2 4 6 (AVX-512)
 	})
 	c.keep("round")
