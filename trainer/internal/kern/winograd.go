@@ -374,18 +374,24 @@ func winoBatch(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32,
 
 // winoConv is the Winograd convolution of n images of cin planes (h×w) in
 // src into n images of cout planes in dst (both NCHW, dst overwritten),
-// with filters u as winoFilter writes them; batches of images spread over
-// Threads() goroutines.
+// with filters u as winoFilter writes them.
 func winoConv(n, cin, cout, h, w int, src, u, dst []float32) {
+	winoBatches(winoBatch, winoImages(((h+1)/2)*((w+1)/2), n), n, cin, cout, h, w, src, u, dst)
+}
+
+// winoBatches runs batch (winoBatch or wino4Batch) on the batches of bsz
+// images of n in src and dst (as winoConv), spread over Threads()
+// goroutines, each with its own winoBuf.
+func winoBatches(batch func(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32, in, out func(i, c int) []float32),
+	bsz, n, cin, cout, h, w int, src, u, dst []float32) {
 	t := tier
 	hw := h * w
-	bsz := winoImages(((h+1)/2)*((w+1)/2), n)
 	forImages((n+bsz-1)/bsz, func(lo, hi int) {
 		buf := getWinoBuf()
 		defer putWinoBuf(buf)
 		for g := lo; g < hi; g++ {
 			n0, n1 := g*bsz, min((g+1)*bsz, n)
-			winoBatch(t, buf, n1-n0, cin, cout, h, w, u,
+			batch(t, buf, n1-n0, cin, cout, h, w, u,
 				func(i, c int) []float32 { return src[((n0+i)*cin+c)*hw:][:hw] },
 				func(i, c int) []float32 { return dst[((n0+i)*cout+c)*hw:][:hw] })
 		}
