@@ -305,11 +305,7 @@ func wino4GatherAVX512() {
 			} else {
 				VPERMI2PS(Z3, Z2, z)
 			}
-			if masked {
-				VMOVUPS(ys[j], K1, out[j])
-			} else {
-				VMOVUPS(ys[j], out[j])
-			}
+			storeV(masked, ys[j], K1, out[j])
 		}
 	}
 	rowT := name + "_ty"
