@@ -400,25 +400,25 @@ func winoBatches(batch func(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int,
 
 // winogradForward is Conv2d on Winograd (useWinograd(s) must hold).
 func winogradForward(s ConvShape, x, w, y []float32) {
-	if useWino4(s) {
-		wino4Forward(s, x, w, y)
-		return
-	}
-	ub := getScratch(16 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	winoFilter(w, s.Cout, s.Cin, false, ub.s)
-	winoConv(s.N, s.Cin, s.Cout, s.H, s.W, x, ub.s, y)
+	winoRun(s, false, s.Cin, s.Cout, x, w, y)
 }
 
 // winogradBackwardInput is Conv2dBackwardInput on Winograd (useWinograd(s)
 // must hold): the convolution of dy with the rotated, transposed filters.
 func winogradBackwardInput(s ConvShape, dy, w, dx []float32) {
+	winoRun(s, true, s.Cout, s.Cin, dy, w, dx)
+}
+
+// winoRun convolves src (cin planes an image) into dst (cout planes) with
+// the filters w of s, rotated and transposed when flip, on F(4×4,3×3) where
+// useWino4(s) holds and F(2×2,3×3) otherwise.
+func winoRun(s ConvShape, flip bool, cin, cout int, src, w, dst []float32) {
+	filter, conv, xis := winoFilter, winoConv, 16
 	if useWino4(s) {
-		wino4BackwardInput(s, dy, w, dx)
-		return
+		filter, conv, xis = wino4Filter, wino4Conv, 36
 	}
-	ub := getScratch(16 * s.Cout * s.Cin)
+	ub := getScratch(xis * s.Cout * s.Cin)
 	defer putScratch(ub)
-	winoFilter(w, s.Cout, s.Cin, true, ub.s)
-	winoConv(s.N, s.Cout, s.Cin, s.H, s.W, dy, ub.s, dx)
+	filter(w, s.Cout, s.Cin, flip, ub.s)
+	conv(s.N, cin, cout, s.H, s.W, src, ub.s, dst)
 }

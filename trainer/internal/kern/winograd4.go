@@ -338,19 +338,3 @@ func wino4Conv(n, cin, cout, h, w int, src, u, dst []float32) {
 	bsz := max(1, min(n, wino4Cols/(((h+3)/4)*((w+3)/4))))
 	winoBatches(wino4Batch, bsz, n, cin, cout, h, w, src, u, dst)
 }
-
-// wino4Forward is Conv2d on F(4×4,3×3).
-func wino4Forward(s ConvShape, x, w, y []float32) {
-	ub := getScratch(36 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	wino4Filter(w, s.Cout, s.Cin, false, ub.s)
-	wino4Conv(s.N, s.Cin, s.Cout, s.H, s.W, x, ub.s, y)
-}
-
-// wino4BackwardInput is Conv2dBackwardInput on F(4×4,3×3).
-func wino4BackwardInput(s ConvShape, dy, w, dx []float32) {
-	ub := getScratch(36 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	wino4Filter(w, s.Cout, s.Cin, true, ub.s)
-	wino4Conv(s.N, s.Cout, s.Cin, s.H, s.W, dy, ub.s, dx)
-}
