@@ -76,7 +76,7 @@ func wino4In(zmm bool) {
 	name := "wino4InCols" + t.suffix()
 	TEXT(name, NOSPLIT, "func(d *float32, ds, n int, x *float32, xs int)")
 	Pragma("noescape")
-	Doc(name+" is wino4InColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+	Doc(name+" is wino4InColsGo for n ≥ 1 in whole vectors of "+fmt.Sprint(t.lanes())+" tiles:",
 		"it reads d and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row",
 		"(L the vector width). ds and xs are in elements.")
 	L := t.lanes()
@@ -171,7 +171,7 @@ func wino4Out(zmm bool) {
 	name := "wino4OutCols" + t.suffix()
 	TEXT(name, NOSPLIT, "func(m *float32, ms, n int, y *float32, ys int)")
 	Pragma("noescape")
-	Doc(name+" is wino4OutColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+	Doc(name+" is wino4OutColsGo for n ≥ 1 in whole vectors of "+fmt.Sprint(t.lanes())+" tiles:",
 		"it reads m and writes y up to ⌈n/L⌉·L − 1 tiles past n in every row",
 		"(L the vector width), and overwrites rows 6r+j (r < 4) of m with",
 		"Aᵀ·M. ms and ys are in elements.")
