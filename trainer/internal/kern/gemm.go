@@ -32,9 +32,8 @@ type gemmPlan struct {
 	packBT   func(kc int, b []float32, ldb int, dst []float32) int    // full nr-column panel of transposed B; returns rows done
 	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
 	// alt, when set, is a plan with another tile (same K blocking) that
-	// forShape picks for the shapes altRule names.
-	alt     *gemmPlan
-	altRule func(m, n, k int, p *gemmPlan) bool
+	// forShape picks for the shapes fewerPaddedRows names.
+	alt *gemmPlan
 }
 
 // tileChoice forces one of a plan's tiles (tests and benchmarks).
@@ -53,16 +52,16 @@ func (p *gemmPlan) forShape(m, n, k int) *gemmPlan {
 	if p.alt == nil || tileChoice == tileMain {
 		return p
 	}
-	if tileChoice == tileAlt || p.altRule(m, n, k, p) {
+	if tileChoice == tileAlt || fewerPaddedRows(m, p) {
 		return p.alt
 	}
 	return p
 }
 
-// fewerPaddedRows is an altRule: the alt tile runs the shapes whose M it
-// covers with fewer padded rows than p's tile (the AVX-512 plan: 14-row
-// tiles for M = 27, 28 rows against 8-row tiles' 32).
-func fewerPaddedRows(m, n, k int, p *gemmPlan) bool {
+// fewerPaddedRows says whether p's alt tile covers M = m with fewer padded
+// rows than p's tile (the AVX-512 plan: 14-row tiles for M = 27, 28 rows
+// against 8-row tiles' 32); forShape then runs the alt.
+func fewerPaddedRows(m int, p *gemmPlan) bool {
 	return (m+p.alt.mr-1)/p.alt.mr*p.alt.mr < (m+p.mr-1)/p.mr*p.mr
 }
 

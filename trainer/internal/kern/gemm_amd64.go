@@ -41,7 +41,6 @@ func init() {
 			packBT:   packBTAsm(32, packB32TAVX2),
 			packRule: packRuleAVX512,
 		},
-		altRule: fewerPaddedRows,
 	}
 }
 

@@ -374,18 +374,24 @@ func winoBatch(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32,
 
 // winoConv is the Winograd convolution of n images of cin planes (h×w) in
 // src into n images of cout planes in dst (both NCHW, dst overwritten),
-// with filters u as winoFilter writes them; batches of images spread over
-// Threads() goroutines.
+// with filters u as winoFilter writes them.
 func winoConv(n, cin, cout, h, w int, src, u, dst []float32) {
+	winoBatches(winoBatch, winoImages(((h+1)/2)*((w+1)/2), n), n, cin, cout, h, w, src, u, dst)
+}
+
+// winoBatches runs batch (winoBatch or wino4Batch) on the batches of bsz
+// images of n in src and dst (as winoConv), spread over Threads()
+// goroutines, each with its own winoBuf.
+func winoBatches(batch func(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32, in, out func(i, c int) []float32),
+	bsz, n, cin, cout, h, w int, src, u, dst []float32) {
 	t := tier
 	hw := h * w
-	bsz := winoImages(((h+1)/2)*((w+1)/2), n)
 	forImages((n+bsz-1)/bsz, func(lo, hi int) {
 		buf := getWinoBuf()
 		defer putWinoBuf(buf)
 		for g := lo; g < hi; g++ {
 			n0, n1 := g*bsz, min((g+1)*bsz, n)
-			winoBatch(t, buf, n1-n0, cin, cout, h, w, u,
+			batch(t, buf, n1-n0, cin, cout, h, w, u,
 				func(i, c int) []float32 { return src[((n0+i)*cin+c)*hw:][:hw] },
 				func(i, c int) []float32 { return dst[((n0+i)*cout+c)*hw:][:hw] })
 		}
@@ -394,25 +400,25 @@ func winoConv(n, cin, cout, h, w int, src, u, dst []float32) {
 
 // winogradForward is Conv2d on Winograd (useWinograd(s) must hold).
 func winogradForward(s ConvShape, x, w, y []float32) {
-	if useWino4(s) {
-		wino4Forward(s, x, w, y)
-		return
-	}
-	ub := getScratch(16 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	winoFilter(w, s.Cout, s.Cin, false, ub.s)
-	winoConv(s.N, s.Cin, s.Cout, s.H, s.W, x, ub.s, y)
+	winoRun(s, false, s.Cin, s.Cout, x, w, y)
 }
 
 // winogradBackwardInput is Conv2dBackwardInput on Winograd (useWinograd(s)
 // must hold): the convolution of dy with the rotated, transposed filters.
 func winogradBackwardInput(s ConvShape, dy, w, dx []float32) {
+	winoRun(s, true, s.Cout, s.Cin, dy, w, dx)
+}
+
+// winoRun convolves src (cin planes an image) into dst (cout planes) with
+// the filters w of s, rotated and transposed when flip, on F(4×4,3×3) where
+// useWino4(s) holds and F(2×2,3×3) otherwise.
+func winoRun(s ConvShape, flip bool, cin, cout int, src, w, dst []float32) {
+	filter, conv, xis := winoFilter, winoConv, 16
 	if useWino4(s) {
-		wino4BackwardInput(s, dy, w, dx)
-		return
+		filter, conv, xis = wino4Filter, wino4Conv, 36
 	}
-	ub := getScratch(16 * s.Cout * s.Cin)
+	ub := getScratch(xis * s.Cout * s.Cin)
 	defer putScratch(ub)
-	winoFilter(w, s.Cout, s.Cin, true, ub.s)
-	winoConv(s.N, s.Cout, s.Cin, s.H, s.W, dy, ub.s, dx)
+	filter(w, s.Cout, s.Cin, flip, ub.s)
+	conv(s.N, cin, cout, s.H, s.W, src, ub.s, dst)
 }

@@ -335,33 +335,6 @@ func wino4Batch(t cpu.Tier, buf *winoBuf, nimg, cin, cout, h, w int, u []float32
 
 // wino4Conv is winoConv on F(4×4,3×3), with filters u from wino4Filter.
 func wino4Conv(n, cin, cout, h, w int, src, u, dst []float32) {
-	t := tier
-	hw := h * w
 	bsz := max(1, min(n, wino4Cols/(((h+3)/4)*((w+3)/4))))
-	forImages((n+bsz-1)/bsz, func(lo, hi int) {
-		buf := getWinoBuf()
-		defer putWinoBuf(buf)
-		for g := lo; g < hi; g++ {
-			n0, n1 := g*bsz, min((g+1)*bsz, n)
-			wino4Batch(t, buf, n1-n0, cin, cout, h, w, u,
-				func(i, c int) []float32 { return src[((n0+i)*cin+c)*hw:][:hw] },
-				func(i, c int) []float32 { return dst[((n0+i)*cout+c)*hw:][:hw] })
-		}
-	})
-}
-
-// wino4Forward is Conv2d on F(4×4,3×3).
-func wino4Forward(s ConvShape, x, w, y []float32) {
-	ub := getScratch(36 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	wino4Filter(w, s.Cout, s.Cin, false, ub.s)
-	wino4Conv(s.N, s.Cin, s.Cout, s.H, s.W, x, ub.s, y)
-}
-
-// wino4BackwardInput is Conv2dBackwardInput on F(4×4,3×3).
-func wino4BackwardInput(s ConvShape, dy, w, dx []float32) {
-	ub := getScratch(36 * s.Cout * s.Cin)
-	defer putScratch(ub)
-	wino4Filter(w, s.Cout, s.Cin, true, ub.s)
-	wino4Conv(s.N, s.Cout, s.Cin, s.H, s.W, dy, ub.s, dx)
+	winoBatches(wino4Batch, bsz, n, cin, cout, h, w, src, u, dst)
 }

@@ -120,13 +120,8 @@ func maxPool2Row(zmm, affine bool) {
 			even, odd VecPhysical
 		}{{RSI, v(2), v(3)}, {RDX, v(4), v(5)}}
 		for _, r := range rows {
-			if masked {
-				VMOVUPS_Z(Mem{Base: r.base}, K2, v(0))
-				VMOVUPS_Z(Mem{Base: r.base, Disp: 4 * L}, K3, v(1))
-			} else {
-				VMOVUPS(Mem{Base: r.base}, v(0))
-				VMOVUPS(Mem{Base: r.base, Disp: 4 * L}, v(1))
-			}
+			loadV(masked, Mem{Base: r.base}, K2, v(0))
+			loadV(masked, Mem{Base: r.base, Disp: 4 * L}, K3, v(1))
 			if affine {
 				affRelu(v(0))
 				affRelu(v(1))
@@ -235,19 +230,11 @@ func maxPool2BackRow(zmm bool) {
 	}
 	g := v(0)
 	body := func(masked bool, noMask string) {
-		if masked {
-			VMOVUPS_Z(Mem{Base: RSI}, K1, g)
-		} else {
-			VMOVUPS(Mem{Base: RSI}, g)
-		}
+		loadV(masked, Mem{Base: RSI}, K1, g)
 		TESTQ(R10, R10)
 		JZ(LabelRef(noMask))
 		if zmm {
-			if masked {
-				VMOVUPS_Z(Mem{Base: RDX}, K1, v(1))
-			} else {
-				VMOVUPS(Mem{Base: RDX}, v(1))
-			}
+			loadV(masked, Mem{Base: RDX}, K1, v(1))
 			VCMPPS(Imm(0x1e), zero, v(1), K4) // y > 0 (ordered: NaN gives 0)
 			VMOVAPS_Z(g, K4, g)
 		} else {

@@ -77,8 +77,7 @@ var reductions = []reduction{
 }
 
 func (r reduction) emit(zmm bool) {
-	suffix := map[bool]string{false: "AVX2", true: "AVX512"}[zmm]
-	name := r.name + "16" + suffix
+	name := r.name + "16" + tile{zmm: zmm}.suffix()
 	sig := strings.Join(r.ptrs, ", ") + " *float32, n int"
 	if r.m {
 		sig += ", m float64"

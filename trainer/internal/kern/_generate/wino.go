@@ -85,13 +85,7 @@ func winoOut(zmm bool) {
 		}
 		// first := a; then op(b) for the two operands; masked loads go
 		// through a scratch register.
-		load := func(m Mem, dst VecPhysical) {
-			if masked {
-				VMOVUPS_Z(m, K1, dst)
-			} else {
-				VMOVUPS(m, dst)
-			}
-		}
+		load := func(m Mem, dst VecPhysical) { loadV(masked, m, K1, dst) }
 		var scratch VecPhysical = Z16 // masked (AVX-512) loads only
 		op := func(add bool, m Mem, dst VecPhysical) {
 			var src Op = m
@@ -137,13 +131,8 @@ func winoOut(zmm bool) {
 				VPERMI2PS(b, a, Z14)
 				VMOVAPS(Z21, Z15)
 				VPERMI2PS(b, a, Z15)
-				if masked {
-					VMOVUPS(Z14, K2, out)
-					VMOVUPS(Z15, K3, out.Offset(64))
-				} else {
-					VMOVUPS(Z14, out)
-					VMOVUPS(Z15, out.Offset(64))
-				}
+				storeV(masked, Z14, K2, out)
+				storeV(masked, Z15, K3, out.Offset(64))
 				continue
 			}
 			VUNPCKLPS(b, a, Y12)
@@ -216,14 +205,18 @@ func evenOdd(zmm bool, a, b, even, odd VecPhysical) {
 // masks ka (first L) and kb (second L) when masked.
 func loadEvenOdd(zmm, masked bool, m Mem, ka, kb Op, even, odd, t0, t1 VecPhysical) {
 	L := tile{zmm: zmm}.lanes()
-	if masked {
-		VMOVUPS_Z(m, ka, t0)
-		VMOVUPS_Z(m.Offset(4*L), kb, t1)
-	} else {
-		VMOVUPS(m, t0)
-		VMOVUPS(m.Offset(4*L), t1)
-	}
+	loadV(masked, m, ka, t0)
+	loadV(masked, m.Offset(4*L), kb, t1)
 	evenOdd(zmm, t0, t1, even, odd)
+}
+
+// loadV loads v from m, zeroing the lanes outside mask k when masked.
+func loadV(masked bool, m Mem, k Op, v VecPhysical) {
+	if masked {
+		VMOVUPS_Z(m, k, v)
+	} else {
+		VMOVUPS(m, v)
+	}
 }
 
 // storeV stores v at m, under mask k when masked.

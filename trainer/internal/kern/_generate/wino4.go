@@ -18,15 +18,15 @@ func wino4ConstTable() {
 	}
 }
 
-// rows6 returns the addresses of rows 0..5 of a block whose rows are
-// s6 = 6·stride bytes apart from base: base, base+s6, base+2s6, b3,
-// base+4s6, b3+2s6 with b3 = base+3s6 (which it computes into b3).
-func rows6(base, s6, b3 GPPhysical) [6]Mem {
-	LEAQ(Mem{Base: base, Index: s6, Scale: 2}, b3)
-	ADDQ(s6, b3)
+// rows6 returns the addresses base + k·s (k < 6) of six rows s bytes
+// apart: base, base+s, base+2s, b3, base+4s, b3+2s with b3 = base+3s
+// (which it computes into b3).
+func rows6(base, s, b3 GPPhysical) [6]Mem {
+	LEAQ(Mem{Base: base, Index: s, Scale: 2}, b3)
+	ADDQ(s, b3)
 	return [6]Mem{
-		{Base: base}, {Base: base, Index: s6, Scale: 1}, {Base: base, Index: s6, Scale: 2},
-		{Base: b3}, {Base: base, Index: s6, Scale: 4}, {Base: b3, Index: s6, Scale: 2},
+		{Base: base}, {Base: base, Index: s, Scale: 1}, {Base: base, Index: s, Scale: 2},
+		{Base: b3}, {Base: base, Index: s, Scale: 4}, {Base: b3, Index: s, Scale: 2},
 	}
 }
 
@@ -76,7 +76,7 @@ func wino4In(zmm bool) {
 	name := "wino4InCols" + t.suffix()
 	TEXT(name, NOSPLIT, "func(d *float32, ds, n int, x *float32, xs int)")
 	Pragma("noescape")
-	Doc(name+" is wino4InColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+	Doc(name+" is wino4InColsGo for n ≥ 1 in whole vectors of "+fmt.Sprint(t.lanes())+" tiles:",
 		"it reads d and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row",
 		"(L the vector width). ds and xs are in elements.")
 	L := t.lanes()
@@ -117,12 +117,7 @@ func wino4In(zmm bool) {
 	// Pass 2: row i, elements 6i..6i+5 of x, in place.
 	MOVQ(RDI, RDX) // x + 6i·xs
 	for i := 0; i < 6; i++ {
-		LEAQ(Mem{Base: RDX, Index: R10, Scale: 2}, RBX)
-		ADDQ(R10, RBX) // + 3·xs
-		row := [6]Mem{
-			{Base: RDX}, {Base: RDX, Index: R10, Scale: 1}, {Base: RDX, Index: R10, Scale: 2},
-			{Base: RBX}, {Base: RDX, Index: R10, Scale: 4}, {Base: RBX, Index: R10, Scale: 2},
-		}
+		row := rows6(RDX, R10, RBX)
 		for j := 0; j < 6; j++ {
 			VMOVUPS(row[j], d[j])
 		}
@@ -176,7 +171,7 @@ func wino4Out(zmm bool) {
 	name := "wino4OutCols" + t.suffix()
 	TEXT(name, NOSPLIT, "func(m *float32, ms, n int, y *float32, ys int)")
 	Pragma("noescape")
-	Doc(name+" is wino4OutColsGo for n ≥ 1 in whole vectors of "+map[bool]string{false: "8", true: "16"}[zmm]+" tiles:",
+	Doc(name+" is wino4OutColsGo for n ≥ 1 in whole vectors of "+fmt.Sprint(t.lanes())+" tiles:",
 		"it reads m and writes y up to ⌈n/L⌉·L − 1 tiles past n in every row",
 		"(L the vector width), and overwrites rows 6r+j (r < 4) of m with",
 		"Aᵀ·M. ms and ys are in elements.")
@@ -214,18 +209,12 @@ func wino4Out(zmm bool) {
 	MOVQ(RSI, RAX)
 	MOVQ(RDI, RDX)
 	for r := 0; r < 4; r++ {
-		LEAQ(Mem{Base: RAX, Index: R8, Scale: 2}, RBX)
-		ADDQ(R8, RBX) // + 3·ms
-		row := [6]Mem{
-			{Base: RAX}, {Base: RAX, Index: R8, Scale: 1}, {Base: RAX, Index: R8, Scale: 2},
-			{Base: RBX}, {Base: RAX, Index: R8, Scale: 4}, {Base: RBX, Index: R8, Scale: 2},
-		}
+		row := rows6(RAX, R8, RBX)
 		for j := 0; j < 6; j++ {
 			VMOVUPS(row[j], mv[j])
 		}
-		LEAQ(Mem{Base: RDX, Index: R10, Scale: 2}, R12)
-		ADDQ(R10, R12) // + 3·ys
-		at4V(mv, c4, c8, s, [4]Mem{{Base: RDX}, {Base: RDX, Index: R10, Scale: 1}, {Base: RDX, Index: R10, Scale: 2}, {Base: R12}})
+		out := rows6(RDX, R10, R12)
+		at4V(mv, c4, c8, s, [4]Mem(out[:4]))
 		ADDQ(R9, RAX)
 		LEAQ(Mem{Base: RDX, Index: R10, Scale: 4}, RDX)
 	}
@@ -305,11 +294,7 @@ func wino4GatherAVX512() {
 			} else {
 				VPERMI2PS(Z3, Z2, z)
 			}
-			if masked {
-				VMOVUPS(ys[j], K1, out[j])
-			} else {
-				VMOVUPS(ys[j], out[j])
-			}
+			storeV(masked, ys[j], K1, out[j])
 		}
 	}
 	rowT := name + "_ty"
