@@ -40,9 +40,15 @@ func lockDir(dir string) (*filelock.Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shards: lock %s: %w", p, err)
 	}
+	// The pid names the holder in a later writer's ErrLocked.
 	f := l.File()
-	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	if err = f.Truncate(0); err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	if err != nil {
+		l.Remove()
+		return nil, fmt.Errorf("shards: lock %s: write pid: %w", p, err)
+	}
 	return l, nil
 }
 

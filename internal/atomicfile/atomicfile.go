@@ -8,9 +8,9 @@
 // results, tables) and for objects that must appear whole (package store's
 // local objects). It is not a lock: two writers of one path each leave a
 // complete file, and the last rename wins — unless they use CreateNew, with
-// which the first to commit wins and the others fail with fs.ErrExist. Temporary files left by a killed
-// writer are named ".<target>.tmp-<random>" (see IsTemp) and can be removed
-// with RemoveTemps.
+// which the first to commit wins and the others fail with fs.ErrExist.
+// Temporary files left by a killed writer are named ".<target>.tmp-<random>"
+// (see IsTemp) and can be removed with RemoveTemps.
 package atomicfile
 
 import (

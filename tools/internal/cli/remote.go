@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/store"
@@ -46,7 +47,7 @@ func (r *Remote) OpenOptions() (shards.OpenOptions, error) {
 		return o, fmt.Errorf("%w: --access %q: want whole or range", ErrUsage, r.access)
 	}
 	if r.cacheBytes != "" {
-		n, err := store.ParseBytes(r.cacheBytes)
+		n, err := store.ParseBytes(strings.TrimSpace(r.cacheBytes)) // as --shard-size and PAIRFLOW_CACHE_BYTES
 		if err != nil || n <= 0 {
 			return o, fmt.Errorf("%w: --cache-bytes %q: want a size such as 50GiB", ErrUsage, r.cacheBytes)
 		}
