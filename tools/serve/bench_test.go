@@ -275,7 +275,7 @@ func (p *prebuilt) DoGet(_ *flight.Ticket, fs flight.FlightService_DoGetServer) 
 			return w.WriteWithAppMetadata(rec, appMetadata(keys, vals))
 		}
 	}
-	_, err := send(iter.Seq2[servedBatch, error](seq), write)
+	_, err := send(iter.Seq2[servedBatch, error](seq), ignoreAt(write))
 	return err
 }
 
@@ -287,7 +287,7 @@ func (p *prebuilt) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 	ctx, cancel := context.WithCancel(fs.Context())
 	defer cancel()
 	write, _, finish := shmStream(ctx, cancel, fs, DefaultShmSlots, p.rec.Schema(), memory.DefaultAllocator, nil)
-	_, err := send(p.seq(ctx), write)
+	_, err := send(p.seq(ctx), ignoreAt(write))
 	return finish(err)
 }
 
@@ -394,4 +394,9 @@ func BenchmarkServeTransport(b *testing.B) {
 			})
 		}
 	}
+}
+
+// ignoreAt adapts a transport writer to send, which also passes positions.
+func ignoreAt(write func(arrow.RecordBatch, []string, []string) error) func(arrow.RecordBatch, Position, []string, []string) error {
+	return func(rec arrow.RecordBatch, _ Position, keys, vals []string) error { return write(rec, keys, vals) }
 }

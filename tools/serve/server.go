@@ -383,14 +383,14 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 		live.observe(d)
 	}
 	batches, bytes := s.m.batches.WithLabelValues(dataset, transport), s.m.bytes.WithLabelValues(dataset, transport)
-	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, keys, vals []string) error {
+	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, at Position, keys, vals []string) error {
 		if err := write(rec, keys, vals); err != nil {
 			return err
 		}
 		n := recordBytes(rec)
 		batches.Inc()
 		bytes.Add(float64(n))
-		live.sent(rec, keys, vals, n)
+		live.sent(rec, at, n)
 		return nil
 	})
 	if err == nil {

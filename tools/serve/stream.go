@@ -270,10 +270,10 @@ func statsDelta(cur, prev pipeline.Stats) pipeline.Stats {
 
 // send writes the batches of seq through write, holding one batch back so
 // that the last one can carry the stream summary. It Releases every batch.
-// It returns the summary of what was written and the first error; on error
-// the summary was not written and the caller must not mark the stream
-// complete.
-func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, keys, vals []string) error) (*arrowpair.StreamSum, error) {
+// write gets each batch with its position and its tags. It returns the
+// summary of what was written and the first error; on error the summary was
+// not written and the caller must not mark the stream complete.
+func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, at Position, keys, vals []string) error) (*arrowpair.StreamSum, error) {
 	sum := &arrowpair.StreamSum{}
 	var held *servedBatch
 	release := func() {
@@ -298,7 +298,7 @@ func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, k
 		b.rec.Release()
 		b.rec = nil
 		defer rec.Release()
-		return write(rec, keys, vals)
+		return write(rec, b.at, keys, vals)
 	}
 	for b, err := range seq {
 		if err != nil {
