@@ -222,10 +222,7 @@ func (s *Server) describe(b []byte) (*info, error) {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		for w := range r.workers {
-			spent := r.spent[rank*r.workers+w]
-			if st.ep.start.Batch == 0 {
-				spent.Epoch = 0 // (E, N) normalised to (E+1, 0): a new epoch
-			}
+			spent := r.spent[rank*r.workers+w].normal(r.start, st.ep.start)
 			t, err := signTicket(s.key, &ticket{Dataset: r.dataset, Fingerprint: fp, Config: cj,
 				Worker: w, Workers: r.workers, Start: st.ep.start, Spent: spent})
 			if err != nil {

@@ -100,9 +100,7 @@ func open(ep endpoint) (*stream, error) {
 	if s.ep.start, err = normalStart(ep.start, s.perEpoch); err != nil {
 		return nil, err
 	}
-	if s.ep.start.Epoch != ep.start.Epoch {
-		s.ep.spent.Epoch = 0 // (E, N) is (E+1, 0): nothing of that epoch spent
-	}
+	s.ep.spent = ep.spent.normal(ep.start, s.ep.start)
 	if err := s.ep.spent.check(&ep.cfg, s.ep.start); err != nil {
 		return nil, err
 	}
