@@ -4,8 +4,8 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -40,24 +40,13 @@ func BenchmarkServeClient(b *testing.B) {
 	}
 	defer r.Release()
 	var rows, bytes int64
-	var cpu0 time.Duration
-	for n := 0; n <= b.N; n++ {
-		rec, err := r.Read()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n == 0 {
-			b.ResetTimer()
-			cpu0 = cpuTime()
-			continue
-		}
+	cpu := readTimed(b, r.Read, func(rec arrow.RecordBatch) {
 		rows += rec.NumRows()
 		bytes += recordBytes(rec)
-	}
-	b.StopTimer()
+	})
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(rows)/sec, "images/s")
 	b.ReportMetric(float64(bytes)/1e6/sec, "MB/s")
-	b.ReportMetric((cpuTime() - cpu0).Seconds(), "client-cpu-s")
+	b.ReportMetric(cpu.Seconds(), "client-cpu-s")
 	b.ReportMetric(float64(bytes)/1e6, "MB")
 }

@@ -135,22 +135,9 @@ func benchFlight(b *testing.B, ds *shards.Dataset, cfg pipeline.Config, transpor
 	}
 	defer r.Release()
 	rows := int64(0)
-	var cpu0 time.Duration
-	for n := 0; n <= b.N; n++ {
-		rec, err := r.Read()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n == 0 {
-			b.ResetTimer()
-			cpu0 = cpuTime()
-		} else {
-			rows += rec.NumRows()
-		}
-	}
-	b.StopTimer()
+	cpu := readTimed(b, r.Read, func(rec arrow.RecordBatch) { rows += rec.NumRows() })
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "images/s")
-	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(rows)/cpu.Seconds(), "images/cpu-s")
 	cancel()
 }
 
@@ -176,22 +163,9 @@ func benchHTTP(b *testing.B, ds *shards.Dataset, cfg pipeline.Config) {
 	}
 	defer r.Release()
 	rows := int64(0)
-	var cpu0 time.Duration
-	for n := 0; n <= b.N; n++ {
-		rec, err := r.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n == 0 {
-			b.ResetTimer()
-			cpu0 = cpuTime()
-		} else {
-			rows += rec.NumRows()
-		}
-	}
-	b.StopTimer()
+	cpu := readTimed(b, r.Next, func(rec arrow.RecordBatch) { rows += rec.NumRows() })
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "images/s")
-	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(rows)/cpu.Seconds(), "images/cpu-s")
 	cancel()
 }
 
@@ -275,7 +249,7 @@ func (p *prebuilt) DoGet(_ *flight.Ticket, fs flight.FlightService_DoGetServer) 
 			return w.WriteWithAppMetadata(rec, appMetadata(keys, vals))
 		}
 	}
-	_, err := send(iter.Seq2[servedBatch, error](seq), write)
+	_, err := send(iter.Seq2[servedBatch, error](seq), ignoreAt(write))
 	return err
 }
 
@@ -287,7 +261,7 @@ func (p *prebuilt) DoExchange(fs flight.FlightService_DoExchangeServer) error {
 	ctx, cancel := context.WithCancel(fs.Context())
 	defer cancel()
 	write, _, finish := shmStream(ctx, cancel, fs, DefaultShmSlots, p.rec.Schema(), memory.DefaultAllocator, nil)
-	_, err := send(p.seq(ctx), write)
+	_, err := send(p.seq(ctx), ignoreAt(write))
 	return finish(err)
 }
 
@@ -374,24 +348,40 @@ func BenchmarkServeTransport(b *testing.B) {
 				}
 				defer r.Release()
 				b.SetBytes(recordBytes(rec))
-				var cpu0 time.Duration
-				for n := 0; n <= b.N; n++ {
-					if _, err := r.Read(); err != nil {
-						if errors.Is(err, io.EOF) {
-							b.Fatal("stream ended")
-						}
-						b.Fatal(err)
-					}
-					if n == 0 {
-						b.ResetTimer()
-						cpu0 = cpuTime()
-					}
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(recordBytes(rec))*float64(b.N)/1e6/(cpuTime()-cpu0).Seconds(), "MB/cpu-s")
+				cpu := readTimed(b, r.Read, nil)
+				b.ReportMetric(float64(recordBytes(rec))*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 				b.ReportMetric(float64(recordBytes(rec))/1e6, "MB/batch")
 				cancel()
 			})
 		}
 	}
+}
+
+// ignoreAt adapts a transport writer to send, which also passes positions.
+func ignoreAt(write func(arrow.RecordBatch, []string, []string) error) func(arrow.RecordBatch, Position, []string, []string) error {
+	return func(rec arrow.RecordBatch, _ Position, keys, vals []string) error { return write(rec, keys, vals) }
+}
+
+// readTimed reads a first, untimed batch with read, then b.N timed ones,
+// handing each timed one to each (nil: none). It stops the timer and
+// returns the process's CPU time over the timed reads.
+func readTimed(b *testing.B, read func() (arrow.RecordBatch, error), each func(arrow.RecordBatch)) time.Duration {
+	var cpu0 time.Duration
+	for n := 0; n <= b.N; n++ {
+		rec, err := read()
+		if errors.Is(err, io.EOF) {
+			b.Fatal("stream ended")
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.ResetTimer()
+			cpu0 = cpuTime()
+		} else if each != nil {
+			each(rec)
+		}
+	}
+	b.StopTimer()
+	return cpuTime() - cpu0
 }

@@ -61,6 +61,15 @@ type SkipsSpent struct {
 	Epoch int64 `json:"epoch"`
 }
 
+// normal returns sp for a start normalised (normalStart) from start to
+// norm: (E, N) is (E+1, 0), and nothing of that epoch is spent.
+func (sp SkipsSpent) normal(start, norm Position) SkipsSpent {
+	if norm.Epoch != start.Epoch {
+		sp.Epoch = 0
+	}
+	return sp
+}
+
 // check validates counts carried to a stream starting at start.
 func (sp SkipsSpent) check(cfg *pipeline.Config, start Position) error {
 	switch {

@@ -222,10 +222,7 @@ func (s *Server) describe(b []byte) (*info, error) {
 			return nil, status.Error(codes.Internal, err.Error())
 		}
 		for w := range r.workers {
-			spent := r.spent[rank*r.workers+w]
-			if st.ep.start.Batch == 0 {
-				spent.Epoch = 0 // (E, N) normalised to (E+1, 0): a new epoch
-			}
+			spent := r.spent[rank*r.workers+w].normal(r.start, st.ep.start)
 			t, err := signTicket(s.key, &ticket{Dataset: r.dataset, Fingerprint: fp, Config: cj,
 				Worker: w, Workers: r.workers, Start: st.ep.start, Spent: spent})
 			if err != nil {
@@ -383,14 +380,14 @@ func (s *Server) serve(ctx context.Context, st *stream, dataset, transport strin
 		live.observe(d)
 	}
 	batches, bytes := s.m.batches.WithLabelValues(dataset, transport), s.m.bytes.WithLabelValues(dataset, transport)
-	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, keys, vals []string) error {
+	sum, err := send(st.batches(ctx), func(rec arrow.RecordBatch, at Position, keys, vals []string) error {
 		if err := write(rec, keys, vals); err != nil {
 			return err
 		}
 		n := recordBytes(rec)
 		batches.Inc()
 		bytes.Add(float64(n))
-		live.sent(rec, keys, vals, n)
+		live.sent(rec, at, n)
 		return nil
 	})
 	if err == nil {

@@ -37,8 +37,8 @@ import (
 // the exchange how many ring batches it has released ({"released":N},
 // cumulative): batch seq n uses slot n mod slots, and the server waits
 // until it is released before reusing it — the slots are the stream's
-// backpressure. The stream ends once the client has released every batch. A batch too large for its slot is sent inline, as DoGet
-// would send it.
+// backpressure. The stream ends once the client has released every batch.
+// A batch too large for its slot is sent inline, as DoGet would send it.
 
 // ErrShm is wrapped by the errors of malformed shared-memory requests and
 // messages (from the network, in either direction).

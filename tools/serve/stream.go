@@ -100,9 +100,7 @@ func open(ep endpoint) (*stream, error) {
 	if s.ep.start, err = normalStart(ep.start, s.perEpoch); err != nil {
 		return nil, err
 	}
-	if s.ep.start.Epoch != ep.start.Epoch {
-		s.ep.spent.Epoch = 0 // (E, N) is (E+1, 0): nothing of that epoch spent
-	}
+	s.ep.spent = ep.spent.normal(ep.start, s.ep.start)
 	if err := s.ep.spent.check(&ep.cfg, s.ep.start); err != nil {
 		return nil, err
 	}
@@ -270,10 +268,10 @@ func statsDelta(cur, prev pipeline.Stats) pipeline.Stats {
 
 // send writes the batches of seq through write, holding one batch back so
 // that the last one can carry the stream summary. It Releases every batch.
-// It returns the summary of what was written and the first error; on error
-// the summary was not written and the caller must not mark the stream
-// complete.
-func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, keys, vals []string) error) (*arrowpair.StreamSum, error) {
+// write gets each batch with its position and its tags. It returns the
+// summary of what was written and the first error; on error the summary was
+// not written and the caller must not mark the stream complete.
+func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, at Position, keys, vals []string) error) (*arrowpair.StreamSum, error) {
 	sum := &arrowpair.StreamSum{}
 	var held *servedBatch
 	release := func() {
@@ -298,7 +296,7 @@ func send(seq iter.Seq2[servedBatch, error], write func(rec arrow.RecordBatch, k
 		b.rec.Release()
 		b.rec = nil
 		defer rec.Release()
-		return write(rec, keys, vals)
+		return write(rec, b.at, keys, vals)
 	}
 	for b, err := range seq {
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -119,23 +118,13 @@ func (t *streamTable) begin(ctx context.Context, st *stream, dataset, transport 
 	return ls
 }
 
-// sent counts a batch handed to the transport; keys and vals are its tags.
-func (ls *liveStream) sent(rec arrow.RecordBatch, keys, vals []string, bytes int64) {
-	var at *Position
-	if len(keys) >= 2 && keys[0] == MetaEpoch && keys[1] == MetaBatch {
-		e, err1 := strconv.ParseInt(vals[0], 10, 64)
-		b, err2 := strconv.ParseInt(vals[1], 10, 64)
-		if err1 == nil && err2 == nil {
-			at = &Position{Epoch: e, Batch: b}
-		}
-	}
+// sent counts a batch at position at handed to the transport.
+func (ls *liveStream) sent(rec arrow.RecordBatch, at Position, bytes int64) {
 	ls.mu.Lock()
 	ls.st.Batches++
 	ls.st.Rows += rec.NumRows()
 	ls.st.Bytes += bytes
-	if at != nil {
-		ls.st.Last = at
-	}
+	ls.st.Last = &at
 	ls.mu.Unlock()
 }
 

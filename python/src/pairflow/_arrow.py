@@ -31,6 +31,10 @@ META_BATCH = b"pairflow.batch"
 META_STREAM_BATCHES = b"pairflow.stream.batches"
 META_STREAM_ROWS = b"pairflow.stream.rows"
 META_STREAM_CRC32 = b"pairflow.stream.crc32"
+# Streams under the "skip" policy: the skips counted so far, over the run
+# and in the batch's epoch (docs/serve.md, "Skip budgets").
+META_SKIPPED = b"pairflow.skipped"
+META_EPOCH_SKIPPED = b"pairflow.epoch_skipped"
 
 #: Schema versions this package reads. Version 2 adds the completeness
 #: summary on the last batch; version-1 streams read as "completeness unknown".

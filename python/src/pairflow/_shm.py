@@ -189,13 +189,13 @@ def open_shm(url: str, desc: bytes, endpoint: int, token, timeout: float, read_t
         seq = 0
         try:
             while True:
-                chunk, first = (first, None) if first is not None else (read_chunk(), None)
+                chunk = first if first is not None else read_chunk()
+                first = None
                 if chunk is None:
                     break
                 md = _kv(chunk.app_metadata, where)
                 if chunk.data is not None:  # a batch sent inline (too big for its slot)
-                    tags = md
-                    yield _served(chunk.data, _bytes(tags), check, where)
+                    yield _served(chunk.data, _bytes(md), check, where)
                     continue
                 if md is None:
                     continue

@@ -26,10 +26,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Tuple, Union
 
 import pyarrow as pa
 
-from ._arrow import Completeness, StreamInfo, _meta_int, batch_position, inspect_schema
-
-META_SKIPPED = b"pairflow.skipped"
-META_EPOCH_SKIPPED = b"pairflow.epoch_skipped"
+from ._arrow import (META_EPOCH_SKIPPED, META_SKIPPED, Completeness, StreamInfo, _meta_int, batch_position,
+                     inspect_schema)
 from .errors import (AuthError, DescriptorError, IncompleteStreamError, PairflowError, SchemaError,
                      ServerUnavailable, ShmUnavailable, StreamTimeout)
 
