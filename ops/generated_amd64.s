@@ -3056,3 +3056,518 @@ grp:
 done:
 	VZEROUPPER
 	RET
+
+// func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         start+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU      genResizeH3Shuf<>+0(SB), X0
+	MOVL         $0x00000040, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, X1
+
+hpix:
+	TESTQ   SI, SI
+	JZ      hdone
+	MOVLQSX (DX), R8
+	LEAQ    (R8)(R8*2), R8
+	LEAQ    (CX)(R8*1), R8
+	VMOVDQA X1, X2
+	MOVQ    DI, R9
+
+htap:
+	VMOVQ        (R8), X3
+	VPSHUFB      X0, X3, X3
+	VPBROADCASTD (BX), X4
+	VPMADDWD     X4, X3, X3
+	VPADDD       X3, X2, X2
+	ADDQ         $0x06, R8
+	ADDQ         $0x04, BX
+	SUBQ         $0x02, R9
+	JNZ          htap
+	VPSRAD       $0x07, X2, X2
+	VPACKSSDW    X2, X2, X2
+	VMOVQ        X2, (AX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x04, DX
+	DECQ         SI
+	JMP          hpix
+
+hdone:
+	VZEROUPPER
+	RET
+
+DATA genResizeH3Shuf<>+0(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+4(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+8(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+12(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+16(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+20(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+24(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+28(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+32(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+36(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+40(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+44(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+48(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+52(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+56(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+60(SB)/4, $0x80808080
+GLOBL genResizeH3Shuf<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3QAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         start+16(FP), DX
+	MOVQ         wq+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU      genResizeH3QShuf<>+0(SB), Y0
+	MOVL         $0x00000040, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, X1
+
+qpix:
+	TESTQ   SI, SI
+	JZ      qdone
+	MOVLQSX (DX), R8
+	LEAQ    (R8)(R8*2), R8
+	LEAQ    (CX)(R8*1), R8
+	VPXOR   Y2, Y2, Y2
+	MOVQ    DI, R9
+
+qtap:
+	VBROADCASTI128 (R8), Y3
+	VPSHUFB        Y0, Y3, Y3
+	VPMADDWD       (BX), Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	ADDQ           $0x0c, R8
+	ADDQ           $0x20, BX
+	SUBQ           $0x04, R9
+	JNZ            qtap
+	VEXTRACTI128   $0x01, Y2, X3
+	VPADDD         X3, X2, X2
+	VPADDD         X1, X2, X2
+	VPSRAD         $0x07, X2, X2
+	VPACKSSDW      X2, X2, X2
+	VMOVQ          X2, (AX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x04, DX
+	DECQ           SI
+	JMP            qpix
+
+qdone:
+	VZEROUPPER
+	RET
+
+DATA genResizeH3QShuf<>+0(SB)/4, $0x80038000
+DATA genResizeH3QShuf<>+4(SB)/4, $0x80048001
+DATA genResizeH3QShuf<>+8(SB)/4, $0x80058002
+DATA genResizeH3QShuf<>+12(SB)/4, $0x80808080
+DATA genResizeH3QShuf<>+16(SB)/4, $0x80098006
+DATA genResizeH3QShuf<>+20(SB)/4, $0x800a8007
+DATA genResizeH3QShuf<>+24(SB)/4, $0x800b8008
+DATA genResizeH3QShuf<>+28(SB)/4, $0x80808080
+DATA genResizeH3QShuf<>+32(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+36(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+40(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+44(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+48(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+52(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+56(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+60(SB)/4, $0x00000000
+GLOBL genResizeH3QShuf<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3Q2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, wq *int32, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3Q2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         wq+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVQ         k+56(FP), R9
+	VMOVDQU      genResizeH3QShuf<>+0(SB), Y0
+	MOVL         $0x00000040, R10
+	VMOVD        R10, X1
+	VPBROADCASTD X1, Y1
+	SUBQ         DX, BX
+	CMPQ         R9, $0x04
+	JEQ          q4pair
+	CMPQ         R9, $0x08
+	JEQ          q8pair
+
+q2pix:
+	TESTQ   R8, R8
+	JZ      q2done
+	MOVLQSX (SI), R10
+	LEAQ    (R10)(R10*2), R10
+	LEAQ    (DX)(R10*1), R10
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    R9, R11
+
+q2tap:
+	VMOVDQU        (DI), Y4
+	VBROADCASTI128 (R10), Y5
+	VBROADCASTI128 (R10)(BX*1), Y6
+	VPSHUFB        Y0, Y5, Y5
+	VPSHUFB        Y0, Y6, Y6
+	VPMADDWD       Y4, Y5, Y5
+	VPMADDWD       Y4, Y6, Y6
+	VPADDD         Y5, Y2, Y2
+	VPADDD         Y6, Y3, Y3
+	ADDQ           $0x0c, R10
+	ADDQ           $0x20, DI
+	SUBQ           $0x04, R11
+	JNZ            q2tap
+	VPERM2I128     $0x20, Y3, Y2, Y4
+	VPERM2I128     $0x31, Y3, Y2, Y2
+	VPADDD         Y2, Y4, Y4
+	VPADDD         Y1, Y4, Y4
+	VPSRAD         $0x07, Y4, Y4
+	VPACKSSDW      Y4, Y4, Y4
+	VMOVQ          X4, (AX)
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X2, (CX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x06, CX
+	ADDQ           $0x04, SI
+	DECQ           R8
+	JMP            q2pix
+
+q4pair:
+	CMPQ           R8, $0x02
+	JLT            q4pix
+	MOVLQSX        (SI), R9
+	LEAQ           (R9)(R9*2), R9
+	LEAQ           (DX)(R9*1), R9
+	MOVLQSX        4(SI), R10
+	LEAQ           (R10)(R10*2), R10
+	LEAQ           (DX)(R10*1), R10
+	VMOVDQU        (DI), Y2
+	VBROADCASTI128 (R9), Y3
+	VBROADCASTI128 (R9)(BX*1), Y4
+	VMOVDQU        32(DI), Y5
+	VBROADCASTI128 (R10), Y6
+	VBROADCASTI128 (R10)(BX*1), Y7
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y4, Y4
+	VPSHUFB        Y0, Y6, Y6
+	VPSHUFB        Y0, Y7, Y7
+	VPMADDWD       Y2, Y3, Y3
+	VPMADDWD       Y2, Y4, Y4
+	VPMADDWD       Y5, Y6, Y6
+	VPMADDWD       Y5, Y7, Y7
+	VPERM2I128     $0x20, Y6, Y3, Y2
+	VPERM2I128     $0x31, Y6, Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	VPERM2I128     $0x20, Y7, Y4, Y3
+	VPERM2I128     $0x31, Y7, Y4, Y4
+	VPADDD         Y4, Y3, Y3
+	VPADDD         Y1, Y2, Y2
+	VPADDD         Y1, Y3, Y3
+	VPSRAD         $0x07, Y2, Y2
+	VPSRAD         $0x07, Y3, Y3
+	VPACKSSDW      Y3, Y2, Y2
+	VEXTRACTI128   $0x01, Y2, X3
+	VMOVQ          X2, (AX)
+	VMOVHPS        X2, (CX)
+	VMOVQ          X3, 6(AX)
+	VMOVHPS        X3, 6(CX)
+	ADDQ           $0x0c, AX
+	ADDQ           $0x0c, CX
+	ADDQ           $0x08, SI
+	ADDQ           $0x40, DI
+	SUBQ           $0x02, R8
+	JMP            q4pair
+
+q8pair:
+	CMPQ           R8, $0x02
+	JLT            q2pix
+	MOVLQSX        (SI), R10
+	LEAQ           (R10)(R10*2), R10
+	LEAQ           (DX)(R10*1), R10
+	MOVLQSX        4(SI), R11
+	LEAQ           (R11)(R11*2), R11
+	LEAQ           (DX)(R11*1), R11
+	VMOVDQU        (DI), Y2
+	VMOVDQU        32(DI), Y3
+	VMOVDQU        64(DI), Y4
+	VMOVDQU        96(DI), Y5
+	VBROADCASTI128 (R10), Y6
+	VBROADCASTI128 12(R10), Y7
+	VPSHUFB        Y0, Y6, Y6
+	VPSHUFB        Y0, Y7, Y7
+	VPMADDWD       Y2, Y6, Y6
+	VPMADDWD       Y3, Y7, Y7
+	VPADDD         Y7, Y6, Y6
+	VBROADCASTI128 (R10)(BX*1), Y7
+	VBROADCASTI128 12(R10)(BX*1), Y8
+	VPSHUFB        Y0, Y7, Y7
+	VPSHUFB        Y0, Y8, Y8
+	VPMADDWD       Y2, Y7, Y7
+	VPMADDWD       Y3, Y8, Y8
+	VPADDD         Y8, Y7, Y7
+	VBROADCASTI128 (R11), Y2
+	VBROADCASTI128 12(R11), Y3
+	VPSHUFB        Y0, Y2, Y2
+	VPSHUFB        Y0, Y3, Y3
+	VPMADDWD       Y4, Y2, Y2
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	VBROADCASTI128 (R11)(BX*1), Y3
+	VBROADCASTI128 12(R11)(BX*1), Y8
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y8, Y8
+	VPMADDWD       Y4, Y3, Y3
+	VPMADDWD       Y5, Y8, Y8
+	VPADDD         Y8, Y3, Y3
+	VPERM2I128     $0x20, Y2, Y6, Y4
+	VPERM2I128     $0x31, Y2, Y6, Y2
+	VPADDD         Y2, Y4, Y4
+	VPERM2I128     $0x20, Y3, Y7, Y2
+	VPERM2I128     $0x31, Y3, Y7, Y3
+	VPADDD         Y3, Y2, Y2
+	VPADDD         Y1, Y4, Y4
+	VPADDD         Y1, Y2, Y2
+	VPSRAD         $0x07, Y4, Y4
+	VPSRAD         $0x07, Y2, Y2
+	VPACKSSDW      Y2, Y4, Y4
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X4, (AX)
+	VMOVHPS        X4, (CX)
+	VMOVQ          X2, 6(AX)
+	VMOVHPS        X2, 6(CX)
+	ADDQ           $0x0c, AX
+	ADDQ           $0x0c, CX
+	ADDQ           $0x08, SI
+	ADDQ           $0x00000080, DI
+	SUBQ           $0x02, R8
+	JMP            q8pair
+
+q4pix:
+	TESTQ          R8, R8
+	JZ             q2done
+	MOVLQSX        (SI), R9
+	LEAQ           (R9)(R9*2), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVDQU        (DI), Y2
+	VBROADCASTI128 (R9), Y3
+	VBROADCASTI128 (R9)(BX*1), Y4
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y4, Y4
+	VPMADDWD       Y2, Y3, Y3
+	VPMADDWD       Y2, Y4, Y2
+	VPERM2I128     $0x20, Y2, Y3, Y4
+	VPERM2I128     $0x31, Y2, Y3, Y2
+	VPADDD         Y2, Y4, Y4
+	VPADDD         Y1, Y4, Y4
+	VPSRAD         $0x07, Y4, Y4
+	VPACKSSDW      Y4, Y4, Y4
+	VMOVQ          X4, (AX)
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X2, (CX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x06, CX
+	ADDQ           $0x04, SI
+	ADDQ           $0x00000020, DI
+	DECQ           R8
+	JMP            q4pix
+
+q2done:
+	VZEROUPPER
+	RET
+
+// func resizeH3P2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w *int16, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3P2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         w+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVQ         k+56(FP), R9
+	VMOVDQU      genResizeH3Shuf<>+0(SB), Y0
+	MOVL         $0x00000040, R10
+	VMOVD        R10, X1
+	VPBROADCASTD X1, Y1
+	SUBQ         DX, BX
+	CMPQ         R9, $0x02
+	JEQ          p1pair
+
+p2pix:
+	TESTQ   R8, R8
+	JZ      p2done
+	MOVLQSX (SI), R10
+	LEAQ    (R10)(R10*2), R10
+	LEAQ    (DX)(R10*1), R10
+	VMOVDQA Y1, Y2
+	MOVQ    R9, R11
+
+p2tap:
+	VMOVQ        (R10), X3
+	VMOVQ        (R10)(BX*1), X4
+	VINSERTI128  $0x01, X4, Y3, Y3
+	VPSHUFB      Y0, Y3, Y3
+	VPBROADCASTD (DI), Y4
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y2, Y2
+	ADDQ         $0x06, R10
+	ADDQ         $0x04, DI
+	SUBQ         $0x02, R11
+	JNZ          p2tap
+	VPSRAD       $0x07, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (AX)
+	VEXTRACTI128 $0x01, Y2, X2
+	VMOVQ        X2, (CX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x06, CX
+	ADDQ         $0x04, SI
+	DECQ         R8
+	JMP          p2pix
+
+p1pair:
+	CMPQ         R8, $0x02
+	JLT          p1pix
+	MOVLQSX      (SI), R9
+	LEAQ         (R9)(R9*2), R9
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9), X2
+	VMOVQ        (R9)(BX*1), X3
+	MOVLQSX      4(SI), R9
+	LEAQ         (R9)(R9*2), R9
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9), X4
+	VMOVQ        (R9)(BX*1), X5
+	VINSERTI128  $0x01, X3, Y2, Y2
+	VINSERTI128  $0x01, X5, Y4, Y4
+	VPSHUFB      Y0, Y2, Y2
+	VPSHUFB      Y0, Y4, Y4
+	VPBROADCASTD (DI), Y3
+	VPBROADCASTD 4(DI), Y5
+	VPMADDWD     Y3, Y2, Y2
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y1, Y2, Y2
+	VPADDD       Y1, Y4, Y4
+	VPSRAD       $0x07, Y2, Y2
+	VPSRAD       $0x07, Y4, Y4
+	VPACKSSDW    Y4, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VMOVQ        X2, (AX)
+	VMOVHPS      X2, 6(AX)
+	VMOVQ        X3, (CX)
+	VMOVHPS      X3, 6(CX)
+	ADDQ         $0x0c, AX
+	ADDQ         $0x0c, CX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	SUBQ         $0x02, R8
+	JMP          p1pair
+
+p1pix:
+	TESTQ        R8, R8
+	JZ           p2done
+	MOVLQSX      (SI), R9
+	LEAQ         (R9)(R9*2), R9
+	VMOVQ        (DX)(R9*1), X6
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9)(BX*1), X2
+	VINSERTI128  $0x01, X2, Y6, Y6
+	VPSHUFB      Y0, Y6, Y6
+	VPBROADCASTD (DI), Y2
+	VPMADDWD     Y2, Y6, Y6
+	VPADDD       Y1, Y6, Y2
+	VPSRAD       $0x07, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (AX)
+	VEXTRACTI128 $0x01, Y2, X2
+	VMOVQ        X2, (CX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x06, CX
+	ADDQ         $0x04, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JMP          p1pix
+
+p2done:
+	VZEROUPPER
+	RET
+
+// func resizeH1x2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w8 *int16, out int)
+// Requires: AVX, AVX2
+TEXT ·resizeH1x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         w8+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVL         $0x00000040, R9
+	VMOVD        R9, X0
+	VPBROADCASTD X0, Y0
+	SUBQ         DX, BX
+
+g4:
+	TESTQ          R8, R8
+	JZ             g4done
+	MOVLQSX        (SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X1
+	VPINSRQ        $0x01, (R9)(BX*1), X1, X1
+	VPMOVZXBW      X1, Y1
+	VBROADCASTI128 (DI), Y2
+	VPMADDWD       Y2, Y1, Y1
+	MOVLQSX        4(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X2
+	VPINSRQ        $0x01, (R9)(BX*1), X2, X2
+	VPMOVZXBW      X2, Y2
+	VBROADCASTI128 16(DI), Y3
+	VPMADDWD       Y3, Y2, Y2
+	MOVLQSX        8(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X3
+	VPINSRQ        $0x01, (R9)(BX*1), X3, X3
+	VPMOVZXBW      X3, Y3
+	VBROADCASTI128 32(DI), Y4
+	VPMADDWD       Y4, Y3, Y3
+	MOVLQSX        12(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X4
+	VPINSRQ        $0x01, (R9)(BX*1), X4, X4
+	VPMOVZXBW      X4, Y4
+	VBROADCASTI128 48(DI), Y5
+	VPMADDWD       Y5, Y4, Y4
+	VPHADDD        Y2, Y1, Y1
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y1, Y1
+	VPADDD         Y0, Y1, Y1
+	VPSRAD         $0x07, Y1, Y1
+	VPACKSSDW      Y1, Y1, Y1
+	VMOVQ          X1, (AX)
+	VEXTRACTI128   $0x01, Y1, X1
+	VMOVQ          X1, (CX)
+	ADDQ           $0x08, AX
+	ADDQ           $0x08, CX
+	ADDQ           $0x10, SI
+	ADDQ           $0x40, DI
+	SUBQ           $0x04, R8
+	JMP            g4
+
+g4done:
+	VZEROUPPER
+	RET

@@ -43,5 +43,10 @@ func main() {
 	genResizeV(avx512, true)
 	genResizeH3Q4x2(2)
 	genResizeH3Q4x2(4)
+	genResizeH3()
+	genResizeH3Q()
+	genResizeH3Q2()
+	genResizeH3P2()
+	genResizeH1x2()
 	Generate()
 }
