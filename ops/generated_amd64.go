@@ -259,3 +259,26 @@ func resizeH3P2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *i
 //
 //go:noescape
 func resizeH1x2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w8 *int16, out int)
+
+// cfBlurHAVX2 is cfBlurHRef over n outputs (n a multiple of 8) with nw taps;
+// step is C*4, the byte distance between taps. 64 outputs per block in
+// eight accumulators (enough independent add chains to hide the VADDPS
+// latency); fewer than 64 left: a 32-wide block while 32 are left, then,
+// if n >= 32, the last 32 outputs once more as one overlapping 32-wide
+// block (it rewrites some outputs with the same values) instead of the
+// latency-bound 8-wide loop, which only n < 32 takes.
+//
+//go:noescape
+func cfBlurHAVX2(dst *float32, pad *float32, n int, w *float32, nw int, step int)
+
+// cfBlurVAVX2 is cfBlurVRef over n outputs (n a multiple of 8) with nw taps:
+// 64 outputs per block; fewer than 64 left, if n >= 64, the last 64 once
+// more as an overlapping block (see cfBlurHAVX2), else 8 per block.
+//
+//go:noescape
+func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// cfWidenAVX2 is cfWidenRef over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfWidenAVX2(dst *float32, src *uint8, n int)

@@ -3571,3 +3571,338 @@ g4:
 g4done:
 	VZEROUPPER
 	RET
+
+// func cfBlurHAVX2(dst *float32, pad *float32, n int, w *float32, nw int, step int)
+// Requires: AVX
+TEXT ·cfBlurHAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ pad+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ w+24(FP), BX
+	MOVQ nw+32(FP), SI
+	MOVQ step+40(FP), DI
+	MOVQ DX, R8
+
+bh64:
+	CMPQ  DX, $0x40
+	JGE   bh64go
+	TESTQ DX, DX
+	JZ    bhdone
+	CMPQ  DX, $0x20
+	JGE   bh32go
+	CMPQ  R8, $0x20
+	JLT   bh8
+	MOVQ  $0x00000020, R9
+	SUBQ  DX, R9
+	SHLQ  $0x02, R9
+	SUBQ  R9, CX
+	SUBQ  R9, AX
+	MOVQ  $0x00000020, DX
+	JMP   bh32go
+
+bh64go:
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y1
+	VMULPS       32(CX), Y0, Y2
+	VMULPS       64(CX), Y0, Y3
+	VMULPS       96(CX), Y0, Y4
+	VMULPS       128(CX), Y0, Y5
+	VMULPS       160(CX), Y0, Y6
+	VMULPS       192(CX), Y0, Y7
+	VMULPS       224(CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R9
+	LEAQ         4(BX), R10
+	MOVQ         SI, R11
+	DECQ         R11
+	JZ           bh64store
+
+bh64tap:
+	VBROADCASTSS (R10), Y8
+	VMULPS       (R9), Y8, Y9
+	VMULPS       32(R9), Y8, Y10
+	VMULPS       64(R9), Y8, Y11
+	VMULPS       96(R9), Y8, Y12
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VMULPS       128(R9), Y8, Y9
+	VMULPS       160(R9), Y8, Y10
+	VMULPS       192(R9), Y8, Y11
+	VMULPS       224(R9), Y8, Y8
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y8, Y0, Y0
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          bh64tap
+
+bh64store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	VMOVUPS Y5, 128(AX)
+	VMOVUPS Y6, 160(AX)
+	VMOVUPS Y7, 192(AX)
+	VMOVUPS Y0, 224(AX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x40, DX
+	JMP     bh64
+
+bh32go:
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y1
+	VMULPS       32(CX), Y0, Y2
+	VMULPS       64(CX), Y0, Y3
+	VMULPS       96(CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R9
+	LEAQ         4(BX), R10
+	MOVQ         SI, R11
+	DECQ         R11
+	JZ           bh32store
+
+bh32tap:
+	VBROADCASTSS (R10), Y4
+	VMULPS       (R9), Y4, Y5
+	VMULPS       32(R9), Y4, Y6
+	VMULPS       64(R9), Y4, Y7
+	VMULPS       96(R9), Y4, Y4
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y4, Y0, Y0
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          bh32tap
+
+bh32store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y0, 96(AX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x20, DX
+	JMP     bh64
+
+bh8:
+	CMPQ         DX, $0x08
+	JLT          bhdone
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R8
+	LEAQ         4(BX), R9
+	MOVQ         SI, R10
+	DECQ         R10
+	JZ           bh8store
+
+bh8tap:
+	VBROADCASTSS (R9), Y1
+	VMULPS       (R8), Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	ADDQ         DI, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          bh8tap
+
+bh8store:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x08, DX
+	JMP     bh8
+
+bhdone:
+	VZEROUPPER
+	RET
+
+// func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX2
+TEXT ·cfBlurVAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ tmp+8(FP), CX
+	MOVQ offs+16(FP), DX
+	MOVQ w+24(FP), BX
+	MOVQ nw+32(FP), SI
+	MOVQ n+40(FP), DI
+	MOVQ DI, R8
+
+bv64:
+	CMPQ  DI, $0x40
+	JGE   bv64go
+	TESTQ DI, DI
+	JZ    bvdone
+	CMPQ  R8, $0x40
+	JLT   bv8
+	MOVQ  $0x00000040, R9
+	SUBQ  DI, R9
+	SUBQ  R9, AX
+	SHLQ  $0x02, R9
+	SUBQ  R9, CX
+	MOVQ  $0x00000040, DI
+
+bv64go:
+	MOVLQSX      (DX), R9
+	LEAQ         (CX)(R9*4), R9
+	VBROADCASTSS (BX), Y0
+	VMULPS       (R9), Y0, Y1
+	VMULPS       32(R9), Y0, Y2
+	VMULPS       64(R9), Y0, Y3
+	VMULPS       96(R9), Y0, Y4
+	VMULPS       128(R9), Y0, Y5
+	VMULPS       160(R9), Y0, Y6
+	VMULPS       192(R9), Y0, Y7
+	VMULPS       224(R9), Y0, Y0
+	MOVQ         $0x00000001, R10
+
+bv64tap:
+	CMPQ         R10, SI
+	JGE          bv64out
+	MOVLQSX      (DX)(R10*4), R9
+	LEAQ         (CX)(R9*4), R9
+	VBROADCASTSS (BX)(R10*4), Y8
+	VMULPS       (R9), Y8, Y9
+	VMULPS       32(R9), Y8, Y10
+	VMULPS       64(R9), Y8, Y11
+	VMULPS       96(R9), Y8, Y12
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VMULPS       128(R9), Y8, Y9
+	VMULPS       160(R9), Y8, Y10
+	VMULPS       192(R9), Y8, Y11
+	VMULPS       224(R9), Y8, Y8
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y8, Y0, Y0
+	INCQ         R10
+	JMP          bv64tap
+
+bv64out:
+	VXORPS     Y8, Y8, Y8
+	VMOVDQU    genF255<>+0(SB), Y9
+	VMOVDQU    genAffPerm2<>+0(SB), Y10
+	VROUNDPS   $0x00, Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VROUNDPS   $0x00, Y3, Y3
+	VROUNDPS   $0x00, Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VROUNDPS   $0x00, Y7, Y7
+	VROUNDPS   $0x00, Y0, Y0
+	VMAXPS     Y8, Y1, Y1
+	VMAXPS     Y8, Y2, Y2
+	VMAXPS     Y8, Y3, Y3
+	VMAXPS     Y8, Y4, Y4
+	VMAXPS     Y8, Y5, Y5
+	VMAXPS     Y8, Y6, Y6
+	VMAXPS     Y8, Y7, Y7
+	VMAXPS     Y8, Y0, Y0
+	VMINPS     Y9, Y1, Y1
+	VMINPS     Y9, Y2, Y2
+	VMINPS     Y9, Y3, Y3
+	VMINPS     Y9, Y4, Y4
+	VMINPS     Y9, Y5, Y5
+	VMINPS     Y9, Y6, Y6
+	VMINPS     Y9, Y7, Y7
+	VMINPS     Y9, Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VCVTTPS2DQ Y4, Y4
+	VCVTTPS2DQ Y5, Y5
+	VCVTTPS2DQ Y6, Y6
+	VCVTTPS2DQ Y7, Y7
+	VCVTTPS2DQ Y0, Y0
+	VPACKUSDW  Y2, Y1, Y1
+	VPACKUSDW  Y4, Y3, Y3
+	VPACKUSWB  Y3, Y1, Y1
+	VPERMD     Y1, Y10, Y1
+	VMOVDQU    Y1, (AX)
+	VPACKUSDW  Y6, Y5, Y5
+	VPACKUSDW  Y0, Y7, Y7
+	VPACKUSWB  Y7, Y5, Y5
+	VPERMD     Y5, Y10, Y5
+	VMOVDQU    Y5, 32(AX)
+	ADDQ       $0x00000100, CX
+	ADDQ       $0x40, AX
+	SUBQ       $0x40, DI
+	JMP        bv64
+
+bv8:
+	VXORPS  Y0, Y0, Y0
+	VMOVUPS genF255<>+0(SB), Y1
+
+bv8loop:
+	CMPQ         DI, $0x08
+	JLT          bvdone
+	MOVLQSX      (DX), R9
+	VBROADCASTSS (BX), Y2
+	VMULPS       (CX)(R9*4), Y2, Y2
+	MOVQ         $0x00000001, R10
+
+bv8tap:
+	CMPQ         R10, SI
+	JGE          bv8out
+	MOVLQSX      (DX)(R10*4), R9
+	VBROADCASTSS (BX)(R10*4), Y3
+	VMULPS       (CX)(R9*4), Y3, Y3
+	VADDPS       Y3, Y2, Y2
+	INCQ         R10
+	JMP          bv8tap
+
+bv8out:
+	VROUNDPS     $0x00, Y2, Y2
+	VMAXPS       Y0, Y2, Y2
+	VMINPS       Y1, Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPACKUSDW    X3, X2, X2
+	VPACKUSWB    X2, X2, X2
+	VMOVQ        X2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x08, AX
+	SUBQ         $0x08, DI
+	JMP          bv8loop
+
+bvdone:
+	VZEROUPPER
+	RET
+
+// func cfWidenAVX2(dst *float32, src *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfWidenAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x05, DX
+	JZ   wdone
+
+wloop:
+	VPMOVZXBD (CX), Y0
+	VPMOVZXBD 8(CX), Y1
+	VPMOVZXBD 16(CX), Y2
+	VPMOVZXBD 24(CX), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMOVUPS   Y0, (AX)
+	VMOVUPS   Y1, 32(AX)
+	VMOVUPS   Y2, 64(AX)
+	VMOVUPS   Y3, 96(AX)
+	ADDQ      $0x20, CX
+	ADDQ      $0x00000080, AX
+	DECQ      DX
+	JNZ       wloop
+
+wdone:
+	VZEROUPPER
+	RET

@@ -48,5 +48,8 @@ func main() {
 	genResizeH3Q2()
 	genResizeH3P2()
 	genResizeH1x2()
+	genBlurH()
+	genBlurV()
+	genWiden()
 	Generate()
 }
