@@ -282,3 +282,17 @@ func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n in
 //
 //go:noescape
 func cfWidenAVX2(dst *float32, src *uint8, n int)
+
+// grayExpandAVX2 is grayRowToRGBGo over n pixels, n a multiple of 16:
+// out[3x], out[3x+1], out[3x+2] = in[x], one 16-byte load, three shuffles
+// and three 16-byte stores per 16 pixels.
+//
+//go:noescape
+func grayExpandAVX2(out *uint8, in *uint8, n int)
+
+// rgbTakeRAVX2 is rgbRowTakeRGo over n pixels, n a multiple of 16:
+// out[x] = row[3x]. Three 16-byte loads (exactly the 3n bytes of the
+// pixels, no more), three shuffles, two ORs and one store per 16 pixels.
+//
+//go:noescape
+func rgbTakeRAVX2(out *uint8, row *uint8, n int)

@@ -3906,3 +3906,171 @@ wloop:
 wdone:
 	VZEROUPPER
 	RET
+
+// func grayExpandAVX2(out *uint8, in *uint8, n int)
+// Requires: AVX
+TEXT ·grayExpandAVX2(SB), NOSPLIT, $0-24
+	MOVQ    out+0(FP), AX
+	MOVQ    in+8(FP), CX
+	MOVQ    n+16(FP), DX
+	SHRQ    $0x04, DX
+	JZ      gedone
+	VMOVDQU genGrayExp0<>+0(SB), X0
+	VMOVDQU genGrayExp1<>+0(SB), X1
+	VMOVDQU genGrayExp2<>+0(SB), X2
+
+geloop:
+	VMOVDQU (CX), X3
+	VPSHUFB X0, X3, X4
+	VPSHUFB X1, X3, X5
+	VPSHUFB X2, X3, X3
+	VMOVDQU X4, (AX)
+	VMOVDQU X5, 16(AX)
+	VMOVDQU X3, 32(AX)
+	ADDQ    $0x10, CX
+	ADDQ    $0x30, AX
+	DECQ    DX
+	JNZ     geloop
+
+gedone:
+	VZEROUPPER
+	RET
+
+DATA genGrayExp0<>+0(SB)/4, $0x01000000
+DATA genGrayExp0<>+4(SB)/4, $0x02020101
+DATA genGrayExp0<>+8(SB)/4, $0x03030302
+DATA genGrayExp0<>+12(SB)/4, $0x05040404
+DATA genGrayExp0<>+16(SB)/4, $0x01000000
+DATA genGrayExp0<>+20(SB)/4, $0x02020101
+DATA genGrayExp0<>+24(SB)/4, $0x03030302
+DATA genGrayExp0<>+28(SB)/4, $0x05040404
+DATA genGrayExp0<>+32(SB)/4, $0x01000000
+DATA genGrayExp0<>+36(SB)/4, $0x02020101
+DATA genGrayExp0<>+40(SB)/4, $0x03030302
+DATA genGrayExp0<>+44(SB)/4, $0x05040404
+DATA genGrayExp0<>+48(SB)/4, $0x01000000
+DATA genGrayExp0<>+52(SB)/4, $0x02020101
+DATA genGrayExp0<>+56(SB)/4, $0x03030302
+DATA genGrayExp0<>+60(SB)/4, $0x05040404
+GLOBL genGrayExp0<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayExp1<>+0(SB)/4, $0x06060505
+DATA genGrayExp1<>+4(SB)/4, $0x07070706
+DATA genGrayExp1<>+8(SB)/4, $0x09080808
+DATA genGrayExp1<>+12(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+16(SB)/4, $0x06060505
+DATA genGrayExp1<>+20(SB)/4, $0x07070706
+DATA genGrayExp1<>+24(SB)/4, $0x09080808
+DATA genGrayExp1<>+28(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+32(SB)/4, $0x06060505
+DATA genGrayExp1<>+36(SB)/4, $0x07070706
+DATA genGrayExp1<>+40(SB)/4, $0x09080808
+DATA genGrayExp1<>+44(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+48(SB)/4, $0x06060505
+DATA genGrayExp1<>+52(SB)/4, $0x07070706
+DATA genGrayExp1<>+56(SB)/4, $0x09080808
+DATA genGrayExp1<>+60(SB)/4, $0x0a0a0909
+GLOBL genGrayExp1<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayExp2<>+0(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+4(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+8(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+12(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+16(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+20(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+24(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+28(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+32(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+36(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+40(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+44(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+48(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+52(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+56(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+60(SB)/4, $0x0f0f0f0e
+GLOBL genGrayExp2<>(SB), RODATA|NOPTR, $64
+
+// func rgbTakeRAVX2(out *uint8, row *uint8, n int)
+// Requires: AVX
+TEXT ·rgbTakeRAVX2(SB), NOSPLIT, $0-24
+	MOVQ    out+0(FP), AX
+	MOVQ    row+8(FP), CX
+	MOVQ    n+16(FP), DX
+	SHRQ    $0x04, DX
+	JZ      trdone
+	VMOVDQU genGrayTakeA<>+0(SB), X0
+	VMOVDQU genGrayTakeB<>+0(SB), X1
+	VMOVDQU genGrayTakeC<>+0(SB), X2
+
+trloop:
+	VMOVDQU (CX), X3
+	VMOVDQU 16(CX), X4
+	VMOVDQU 32(CX), X5
+	VPSHUFB X0, X3, X3
+	VPSHUFB X1, X4, X4
+	VPSHUFB X2, X5, X5
+	VPOR    X4, X3, X3
+	VPOR    X5, X3, X3
+	VMOVDQU X3, (AX)
+	ADDQ    $0x30, CX
+	ADDQ    $0x10, AX
+	DECQ    DX
+	JNZ     trloop
+
+trdone:
+	VZEROUPPER
+	RET
+
+DATA genGrayTakeA<>+0(SB)/4, $0x09060300
+DATA genGrayTakeA<>+4(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+8(SB)/4, $0x80808080
+DATA genGrayTakeA<>+12(SB)/4, $0x80808080
+DATA genGrayTakeA<>+16(SB)/4, $0x09060300
+DATA genGrayTakeA<>+20(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+24(SB)/4, $0x80808080
+DATA genGrayTakeA<>+28(SB)/4, $0x80808080
+DATA genGrayTakeA<>+32(SB)/4, $0x09060300
+DATA genGrayTakeA<>+36(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+40(SB)/4, $0x80808080
+DATA genGrayTakeA<>+44(SB)/4, $0x80808080
+DATA genGrayTakeA<>+48(SB)/4, $0x09060300
+DATA genGrayTakeA<>+52(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+56(SB)/4, $0x80808080
+DATA genGrayTakeA<>+60(SB)/4, $0x80808080
+GLOBL genGrayTakeA<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayTakeB<>+0(SB)/4, $0x80808080
+DATA genGrayTakeB<>+4(SB)/4, $0x05028080
+DATA genGrayTakeB<>+8(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+12(SB)/4, $0x80808080
+DATA genGrayTakeB<>+16(SB)/4, $0x80808080
+DATA genGrayTakeB<>+20(SB)/4, $0x05028080
+DATA genGrayTakeB<>+24(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+28(SB)/4, $0x80808080
+DATA genGrayTakeB<>+32(SB)/4, $0x80808080
+DATA genGrayTakeB<>+36(SB)/4, $0x05028080
+DATA genGrayTakeB<>+40(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+44(SB)/4, $0x80808080
+DATA genGrayTakeB<>+48(SB)/4, $0x80808080
+DATA genGrayTakeB<>+52(SB)/4, $0x05028080
+DATA genGrayTakeB<>+56(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+60(SB)/4, $0x80808080
+GLOBL genGrayTakeB<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayTakeC<>+0(SB)/4, $0x80808080
+DATA genGrayTakeC<>+4(SB)/4, $0x80808080
+DATA genGrayTakeC<>+8(SB)/4, $0x01808080
+DATA genGrayTakeC<>+12(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+16(SB)/4, $0x80808080
+DATA genGrayTakeC<>+20(SB)/4, $0x80808080
+DATA genGrayTakeC<>+24(SB)/4, $0x01808080
+DATA genGrayTakeC<>+28(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+32(SB)/4, $0x80808080
+DATA genGrayTakeC<>+36(SB)/4, $0x80808080
+DATA genGrayTakeC<>+40(SB)/4, $0x01808080
+DATA genGrayTakeC<>+44(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+48(SB)/4, $0x80808080
+DATA genGrayTakeC<>+52(SB)/4, $0x80808080
+DATA genGrayTakeC<>+56(SB)/4, $0x01808080
+DATA genGrayTakeC<>+60(SB)/4, $0x0d0a0704
+GLOBL genGrayTakeC<>(SB), RODATA|NOPTR, $64

@@ -51,5 +51,7 @@ func main() {
 	genBlurH()
 	genBlurV()
 	genWiden()
+	genGrayExpand()
+	genRGBTakeR()
 	Generate()
 }
