@@ -296,3 +296,9 @@ func grayExpandAVX2(out *uint8, in *uint8, n int)
 //
 //go:noescape
 func rgbTakeRAVX2(out *uint8, row *uint8, n int)
+
+// cfSolarizeAVX2 is cfSolarizeRef over n bytes, n a multiple of 32:
+// p[i] = p[i] >= th ? 255-p[i] : p[i].
+//
+//go:noescape
+func cfSolarizeAVX2(p *uint8, n int, th uint8)

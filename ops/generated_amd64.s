@@ -4074,3 +4074,28 @@ DATA genGrayTakeC<>+52(SB)/4, $0x80808080
 DATA genGrayTakeC<>+56(SB)/4, $0x01808080
 DATA genGrayTakeC<>+60(SB)/4, $0x0d0a0704
 GLOBL genGrayTakeC<>(SB), RODATA|NOPTR, $64
+
+// func cfSolarizeAVX2(p *uint8, n int, th uint8)
+// Requires: AVX, AVX2
+TEXT ·cfSolarizeAVX2(SB), NOSPLIT, $0-17
+	MOVQ         p+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VPBROADCASTB th+16(FP), Y0
+	VPCMPEQB     Y1, Y1, Y1
+	SHRQ         $0x05, CX
+	JZ           soldone
+
+solloop:
+	VMOVDQU   (AX), Y2
+	VPMAXUB   Y0, Y2, Y3
+	VPCMPEQB  Y2, Y3, Y3
+	VPXOR     Y1, Y2, Y4
+	VPBLENDVB Y3, Y4, Y2, Y2
+	VMOVDQU   Y2, (AX)
+	ADDQ      $0x20, AX
+	DECQ      CX
+	JNZ       solloop
+
+soldone:
+	VZEROUPPER
+	RET

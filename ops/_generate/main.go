@@ -53,5 +53,6 @@ func main() {
 	genWiden()
 	genGrayExpand()
 	genRGBTakeR()
+	genSolarize()
 	Generate()
 }
