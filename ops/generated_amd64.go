@@ -302,3 +302,9 @@ func rgbTakeRAVX2(out *uint8, row *uint8, n int)
 //
 //go:noescape
 func cfSolarizeAVX2(p *uint8, n int, th uint8)
+
+// cfNoiseAddAVX2 is cfNoiseAddRef over n samples, n a multiple of 32:
+// dst[i] = clamp(roundeven(float32(src[i]) + noise[i]), 0, 255).
+//
+//go:noescape
+func cfNoiseAddAVX2(dst *uint8, src *uint8, noise *float32, n int)

@@ -4099,3 +4099,60 @@ solloop:
 soldone:
 	VZEROUPPER
 	RET
+
+// func cfNoiseAddAVX2(dst *uint8, src *uint8, noise *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·cfNoiseAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    noise+16(FP), DX
+	MOVQ    n+24(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VMOVUPS genF255<>+0(SB), Y1
+	VMOVDQU genAffPerm2<>+0(SB), Y2
+	SHRQ    $0x05, BX
+	JZ      nadone
+
+naloop:
+	VPMOVZXBD  (CX), Y3
+	VPMOVZXBD  8(CX), Y4
+	VPMOVZXBD  16(CX), Y5
+	VPMOVZXBD  24(CX), Y6
+	VCVTDQ2PS  Y3, Y3
+	VCVTDQ2PS  Y4, Y4
+	VCVTDQ2PS  Y5, Y5
+	VCVTDQ2PS  Y6, Y6
+	VADDPS     (DX), Y3, Y3
+	VADDPS     32(DX), Y4, Y4
+	VADDPS     64(DX), Y5, Y5
+	VADDPS     96(DX), Y6, Y6
+	VROUNDPS   $0x00, Y3, Y3
+	VROUNDPS   $0x00, Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VMAXPS     Y0, Y3, Y3
+	VMAXPS     Y0, Y4, Y4
+	VMAXPS     Y0, Y5, Y5
+	VMAXPS     Y0, Y6, Y6
+	VMINPS     Y1, Y3, Y3
+	VMINPS     Y1, Y4, Y4
+	VMINPS     Y1, Y5, Y5
+	VMINPS     Y1, Y6, Y6
+	VCVTTPS2DQ Y3, Y3
+	VCVTTPS2DQ Y4, Y4
+	VCVTTPS2DQ Y5, Y5
+	VCVTTPS2DQ Y6, Y6
+	VPACKUSDW  Y4, Y3, Y3
+	VPACKUSDW  Y6, Y5, Y5
+	VPACKUSWB  Y5, Y3, Y3
+	VPERMD     Y3, Y2, Y3
+	VMOVDQU    Y3, (AX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        naloop
+
+nadone:
+	VZEROUPPER
+	RET

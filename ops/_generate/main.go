@@ -54,5 +54,6 @@ func main() {
 	genGrayExpand()
 	genRGBTakeR()
 	genSolarize()
+	genNoiseAdd()
 	Generate()
 }
