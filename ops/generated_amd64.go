@@ -308,3 +308,9 @@ func cfSolarizeAVX2(p *uint8, n int, th uint8)
 //
 //go:noescape
 func cfNoiseAddAVX2(dst *uint8, src *uint8, noise *float32, n int)
+
+// cfSobelRowAVX2 is cfSobelRowRef over n outputs, n a multiple of 16; it
+// reads n+2 samples of a, b and c.
+//
+//go:noescape
+func cfSobelRowAVX2(dst *uint8, a *uint8, b *uint8, c *uint8, n int)

@@ -4156,3 +4156,67 @@ naloop:
 nadone:
 	VZEROUPPER
 	RET
+
+// func cfSobelRowAVX2(dst *uint8, a *uint8, b *uint8, c *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfSobelRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    c+24(FP), BX
+	MOVQ    n+32(FP), SI
+	VMOVUPS genF255<>+0(SB), Y0
+	SHRQ    $0x04, SI
+	JZ      sdone
+
+sloop:
+	VPMOVZXBW  (CX), Y1
+	VPMOVZXBW  1(CX), Y2
+	VPMOVZXBW  2(CX), Y3
+	VPMOVZXBW  (DX), Y4
+	VPMOVZXBW  2(DX), Y5
+	VPMOVZXBW  (BX), Y6
+	VPMOVZXBW  1(BX), Y7
+	VPMOVZXBW  2(BX), Y8
+	VPADDW     Y5, Y5, Y5
+	VPADDW     Y3, Y5, Y5
+	VPADDW     Y8, Y5, Y5
+	VPADDW     Y4, Y4, Y4
+	VPADDW     Y1, Y4, Y4
+	VPADDW     Y6, Y4, Y4
+	VPSUBW     Y4, Y5, Y5
+	VPADDW     Y7, Y7, Y4
+	VPADDW     Y6, Y4, Y4
+	VPADDW     Y8, Y4, Y4
+	VPADDW     Y2, Y2, Y2
+	VPADDW     Y1, Y2, Y2
+	VPADDW     Y3, Y2, Y2
+	VPSUBW     Y2, Y4, Y4
+	VPUNPCKLWD Y4, Y5, Y1
+	VPUNPCKHWD Y4, Y5, Y2
+	VPMADDWD   Y1, Y1, Y1
+	VPMADDWD   Y2, Y2, Y2
+	VCVTDQ2PS  Y1, Y1
+	VCVTDQ2PS  Y2, Y2
+	VSQRTPS    Y1, Y1
+	VSQRTPS    Y2, Y2
+	VROUNDPS   $0x00, Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VMINPS     Y0, Y1, Y1
+	VMINPS     Y0, Y2, Y2
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VPACKUSDW  Y2, Y1, Y1
+	VPACKUSWB  Y1, Y1, Y1
+	VPERMQ     $0x08, Y1, Y1
+	VMOVDQU    X1, (AX)
+	ADDQ       $0x10, AX
+	ADDQ       $0x10, CX
+	ADDQ       $0x10, DX
+	ADDQ       $0x10, BX
+	DECQ       SI
+	JNZ        sloop
+
+sdone:
+	VZEROUPPER
+	RET

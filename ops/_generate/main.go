@@ -55,5 +55,6 @@ func main() {
 	genRGBTakeR()
 	genSolarize()
 	genNoiseAdd()
+	genSobelRow()
 	Generate()
 }
