@@ -3,7 +3,10 @@
 // described once, as a Go function over an isa value, and emitted for AVX2
 // (8 float32 lanes in YMM registers) and AVX-512 (16 lanes in ZMM, opmask
 // registers for compares, blends and tails); the byte table lookup and the
-// VNNI/VBMI resize kernels exist for AVX-512 only. This folder is its own module
+// VNNI/VBMI resize kernels exist for AVX-512 only, and the kernels ported
+// from the hand-written AVX2 files (resizeh.go, the single-row passes in
+// blur.go, grayrow.go, solarize.go, noise.go, sobel.go) for AVX2 only,
+// instruction for instruction. This folder is its own module
 // so that avo never enters pairflow's go.mod (the klauspost/compress
 // layout). Run it with `go generate ./ops` from the repository root; CI
 // regenerates and fails when the committed files differ.
