@@ -225,7 +225,8 @@ func winogradBackwardWeights(s ConvShape, x, dy, dw []float32) {
 }
 
 // winogradBackward is conv2dBackward on Winograd (useWinograd(s) must
-// hold): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
+// hold; the weight gradient on F(3×3,4×4) where useWino4DW(s) says so,
+// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
 // filters w), from x and the output gradient dy or, when g is not nil, the
 // output gradient computed from g (vecBNBack) batch by batch where the
 // weight gradient first needs it and kept whole for the input gradient,
@@ -243,9 +244,13 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 		defer putScratch(dyBuf)
 		dy = dyBuf.s[:s.OutLen()]
 	}
-	bsz := winoDWImages(s)
-	msz := 16 * s.Cout * s.Cin
-	ng, per := imageGroups(s.N, winoDWMaxGroups(s))
+	batch, filter := winoGradBatch, winoGradFilter
+	bsz, msz, maxG := winoDWImages(s), 16*s.Cout*s.Cin, winoDWMaxGroups(s)
+	if useWino4DW(s) {
+		batch, filter = wino4GradBatch, wino4GradFilter
+		bsz, msz, maxG = wino4DWImages(s), 36*s.Cout*s.Cin, wino4DWMaxGroups(s)
+	}
+	ng, per := imageGroups(s.N, maxG)
 	partsBuf := getScratch(ng * msz)
 	defer putScratch(partsBuf)
 	parts := partsBuf.s
@@ -263,10 +268,10 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 					}
 				}
 			}
-			winoGradBatch(t, buf, s, x, dy, n0, n1, n0 == lo, part)
+			batch(t, buf, s, x, dy, n0, n1, n0 == lo, part)
 		}
 	})
-	winoGradFilter(parts, ng, s.Cout, s.Cin, dw)
+	filter(parts, ng, s.Cout, s.Cin, dw)
 	if dx != nil {
 		winogradBackwardInput(s, dy, w, dx)
 	}
