@@ -150,7 +150,12 @@ func channelSums[T Float](n, c, L int, x, out []T) {
 // side by side) rather than kern's per-image GEMMs: with 4×4 outputs
 // (ResNet's last stage) a per-image GEMM has only 16 columns, and the batched
 // one measured ~2× faster on this machine; from 8×8 up, kern's is as fast or
-// faster.
+// faster. Convolutions kern runs on Winograd go to kern whatever their
+// plane: resnet18's 512→512 layers at 4×4 on 512 views ran 1.12× faster
+// over the whole SimCLR step there (trainbench -encoder resnet18 -clock cpu,
+// three alternations: 18.9 → 21.2, 19.3 → 21.7, 16.8 → 20.4 images/s per
+// CPU-second), while sending every 4×4 layer to kern (the stride-2 ones
+// too) gave 20.8 and 19.5 in the same rounds.
 const batchedConvMaxL = 16
 
 // scratch holds im2col buffers shared by the layers (a convolution needs its
@@ -257,7 +262,7 @@ func (c *Conv2d[T]) Forward(x Tensor[T]) Tensor[T] {
 	c.g = g
 	L := g.ho * g.wo
 	c.x = x
-	if x32, ok := f32(x.Data); ok && L > batchedConvMaxL {
+	if x32, ok := f32(x.Data); ok && (L > batchedConvMaxL || kern.UsesWinograd(kernConvShape(g, c.Out))) {
 		y := ensure(&c.yBuf, n, c.Out, g.ho, g.wo)
 		y32 := as32(y.Data)
 		kern.Conv2d(kernConvShape(g, c.Out), x32, as32(c.Weight.W), y32)

@@ -422,3 +422,8 @@ func winoRun(s ConvShape, flip bool, cin, cout int, src, w, dst []float32) {
 	filter(w, s.Cout, s.Cin, flip, ub.s)
 	conv(s.N, cin, cout, s.H, s.W, src, ub.s, dst)
 }
+
+// UsesWinograd reports whether Conv2d and its backward functions run the
+// convolution of shape s on Winograd (F(2×2,3×3) or F(4×4,3×3)) rather than
+// on im2col.
+func UsesWinograd(s ConvShape) bool { return useWinograd(s) }
