@@ -40,21 +40,33 @@ import "github.com/pairflow/pairflow/internal/cpu"
 // order and transformed once. Nothing depends on the thread count.
 
 // useWino4DW reports whether the weight gradient of a convolution that
-// useWinograd accepts runs on F(3×3,4×4) rather than F(3×3,2×2): with
-// wino4Mode 1 or −1 as that says, otherwise where wino4DWRule says so.
+// useWinograd accepts runs on F(3×3,4×4) rather than F(3×3,2×2):
+// wino4DWMode, else wino4Mode, where they force one, otherwise where the
+// forward pass runs on F(4×4,3×3) (useWino4) and on the 4×4 planes
+// useWinograd admits (winoPlaneOK: ≥ 512 channels, ≥ 128 images), whose
+// forward pass stays on F(2×2,3×3). BenchmarkWinograd4DW, 512 images, two
+// threads, GFLOP/cpu-s, F(3×3,2×2) → F(3×3,4×4), see
+// docs/benchmarks-avx512.md for the runs: dW 64→64 at 32×32 158–163 →
+// 201–213, 128→128 at 16×16 158–173 → 200–208, 256→256 at 8×8 120–130 →
+// 162–224, 512→512 at 4×4 68–72 → 238–254; smallcnn's shapes (32→64 and
+// 64→128 at 14, 16, 7 and 8 px) 0.88–1.08×, so they stay on F(3×3,2×2).
 func useWino4DW(s ConvShape) bool {
-	switch wino4Mode {
-	case 1:
-		return true
-	case -1:
-		return false
+	for _, m := range [2]int{wino4DWMode, wino4Mode} {
+		switch m {
+		case 1:
+			return true
+		case -1:
+			return false
+		}
 	}
-	return wino4DWRule && useWino4(s)
+	return useWino4(s) || s.H*s.W <= 16
 }
 
-// wino4DWRule turns F(3×3,4×4) on for the weight gradient of the shapes
-// whose forward pass runs on F(4×4,3×3) (useWino4).
-var wino4DWRule = true
+// wino4DWMode chooses the weight gradient's algorithm alone: 0 follows
+// wino4Mode (and then useWino4's rule), 1 forces F(3×3,4×4), −1
+// F(3×3,2×2). For tests and benchmarks; not to be changed while kernels
+// run.
+var wino4DWMode = 0
 
 // wino4DWCols is the number of tiles (GEMM reduction length) a weight
 // gradient batch of images aims at (whole images, at least one).
@@ -193,8 +205,9 @@ func gt4(m0, m1, m2, m3, m4, m5 float64) (r0, r1, r2 float64) {
 // per channel, the windows (tiles) of all the batch's images are gathered
 // into the columns of a 36-row (16-row) matrix and transformed in whole
 // vectors, input tiles V and output-gradient tiles E side by side, then
-// one GEMM per ξ with the tiles as the reduction.
-func wino4GradBatch(t cpu.Tier, buf *winoBuf, s ConvShape, x, dy []float32, n0, n1 int, first bool, m []float32) {
+// one GEMM per ξ with the tiles as the reduction, each on up to threads
+// goroutines (sgemm: the split does not change a bit).
+func wino4GradBatch(t cpu.Tier, threads int, buf *winoBuf, s ConvShape, x, dy []float32, n0, n1 int, first bool, m []float32) {
 	cin, cout, h, w := s.Cin, s.Cout, s.H, s.W
 	hw := h * w
 	tiles := ((h + 3) / 4) * ((w + 3) / 4)
@@ -225,6 +238,6 @@ func wino4GradBatch(t cpu.Tier, buf *winoBuf, s ConvShape, x, dy []float32, n0, 
 	}
 	plane := cout * cin
 	for xi := 0; xi < 36; xi++ {
-		sgemm(t, 1, false, true, cout, cin, cols, 1, buf.m[xi*es:], ld, buf.v[xi*vs:], ld, beta, m[xi*plane:], cin)
+		sgemm(t, threads, false, true, cout, cin, cols, 1, buf.m[xi*es:], ld, buf.v[xi*vs:], ld, beta, m[xi*plane:], cin)
 	}
 }

@@ -294,28 +294,35 @@ func TestWino4GradTransformsExact(t *testing.T) {
 	}
 }
 
-// TestUseWino4DWRule: the weight gradient follows useWino4 (and
-// wino4Mode), and SetWinograd(false) still turns every Winograd path off.
+// TestUseWino4DWRule: the weight gradient follows useWino4 (and runs on
+// F(3×3,4×4) on the 4×4 planes useWinograd admits), wino4Mode and
+// wino4DWMode (which takes precedence), and SetWinograd(false) still turns
+// every Winograd path off.
 func TestUseWino4DWRule(t *testing.T) {
-	defer func(m int) { wino4Mode = m }(wino4Mode)
+	defer func(m, d int) { wino4Mode, wino4DWMode = m, d }(wino4Mode, wino4DWMode)
 	c := func(cin, cout, h int) ConvShape {
 		return ConvShape{N: 128, Cin: cin, H: h, W: h, Cout: cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	}
 	for _, s := range []ConvShape{c(64, 64, 32), c(128, 128, 16), c(256, 256, 8), c(32, 64, 14), c(512, 512, 4)} {
-		wino4Mode = 0
-		if got, want := useWino4DW(s), wino4DWRule && useWino4(s); got != want {
-			t.Errorf("useWino4DW(%d→%d, %dx%d) = %v, want %v", s.Cin, s.Cout, s.H, s.W, got, want)
-		}
-		wino4Mode = 1
-		if !useWino4DW(s) {
-			t.Errorf("wino4Mode 1: useWino4DW(%d→%d) false", s.Cin, s.Cout)
-		}
-		wino4Mode = -1
-		if useWino4DW(s) {
-			t.Errorf("wino4Mode −1: useWino4DW(%d→%d) true", s.Cin, s.Cout)
+		wino4Mode, wino4DWMode = 0, 0
+		for _, tc := range []struct {
+			mode, dwMode int
+			want         bool
+		}{
+			{0, 0, useWino4(s) || s.H*s.W <= 16}, {1, 0, true}, {-1, 0, false},
+			{0, 1, true}, {-1, 1, true}, {0, -1, false}, {1, -1, false},
+		} {
+			wino4Mode, wino4DWMode = tc.mode, tc.dwMode
+			if got := useWino4DW(s); got != tc.want {
+				t.Errorf("wino4Mode %d, wino4DWMode %d: useWino4DW(%d→%d, %dx%d) = %v, want %v", tc.mode, tc.dwMode, s.Cin, s.Cout, s.H, s.W, got, tc.want)
+			}
 		}
 	}
-	wino4Mode = 1
+	wino4Mode, wino4DWMode = 0, 0
+	if !useWino4DW(c(64, 64, 32)) || !useWino4DW(c(512, 512, 4)) || useWino4DW(c(32, 64, 14)) || useWino4DW(c(64, 128, 8)) {
+		t.Error("rule: want F(3×3,4×4) for 64→64 at 32×32 and 512→512 at 4×4, not for 32→64 at 14×14 nor 64→128 at 8×8")
+	}
+	wino4DWMode = 1
 	defer SetWinograd(SetWinograd(false))
 	if useWinograd(c(64, 64, 32)) {
 		t.Error("useWinograd true with SetWinograd(false)")
