@@ -45,11 +45,13 @@ import "github.com/pairflow/pairflow/internal/cpu"
 // forward pass runs on F(4×4,3×3) (useWino4) and on the 4×4 planes
 // useWinograd admits (winoPlaneOK: ≥ 512 channels, ≥ 128 images), whose
 // forward pass stays on F(2×2,3×3). BenchmarkWinograd4DW, 512 images, two
-// threads, GFLOP/cpu-s, F(3×3,2×2) → F(3×3,4×4), see
-// docs/benchmarks-avx512.md for the runs: dW 64→64 at 32×32 158–163 →
-// 201–213, 128→128 at 16×16 158–173 → 200–208, 256→256 at 8×8 120–130 →
-// 162–224, 512→512 at 4×4 68–72 → 238–254; smallcnn's shapes (32→64 and
-// 64→128 at 14, 16, 7 and 8 px) 0.88–1.08×, so they stay on F(3×3,2×2).
+// threads, GFLOP/cpu-s, F(3×3,2×2) → F(3×3,4×4), medians of three
+// alternated runs (docs/benchmarks-avx512.md): dW 64→64 at 32×32 1.07×,
+// 128→128 at 16×16 1.09×, 256→256 at 8×8 1.56×, 512→512 at 4×4 3.44×
+// (2.45× on 128 images); with dx (the fused backward pass) 1.09×, 1.13×,
+// 1.21×, 1.84×. smallcnn's shapes (32→64 and 64→128 at 14, 16, 7 and 8
+// px) measured 0.85–1.08× (dW) and 0.83–1.16× (with dx): they stay on
+// F(3×3,2×2).
 func useWino4DW(s ConvShape) bool {
 	for _, m := range [2]int{wino4DWMode, wino4Mode} {
 		switch m {
@@ -69,7 +71,13 @@ func useWino4DW(s ConvShape) bool {
 var wino4DWMode = 0
 
 // wino4DWCols is the number of tiles (GEMM reduction length) a weight
-// gradient batch of images aims at (whole images, at least one).
+// gradient batch of images aims at (whole images, at least one). Of 128,
+// 256, 512 and 1024 (BenchmarkWinograd4DW -wino4dwcols, dW, two runs,
+// GFLOP/cpu-s), 256 was best or within the noise everywhere: 64→64 at
+// 32×32 193/220, 202/213, 179/166, 176/164; 128→128 at 16×16 191/183,
+// 208/200, 206/197, 207/195; 256→256 at 8×8 165/192, 162/224, 172/219,
+// 208/204. Its transformed tiles, 36·(Cin+Cout)·256 floats (18 MiB at
+// 256→256), do not stay in cache; the GEMMs stream them once per ξ.
 var wino4DWCols = 256
 
 // wino4DWImages is the number of images per F(3×3,4×4) weight-gradient
