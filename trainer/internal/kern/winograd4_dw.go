@@ -174,12 +174,7 @@ func wino4GradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 	msz := 36 * plane
 	mustLen("wino4GradFilter parts", len(parts), ng*msz)
 	mustLen("wino4GradFilter dw", len(dw), 9*plane)
-	sum := parts[:msz]
-	for g := 1; g < ng; g++ {
-		for j, v := range parts[g*msz : (g+1)*msz] {
-			sum[j] += v
-		}
-	}
+	sum := sumGroups(parts, ng, msz)
 	for off := 0; off < plane; off++ {
 		var gm [3][6]float64 // Gᵀ·M
 		for j := range 6 {

@@ -152,12 +152,7 @@ func winoGradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 	msz := 16 * plane
 	mustLen("winoGradFilter parts", len(parts), ng*msz)
 	mustLen("winoGradFilter dw", len(dw), 9*plane)
-	sum := parts[:msz]
-	for g := 1; g < ng; g++ {
-		for j, v := range parts[g*msz : (g+1)*msz] {
-			sum[j] += v
-		}
-	}
+	sum := sumGroups(parts, ng, msz)
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
 			off := co*cin + ci
@@ -180,6 +175,18 @@ func winoGradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 			}
 		}
 	}
+}
+
+// sumGroups adds the ng partial sums of msz elements each in parts into
+// the first, in group order, and returns it (parts[:msz]).
+func sumGroups(parts []float32, ng, msz int) []float32 {
+	sum := parts[:msz]
+	for g := 1; g < ng; g++ {
+		for j, v := range parts[g*msz : (g+1)*msz] {
+			sum[j] += v
+		}
+	}
+	return sum
 }
 
 // winoGradBatch adds the transformed weight gradient of images n0..n1−1
