@@ -234,11 +234,12 @@ func winogradBackwardWeights(s ConvShape, x, dy, dw []float32) {
 
 // winogradBackward is conv2dBackward on Winograd (useWinograd(s) must
 // hold; the weight gradient on F(3×3,4×4) where useWino4DW(s) says so,
-// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
-// filters w), from x and the output gradient dy or, when g is not nil, the
-// output gradient computed from g (vecBNBack) batch by batch where the
-// weight gradient first needs it and kept whole for the input gradient,
-// which runs after the weight gradient (winoConv).
+// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless
+// dx is nil, dx (overwritten, with the filters w), from x and the output
+// gradient dy or, when g is not nil, the output gradient computed from g
+// (vecBNBack) batch by batch where the weight gradient first needs it and
+// kept whole for the input gradient, which runs after the weight gradient
+// (winoConv).
 func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx []float32) {
 	t := tier
 	dw = dw[:s.WeightLen()]
