@@ -493,3 +493,51 @@ func TestPerHostOneCap(t *testing.T) {
 		t.Fatalf("a new host without a cap: %v", err)
 	}
 }
+
+// TestListStall: a LIST that gets no response is abandoned after the stall
+// timeout and retried, and cancelling the context ends it at once. (List
+// went through minio-go's Core.ListObjectsV2, which sends its request under
+// context.Background(): a stalled listing held Open for as long as the
+// server did, 5 s per stall in shards' TestRemoteMatchesLocal.)
+func TestListStall(t *testing.T) {
+	srv := newServer(t)
+	ctx := context.Background()
+	direct := openT(t, "s3://data/l", fastOpts(srv.URL))
+	if err := direct.Put(ctx, "obj", bytes.NewReader([]byte("x")), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	px, err := s3test.NewProxy(srv.URL, s3test.Faults{Stall: 2, StallTime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	s := openT(t, "s3://data/l", fastOpts(px.URL))
+	start := time.Now()
+	for range 3 { // requests 1..4 or so: every second one stalls
+		ls, err := s.List(ctx)
+		if err != nil || len(ls) != 1 || ls[0].Name != "obj" {
+			t.Fatalf("list through stalls: %+v %v", ls, err)
+		}
+	}
+	if s.Stats().Retries == 0 {
+		t.Errorf("no stall was retried (%+v, %d spoiled)", s.Stats(), px.Spoiled.Load())
+	}
+	// Each stall costs the 300 ms stall timeout; a minute means the
+	// request was never cancelled.
+	if el := time.Since(start); el > 30*time.Second {
+		t.Errorf("three listings through stalls took %v", el)
+	}
+	px.SetFaults(s3test.Faults{Stall: 1, StallTime: time.Minute})
+	o := fastOpts(px.URL)
+	o.StallTimeout = time.Minute
+	s = openT(t, "s3://data/l", o)
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	if _, err := s.List(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled list: %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Errorf("cancelled list returned after %v", el)
+	}
+}
