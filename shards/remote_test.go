@@ -19,9 +19,20 @@ import (
 	"github.com/pairflow/pairflow/store"
 )
 
+// storeOpts: fast retries, and a stall timeout that a healthy request on a
+// loaded machine cannot reach: tests that count requests must not see a
+// slow answer retried as a stall.
 func storeOpts(endpoint string) store.Options {
 	return store.Options{Endpoint: endpoint, PathStyle: true, AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey,
-		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, StallTimeout: 300 * time.Millisecond}
+		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, StallTimeout: 30 * time.Second}
+}
+
+// stallOpts is storeOpts for a proxy that stalls requests: each stall
+// costs the 300 ms stall timeout.
+func stallOpts(endpoint string) store.Options {
+	o := storeOpts(endpoint)
+	o.StallTimeout = 300 * time.Millisecond
+	return o
 }
 
 // upload copies the files of a local split to url.
@@ -120,7 +131,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 				px.SetFaults(s3test.Faults{SlowDown: 7, Truncate: 5, Flip: 13, Stall: 11, StallTime: 5 * time.Second})
 			}
 			cache := t.TempDir()
-			o := OpenOptions{Store: storeOpts(px.URL), CacheDir: cache, Access: access}
+			o := OpenOptions{Store: stallOpts(px.URL), CacheDir: cache, Access: access}
 			d := openT(t, "s3://data/sets/train", o)
 			if d.NumShards() != 5 || d.Len() != n {
 				t.Fatalf("%d shards, %d records", d.NumShards(), d.Len())
@@ -137,6 +148,7 @@ func TestRemoteMatchesLocal(t *testing.T) {
 			d.Close()
 			px.SetFaults(s3test.Faults{})
 			px.Counter.Reset()
+			o.Store = storeOpts(px.URL) // no stalls now: requests are counted
 			d2 := openT(t, "s3://data/sets/train", o)
 			var r Record
 			for i := range d2.Len() {

@@ -43,7 +43,7 @@ func TestUpload(t *testing.T) {
 	defer srv.Close()
 	px, _ := s3test.NewProxy(srv.URL, s3test.Faults{SlowDown: 4, Truncate: 5, Stall: 9, StallTime: 5 * time.Second})
 	defer px.Close()
-	so := storeOpts(px.URL)
+	so := stallOpts(px.URL)
 	dir := t.TempDir()
 	if err := packTo(t, dir, 45, WriterOptions{}); err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestUploadAbortInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every shard PUT reaches the store 100 ms late, whether or not its
-	// client still waits (well within the 300 ms stall timeout).
+	// client still waits (well within the stall timeout).
 	px.SetFaults(s3test.Faults{Late: 1, StallTime: 100 * time.Millisecond, Method: "PUT"})
 	for i := range 12 { // shards 0 and 1 finish; 0 is in flight, 1 queued
 		if err := w.Append(testRecord(RawS2, i)); err != nil {
