@@ -4,21 +4,9 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// cfBlurHAVX2 is cfBlurHRef over n outputs (n a multiple of 8) with nw taps;
-// step is C*4, the byte distance between taps.
-//
-//go:noescape
-func cfBlurHAVX2(dst, pad *float32, n int, w *float32, nw int, step int)
-
-// cfBlurVAVX2 is cfBlurVRef over n outputs (n a multiple of 8) with nw taps.
-//
-//go:noescape
-func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
-
-// cfWidenAVX2 is cfWidenRef over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfWidenAVX2(dst *float32, src *uint8, n int)
+// The kernels these wrappers call (cfWidenAVX2, cfBlurHAVX2, cfBlurVAVX2,
+// cfBlurV2<ISA>) are generated: ops/_generate/blur.go, declared in
+// generated_amd64.go.
 
 func cfWiden(dst []float32, src []uint8) {
 	dst = dst[:len(src)]

@@ -212,3 +212,105 @@ func resizeH3P4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb i
 //
 //go:noescape
 func resizeH3Q4x2AVX512(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, nb int, start *int32, q4 *int32, groups int)
+
+// resizeH3AVX2 is the horizontal pass over one row of RGB pixels; it is
+// resizeHRef with c == 3, for a plan with an even tap count k:
+//
+//	for x := 0; x < out; x++ {
+//		for ch := 0; ch < 3; ch++ {
+//			acc := int32(64)
+//			for j := 0; j < k; j++ {
+//				acc += int32(w[x*k+j]) * int32(src[(start[x]+j)*3+ch])
+//			}
+//			dst[x*3+ch] = int16(acc >> 7)
+//		}
+//	}
+//
+// It reads up to 2 bytes past the last pixel of the row and stores one
+// int16 past dst[out*3-1].
+//
+//go:noescape
+func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out int, k int)
+
+// resizeH3QAVX2 is resizeH3AVX2 for k a multiple of 4, taking four taps
+// per step with the pre-paired weights wq (see resizePlan.wq). It reads up
+// to 4 bytes past the last pixel of the row.
+//
+//go:noescape
+func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out int, k int)
+
+// resizeH3Q2AVX2 is resizeH3QAVX2 on two rows at once (same plan).
+//
+//go:noescape
+func resizeH3Q2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, wq *int32, out int, k int)
+
+// resizeH3P2AVX2 is resizeH3AVX2 on two rows at once (same plan).
+//
+//go:noescape
+func resizeH3P2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w *int16, out int, k int)
+
+// resizeH1x2AVX2 is the horizontal pass over two gray rows for a plan with
+// k <= 8 (weights w8, eight per output), four outputs per step; out is a
+// multiple of 4. It is resizeHRef with c == 1 on each row:
+//
+//	dst[x] = (Σ_{j<8} w8[x*8+j]·src[start[x]+j] + 64) >> 7
+//
+// It reads up to 8 bytes from src+start[x] (past the row end when k < 8).
+//
+//go:noescape
+func resizeH1x2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w8 *int16, out int)
+
+// cfBlurHAVX2 is cfBlurHRef over n outputs (n a multiple of 8) with nw taps;
+// step is C*4, the byte distance between taps. 64 outputs per block in
+// eight accumulators (enough independent add chains to hide the VADDPS
+// latency); fewer than 64 left: a 32-wide block while 32 are left, then,
+// if n >= 32, the last 32 outputs once more as one overlapping 32-wide
+// block (it rewrites some outputs with the same values) instead of the
+// latency-bound 8-wide loop, which only n < 32 takes.
+//
+//go:noescape
+func cfBlurHAVX2(dst *float32, pad *float32, n int, w *float32, nw int, step int)
+
+// cfBlurVAVX2 is cfBlurVRef over n outputs (n a multiple of 8) with nw taps:
+// 64 outputs per block; fewer than 64 left, if n >= 64, the last 64 once
+// more as an overlapping block (see cfBlurHAVX2), else 8 per block.
+//
+//go:noescape
+func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+
+// cfWidenAVX2 is cfWidenRef over n bytes, n a multiple of 32.
+//
+//go:noescape
+func cfWidenAVX2(dst *float32, src *uint8, n int)
+
+// grayExpandAVX2 is grayRowToRGBGo over n pixels, n a multiple of 16:
+// out[3x], out[3x+1], out[3x+2] = in[x], one 16-byte load, three shuffles
+// and three 16-byte stores per 16 pixels.
+//
+//go:noescape
+func grayExpandAVX2(out *uint8, in *uint8, n int)
+
+// rgbTakeRAVX2 is rgbRowTakeRGo over n pixels, n a multiple of 16:
+// out[x] = row[3x]. Three 16-byte loads (exactly the 3n bytes of the
+// pixels, no more), three shuffles, two ORs and one store per 16 pixels.
+//
+//go:noescape
+func rgbTakeRAVX2(out *uint8, row *uint8, n int)
+
+// cfSolarizeAVX2 is cfSolarizeRef over n bytes, n a multiple of 32:
+// p[i] = p[i] >= th ? 255-p[i] : p[i].
+//
+//go:noescape
+func cfSolarizeAVX2(p *uint8, n int, th uint8)
+
+// cfNoiseAddAVX2 is cfNoiseAddRef over n samples, n a multiple of 32:
+// dst[i] = clamp(roundeven(float32(src[i]) + noise[i]), 0, 255).
+//
+//go:noescape
+func cfNoiseAddAVX2(dst *uint8, src *uint8, noise *float32, n int)
+
+// cfSobelRowAVX2 is cfSobelRowRef over n outputs, n a multiple of 16; it
+// reads n+2 samples of a, b and c.
+//
+//go:noescape
+func cfSobelRowAVX2(dst *uint8, a *uint8, b *uint8, c *uint8, n int)

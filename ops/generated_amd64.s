@@ -3056,3 +3056,1167 @@ grp:
 done:
 	VZEROUPPER
 	RET
+
+// func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3AVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         start+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU      genResizeH3Shuf<>+0(SB), X0
+	MOVL         $0x00000040, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, X1
+
+hpix:
+	TESTQ   SI, SI
+	JZ      hdone
+	MOVLQSX (DX), R8
+	LEAQ    (R8)(R8*2), R8
+	LEAQ    (CX)(R8*1), R8
+	VMOVDQA X1, X2
+	MOVQ    DI, R9
+
+htap:
+	VMOVQ        (R8), X3
+	VPSHUFB      X0, X3, X3
+	VPBROADCASTD (BX), X4
+	VPMADDWD     X4, X3, X3
+	VPADDD       X3, X2, X2
+	ADDQ         $0x06, R8
+	ADDQ         $0x04, BX
+	SUBQ         $0x02, R9
+	JNZ          htap
+	VPSRAD       $0x07, X2, X2
+	VPACKSSDW    X2, X2, X2
+	VMOVQ        X2, (AX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x04, DX
+	DECQ         SI
+	JMP          hpix
+
+hdone:
+	VZEROUPPER
+	RET
+
+DATA genResizeH3Shuf<>+0(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+4(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+8(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+12(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+16(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+20(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+24(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+28(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+32(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+36(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+40(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+44(SB)/4, $0x80808080
+DATA genResizeH3Shuf<>+48(SB)/4, $0x80038000
+DATA genResizeH3Shuf<>+52(SB)/4, $0x80048001
+DATA genResizeH3Shuf<>+56(SB)/4, $0x80058002
+DATA genResizeH3Shuf<>+60(SB)/4, $0x80808080
+GLOBL genResizeH3Shuf<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3QAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         src+8(FP), CX
+	MOVQ         start+16(FP), DX
+	MOVQ         wq+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU      genResizeH3QShuf<>+0(SB), Y0
+	MOVL         $0x00000040, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, X1
+
+qpix:
+	TESTQ   SI, SI
+	JZ      qdone
+	MOVLQSX (DX), R8
+	LEAQ    (R8)(R8*2), R8
+	LEAQ    (CX)(R8*1), R8
+	VPXOR   Y2, Y2, Y2
+	MOVQ    DI, R9
+
+qtap:
+	VBROADCASTI128 (R8), Y3
+	VPSHUFB        Y0, Y3, Y3
+	VPMADDWD       (BX), Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	ADDQ           $0x0c, R8
+	ADDQ           $0x20, BX
+	SUBQ           $0x04, R9
+	JNZ            qtap
+	VEXTRACTI128   $0x01, Y2, X3
+	VPADDD         X3, X2, X2
+	VPADDD         X1, X2, X2
+	VPSRAD         $0x07, X2, X2
+	VPACKSSDW      X2, X2, X2
+	VMOVQ          X2, (AX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x04, DX
+	DECQ           SI
+	JMP            qpix
+
+qdone:
+	VZEROUPPER
+	RET
+
+DATA genResizeH3QShuf<>+0(SB)/4, $0x80038000
+DATA genResizeH3QShuf<>+4(SB)/4, $0x80048001
+DATA genResizeH3QShuf<>+8(SB)/4, $0x80058002
+DATA genResizeH3QShuf<>+12(SB)/4, $0x80808080
+DATA genResizeH3QShuf<>+16(SB)/4, $0x80098006
+DATA genResizeH3QShuf<>+20(SB)/4, $0x800a8007
+DATA genResizeH3QShuf<>+24(SB)/4, $0x800b8008
+DATA genResizeH3QShuf<>+28(SB)/4, $0x80808080
+DATA genResizeH3QShuf<>+32(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+36(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+40(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+44(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+48(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+52(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+56(SB)/4, $0x00000000
+DATA genResizeH3QShuf<>+60(SB)/4, $0x00000000
+GLOBL genResizeH3QShuf<>(SB), RODATA|NOPTR, $64
+
+// func resizeH3Q2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, wq *int32, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3Q2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         wq+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVQ         k+56(FP), R9
+	VMOVDQU      genResizeH3QShuf<>+0(SB), Y0
+	MOVL         $0x00000040, R10
+	VMOVD        R10, X1
+	VPBROADCASTD X1, Y1
+	SUBQ         DX, BX
+	CMPQ         R9, $0x04
+	JEQ          q4pair
+	CMPQ         R9, $0x08
+	JEQ          q8pair
+
+q2pix:
+	TESTQ   R8, R8
+	JZ      q2done
+	MOVLQSX (SI), R10
+	LEAQ    (R10)(R10*2), R10
+	LEAQ    (DX)(R10*1), R10
+	VPXOR   Y2, Y2, Y2
+	VPXOR   Y3, Y3, Y3
+	MOVQ    R9, R11
+
+q2tap:
+	VMOVDQU        (DI), Y4
+	VBROADCASTI128 (R10), Y5
+	VBROADCASTI128 (R10)(BX*1), Y6
+	VPSHUFB        Y0, Y5, Y5
+	VPSHUFB        Y0, Y6, Y6
+	VPMADDWD       Y4, Y5, Y5
+	VPMADDWD       Y4, Y6, Y6
+	VPADDD         Y5, Y2, Y2
+	VPADDD         Y6, Y3, Y3
+	ADDQ           $0x0c, R10
+	ADDQ           $0x20, DI
+	SUBQ           $0x04, R11
+	JNZ            q2tap
+	VPERM2I128     $0x20, Y3, Y2, Y4
+	VPERM2I128     $0x31, Y3, Y2, Y2
+	VPADDD         Y2, Y4, Y4
+	VPADDD         Y1, Y4, Y4
+	VPSRAD         $0x07, Y4, Y4
+	VPACKSSDW      Y4, Y4, Y4
+	VMOVQ          X4, (AX)
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X2, (CX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x06, CX
+	ADDQ           $0x04, SI
+	DECQ           R8
+	JMP            q2pix
+
+q4pair:
+	CMPQ           R8, $0x02
+	JLT            q4pix
+	MOVLQSX        (SI), R9
+	LEAQ           (R9)(R9*2), R9
+	LEAQ           (DX)(R9*1), R9
+	MOVLQSX        4(SI), R10
+	LEAQ           (R10)(R10*2), R10
+	LEAQ           (DX)(R10*1), R10
+	VMOVDQU        (DI), Y2
+	VBROADCASTI128 (R9), Y3
+	VBROADCASTI128 (R9)(BX*1), Y4
+	VMOVDQU        32(DI), Y5
+	VBROADCASTI128 (R10), Y6
+	VBROADCASTI128 (R10)(BX*1), Y7
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y4, Y4
+	VPSHUFB        Y0, Y6, Y6
+	VPSHUFB        Y0, Y7, Y7
+	VPMADDWD       Y2, Y3, Y3
+	VPMADDWD       Y2, Y4, Y4
+	VPMADDWD       Y5, Y6, Y6
+	VPMADDWD       Y5, Y7, Y7
+	VPERM2I128     $0x20, Y6, Y3, Y2
+	VPERM2I128     $0x31, Y6, Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	VPERM2I128     $0x20, Y7, Y4, Y3
+	VPERM2I128     $0x31, Y7, Y4, Y4
+	VPADDD         Y4, Y3, Y3
+	VPADDD         Y1, Y2, Y2
+	VPADDD         Y1, Y3, Y3
+	VPSRAD         $0x07, Y2, Y2
+	VPSRAD         $0x07, Y3, Y3
+	VPACKSSDW      Y3, Y2, Y2
+	VEXTRACTI128   $0x01, Y2, X3
+	VMOVQ          X2, (AX)
+	VMOVHPS        X2, (CX)
+	VMOVQ          X3, 6(AX)
+	VMOVHPS        X3, 6(CX)
+	ADDQ           $0x0c, AX
+	ADDQ           $0x0c, CX
+	ADDQ           $0x08, SI
+	ADDQ           $0x40, DI
+	SUBQ           $0x02, R8
+	JMP            q4pair
+
+q8pair:
+	CMPQ           R8, $0x02
+	JLT            q2pix
+	MOVLQSX        (SI), R10
+	LEAQ           (R10)(R10*2), R10
+	LEAQ           (DX)(R10*1), R10
+	MOVLQSX        4(SI), R11
+	LEAQ           (R11)(R11*2), R11
+	LEAQ           (DX)(R11*1), R11
+	VMOVDQU        (DI), Y2
+	VMOVDQU        32(DI), Y3
+	VMOVDQU        64(DI), Y4
+	VMOVDQU        96(DI), Y5
+	VBROADCASTI128 (R10), Y6
+	VBROADCASTI128 12(R10), Y7
+	VPSHUFB        Y0, Y6, Y6
+	VPSHUFB        Y0, Y7, Y7
+	VPMADDWD       Y2, Y6, Y6
+	VPMADDWD       Y3, Y7, Y7
+	VPADDD         Y7, Y6, Y6
+	VBROADCASTI128 (R10)(BX*1), Y7
+	VBROADCASTI128 12(R10)(BX*1), Y8
+	VPSHUFB        Y0, Y7, Y7
+	VPSHUFB        Y0, Y8, Y8
+	VPMADDWD       Y2, Y7, Y7
+	VPMADDWD       Y3, Y8, Y8
+	VPADDD         Y8, Y7, Y7
+	VBROADCASTI128 (R11), Y2
+	VBROADCASTI128 12(R11), Y3
+	VPSHUFB        Y0, Y2, Y2
+	VPSHUFB        Y0, Y3, Y3
+	VPMADDWD       Y4, Y2, Y2
+	VPMADDWD       Y5, Y3, Y3
+	VPADDD         Y3, Y2, Y2
+	VBROADCASTI128 (R11)(BX*1), Y3
+	VBROADCASTI128 12(R11)(BX*1), Y8
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y8, Y8
+	VPMADDWD       Y4, Y3, Y3
+	VPMADDWD       Y5, Y8, Y8
+	VPADDD         Y8, Y3, Y3
+	VPERM2I128     $0x20, Y2, Y6, Y4
+	VPERM2I128     $0x31, Y2, Y6, Y2
+	VPADDD         Y2, Y4, Y4
+	VPERM2I128     $0x20, Y3, Y7, Y2
+	VPERM2I128     $0x31, Y3, Y7, Y3
+	VPADDD         Y3, Y2, Y2
+	VPADDD         Y1, Y4, Y4
+	VPADDD         Y1, Y2, Y2
+	VPSRAD         $0x07, Y4, Y4
+	VPSRAD         $0x07, Y2, Y2
+	VPACKSSDW      Y2, Y4, Y4
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X4, (AX)
+	VMOVHPS        X4, (CX)
+	VMOVQ          X2, 6(AX)
+	VMOVHPS        X2, 6(CX)
+	ADDQ           $0x0c, AX
+	ADDQ           $0x0c, CX
+	ADDQ           $0x08, SI
+	ADDQ           $0x00000080, DI
+	SUBQ           $0x02, R8
+	JMP            q8pair
+
+q4pix:
+	TESTQ          R8, R8
+	JZ             q2done
+	MOVLQSX        (SI), R9
+	LEAQ           (R9)(R9*2), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVDQU        (DI), Y2
+	VBROADCASTI128 (R9), Y3
+	VBROADCASTI128 (R9)(BX*1), Y4
+	VPSHUFB        Y0, Y3, Y3
+	VPSHUFB        Y0, Y4, Y4
+	VPMADDWD       Y2, Y3, Y3
+	VPMADDWD       Y2, Y4, Y2
+	VPERM2I128     $0x20, Y2, Y3, Y4
+	VPERM2I128     $0x31, Y2, Y3, Y2
+	VPADDD         Y2, Y4, Y4
+	VPADDD         Y1, Y4, Y4
+	VPSRAD         $0x07, Y4, Y4
+	VPACKSSDW      Y4, Y4, Y4
+	VMOVQ          X4, (AX)
+	VEXTRACTI128   $0x01, Y4, X2
+	VMOVQ          X2, (CX)
+	ADDQ           $0x06, AX
+	ADDQ           $0x06, CX
+	ADDQ           $0x04, SI
+	ADDQ           $0x00000020, DI
+	DECQ           R8
+	JMP            q4pix
+
+q2done:
+	VZEROUPPER
+	RET
+
+// func resizeH3P2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w *int16, out int, k int)
+// Requires: AVX, AVX2
+TEXT ·resizeH3P2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         w+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVQ         k+56(FP), R9
+	VMOVDQU      genResizeH3Shuf<>+0(SB), Y0
+	MOVL         $0x00000040, R10
+	VMOVD        R10, X1
+	VPBROADCASTD X1, Y1
+	SUBQ         DX, BX
+	CMPQ         R9, $0x02
+	JEQ          p1pair
+
+p2pix:
+	TESTQ   R8, R8
+	JZ      p2done
+	MOVLQSX (SI), R10
+	LEAQ    (R10)(R10*2), R10
+	LEAQ    (DX)(R10*1), R10
+	VMOVDQA Y1, Y2
+	MOVQ    R9, R11
+
+p2tap:
+	VMOVQ        (R10), X3
+	VMOVQ        (R10)(BX*1), X4
+	VINSERTI128  $0x01, X4, Y3, Y3
+	VPSHUFB      Y0, Y3, Y3
+	VPBROADCASTD (DI), Y4
+	VPMADDWD     Y4, Y3, Y3
+	VPADDD       Y3, Y2, Y2
+	ADDQ         $0x06, R10
+	ADDQ         $0x04, DI
+	SUBQ         $0x02, R11
+	JNZ          p2tap
+	VPSRAD       $0x07, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (AX)
+	VEXTRACTI128 $0x01, Y2, X2
+	VMOVQ        X2, (CX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x06, CX
+	ADDQ         $0x04, SI
+	DECQ         R8
+	JMP          p2pix
+
+p1pair:
+	CMPQ         R8, $0x02
+	JLT          p1pix
+	MOVLQSX      (SI), R9
+	LEAQ         (R9)(R9*2), R9
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9), X2
+	VMOVQ        (R9)(BX*1), X3
+	MOVLQSX      4(SI), R9
+	LEAQ         (R9)(R9*2), R9
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9), X4
+	VMOVQ        (R9)(BX*1), X5
+	VINSERTI128  $0x01, X3, Y2, Y2
+	VINSERTI128  $0x01, X5, Y4, Y4
+	VPSHUFB      Y0, Y2, Y2
+	VPSHUFB      Y0, Y4, Y4
+	VPBROADCASTD (DI), Y3
+	VPBROADCASTD 4(DI), Y5
+	VPMADDWD     Y3, Y2, Y2
+	VPMADDWD     Y5, Y4, Y4
+	VPADDD       Y1, Y2, Y2
+	VPADDD       Y1, Y4, Y4
+	VPSRAD       $0x07, Y2, Y2
+	VPSRAD       $0x07, Y4, Y4
+	VPACKSSDW    Y4, Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VMOVQ        X2, (AX)
+	VMOVHPS      X2, 6(AX)
+	VMOVQ        X3, (CX)
+	VMOVHPS      X3, 6(CX)
+	ADDQ         $0x0c, AX
+	ADDQ         $0x0c, CX
+	ADDQ         $0x08, SI
+	ADDQ         $0x08, DI
+	SUBQ         $0x02, R8
+	JMP          p1pair
+
+p1pix:
+	TESTQ        R8, R8
+	JZ           p2done
+	MOVLQSX      (SI), R9
+	LEAQ         (R9)(R9*2), R9
+	VMOVQ        (DX)(R9*1), X6
+	LEAQ         (DX)(R9*1), R9
+	VMOVQ        (R9)(BX*1), X2
+	VINSERTI128  $0x01, X2, Y6, Y6
+	VPSHUFB      Y0, Y6, Y6
+	VPBROADCASTD (DI), Y2
+	VPMADDWD     Y2, Y6, Y6
+	VPADDD       Y1, Y6, Y2
+	VPSRAD       $0x07, Y2, Y2
+	VPACKSSDW    Y2, Y2, Y2
+	VMOVQ        X2, (AX)
+	VEXTRACTI128 $0x01, Y2, X2
+	VMOVQ        X2, (CX)
+	ADDQ         $0x06, AX
+	ADDQ         $0x06, CX
+	ADDQ         $0x04, SI
+	ADDQ         $0x00000004, DI
+	DECQ         R8
+	JMP          p1pix
+
+p2done:
+	VZEROUPPER
+	RET
+
+// func resizeH1x2AVX2(dst0 *int16, dst1 *int16, src0 *uint8, src1 *uint8, start *int32, w8 *int16, out int)
+// Requires: AVX, AVX2
+TEXT ·resizeH1x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst0+0(FP), AX
+	MOVQ         dst1+8(FP), CX
+	MOVQ         src0+16(FP), DX
+	MOVQ         src1+24(FP), BX
+	MOVQ         start+32(FP), SI
+	MOVQ         w8+40(FP), DI
+	MOVQ         out+48(FP), R8
+	MOVL         $0x00000040, R9
+	VMOVD        R9, X0
+	VPBROADCASTD X0, Y0
+	SUBQ         DX, BX
+
+g4:
+	TESTQ          R8, R8
+	JZ             g4done
+	MOVLQSX        (SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X1
+	VPINSRQ        $0x01, (R9)(BX*1), X1, X1
+	VPMOVZXBW      X1, Y1
+	VBROADCASTI128 (DI), Y2
+	VPMADDWD       Y2, Y1, Y1
+	MOVLQSX        4(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X2
+	VPINSRQ        $0x01, (R9)(BX*1), X2, X2
+	VPMOVZXBW      X2, Y2
+	VBROADCASTI128 16(DI), Y3
+	VPMADDWD       Y3, Y2, Y2
+	MOVLQSX        8(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X3
+	VPINSRQ        $0x01, (R9)(BX*1), X3, X3
+	VPMOVZXBW      X3, Y3
+	VBROADCASTI128 32(DI), Y4
+	VPMADDWD       Y4, Y3, Y3
+	MOVLQSX        12(SI), R9
+	LEAQ           (DX)(R9*1), R9
+	VMOVQ          (R9), X4
+	VPINSRQ        $0x01, (R9)(BX*1), X4, X4
+	VPMOVZXBW      X4, Y4
+	VBROADCASTI128 48(DI), Y5
+	VPMADDWD       Y5, Y4, Y4
+	VPHADDD        Y2, Y1, Y1
+	VPHADDD        Y4, Y3, Y3
+	VPHADDD        Y3, Y1, Y1
+	VPADDD         Y0, Y1, Y1
+	VPSRAD         $0x07, Y1, Y1
+	VPACKSSDW      Y1, Y1, Y1
+	VMOVQ          X1, (AX)
+	VEXTRACTI128   $0x01, Y1, X1
+	VMOVQ          X1, (CX)
+	ADDQ           $0x08, AX
+	ADDQ           $0x08, CX
+	ADDQ           $0x10, SI
+	ADDQ           $0x40, DI
+	SUBQ           $0x04, R8
+	JMP            g4
+
+g4done:
+	VZEROUPPER
+	RET
+
+// func cfBlurHAVX2(dst *float32, pad *float32, n int, w *float32, nw int, step int)
+// Requires: AVX
+TEXT ·cfBlurHAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ pad+8(FP), CX
+	MOVQ n+16(FP), DX
+	MOVQ w+24(FP), BX
+	MOVQ nw+32(FP), SI
+	MOVQ step+40(FP), DI
+	MOVQ DX, R8
+
+bh64:
+	CMPQ  DX, $0x40
+	JGE   bh64go
+	TESTQ DX, DX
+	JZ    bhdone
+	CMPQ  DX, $0x20
+	JGE   bh32go
+	CMPQ  R8, $0x20
+	JLT   bh8
+	MOVQ  $0x00000020, R9
+	SUBQ  DX, R9
+	SHLQ  $0x02, R9
+	SUBQ  R9, CX
+	SUBQ  R9, AX
+	MOVQ  $0x00000020, DX
+	JMP   bh32go
+
+bh64go:
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y1
+	VMULPS       32(CX), Y0, Y2
+	VMULPS       64(CX), Y0, Y3
+	VMULPS       96(CX), Y0, Y4
+	VMULPS       128(CX), Y0, Y5
+	VMULPS       160(CX), Y0, Y6
+	VMULPS       192(CX), Y0, Y7
+	VMULPS       224(CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R9
+	LEAQ         4(BX), R10
+	MOVQ         SI, R11
+	DECQ         R11
+	JZ           bh64store
+
+bh64tap:
+	VBROADCASTSS (R10), Y8
+	VMULPS       (R9), Y8, Y9
+	VMULPS       32(R9), Y8, Y10
+	VMULPS       64(R9), Y8, Y11
+	VMULPS       96(R9), Y8, Y12
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VMULPS       128(R9), Y8, Y9
+	VMULPS       160(R9), Y8, Y10
+	VMULPS       192(R9), Y8, Y11
+	VMULPS       224(R9), Y8, Y8
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y8, Y0, Y0
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          bh64tap
+
+bh64store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y4, 96(AX)
+	VMOVUPS Y5, 128(AX)
+	VMOVUPS Y6, 160(AX)
+	VMOVUPS Y7, 192(AX)
+	VMOVUPS Y0, 224(AX)
+	ADDQ    $0x00000100, CX
+	ADDQ    $0x00000100, AX
+	SUBQ    $0x40, DX
+	JMP     bh64
+
+bh32go:
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y1
+	VMULPS       32(CX), Y0, Y2
+	VMULPS       64(CX), Y0, Y3
+	VMULPS       96(CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R9
+	LEAQ         4(BX), R10
+	MOVQ         SI, R11
+	DECQ         R11
+	JZ           bh32store
+
+bh32tap:
+	VBROADCASTSS (R10), Y4
+	VMULPS       (R9), Y4, Y5
+	VMULPS       32(R9), Y4, Y6
+	VMULPS       64(R9), Y4, Y7
+	VMULPS       96(R9), Y4, Y4
+	VADDPS       Y5, Y1, Y1
+	VADDPS       Y6, Y2, Y2
+	VADDPS       Y7, Y3, Y3
+	VADDPS       Y4, Y0, Y0
+	ADDQ         DI, R9
+	ADDQ         $0x04, R10
+	DECQ         R11
+	JNZ          bh32tap
+
+bh32store:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VMOVUPS Y3, 64(AX)
+	VMOVUPS Y0, 96(AX)
+	ADDQ    $0x00000080, CX
+	ADDQ    $0x00000080, AX
+	SUBQ    $0x20, DX
+	JMP     bh64
+
+bh8:
+	CMPQ         DX, $0x08
+	JLT          bhdone
+	VBROADCASTSS (BX), Y0
+	VMULPS       (CX), Y0, Y0
+	LEAQ         (CX)(DI*1), R8
+	LEAQ         4(BX), R9
+	MOVQ         SI, R10
+	DECQ         R10
+	JZ           bh8store
+
+bh8tap:
+	VBROADCASTSS (R9), Y1
+	VMULPS       (R8), Y1, Y1
+	VADDPS       Y1, Y0, Y0
+	ADDQ         DI, R8
+	ADDQ         $0x04, R9
+	DECQ         R10
+	JNZ          bh8tap
+
+bh8store:
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x00000020, CX
+	ADDQ    $0x00000020, AX
+	SUBQ    $0x08, DX
+	JMP     bh8
+
+bhdone:
+	VZEROUPPER
+	RET
+
+// func cfBlurVAVX2(dst *uint8, tmp *float32, offs *int32, w *float32, nw int, n int)
+// Requires: AVX, AVX2
+TEXT ·cfBlurVAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ tmp+8(FP), CX
+	MOVQ offs+16(FP), DX
+	MOVQ w+24(FP), BX
+	MOVQ nw+32(FP), SI
+	MOVQ n+40(FP), DI
+	MOVQ DI, R8
+
+bv64:
+	CMPQ  DI, $0x40
+	JGE   bv64go
+	TESTQ DI, DI
+	JZ    bvdone
+	CMPQ  R8, $0x40
+	JLT   bv8
+	MOVQ  $0x00000040, R9
+	SUBQ  DI, R9
+	SUBQ  R9, AX
+	SHLQ  $0x02, R9
+	SUBQ  R9, CX
+	MOVQ  $0x00000040, DI
+
+bv64go:
+	MOVLQSX      (DX), R9
+	LEAQ         (CX)(R9*4), R9
+	VBROADCASTSS (BX), Y0
+	VMULPS       (R9), Y0, Y1
+	VMULPS       32(R9), Y0, Y2
+	VMULPS       64(R9), Y0, Y3
+	VMULPS       96(R9), Y0, Y4
+	VMULPS       128(R9), Y0, Y5
+	VMULPS       160(R9), Y0, Y6
+	VMULPS       192(R9), Y0, Y7
+	VMULPS       224(R9), Y0, Y0
+	MOVQ         $0x00000001, R10
+
+bv64tap:
+	CMPQ         R10, SI
+	JGE          bv64out
+	MOVLQSX      (DX)(R10*4), R9
+	LEAQ         (CX)(R9*4), R9
+	VBROADCASTSS (BX)(R10*4), Y8
+	VMULPS       (R9), Y8, Y9
+	VMULPS       32(R9), Y8, Y10
+	VMULPS       64(R9), Y8, Y11
+	VMULPS       96(R9), Y8, Y12
+	VADDPS       Y9, Y1, Y1
+	VADDPS       Y10, Y2, Y2
+	VADDPS       Y11, Y3, Y3
+	VADDPS       Y12, Y4, Y4
+	VMULPS       128(R9), Y8, Y9
+	VMULPS       160(R9), Y8, Y10
+	VMULPS       192(R9), Y8, Y11
+	VMULPS       224(R9), Y8, Y8
+	VADDPS       Y9, Y5, Y5
+	VADDPS       Y10, Y6, Y6
+	VADDPS       Y11, Y7, Y7
+	VADDPS       Y8, Y0, Y0
+	INCQ         R10
+	JMP          bv64tap
+
+bv64out:
+	VXORPS     Y8, Y8, Y8
+	VMOVDQU    genF255<>+0(SB), Y9
+	VMOVDQU    genAffPerm2<>+0(SB), Y10
+	VROUNDPS   $0x00, Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VROUNDPS   $0x00, Y3, Y3
+	VROUNDPS   $0x00, Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VROUNDPS   $0x00, Y7, Y7
+	VROUNDPS   $0x00, Y0, Y0
+	VMAXPS     Y8, Y1, Y1
+	VMAXPS     Y8, Y2, Y2
+	VMAXPS     Y8, Y3, Y3
+	VMAXPS     Y8, Y4, Y4
+	VMAXPS     Y8, Y5, Y5
+	VMAXPS     Y8, Y6, Y6
+	VMAXPS     Y8, Y7, Y7
+	VMAXPS     Y8, Y0, Y0
+	VMINPS     Y9, Y1, Y1
+	VMINPS     Y9, Y2, Y2
+	VMINPS     Y9, Y3, Y3
+	VMINPS     Y9, Y4, Y4
+	VMINPS     Y9, Y5, Y5
+	VMINPS     Y9, Y6, Y6
+	VMINPS     Y9, Y7, Y7
+	VMINPS     Y9, Y0, Y0
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VCVTTPS2DQ Y3, Y3
+	VCVTTPS2DQ Y4, Y4
+	VCVTTPS2DQ Y5, Y5
+	VCVTTPS2DQ Y6, Y6
+	VCVTTPS2DQ Y7, Y7
+	VCVTTPS2DQ Y0, Y0
+	VPACKUSDW  Y2, Y1, Y1
+	VPACKUSDW  Y4, Y3, Y3
+	VPACKUSWB  Y3, Y1, Y1
+	VPERMD     Y1, Y10, Y1
+	VMOVDQU    Y1, (AX)
+	VPACKUSDW  Y6, Y5, Y5
+	VPACKUSDW  Y0, Y7, Y7
+	VPACKUSWB  Y7, Y5, Y5
+	VPERMD     Y5, Y10, Y5
+	VMOVDQU    Y5, 32(AX)
+	ADDQ       $0x00000100, CX
+	ADDQ       $0x40, AX
+	SUBQ       $0x40, DI
+	JMP        bv64
+
+bv8:
+	VXORPS  Y0, Y0, Y0
+	VMOVUPS genF255<>+0(SB), Y1
+
+bv8loop:
+	CMPQ         DI, $0x08
+	JLT          bvdone
+	MOVLQSX      (DX), R9
+	VBROADCASTSS (BX), Y2
+	VMULPS       (CX)(R9*4), Y2, Y2
+	MOVQ         $0x00000001, R10
+
+bv8tap:
+	CMPQ         R10, SI
+	JGE          bv8out
+	MOVLQSX      (DX)(R10*4), R9
+	VBROADCASTSS (BX)(R10*4), Y3
+	VMULPS       (CX)(R9*4), Y3, Y3
+	VADDPS       Y3, Y2, Y2
+	INCQ         R10
+	JMP          bv8tap
+
+bv8out:
+	VROUNDPS     $0x00, Y2, Y2
+	VMAXPS       Y0, Y2, Y2
+	VMINPS       Y1, Y2, Y2
+	VCVTTPS2DQ   Y2, Y2
+	VEXTRACTI128 $0x01, Y2, X3
+	VPACKUSDW    X3, X2, X2
+	VPACKUSWB    X2, X2, X2
+	VMOVQ        X2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x08, AX
+	SUBQ         $0x08, DI
+	JMP          bv8loop
+
+bvdone:
+	VZEROUPPER
+	RET
+
+// func cfWidenAVX2(dst *float32, src *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfWidenAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ n+16(FP), DX
+	SHRQ $0x05, DX
+	JZ   wdone
+
+wloop:
+	VPMOVZXBD (CX), Y0
+	VPMOVZXBD 8(CX), Y1
+	VPMOVZXBD 16(CX), Y2
+	VPMOVZXBD 24(CX), Y3
+	VCVTDQ2PS Y0, Y0
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VCVTDQ2PS Y3, Y3
+	VMOVUPS   Y0, (AX)
+	VMOVUPS   Y1, 32(AX)
+	VMOVUPS   Y2, 64(AX)
+	VMOVUPS   Y3, 96(AX)
+	ADDQ      $0x20, CX
+	ADDQ      $0x00000080, AX
+	DECQ      DX
+	JNZ       wloop
+
+wdone:
+	VZEROUPPER
+	RET
+
+// func grayExpandAVX2(out *uint8, in *uint8, n int)
+// Requires: AVX
+TEXT ·grayExpandAVX2(SB), NOSPLIT, $0-24
+	MOVQ    out+0(FP), AX
+	MOVQ    in+8(FP), CX
+	MOVQ    n+16(FP), DX
+	SHRQ    $0x04, DX
+	JZ      gedone
+	VMOVDQU genGrayExp0<>+0(SB), X0
+	VMOVDQU genGrayExp1<>+0(SB), X1
+	VMOVDQU genGrayExp2<>+0(SB), X2
+
+geloop:
+	VMOVDQU (CX), X3
+	VPSHUFB X0, X3, X4
+	VPSHUFB X1, X3, X5
+	VPSHUFB X2, X3, X3
+	VMOVDQU X4, (AX)
+	VMOVDQU X5, 16(AX)
+	VMOVDQU X3, 32(AX)
+	ADDQ    $0x10, CX
+	ADDQ    $0x30, AX
+	DECQ    DX
+	JNZ     geloop
+
+gedone:
+	VZEROUPPER
+	RET
+
+DATA genGrayExp0<>+0(SB)/4, $0x01000000
+DATA genGrayExp0<>+4(SB)/4, $0x02020101
+DATA genGrayExp0<>+8(SB)/4, $0x03030302
+DATA genGrayExp0<>+12(SB)/4, $0x05040404
+DATA genGrayExp0<>+16(SB)/4, $0x01000000
+DATA genGrayExp0<>+20(SB)/4, $0x02020101
+DATA genGrayExp0<>+24(SB)/4, $0x03030302
+DATA genGrayExp0<>+28(SB)/4, $0x05040404
+DATA genGrayExp0<>+32(SB)/4, $0x01000000
+DATA genGrayExp0<>+36(SB)/4, $0x02020101
+DATA genGrayExp0<>+40(SB)/4, $0x03030302
+DATA genGrayExp0<>+44(SB)/4, $0x05040404
+DATA genGrayExp0<>+48(SB)/4, $0x01000000
+DATA genGrayExp0<>+52(SB)/4, $0x02020101
+DATA genGrayExp0<>+56(SB)/4, $0x03030302
+DATA genGrayExp0<>+60(SB)/4, $0x05040404
+GLOBL genGrayExp0<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayExp1<>+0(SB)/4, $0x06060505
+DATA genGrayExp1<>+4(SB)/4, $0x07070706
+DATA genGrayExp1<>+8(SB)/4, $0x09080808
+DATA genGrayExp1<>+12(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+16(SB)/4, $0x06060505
+DATA genGrayExp1<>+20(SB)/4, $0x07070706
+DATA genGrayExp1<>+24(SB)/4, $0x09080808
+DATA genGrayExp1<>+28(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+32(SB)/4, $0x06060505
+DATA genGrayExp1<>+36(SB)/4, $0x07070706
+DATA genGrayExp1<>+40(SB)/4, $0x09080808
+DATA genGrayExp1<>+44(SB)/4, $0x0a0a0909
+DATA genGrayExp1<>+48(SB)/4, $0x06060505
+DATA genGrayExp1<>+52(SB)/4, $0x07070706
+DATA genGrayExp1<>+56(SB)/4, $0x09080808
+DATA genGrayExp1<>+60(SB)/4, $0x0a0a0909
+GLOBL genGrayExp1<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayExp2<>+0(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+4(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+8(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+12(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+16(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+20(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+24(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+28(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+32(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+36(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+40(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+44(SB)/4, $0x0f0f0f0e
+DATA genGrayExp2<>+48(SB)/4, $0x0b0b0b0a
+DATA genGrayExp2<>+52(SB)/4, $0x0d0c0c0c
+DATA genGrayExp2<>+56(SB)/4, $0x0e0e0d0d
+DATA genGrayExp2<>+60(SB)/4, $0x0f0f0f0e
+GLOBL genGrayExp2<>(SB), RODATA|NOPTR, $64
+
+// func rgbTakeRAVX2(out *uint8, row *uint8, n int)
+// Requires: AVX
+TEXT ·rgbTakeRAVX2(SB), NOSPLIT, $0-24
+	MOVQ    out+0(FP), AX
+	MOVQ    row+8(FP), CX
+	MOVQ    n+16(FP), DX
+	SHRQ    $0x04, DX
+	JZ      trdone
+	VMOVDQU genGrayTakeA<>+0(SB), X0
+	VMOVDQU genGrayTakeB<>+0(SB), X1
+	VMOVDQU genGrayTakeC<>+0(SB), X2
+
+trloop:
+	VMOVDQU (CX), X3
+	VMOVDQU 16(CX), X4
+	VMOVDQU 32(CX), X5
+	VPSHUFB X0, X3, X3
+	VPSHUFB X1, X4, X4
+	VPSHUFB X2, X5, X5
+	VPOR    X4, X3, X3
+	VPOR    X5, X3, X3
+	VMOVDQU X3, (AX)
+	ADDQ    $0x30, CX
+	ADDQ    $0x10, AX
+	DECQ    DX
+	JNZ     trloop
+
+trdone:
+	VZEROUPPER
+	RET
+
+DATA genGrayTakeA<>+0(SB)/4, $0x09060300
+DATA genGrayTakeA<>+4(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+8(SB)/4, $0x80808080
+DATA genGrayTakeA<>+12(SB)/4, $0x80808080
+DATA genGrayTakeA<>+16(SB)/4, $0x09060300
+DATA genGrayTakeA<>+20(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+24(SB)/4, $0x80808080
+DATA genGrayTakeA<>+28(SB)/4, $0x80808080
+DATA genGrayTakeA<>+32(SB)/4, $0x09060300
+DATA genGrayTakeA<>+36(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+40(SB)/4, $0x80808080
+DATA genGrayTakeA<>+44(SB)/4, $0x80808080
+DATA genGrayTakeA<>+48(SB)/4, $0x09060300
+DATA genGrayTakeA<>+52(SB)/4, $0x80800f0c
+DATA genGrayTakeA<>+56(SB)/4, $0x80808080
+DATA genGrayTakeA<>+60(SB)/4, $0x80808080
+GLOBL genGrayTakeA<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayTakeB<>+0(SB)/4, $0x80808080
+DATA genGrayTakeB<>+4(SB)/4, $0x05028080
+DATA genGrayTakeB<>+8(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+12(SB)/4, $0x80808080
+DATA genGrayTakeB<>+16(SB)/4, $0x80808080
+DATA genGrayTakeB<>+20(SB)/4, $0x05028080
+DATA genGrayTakeB<>+24(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+28(SB)/4, $0x80808080
+DATA genGrayTakeB<>+32(SB)/4, $0x80808080
+DATA genGrayTakeB<>+36(SB)/4, $0x05028080
+DATA genGrayTakeB<>+40(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+44(SB)/4, $0x80808080
+DATA genGrayTakeB<>+48(SB)/4, $0x80808080
+DATA genGrayTakeB<>+52(SB)/4, $0x05028080
+DATA genGrayTakeB<>+56(SB)/4, $0x800e0b08
+DATA genGrayTakeB<>+60(SB)/4, $0x80808080
+GLOBL genGrayTakeB<>(SB), RODATA|NOPTR, $64
+
+DATA genGrayTakeC<>+0(SB)/4, $0x80808080
+DATA genGrayTakeC<>+4(SB)/4, $0x80808080
+DATA genGrayTakeC<>+8(SB)/4, $0x01808080
+DATA genGrayTakeC<>+12(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+16(SB)/4, $0x80808080
+DATA genGrayTakeC<>+20(SB)/4, $0x80808080
+DATA genGrayTakeC<>+24(SB)/4, $0x01808080
+DATA genGrayTakeC<>+28(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+32(SB)/4, $0x80808080
+DATA genGrayTakeC<>+36(SB)/4, $0x80808080
+DATA genGrayTakeC<>+40(SB)/4, $0x01808080
+DATA genGrayTakeC<>+44(SB)/4, $0x0d0a0704
+DATA genGrayTakeC<>+48(SB)/4, $0x80808080
+DATA genGrayTakeC<>+52(SB)/4, $0x80808080
+DATA genGrayTakeC<>+56(SB)/4, $0x01808080
+DATA genGrayTakeC<>+60(SB)/4, $0x0d0a0704
+GLOBL genGrayTakeC<>(SB), RODATA|NOPTR, $64
+
+// func cfSolarizeAVX2(p *uint8, n int, th uint8)
+// Requires: AVX, AVX2
+TEXT ·cfSolarizeAVX2(SB), NOSPLIT, $0-17
+	MOVQ         p+0(FP), AX
+	MOVQ         n+8(FP), CX
+	VPBROADCASTB th+16(FP), Y0
+	VPCMPEQB     Y1, Y1, Y1
+	SHRQ         $0x05, CX
+	JZ           soldone
+
+solloop:
+	VMOVDQU   (AX), Y2
+	VPMAXUB   Y0, Y2, Y3
+	VPCMPEQB  Y2, Y3, Y3
+	VPXOR     Y1, Y2, Y4
+	VPBLENDVB Y3, Y4, Y2, Y2
+	VMOVDQU   Y2, (AX)
+	ADDQ      $0x20, AX
+	DECQ      CX
+	JNZ       solloop
+
+soldone:
+	VZEROUPPER
+	RET
+
+// func cfNoiseAddAVX2(dst *uint8, src *uint8, noise *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·cfNoiseAddAVX2(SB), NOSPLIT, $0-32
+	MOVQ    dst+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    noise+16(FP), DX
+	MOVQ    n+24(FP), BX
+	VXORPS  Y0, Y0, Y0
+	VMOVUPS genF255<>+0(SB), Y1
+	VMOVDQU genAffPerm2<>+0(SB), Y2
+	SHRQ    $0x05, BX
+	JZ      nadone
+
+naloop:
+	VPMOVZXBD  (CX), Y3
+	VPMOVZXBD  8(CX), Y4
+	VPMOVZXBD  16(CX), Y5
+	VPMOVZXBD  24(CX), Y6
+	VCVTDQ2PS  Y3, Y3
+	VCVTDQ2PS  Y4, Y4
+	VCVTDQ2PS  Y5, Y5
+	VCVTDQ2PS  Y6, Y6
+	VADDPS     (DX), Y3, Y3
+	VADDPS     32(DX), Y4, Y4
+	VADDPS     64(DX), Y5, Y5
+	VADDPS     96(DX), Y6, Y6
+	VROUNDPS   $0x00, Y3, Y3
+	VROUNDPS   $0x00, Y4, Y4
+	VROUNDPS   $0x00, Y5, Y5
+	VROUNDPS   $0x00, Y6, Y6
+	VMAXPS     Y0, Y3, Y3
+	VMAXPS     Y0, Y4, Y4
+	VMAXPS     Y0, Y5, Y5
+	VMAXPS     Y0, Y6, Y6
+	VMINPS     Y1, Y3, Y3
+	VMINPS     Y1, Y4, Y4
+	VMINPS     Y1, Y5, Y5
+	VMINPS     Y1, Y6, Y6
+	VCVTTPS2DQ Y3, Y3
+	VCVTTPS2DQ Y4, Y4
+	VCVTTPS2DQ Y5, Y5
+	VCVTTPS2DQ Y6, Y6
+	VPACKUSDW  Y4, Y3, Y3
+	VPACKUSDW  Y6, Y5, Y5
+	VPACKUSWB  Y5, Y3, Y3
+	VPERMD     Y3, Y2, Y3
+	VMOVDQU    Y3, (AX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, AX
+	ADDQ       $0x00000080, DX
+	DECQ       BX
+	JNZ        naloop
+
+nadone:
+	VZEROUPPER
+	RET
+
+// func cfSobelRowAVX2(dst *uint8, a *uint8, b *uint8, c *uint8, n int)
+// Requires: AVX, AVX2
+TEXT ·cfSobelRowAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    c+24(FP), BX
+	MOVQ    n+32(FP), SI
+	VMOVUPS genF255<>+0(SB), Y0
+	SHRQ    $0x04, SI
+	JZ      sdone
+
+sloop:
+	VPMOVZXBW  (CX), Y1
+	VPMOVZXBW  1(CX), Y2
+	VPMOVZXBW  2(CX), Y3
+	VPMOVZXBW  (DX), Y4
+	VPMOVZXBW  2(DX), Y5
+	VPMOVZXBW  (BX), Y6
+	VPMOVZXBW  1(BX), Y7
+	VPMOVZXBW  2(BX), Y8
+	VPADDW     Y5, Y5, Y5
+	VPADDW     Y3, Y5, Y5
+	VPADDW     Y8, Y5, Y5
+	VPADDW     Y4, Y4, Y4
+	VPADDW     Y1, Y4, Y4
+	VPADDW     Y6, Y4, Y4
+	VPSUBW     Y4, Y5, Y5
+	VPADDW     Y7, Y7, Y4
+	VPADDW     Y6, Y4, Y4
+	VPADDW     Y8, Y4, Y4
+	VPADDW     Y2, Y2, Y2
+	VPADDW     Y1, Y2, Y2
+	VPADDW     Y3, Y2, Y2
+	VPSUBW     Y2, Y4, Y4
+	VPUNPCKLWD Y4, Y5, Y1
+	VPUNPCKHWD Y4, Y5, Y2
+	VPMADDWD   Y1, Y1, Y1
+	VPMADDWD   Y2, Y2, Y2
+	VCVTDQ2PS  Y1, Y1
+	VCVTDQ2PS  Y2, Y2
+	VSQRTPS    Y1, Y1
+	VSQRTPS    Y2, Y2
+	VROUNDPS   $0x00, Y1, Y1
+	VROUNDPS   $0x00, Y2, Y2
+	VMINPS     Y0, Y1, Y1
+	VMINPS     Y0, Y2, Y2
+	VCVTTPS2DQ Y1, Y1
+	VCVTTPS2DQ Y2, Y2
+	VPACKUSDW  Y2, Y1, Y1
+	VPACKUSWB  Y1, Y1, Y1
+	VPERMQ     $0x08, Y1, Y1
+	VMOVDQU    X1, (AX)
+	ADDQ       $0x10, AX
+	ADDQ       $0x10, CX
+	ADDQ       $0x10, DX
+	ADDQ       $0x10, BX
+	DECQ       SI
+	JNZ        sloop
+
+sdone:
+	VZEROUPPER
+	RET

@@ -4,16 +4,8 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// grayExpandAVX2 is grayRowToRGBGo over n pixels, n a multiple of 16.
-//
-//go:noescape
-func grayExpandAVX2(out, in *uint8, n int)
-
-// rgbTakeRAVX2 is rgbRowTakeRGo over n pixels, n a multiple of 16; it reads
-// exactly the 3n bytes of the n pixels.
-//
-//go:noescape
-func rgbTakeRAVX2(out, row *uint8, n int)
+// grayExpandAVX2 and rgbTakeRAVX2 are generated: ops/_generate/grayrow.go,
+// declared in generated_amd64.go.
 
 // grayRowToRGB writes out[3x], out[3x+1], out[3x+2] = in[x] for every x;
 // out must hold 3*len(in) bytes.

@@ -4,10 +4,8 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// cfNoiseAddAVX2 is cfNoiseAddRef over n samples, n a multiple of 32.
-//
-//go:noescape
-func cfNoiseAddAVX2(dst, src *uint8, noise *float32, n int)
+// cfNoiseAddAVX2 is generated: ops/_generate/noise.go, declared in
+// generated_amd64.go.
 
 func cfNoiseAdd(dst, src []uint8, noise []float32) {
 	dst = dst[:len(src)]

@@ -56,8 +56,8 @@ type resizePlan struct {
 	q4 []int32
 }
 
-// resizeH3QShuf is the AVX2 kernel's VPSHUFB mask (resizeH3QShuf in
-// resize_amd64.s): lane 0 takes pixels 0 and 1 of a window, lane 1 pixels 2
+// resizeH3QShuf is the AVX2 kernel's VPSHUFB mask (resizeHQShuf in
+// _generate/resizeh.go): lane 0 takes pixels 0 and 1 of a window, lane 1 pixels 2
 // and 3, as the words p0.r p1.r p0.g p1.g p0.b p1.b 0 0 (0x80: zero).
 var resizeH3QShuf = [2][16]uint8{
 	{0, 0x80, 3, 0x80, 1, 0x80, 4, 0x80, 2, 0x80, 5, 0x80, 0x80, 0x80, 0x80, 0x80},

@@ -6,41 +6,10 @@ import "github.com/pairflow/pairflow/internal/cpu"
 
 const haveResizeAsm = true
 
-// resizeH3AVX2 is the horizontal pass over one row of RGB pixels; it is
-// resizeHRef with c == 3, for a plan with an even tap count k:
-//
-//	for x := 0; x < out; x++ {
-//		for ch := 0; ch < 3; ch++ {
-//			acc := int32(64)
-//			for j := 0; j < k; j++ {
-//				acc += int32(w[x*k+j]) * int32(src[(start[x]+j)*3+ch])
-//			}
-//			dst[x*3+ch] = int16(acc >> 7)
-//		}
-//	}
-//
-// It reads up to 2 bytes past the last pixel of the row and stores one
-// int16 past dst[out*3-1].
-//
-//go:noescape
-func resizeH3AVX2(dst *int16, src *uint8, start *int32, w *int16, out, k int)
-
-// resizeH3QAVX2 is resizeH3AVX2 for k a multiple of 4, taking four taps
-// per step with the pre-paired weights wq (see resizePlan.wq). It reads up
-// to 4 bytes past the last pixel of the row.
-//
-//go:noescape
-func resizeH3QAVX2(dst *int16, src *uint8, start *int32, wq *int32, out, k int)
-
-// resizeH3Q2AVX2 is resizeH3QAVX2 on two rows at once (same plan).
-//
-//go:noescape
-func resizeH3Q2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, wq *int32, out, k int)
-
-// resizeH3P2AVX2 is resizeH3AVX2 on two rows at once (same plan).
-//
-//go:noescape
-func resizeH3P2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w *int16, out, k int)
+// The kernels these wrappers call (resizeH3AVX2, resizeH3QAVX2,
+// resizeH3Q2AVX2, resizeH3P2AVX2, resizeH1x2AVX2, resizeV<ISA> and the
+// AVX-512 RGB pair kernels) are generated: ops/_generate/resizeh.go and
+// resize.go, declared in generated_amd64.go.
 
 // resizeWantQ4 reports whether plans should carry q4 (the tier's RGB
 // kernels use it). A plan built without it still works on any tier: the
@@ -144,17 +113,6 @@ func resizeV(out []uint8, mid []int16, stride, n int, w []int16) int {
 	}
 	return n
 }
-
-// resizeH1x2AVX2 is the horizontal pass over two gray rows for a plan with
-// k <= 8 (weights w8, eight per output), four outputs per step; out is a
-// multiple of 4. It is resizeHRef with c == 1 on each row:
-//
-//	dst[x] = (Σ_{j<8} w8[x*8+j]·src[start[x]+j] + 64) >> 7
-//
-// It reads up to 8 bytes from src+start[x] (past the row end when k < 8).
-//
-//go:noescape
-func resizeH1x2AVX2(dst0, dst1 *int16, src0, src1 *uint8, start *int32, w8 *int16, out int)
 
 func resizeH1x2(dst0, dst1 []int16, src0, src1 []uint8, p *resizePlan) {
 	out := p.out

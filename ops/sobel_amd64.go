@@ -4,11 +4,8 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// cfSobelRowAVX2 is cfSobelRowRef over n outputs, n a multiple of 16; it
-// reads n+2 samples of a, b and c.
-//
-//go:noescape
-func cfSobelRowAVX2(dst, a, b, c *uint8, n int)
+// cfSobelRowAVX2 is generated: ops/_generate/sobel.go, declared in
+// generated_amd64.go.
 
 func cfSobelRow(dst, a, b, c []uint8) {
 	if tier >= cpu.AVX2 {

@@ -4,10 +4,8 @@ package ops
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// cfSolarizeAVX2 is cfSolarizeRef over n bytes, n a multiple of 32.
-//
-//go:noescape
-func cfSolarizeAVX2(p *uint8, n int, th uint8)
+// cfSolarizeAVX2 is generated: ops/_generate/solarize.go, declared in
+// generated_amd64.go.
 
 func cfSolarizeRow(p []uint8, th uint8) {
 	if tier >= cpu.AVX2 {

@@ -152,7 +152,10 @@ func (a *isa) consts(tabs map[string]Mem, memOnly ...string) *consts {
 }
 
 // keep loads the named constants into registers before the loop on AVX2
-// too (AVX-512 keeps them all there already).
+// too (AVX-512 keeps them all there already). The load is emitted where keep
+// is called, and op and reg return that register from then on: a block that
+// control flow can reach without passing there must take the constant from
+// c.mem instead (cfBlurVAVX2's 8-wide loop does).
 func (c *consts) keep(names ...string) {
 	for _, name := range names {
 		if _, ok := c.regs[name]; !ok {

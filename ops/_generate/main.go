@@ -3,7 +3,10 @@
 // described once, as a Go function over an isa value, and emitted for AVX2
 // (8 float32 lanes in YMM registers) and AVX-512 (16 lanes in ZMM, opmask
 // registers for compares, blends and tails); the byte table lookup and the
-// VNNI/VBMI resize kernels exist for AVX-512 only. This folder is its own module
+// VNNI/VBMI resize kernels exist for AVX-512 only, and the kernels ported
+// from the hand-written AVX2 files (resizeh.go, the single-row passes in
+// blur.go, grayrow.go, solarize.go, noise.go, sobel.go) for AVX2 only,
+// instruction for instruction. This folder is its own module
 // so that avo never enters pairflow's go.mod (the klauspost/compress
 // layout). Run it with `go generate ./ops` from the repository root; CI
 // regenerates and fails when the committed files differ.
@@ -43,5 +46,18 @@ func main() {
 	genResizeV(avx512, true)
 	genResizeH3Q4x2(2)
 	genResizeH3Q4x2(4)
+	genResizeH3()
+	genResizeH3Q()
+	genResizeH3Q2()
+	genResizeH3P2()
+	genResizeH1x2()
+	genBlurH()
+	genBlurV()
+	genWiden()
+	genGrayExpand()
+	genRGBTakeR()
+	genSolarize()
+	genNoiseAdd()
+	genSobelRow()
 	Generate()
 }
