@@ -150,10 +150,11 @@ func packRuleAVX512(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (pa
 // in L1, a stride that is a multiple of 4 KiB): kernelB's prefetch brings
 // each panel into L2 while the calls on the panel before it run, and the
 // copy is saved. Measured on Zen 4 (GFLOP per CPU-second, one thread, the
-// 43 gemmbench shapes): 1.01–1.15× where B is now read in place (1024×
-// 4608×512 1.04×), and within noise (0.98–1.02×) where the M ≥ 16384
-// shapes would read it in place too; see docs/benchmarks-avx512.md,
-// "2026-12-07: B read in place".
+// 43 gemmbench shapes, old and new plan in turn): 1.00–1.15× on most shapes
+// that now read B in place (1024×4608×512 1.03×; the noise on shapes whose
+// code did not change was ±2–4%), and 0.98–1.02× on the M ≥ 16384 shapes
+// the m bound keeps packed; see docs/benchmarks-avx512.md, "2026-12-07: B
+// read in place for the last shape below OpenBLAS".
 func packRulePrefetchB(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (packA, packB bool) {
 	packA, packB = packRuleAVX512(transA, transB, m, n, k, lda, ldb, p)
 	if !transB && ldb%1024 != 0 && 4*kcStep(k)*p.nr >= 32<<10 && m < 1024*p.mr {
