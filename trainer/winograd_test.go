@@ -63,16 +63,18 @@ func BenchmarkWinogradStep(b *testing.B) {
 // TestWinogradConvLayer: Conv2d layers whose 3×3 convolutions kern runs on
 // Winograd (forward, input and weight gradients; F(2×2,3×3), and
 // F(4×4,3×3) for the forward pass and input gradient of the last three
-// shapes), smallcnn's FMNIST shapes among them, match the float64 layer
-// within tol32 (F(4×4,3×3) included: its ~20× larger rounding error, ≤
-// 1.4e-5 of the largest element in kern's tests, stays inside it), and
-// their weight gradients match kern's im2col path within 1e-5 of the
-// largest element (kern's TestWinogradWeightGrad measures ≤ 1e-6).
+// shapes, F(3×3,4×4) for their weight gradient), smallcnn's FMNIST shapes
+// among them, match the float64 layer within tol32 (F(4×4,3×3) included:
+// its ~20× larger rounding error, ≤ 1.4e-5 of the largest element in
+// kern's tests, stays inside it), and their weight gradients match kern's
+// im2col path within 1e-5 of the largest element (kern's tests measure ≤
+// 7.1e-7 on F(3×3,2×2), ≤ 4.7e-6 on F(3×3,4×4) for planes above 4×4).
 func TestWinogradConvLayer(t *testing.T) {
 	for _, c := range []struct{ n, in, out, h, w int }{
 		{4, 32, 64, 14, 14}, {6, 64, 128, 7, 7}, {3, 16, 16, 5, 5}, {2, 16, 24, 32, 32},
-		// F(4×4,3×3) for the forward pass and input gradient (kern's
-		// useWino4: ≥ 64 channels on 16×16 planes, ≥ 128 tiles).
+		// F(4×4,3×3) for the forward pass and input gradient, F(3×3,4×4)
+		// for the weight gradient (kern's useWino4: ≥ 64 channels on 16×16
+		// planes, ≥ 128 tiles).
 		{8, 64, 64, 16, 16}, {8, 128, 128, 16, 16}, {9, 64, 96, 17, 19},
 	} {
 		t.Run(fmt.Sprintf("%dx%dx%dx%d-%d", c.n, c.in, c.h, c.w, c.out), func(t *testing.T) {
@@ -99,9 +101,10 @@ func TestWinogradConvLayer(t *testing.T) {
 // TestWinogradSmallPlaneRoute: a 4×4-plane convolution that kern runs on
 // Winograd (512→512 on 128 images, resnet18's layer4 in a trainbench step)
 // goes to kern rather than to the batched im2col path, and gives what that
-// path gives (F(2×2,3×3) on a 4×4 plane: kern's tests measure ≤ 6.4e-7 of
-// the largest element against im2col). With Winograd off it takes the
-// batched path again.
+// path gives: y and dx (F(2×2,3×3) on a 4×4 plane: ≤ 6.4e-7 of the largest
+// element in kern's tests) within 1e-5, dw (F(3×3,4×4): 8.0e-6 here, 9.5e-6
+// against a float64 reference in kern) within kern's F(4×4,3×3) bound 5e-5.
+// With Winograd off it takes the batched path again.
 func TestWinogradSmallPlaneRoute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("~30 GFLOP")
@@ -125,9 +128,10 @@ func TestWinogradSmallPlaneRoute(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		a, b []float32
-	}{{"y", y1, y0}, {"dx", dx1, dx0}, {"dw", dw1, dw0}} {
-		if e := maxRel(c.a, c.b); e > 1e-5 {
-			t.Errorf("%s: Winograd vs batched im2col rel error %.3g > 1e-5", c.name, e)
+		tol  float64
+	}{{"y", y1, y0, 1e-5}, {"dx", dx1, dx0, 1e-5}, {"dw", dw1, dw0, 5e-5}} {
+		if e := maxRel(c.a, c.b); e > c.tol {
+			t.Errorf("%s: Winograd vs batched im2col rel error %.3g > %g", c.name, e, c.tol)
 		} else {
 			t.Logf("%s: rel error %.3g", c.name, e)
 		}

@@ -141,6 +141,15 @@ func BenchmarkBodies(b *testing.B) {
 				})
 			}
 		})
+		g, e := randSlice(r, 16*ld), make([]float32, 36*ld)
+		b.Run(fmt.Sprintf("wino4GradOut/tiles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				interleaved(b, reps, 100, [2]func(){
+					func() { wino4GradOutColsAVX2(&g[0], ld, n, &e[0], ld) },
+					func() { wino4GradOutColsAVX512(&g[0], ld, n, &e[0], ld) },
+				})
+			}
+		})
 	}
 	for _, n := range []int{16, 64, 196, 256} {
 		r0, r1 := randSlice(r, 2*n+32), randSlice(r, 2*n+32)

@@ -51,9 +51,13 @@
 // planes of 16×16 or more, and at least 128 tiles: resnet18's 3×3 layers
 // at 32 px but not smallcnn's), the forward pass and input gradient run on
 // F(4×4,3×3) instead (winograd4.go): 6×6 windows, 36 GEMMs, 4× fewer
-// multiplies than direct and 1.78× fewer than F(2×2,3×3); the weight
-// gradient stays on F(3×3,2×2). 4×4 planes run on Winograd too with at
-// least 512 channels and 128 images (winoPlaneOK). SetWinograd(false)
+// multiplies than direct and 1.78× fewer than F(2×2,3×3). 4×4 planes run
+// on Winograd too with at least 512 channels and 128 images (winoPlaneOK;
+// forward and input gradient on F(2×2,3×3)). The weight gradient of both
+// (useWino4DW) runs on F(3×3,4×4) (winograd4_dw.go): the 6×6 windows'
+// transforms as forward, the 4×4 output-gradient tiles gathered and
+// transformed to 6×6 (A·e·Aᵀ), 36 GEMMs of Cout×tiles by tiles×Cin reduced
+// over the batch's tiles, one 6×6 → 3×3 transform in float64 at the end. SetWinograd(false)
 // turns all Winograd paths off (tests and benchmarks compare both).
 //
 // # Fused layer kernels
@@ -102,6 +106,9 @@
 //	(over a batch's 128–512 tiles)                                     (BenchmarkBodies)
 //	F(4×4,3×3) window gather                 AVX-512 body; the AVX2    resnet18 step 1.03×
 //	                                         tier runs the Go loop
+//	F(3×3,4×4) output-gradient gather and    AVX-512 bodies            same description
+//	transform (A·e·Aᵀ)                       (wino4ZMM); the gather's  as the two above
+//	                                         AVX2 tier runs Go         (BenchmarkBodies)
 //	momentum step (SGD, LARS)                AVX2 body (momentumZMM)   0.94–0.97×
 //
 // Both bodies of every kernel are generated and tested; the choice between
@@ -113,7 +120,8 @@
 // References: microKernelGo (GEMM kernels), the Go loops of packABlock and
 // packBBlock (packers), the Go loops in vec.go (elementwise kernels and
 // reductions), winoInTileGo, winoOutTileGo, winoGradOutTileGo,
-// wino4InColsGo and wino4OutColsGo (Winograd transforms) and maxPool2Plane, maxPool2BackwardPlane (pooling rows).
+// wino4InColsGo, wino4OutColsGo and wino4GradOutColsGo (Winograd
+// transforms), wino4GatherGo and wino4GatherOutGo (window gathers) and maxPool2Plane, maxPool2BackwardPlane (pooling rows).
 //
 // Across the SIMD tiers results are bit-identical, not merely close: SGEMM
 // reduces every element over K in the same blocks (kcStep depends on K
@@ -175,7 +183,16 @@
 // TestWinograd4Conv) but is held to a looser ‖wino4 − im2col‖∞ ≤
 // 5e-5·‖im2col‖∞ (measured ≤ 1.4e-5 at 256 channels, about 20× F(2×2,3×3)'s
 // error on the same data); the trainer's float32-vs-float64 layer bound
-// (tol32 = 2e-5 of the largest output) holds for it unchanged.
+// (tol32 = 2e-5 of the largest output) holds for it unchanged. The
+// F(3×3,4×4) weight gradient is held to the same 5e-5 against im2col
+// (TestWino4WeightGrad, TestWino4WeightGradLargeLayer): measured ≤ 4.7e-6
+// of the largest element on planes above 4×4 (F(3×3,2×2) ≤ 7.1e-7 on the
+// same data, ~7× less) and 9.5e-6 on resnet18's 4×4 planes (512→512, 128
+// images; against a float64 reference 9.5e-6, F(3×3,2×2) 2.4e-7, im2col
+// 1.4e-7: one tile a plane, whose window is mostly padding, cancels most);
+// element-wise it stays inside the float32 summation bound on normal data
+// (max |err|/bound 0.79 on 10×3 planes of one image, where K = 30 makes
+// the bound tight; ≤ 0.05 on planes of 8×8 or more).
 // The layer kernels, which accumulate in float64, are within 16·2⁻²⁴ of the
 // reference relative to the magnitude of the terms they combine.
 package kern

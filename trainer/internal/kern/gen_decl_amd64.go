@@ -434,13 +434,36 @@ func wino4OutColsAVX2(m *float32, ms int, n int, y *float32, ys int)
 func wino4OutColsAVX512(m *float32, ms int, n int, y *float32, ys int)
 
 // wino4GatherAVX512 is wino4Gather's loop for th, tw ≥ 1: d[(6i+j)·ds + ty·tw + tx]
-// = p[(4ty+i)·pw + 4tx + j], 8 tiles at a time, the last tw mod 8 under a
+// = p[(4ty+i)·pw + 4tx + j] (i, j < 6), 8 tiles at a time, the last tw mod 8 under a
 // K mask. It writes d only there, and reads p up to 30 elements past the
 // end of a row (4tw+2 elements): the next row, or the caller's slack after
 // the last. pw and ds are in elements.
 //
 //go:noescape
 func wino4GatherAVX512(p *float32, pw int, th int, tw int, d *float32, ds int)
+
+// wino4GatherOutAVX512 is wino4GatherOut's loop for th, tw ≥ 1: d[(4i+j)·ds + ty·tw + tx]
+// = p[(4ty+i)·pw + 4tx + j] (i, j < 4), 8 tiles at a time, the last tw mod 8 under a
+// K mask. It writes d only there, and reads p up to 28 elements past the
+// end of a row (4tw elements): the next row, or the caller's slack after
+// the last. pw and ds are in elements.
+//
+//go:noescape
+func wino4GatherOutAVX512(p *float32, pw int, th int, tw int, d *float32, ds int)
+
+// wino4GradOutColsAVX2 is wino4GradOutColsGo for n ≥ 1 in whole vectors of 8 tiles:
+// it reads e and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width). es and xs are in elements.
+//
+//go:noescape
+func wino4GradOutColsAVX2(e *float32, es int, n int, x *float32, xs int)
+
+// wino4GradOutColsAVX512 is wino4GradOutColsGo for n ≥ 1 in whole vectors of 16 tiles:
+// it reads e and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row
+// (L the vector width). es and xs are in elements.
+//
+//go:noescape
+func wino4GradOutColsAVX512(e *float32, es int, n int, x *float32, xs int)
 
 // maxPool2RowAVX2: Reference: the row loop of maxPool2Plane in layers.go.
 // n (a positive multiple of 8) outputs of 2×2 max pooling from rows r0 and

@@ -29,7 +29,9 @@ import "github.com/pairflow/pairflow/internal/cpu"
 
 // wino4Mode chooses between F(4×4,3×3) and F(2×2,3×3) for the shapes
 // useWinograd accepts: 0 follows useWino4's rule, 1 forces F(4×4,3×3), −1
-// F(2×2,3×3). For tests and benchmarks; not to be changed while kernels run.
+// F(2×2,3×3) (the weight gradient too, F(3×3,4×4) or F(3×3,2×2), unless
+// wino4DWMode says otherwise). For tests and benchmarks; not to be changed
+// while kernels run.
 var wino4Mode = 0
 
 // useWino4 reports whether a convolution that useWinograd accepts runs its

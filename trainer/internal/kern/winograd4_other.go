@@ -17,3 +17,11 @@ func setWino4ZMM(bool) bool { return false }
 func wino4GatherTile(_ cpu.Tier, p []float32, pw, th, tw int, d []float32, ds int) {
 	wino4GatherGo(p, pw, th, tw, d, ds)
 }
+
+func wino4GatherOutTile(_ cpu.Tier, p []float32, pw, th, tw int, d []float32, ds int) {
+	wino4GatherOutGo(p, pw, th, tw, d, ds)
+}
+
+func wino4GradOutCols(_ cpu.Tier, g []float32, gs, n int, x []float32, xs int) {
+	wino4GradOutColsGo(g, gs, n, x, xs)
+}

@@ -1,8 +1,11 @@
 package kern
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -135,3 +138,79 @@ func BenchmarkWinograd4(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWinograd4DW compares the weight gradient on F(3×3,2×2) (f=2)
+// and F(3×3,4×4) (f=4) on resnet18's 3×3 shapes at 32 px and smallcnn's
+// (28 and 32 px), on 512 images (trainbench's batch of 256 pairs), alone (dW) and in the fused backward
+// pass with dx (bwd, dX on useWino4's choice), two threads, in the direct
+// convolution's FLOPs per CPU-second (bwd counts both gradients).
+// -wino4dwcols=128,256 compares F(3×3,4×4) batch sizes.
+func BenchmarkWinograd4DW(b *testing.B) {
+	type shp struct {
+		name            string
+		n, cin, cout, h int
+	}
+	for _, sh := range []shp{
+		{"res-64x32", 512, 64, 64, 32}, {"res-128x16", 512, 128, 128, 16}, {"res-256x8", 512, 256, 256, 8},
+		{"res-512x4", 512, 512, 512, 4}, {"res-512x4-n128", 128, 512, 512, 4},
+		{"fmnist-conv2", 512, 32, 64, 14}, {"fmnist-conv3", 512, 64, 128, 7},
+		{"cifar-conv2", 512, 32, 64, 16}, {"cifar-conv3", 512, 64, 128, 8},
+	} {
+		s := ConvShape{N: sh.n, Cin: sh.cin, H: sh.h, W: sh.h, Cout: sh.cout, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		r := rand.New(rand.NewPCG(1, 1))
+		x, w, dy := randSlice(r, s.InLen()), randSlice(r, s.WeightLen()), randSlice(r, s.OutLen())
+		dx, dw := make([]float32, s.InLen()), make([]float32, s.WeightLen())
+		flop := 2 * float64(s.N*s.H*s.W) * float64(s.Cout*s.Cin*9)
+		for _, p := range []struct {
+			name  string
+			flops float64
+			f     func()
+		}{
+			{"dW", flop, func() { Conv2dBackwardWeights(s, x, dy, dw) }},
+			{"bwd", 2 * flop, func() { Conv2dBackward(s, x, dy, w, dw, dx) }},
+		} {
+			for _, f := range []int{2, 4} {
+				cols := []int{0}
+				if f == 4 && *wino4DWColsFlag != "" {
+					cols = nil
+					for _, v := range strings.Split(*wino4DWColsFlag, ",") {
+						c, err := strconv.Atoi(v)
+						if err != nil || c < 1 {
+							b.Fatalf("-wino4dwcols %q: want positive integers", *wino4DWColsFlag)
+						}
+						cols = append(cols, c)
+					}
+				}
+				for _, c := range cols {
+					name := fmt.Sprintf("%s/%s/f=%d", sh.name, p.name, f)
+					if c > 0 {
+						name += fmt.Sprintf("/cols=%d", c)
+					}
+					b.Run(name, func(b *testing.B) {
+						defer SetThreads(SetThreads(2))
+						defer SetWinograd(SetWinograd(true))
+						defer func(m, c int) { wino4Mode, wino4DWCols = m, c }(wino4Mode, wino4DWCols)
+						if c > 0 {
+							wino4DWCols = c
+						}
+						// dX keeps useWino4's choice; wino4DWMode switches the dW alone.
+						defer func(m int) { wino4DWMode = m }(wino4DWMode)
+						wino4Mode, wino4DWMode = 0, map[int]int{2: -1, 4: 1}[f]
+						b.SetBytes(int64(4 * (s.InLen() + s.OutLen())))
+						b.ReportAllocs()
+						cpu0 := cpuSeconds()
+						for b.Loop() {
+							p.f()
+						}
+						b.ReportMetric(p.flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+						b.ReportMetric(p.flops*float64(b.N)/(cpuSeconds()-cpu0)/1e9, "GFLOP/cpu-s")
+					})
+				}
+			}
+		}
+	}
+}
+
+// wino4DWColsFlag: the F(3×3,4×4) batch sizes (wino4DWCols) that
+// BenchmarkWinograd4DW compares, comma-separated; empty runs the default.
+var wino4DWColsFlag = flag.String("wino4dwcols", "", "comma-separated wino4DWCols values for BenchmarkWinograd4DW's f=4 runs (default: wino4DWCols)")

@@ -185,8 +185,9 @@ func winoGradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 // winoGradBatch adds the transformed weight gradient of images n0..n1−1
 // into m (16 × cout × cin, see winoGradFilter; overwritten when first):
 // their input tiles V and output-gradient tiles E side by side, then one
-// GEMM per ξ with the tiles as the reduction.
-func winoGradBatch(t cpu.Tier, buf *winoBuf, s ConvShape, x, dy []float32, n0, n1 int, first bool, m []float32) {
+// GEMM per ξ with the tiles as the reduction, each on up to threads
+// goroutines (sgemm: the split does not change a bit).
+func winoGradBatch(t cpu.Tier, threads int, buf *winoBuf, s ConvShape, x, dy []float32, n0, n1 int, first bool, m []float32) {
 	cin, cout, h, w := s.Cin, s.Cout, s.H, s.W
 	hw := h * w
 	th, tw := (h+1)/2, (w+1)/2
@@ -214,7 +215,7 @@ func winoGradBatch(t cpu.Tier, buf *winoBuf, s ConvShape, x, dy []float32, n0, n
 	}
 	plane := cout * cin
 	for xi := 0; xi < 16; xi++ {
-		sgemm(t, 1, false, true, cout, cin, cols, 1, buf.m[xi*es:], ld, buf.v[xi*vs:], ld, beta, m[xi*plane:], cin)
+		sgemm(t, threads, false, true, cout, cin, cols, 1, buf.m[xi*es:], ld, buf.v[xi*vs:], ld, beta, m[xi*plane:], cin)
 	}
 }
 
@@ -225,7 +226,8 @@ func winogradBackwardWeights(s ConvShape, x, dy, dw []float32) {
 }
 
 // winogradBackward is conv2dBackward on Winograd (useWinograd(s) must
-// hold): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
+// hold; the weight gradient on F(3×3,4×4) where useWino4DW(s) says so,
+// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
 // filters w), from x and the output gradient dy or, when g is not nil, the
 // output gradient computed from g (vecBNBack) batch by batch where the
 // weight gradient first needs it and kept whole for the input gradient,
@@ -243,9 +245,16 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 		defer putScratch(dyBuf)
 		dy = dyBuf.s[:s.OutLen()]
 	}
-	bsz := winoDWImages(s)
-	msz := 16 * s.Cout * s.Cin
-	ng, per := imageGroups(s.N, winoDWMaxGroups(s))
+	batch, filter := winoGradBatch, winoGradFilter
+	bsz, msz, maxG := winoDWImages(s), 16*s.Cout*s.Cin, winoDWMaxGroups(s)
+	if useWino4DW(s) {
+		batch, filter = wino4GradBatch, wino4GradFilter
+		bsz, msz, maxG = wino4DWImages(s), 36*s.Cout*s.Cin, wino4DWMaxGroups(s)
+	}
+	ng, per := imageGroups(s.N, maxG)
+	// Threads the groups leave idle (fewer groups than threads: large
+	// layers, small batches) split each GEMM instead.
+	gemmThreads := max(1, Threads()/ng)
 	partsBuf := getScratch(ng * msz)
 	defer putScratch(partsBuf)
 	parts := partsBuf.s
@@ -263,10 +272,10 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 					}
 				}
 			}
-			winoGradBatch(t, buf, s, x, dy, n0, n1, n0 == lo, part)
+			batch(t, gemmThreads, buf, s, x, dy, n0, n1, n0 == lo, part)
 		}
 	})
-	winoGradFilter(parts, ng, s.Cout, s.Cin, dw)
+	filter(parts, ng, s.Cout, s.Cin, dw)
 	if dx != nil {
 		winogradBackwardInput(s, dy, w, dx)
 	}

@@ -233,7 +233,10 @@ func wino4Kernels() {
 	wino4Out(false)
 	wino4Out(true)
 	wino4GatherTable()
-	wino4GatherAVX512()
+	wino4Gather(6)
+	wino4Gather(4)
+	wino4GradOut(false)
+	wino4GradOut(true)
 }
 
 // wino4GatherIdx holds the VPERMI2PS indices 4l + j (l < 8, j < 4) that
@@ -249,16 +252,21 @@ func wino4GatherTable() {
 	}
 }
 
-// wino4Gather emits wino4GatherAVX512, the copy loop of wino4Gather (no
-// AVX2 twin: the AVX2 tier runs the Go loop; the bytes are the same).
-func wino4GatherAVX512() {
+// wino4Gather emits wino4GatherAVX512 (win = 6: the 6×6 input windows of
+// wino4Gather) and wino4GatherOutAVX512 (win = 4: the 4×4 output-gradient
+// tiles of wino4GatherOut) from one description: the copy loops, no AVX2
+// twin (the AVX2 tier runs the Go loops; the bytes are the same).
+func wino4Gather(win int) {
 	name := "wino4GatherAVX512"
+	if win == 4 {
+		name = "wino4GatherOutAVX512"
+	}
 	TEXT(name, NOSPLIT, "func(p *float32, pw, th, tw int, d *float32, ds int)")
 	Pragma("noescape")
-	Doc(name+" is wino4Gather's loop for th, tw ≥ 1: d[(6i+j)·ds + ty·tw + tx]",
-		"= p[(4ty+i)·pw + 4tx + j], 8 tiles at a time, the last tw mod 8 under a",
-		"K mask. It writes d only there, and reads p up to 30 elements past the",
-		"end of a row (4tw+2 elements): the next row, or the caller's slack after",
+	Doc(name+fmt.Sprintf(" is %s's loop for th, tw ≥ 1: d[(%di+j)·ds + ty·tw + tx]", map[int]string{6: "wino4Gather", 4: "wino4GatherOut"}[win], win),
+		fmt.Sprintf("= p[(4ty+i)·pw + 4tx + j] (i, j < %d), 8 tiles at a time, the last tw mod 8 under a", win),
+		"K mask. It writes d only there, and reads p up to "+map[int]string{6: "30", 4: "28"}[win]+" elements past the",
+		"end of a row ("+map[int]string{6: "4tw+2", 4: "4tw"}[win]+" elements): the next row, or the caller's slack after",
 		"the last. pw and ds are in elements.")
 	Load(Param("p"), RSI)
 	Load(Param("pw"), R8)
@@ -268,8 +276,13 @@ func wino4GatherAVX512() {
 	Load(Param("d"), RDI)
 	Load(Param("ds"), R11)
 	SHLQ(Imm(2), R11)
-	LEAQ(Mem{Base: R11, Index: R11, Scale: 2}, R12)
-	ADDQ(R12, R12) // 6·ds
+	if win == 6 {
+		LEAQ(Mem{Base: R11, Index: R11, Scale: 2}, R12)
+		ADDQ(R12, R12) // 6·ds
+	} else {
+		MOVQ(R11, R12)
+		SHLQ(Imm(2), R12) // 4·ds
+	}
 	LEAQ(wino4GatherIdx, RAX)
 	for j := 0; j < 4; j++ {
 		VMOVUPS(Mem{Base: RAX, Disp: 64 * j}, zmms[16+j])
@@ -277,8 +290,10 @@ func wino4GatherAVX512() {
 	body := func(masked bool) {
 		VMOVUPS(Mem{Base: R14}, Z0)
 		VMOVUPS(Mem{Base: R14, Disp: 64}, Z1)
-		VMOVUPS(Mem{Base: R14, Disp: 16}, Z2)
-		VMOVUPS(Mem{Base: R14, Disp: 80}, Z3)
+		if win == 6 {
+			VMOVUPS(Mem{Base: R14, Disp: 16}, Z2)
+			VMOVUPS(Mem{Base: R14, Disp: 80}, Z3)
+		}
 		LEAQ(Mem{Base: R13, Index: R11, Scale: 2}, RAX)
 		ADDQ(R11, RAX) // + 3·ds
 		out := []Mem{
@@ -286,7 +301,7 @@ func wino4GatherAVX512() {
 			{Base: RAX}, {Base: R13, Index: R11, Scale: 4}, {Base: RAX, Index: R11, Scale: 2},
 		}
 		ys := []VecPhysical{Y4, Y5, Y6, Y7, Y8, Y9}
-		for j := 0; j < 6; j++ {
+		for j := 0; j < win; j++ {
 			z := zmms[4+j]
 			VMOVAPS(zmms[16+j%4], z)
 			if j < 4 {
@@ -301,7 +316,7 @@ func wino4GatherAVX512() {
 	Label(rowT)
 	MOVQ(RSI, RBX)
 	MOVQ(RDI, RDX)
-	for i := 0; i < 6; i++ {
+	for i := 0; i < win; i++ {
 		chunk, tail, done := fmt.Sprintf("%s_c%d", name, i), fmt.Sprintf("%s_t%d", name, i), fmt.Sprintf("%s_d%d", name, i)
 		MOVQ(RBX, R14)
 		MOVQ(RDX, R13)
@@ -330,6 +345,97 @@ func wino4GatherAVX512() {
 	LEAQ(Mem{Base: RDI, Index: R10, Scale: 4}, RDI)
 	DECQ(R9)
 	JNZ(LabelRef(rowT))
+	VZEROUPPER()
+	RET()
+}
+
+// a4V emits winograd4_dw.go's a4 on vectors u[0..3] (kept), writing
+// t0..t5 to the addresses out[0..5]; c4 holds 4; s0..s4 are scratch. The
+// operations are a4's, in its order (the products by 4 are exact, so
+// fusing them would not change a bit either).
+func a4V(u [4]VecPhysical, c4 VecPhysical, s [5]VecPhysical, out [6]Mem) {
+	p, q, r, e, t := s[0], s[1], s[2], s[3], s[4]
+	VMOVUPS(u[0], out[0])
+	VADDPS(u[2], u[0], p) // p = u0 + u2
+	VADDPS(u[3], u[1], q) // q = u1 + u3
+	VMULPS(c4, u[2], r)
+	VADDPS(r, u[0], r) // r = u0 + 4·u2
+	VMULPS(c4, u[3], e)
+	VADDPS(e, u[1], e)
+	VADDPS(e, e, e) // e = 2·(u1 + 4·u3)
+	VADDPS(q, p, t)
+	VMOVUPS(t, out[1]) // p + q
+	VSUBPS(q, p, p)
+	VMOVUPS(p, out[2]) // p − q
+	VADDPS(e, r, q)
+	VMOVUPS(q, out[3]) // r + e
+	VSUBPS(e, r, r)
+	VMOVUPS(r, out[4]) // r − e
+	VMOVUPS(u[3], out[5])
+}
+
+// wino4GradOut emits wino4GradOutColsAVX2 and wino4GradOutColsAVX512: the
+// weight gradient's output-gradient transform E = A·e·Aᵀ of n 4×4 tiles
+// (element 4r+k of tile T at g[(4r+k)·gs + T]), element ξ of E written to
+// x[ξ·xs + T], L = 8 or 16 tiles per iteration in whole vectors. Pass 1
+// writes A·e (a4 down each column k) to rows 6i+k of x (k < 4), pass 2
+// reads them back and writes (A·e)·Aᵀ (a4 along each row) over row i.
+func wino4GradOut(zmm bool) {
+	t := tile{zmm: zmm}
+	name := "wino4GradOutCols" + t.suffix()
+	TEXT(name, NOSPLIT, "func(e *float32, es, n int, x *float32, xs int)")
+	Pragma("noescape")
+	Doc(name+" is wino4GradOutColsGo for n ≥ 1 in whole vectors of "+fmt.Sprint(t.lanes())+" tiles:",
+		"it reads e and writes x up to ⌈n/L⌉·L − 1 tiles past n in every row",
+		"(L the vector width). es and xs are in elements.")
+	L := t.lanes()
+	v := t.vreg
+	Load(Param("e"), RSI)
+	Load(Param("es"), R8)
+	SHLQ(Imm(4), R8) // 4·gs bytes: rows 4r+k, r = 0..3, of one column k
+	Load(Param("n"), RCX)
+	Load(Param("x"), RDI)
+	Load(Param("xs"), R10)
+	SHLQ(Imm(2), R10)
+	LEAQ(Mem{Base: R10, Index: R10, Scale: 2}, R11) // 3·xs
+	ADDQ(R11, R11)                                  // 6·xs
+	Load(Param("es"), R9)
+	SHLQ(Imm(2), R9) // gs bytes
+	LEAQ(wino4Consts, RAX)
+	c4 := v(14)
+	VBROADCASTSS(Mem{Base: RAX}, c4)
+	u := [4]VecPhysical{v(0), v(1), v(2), v(3)}
+	s := [5]VecPhysical{v(6), v(7), v(8), v(9), v(10)}
+
+	chunk := name + "_chunk"
+	Label(chunk)
+	// Pass 1: column k, rows 4r+k of g → rows 6i+k of x.
+	MOVQ(RSI, RAX) // g + k·gs
+	MOVQ(RDI, RDX) // x + k·xs
+	for k := 0; k < 4; k++ {
+		LEAQ(Mem{Base: RAX, Index: R8, Scale: 2}, RBX)
+		VMOVUPS(Mem{Base: RAX}, u[0])
+		VMOVUPS(Mem{Base: RAX, Index: R8, Scale: 1}, u[1])
+		VMOVUPS(Mem{Base: RBX}, u[2])
+		VMOVUPS(Mem{Base: RBX, Index: R8, Scale: 1}, u[3])
+		a4V(u, c4, s, rows6(RDX, R11, R12))
+		ADDQ(R9, RAX)
+		ADDQ(R10, RDX)
+	}
+	// Pass 2: row i, elements 6i..6i+3 of x → 6i..6i+5, in place.
+	MOVQ(RDI, RDX) // x + 6i·xs
+	for i := 0; i < 6; i++ {
+		row := rows6(RDX, R10, RBX)
+		for k := 0; k < 4; k++ {
+			VMOVUPS(row[k], u[k])
+		}
+		a4V(u, c4, s, row)
+		ADDQ(R11, RDX)
+	}
+	ADDQ(Imm(uint64(4*L)), RSI)
+	ADDQ(Imm(uint64(4*L)), RDI)
+	SUBQ(Imm(uint64(L)), RCX)
+	JG(LabelRef(chunk))
 	VZEROUPPER()
 	RET()
 }
