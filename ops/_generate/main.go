@@ -12,11 +12,12 @@
 // regenerates and fails when the committed files differ.
 //
 // Every variant computes, lane by lane, the operations of its plain-Go
-// reference kernel (ops/color_kernels.go, and the *Ref functions in
-// ops/blur.go, ops/resize.go and ops/convert.go) in the same order and with
-// the same roundings, so every tier writes the same bytes; the one exception
-// is the conversion's v/255, a multiplication and an FMA that equal the
-// division for every byte v (see convert.go).
+// reference kernel (ops/color_kernels.go, the *Ref functions in
+// ops/blur.go, ops/resize.go, ops/convert.go, ops/solarize.go, ops/noise.go
+// and ops/sobel.go, and grayRowToRGBGo and rgbRowTakeRGo in ops/gray.go) in
+// the same order and with the same roundings, so every tier writes the same
+// bytes; the one exception is the conversion's v/255, a multiplication and
+// an FMA that equal the division for every byte v (see convert.go).
 package main
 
 import (

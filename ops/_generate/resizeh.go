@@ -12,12 +12,12 @@ import (
 // by construction: per output and channel, 64 plus the int16 weight times
 // the source byte summed over the taps, >>7, saturated to int16.
 //
-// RGB rows (c == 3) take their taps in pairs: VPSHUFB with resizeH3Shuf
+// RGB rows (c == 3) take their taps in pairs: VPSHUFB with resizeHShuf
 // turns two adjacent pixels (6 bytes) into the words p0.r p1.r p0.g p1.g
 // p0.b p1.b 0 0, and one VPMADDWD with the broadcast weight pair (w0, w1)
 // gives each channel's two products summed in an int32. With four taps per
 // step (the plan's pre-paired weights wq, resizePlan.wq) a 16-byte window
-// broadcast to both 128-bit lanes is shuffled with resizeH3QShuf (pixels
+// broadcast to both 128-bit lanes is shuffled with resizeHQShuf (pixels
 // 0-1 in lane 0, 2-3 in lane 1) and the two lanes are added at the end.
 // Gray rows (c == 1) take eight taps at once (resizePlan.w8). These have
 // no AVX-512 twin of the same description: the AVX-512 RGB pass

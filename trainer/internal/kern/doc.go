@@ -57,8 +57,9 @@
 // (useWino4DW) runs on F(3×3,4×4) (winograd4_dw.go): the 6×6 windows'
 // transforms as forward, the 4×4 output-gradient tiles gathered and
 // transformed to 6×6 (A·e·Aᵀ), 36 GEMMs of Cout×tiles by tiles×Cin reduced
-// over the batch's tiles, one 6×6 → 3×3 transform in float64 at the end. SetWinograd(false)
-// turns all Winograd paths off (tests and benchmarks compare both).
+// over the batch's tiles, one 6×6 → 3×3 transform in float64 at the end.
+// SetWinograd(false) turns all Winograd paths off (tests and benchmarks
+// compare both).
 //
 // # Fused layer kernels
 //
@@ -121,7 +122,8 @@
 // packBBlock (packers), the Go loops in vec.go (elementwise kernels and
 // reductions), winoInTileGo, winoOutTileGo, winoGradOutTileGo,
 // wino4InColsGo, wino4OutColsGo and wino4GradOutColsGo (Winograd
-// transforms), wino4GatherGo and wino4GatherOutGo (window gathers) and maxPool2Plane, maxPool2BackwardPlane (pooling rows).
+// transforms), wino4GatherGo and wino4GatherOutGo (window gathers) and
+// maxPool2Plane, maxPool2BackwardPlane (pooling rows).
 //
 // Across the SIMD tiers results are bit-identical, not merely close: SGEMM
 // reduces every element over K in the same blocks (kcStep depends on K

@@ -143,8 +143,8 @@ func wino4RowLen(w int) int { return 4*((w+3)/4) + 2 }
 func wino4PadLen(h, w int) int { return (4*((h+3)/4)+2)*wino4RowLen(w) + 32 }
 
 // wino4PadFor makes b.pad4 the zero-bordered padded plane of h×w inputs,
-// zeroed when the plane size changes; wino4Input writes only the plane's
-// own rows and columns into it, so the border stays zero.
+// zeroed when the plane size changes; wino4Pad writes only the plane's own
+// rows and columns into it, so the border stays zero.
 func (b *winoBuf) wino4PadFor(h, w int) {
 	if n := wino4PadLen(h, w); len(b.pad4) != n || b.pad4H != h || b.pad4W != w {
 		b.pad4 = grow(b.pad4, n)
@@ -157,15 +157,24 @@ func (b *winoBuf) wino4PadFor(h, w int) {
 // src (padding 1 on every side; the window of tile (ty, tx) starts at row
 // 4ty−1, column 4tx−1, zero outside the plane) into the columns of d:
 // element (i, j) of tile ty·tw + tx at d[(6i+j)·ds + ty·tw + tx], tw =
-// ⌈w/4⌉. pad is the zero-bordered padded plane (wino4PadFor); only the
-// plane's own rows and columns are written there.
+// ⌈w/4⌉. pad is the zero-bordered padded plane (wino4PadFor), filled by
+// wino4Pad.
 func wino4Gather(t cpu.Tier, src []float32, h, w int, pad []float32, d []float32, ds int) {
-	pw := wino4RowLen(w)
+	pw := wino4Pad(src, h, w, pad)
+	wino4GatherTile(t, pad, pw, (h+3)/4, (w+3)/4, d, ds)
+}
+
+// wino4Pad copies the rows of the h×w plane src into the zero-bordered
+// padded plane pad (wino4PadFor(h, w)) from row 1, column 1, and returns
+// its row length wino4RowLen(w). Only the plane's own rows and columns are
+// written, so the border stays zero.
+func wino4Pad(src []float32, h, w int, pad []float32) (pw int) {
+	pw = wino4RowLen(w)
 	src = src[:h*w]
 	for y := 0; y < h; y++ {
 		copy(pad[(y+1)*pw+1:(y+1)*pw+1+w], src[y*w:y*w+w])
 	}
-	wino4GatherTile(t, pad, pw, (h+3)/4, (w+3)/4, d, ds)
+	return pw
 }
 
 // wino4GatherGo is the reference for wino4GatherTile: d[(6i+j)·ds + ty·tw

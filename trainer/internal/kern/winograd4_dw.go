@@ -139,14 +139,10 @@ func wino4GradOutColsGo(g []float32, gs, n int, x []float32, xs int) {
 // (tile (ty, tx) covers rows 4ty.., columns 4tx.., zero outside the plane)
 // into the columns of d: element (r, k) of tile ty·tw + tx at
 // d[(4r+k)·ds + ty·tw + tx], tw = ⌈w/4⌉. pad is the zero-bordered padded
-// plane wino4Gather uses (wino4PadFor(h, w)): the plane's rows are copied
-// into it as there, and the tiles read from row 1, column 1.
+// plane wino4Gather uses (wino4PadFor(h, w)), filled as there (wino4Pad);
+// the tiles read from row 1, column 1.
 func wino4GatherOut(t cpu.Tier, src []float32, h, w int, pad []float32, d []float32, ds int) {
-	pw := wino4RowLen(w)
-	src = src[:h*w]
-	for y := 0; y < h; y++ {
-		copy(pad[(y+1)*pw+1:(y+1)*pw+1+w], src[y*w:y*w+w])
-	}
+	pw := wino4Pad(src, h, w, pad)
 	wino4GatherOutTile(t, pad[pw+1:], pw, (h+3)/4, (w+3)/4, d, ds)
 }
 
@@ -178,12 +174,7 @@ func wino4GradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 	msz := 36 * plane
 	mustLen("wino4GradFilter parts", len(parts), ng*msz)
 	mustLen("wino4GradFilter dw", len(dw), 9*plane)
-	sum := parts[:msz]
-	for g := 1; g < ng; g++ {
-		for j, v := range parts[g*msz : (g+1)*msz] {
-			sum[j] += v
-		}
-	}
+	sum := sumGroups(parts, ng, msz)
 	for off := 0; off < plane; off++ {
 		var gm [3][6]float64 // Gᵀ·M
 		for j := range 6 {

@@ -152,12 +152,7 @@ func winoGradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 	msz := 16 * plane
 	mustLen("winoGradFilter parts", len(parts), ng*msz)
 	mustLen("winoGradFilter dw", len(dw), 9*plane)
-	sum := parts[:msz]
-	for g := 1; g < ng; g++ {
-		for j, v := range parts[g*msz : (g+1)*msz] {
-			sum[j] += v
-		}
-	}
+	sum := sumGroups(parts, ng, msz)
 	for co := 0; co < cout; co++ {
 		for ci := 0; ci < cin; ci++ {
 			off := co*cin + ci
@@ -180,6 +175,18 @@ func winoGradFilter(parts []float32, ng, cout, cin int, dw []float32) {
 			}
 		}
 	}
+}
+
+// sumGroups adds the ng partial sums of msz elements each in parts into
+// the first, in group order, and returns it (parts[:msz]).
+func sumGroups(parts []float32, ng, msz int) []float32 {
+	sum := parts[:msz]
+	for g := 1; g < ng; g++ {
+		for j, v := range parts[g*msz : (g+1)*msz] {
+			sum[j] += v
+		}
+	}
+	return sum
 }
 
 // winoGradBatch adds the transformed weight gradient of images n0..n1−1
@@ -227,11 +234,12 @@ func winogradBackwardWeights(s ConvShape, x, dy, dw []float32) {
 
 // winogradBackward is conv2dBackward on Winograd (useWinograd(s) must
 // hold; the weight gradient on F(3×3,4×4) where useWino4DW(s) says so,
-// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless dx is nil, dx (overwritten, with the
-// filters w), from x and the output gradient dy or, when g is not nil, the
-// output gradient computed from g (vecBNBack) batch by batch where the
-// weight gradient first needs it and kept whole for the input gradient,
-// which runs after the weight gradient (winoConv).
+// winograd4_dw.go, on F(3×3,2×2) otherwise): dw (overwritten) and, unless
+// dx is nil, dx (overwritten, with the filters w), from x and the output
+// gradient dy or, when g is not nil, the output gradient computed from g
+// (vecBNBack) batch by batch where the weight gradient first needs it and
+// kept whole for the input gradient, which runs after the weight gradient
+// (winoConv).
 func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx []float32) {
 	t := tier
 	dw = dw[:s.WeightLen()]

@@ -30,9 +30,9 @@ func rows6(base, s, b3 GPPhysical) [6]Mem {
 	}
 }
 
-// bt4 emits wino4's bt4 on vectors d[0..5] (kept), writing t0..t5 to the
-// addresses out[0..5]; c4, c5 hold 4 and 5; s0..s5 are scratch. The
-// operations are bt4's, in its order, none fused.
+// bt4V emits winograd4.go's bt4 on vectors d[0..5] (kept), writing t0..t5
+// to the addresses out[0..5]; c4, c5 hold 4 and 5; s0..s5 are scratch.
+// The operations are bt4's, in its order, none fused.
 func bt4V(d [6]VecPhysical, c4, c5 VecPhysical, s [6]VecPhysical, out [6]Mem) {
 	a, b, c, e, t, u := s[0], s[1], s[2], s[3], s[4], s[5]
 	// t0 = (4·d0 + d4) − 5·d2
@@ -132,9 +132,9 @@ func wino4In(zmm bool) {
 	RET()
 }
 
-// at4V emits wino4's at4 on vectors m[0..5] (kept), writing y0..y3 to the
-// addresses out[0..3]; c4, c8 hold 4 and 8; s0..s5 are scratch. The
-// operations are at4's, in its order, none fused.
+// at4V emits winograd4.go's at4 on vectors m[0..5] (kept), writing y0..y3
+// to the addresses out[0..3]; c4, c8 hold 4 and 8; s0..s5 are scratch.
+// The operations are at4's, in its order, none fused.
 func at4V(m [6]VecPhysical, c4, c8 VecPhysical, s [6]VecPhysical, out [4]Mem) {
 	a, b, c, e, t, u := s[0], s[1], s[2], s[3], s[4], s[5]
 	VADDPS(m[2], m[1], a)
@@ -376,7 +376,7 @@ func a4V(u [4]VecPhysical, c4 VecPhysical, s [5]VecPhysical, out [6]Mem) {
 
 // wino4GradOut emits wino4GradOutColsAVX2 and wino4GradOutColsAVX512: the
 // weight gradient's output-gradient transform E = A·e·Aᵀ of n 4×4 tiles
-// (element 4r+k of tile T at g[(4r+k)·gs + T]), element ξ of E written to
+// (element 4r+k of tile T at e[(4r+k)·es + T]), element ξ of E written to
 // x[ξ·xs + T], L = 8 or 16 tiles per iteration in whole vectors. Pass 1
 // writes A·e (a4 down each column k) to rows 6i+k of x (k < 4), pass 2
 // reads them back and writes (A·e)·Aᵀ (a4 along each row) over row i.
@@ -392,7 +392,7 @@ func wino4GradOut(zmm bool) {
 	v := t.vreg
 	Load(Param("e"), RSI)
 	Load(Param("es"), R8)
-	SHLQ(Imm(4), R8) // 4·gs bytes: rows 4r+k, r = 0..3, of one column k
+	SHLQ(Imm(4), R8) // 4·es bytes: rows 4r+k, r = 0..3, of one column k
 	Load(Param("n"), RCX)
 	Load(Param("x"), RDI)
 	Load(Param("xs"), R10)
@@ -400,7 +400,7 @@ func wino4GradOut(zmm bool) {
 	LEAQ(Mem{Base: R10, Index: R10, Scale: 2}, R11) // 3·xs
 	ADDQ(R11, R11)                                  // 6·xs
 	Load(Param("es"), R9)
-	SHLQ(Imm(2), R9) // gs bytes
+	SHLQ(Imm(2), R9) // es bytes
 	LEAQ(wino4Consts, RAX)
 	c4 := v(14)
 	VBROADCASTSS(Mem{Base: RAX}, c4)
@@ -409,8 +409,8 @@ func wino4GradOut(zmm bool) {
 
 	chunk := name + "_chunk"
 	Label(chunk)
-	// Pass 1: column k, rows 4r+k of g → rows 6i+k of x.
-	MOVQ(RSI, RAX) // g + k·gs
+	// Pass 1: column k, rows 4r+k of e → rows 6i+k of x.
+	MOVQ(RSI, RAX) // e + k·es
 	MOVQ(RDI, RDX) // x + k·xs
 	for k := 0; k < 4; k++ {
 		LEAQ(Mem{Base: RAX, Index: R8, Scale: 2}, RBX)
