@@ -155,7 +155,7 @@ func channelSums[T Float](n, c, L int, x, out []T) {
 // over the whole SimCLR step there (trainbench -encoder resnet18 -clock cpu,
 // three alternations: 18.9 → 21.2, 19.3 → 21.7, 16.8 → 20.4 images/s per
 // CPU-second), while sending every 4×4 layer to kern (the stride-2 ones
-// too) gave 20.8 and 19.5 in the same rounds.
+// too) gave 20.8, 19.5 and 19.8 in the same rounds.
 const batchedConvMaxL = 16
 
 // scratch holds im2col buffers shared by the layers (a convolution needs its

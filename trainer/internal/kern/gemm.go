@@ -22,15 +22,18 @@ const (
 // generic plan (and in ref()), which then runs the plain-Go packers and
 // microKernelGo; each SIMD field must match that reference exactly.
 type gemmPlan struct {
-	name     string
-	mr, nr   int // register tile: mr rows × nr columns
-	mc, nc   int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
-	kernel   func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+	name   string
+	mr, nr int // register tile: mr rows × nr columns
+	mc, nc int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
+	kernel func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+	// kernelB, when set, replaces kernel where B is read in place
+	// (bStep ≠ nr): a kernel that prefetches the next B panel.
+	kernelB  func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
 	packA    func(kc int, a []float32, lda int, dst []float32) int    // full mr-row panel of untransposed A; returns columns done
 	packAE   func(kc int, a []float32, lda, h int, dst []float32) int // edge panel (h < mr rows) of untransposed A; returns columns done
 	packB    func(kc int, b []float32, ldb int, dst []float32) bool   // full nr-column panel of untransposed B
 	packBT   func(kc int, b []float32, ldb int, dst []float32) int    // full nr-column panel of transposed B; returns rows done
-	packRule func(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool)
+	packRule func(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (packA, packB bool)
 	// alt, when set, is a plan with another tile (same K blocking) that
 	// forShape picks for the shapes fewerPaddedRows names.
 	alt *gemmPlan
@@ -92,7 +95,7 @@ func planFor(t cpu.Tier) *gemmPlan {
 // blocking computed by the plain-Go reference routines.
 func (p *gemmPlan) ref() *gemmPlan {
 	q := *p
-	q.kernel, q.packA, q.packAE, q.packB, q.packBT = nil, nil, nil, nil, nil
+	q.kernel, q.kernelB, q.packA, q.packAE, q.packB, q.packBT = nil, nil, nil, nil, nil, nil
 	q.name += " (Go)"
 	if q.alt != nil {
 		q.alt = q.alt.ref()
@@ -100,7 +103,13 @@ func (p *gemmPlan) ref() *gemmPlan {
 	return &q
 }
 
+// microKernel runs p's register-tile kernel: kernelB where B is read in
+// place (bStep ≠ nr) and the plan has one, else kernel, else microKernelGo.
 func (p *gemmPlan) microKernel(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
+	if p.kernelB != nil && bStep != p.nr {
+		p.kernelB(kc, a, aRow, aStep, b, bStep, c, ldc, h, w, alpha, beta, load)
+		return
+	}
 	if p.kernel != nil {
 		p.kernel(kc, a, aRow, aStep, b, bStep, c, ldc, h, w, alpha, beta, load)
 		return
@@ -116,7 +125,7 @@ func (p *gemmPlan) microKernel(kc int, a []float32, aRow, aStep int, b []float32
 // a multiple of 4 KiB (the rows of a micro-panel would alias in L1). A:
 // when N spans more than four panels and A is transposed or its row stride
 // is a multiple of 4 KiB. Otherwise the kernel reads the operand in place.
-func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool) {
+func packRuleAVX2(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (packA, packB bool) {
 	return n > 4*p.nr && (transA || lda%1024 == 0), transB || m >= 16*p.mr || ldb%1024 == 0
 }
 
@@ -127,8 +136,31 @@ func packRuleAVX2(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, 
 // Measured on Zen 4 (GFLOP per CPU-second, the weight-gradient shapes
 // 288×64×32768 and 576×128×32768): 60 → 75 and 72 → 87 with the rule, no
 // change on shapes whose stride does not alias.
-func packRuleAVX512(transA, transB bool, m, n, lda, ldb int, p *gemmPlan) (packA, packB bool) {
+func packRuleAVX512(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (packA, packB bool) {
 	return (n > 4*p.nr && transA) || lda%512 == 0, transB || m >= 16*p.mr || ldb%1024 == 0
+}
+
+// packRulePrefetchB is packRuleAVX512 for a plan with a kernelB that
+// prefetches the next B panel (the 8×32 AVX-512 tile). Packing B pays where
+// its packed panel (kc·nr floats) stays in L1 while the row tiles reuse it
+// (below 32 KiB), or where so many row tiles reuse it that the copy costs
+// nothing (m ≥ 1024·mr). Otherwise a panel cannot stay in L1 beside the
+// A panel, so each kernel call streams it from L2 whether it is packed or
+// not; there B is read in place (unless it is transposed or its rows alias
+// in L1, a stride that is a multiple of 4 KiB): kernelB's prefetch brings
+// each panel into L2 while the calls on the panel before it run, and the
+// copy is saved. Measured on Zen 4 (GFLOP per CPU-second, one thread, the
+// 43 gemmbench shapes, old and new plan in turn): 1.00–1.15× on most shapes
+// that now read B in place (1024×4608×512 1.03×; the noise on shapes whose
+// code did not change was ±2–4%), and 0.98–1.02× on the M ≥ 16384 shapes
+// the m bound keeps packed; see docs/benchmarks-avx512.md, "2026-12-07: B
+// read in place for the last shape below OpenBLAS".
+func packRulePrefetchB(transA, transB bool, m, n, k, lda, ldb int, p *gemmPlan) (packA, packB bool) {
+	packA, packB = packRuleAVX512(transA, transB, m, n, k, lda, ldb, p)
+	if !transB && ldb%1024 != 0 && 4*kcStep(k)*p.nr >= 32<<10 && m < 1024*p.mr {
+		packB = false
+	}
+	return packA, packB
 }
 
 // minParallelWork is the m·n·k below which Sgemm runs on one goroutine.
@@ -432,7 +464,7 @@ func sgemmSerial(pl *gemmPlan, transA, transB bool, m, n, k int, alpha float32, 
 	defer putBuf(buf)
 	mr, nr, mcBlock, ncBlock := pl.mr, pl.nr, pl.mc, pl.nc
 
-	packA, packB := pl.packRule(transA, transB, m, n, lda, ldb, pl)
+	packA, packB := pl.packRule(transA, transB, m, n, k, lda, ldb, pl)
 	switch packPolicy {
 	case packAlways:
 		packA, packB = true, true

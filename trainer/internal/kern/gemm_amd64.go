@@ -27,11 +27,12 @@ func init() {
 	plans[cpu.AVX512] = &gemmPlan{
 		name: "avx512 8×32", mr: 8, nr: 32, mc: 168, nc: 3072,
 		kernel:   kernelAsm(sgemmKernel8x32AVX512),
+		kernelB:  kernelAsm(sgemmKernel8x32AVX512PrefetchB),
 		packA:    packAAsm(8, packA8AVX2),
 		packAE:   packAEdgeAsm(8, packAEdge8AVX2),
 		packB:    packBAsm(32, packB32AVX512),
 		packBT:   packBTAsm(32, packB32TAVX2),
-		packRule: packRuleAVX512,
+		packRule: packRulePrefetchB,
 		alt: &gemmPlan{
 			name: "avx512 14×32", mr: 14, nr: 32, mc: 168, nc: 3072,
 			kernel:   kernelAsm(sgemmKernel14x32AVX512),

@@ -232,29 +232,34 @@ func planTiles(pl *gemmPlan) []*gemmPlan {
 func testMicroKernel(t *testing.T, r *rand.Rand, pl *gemmPlan) {
 	mr, nr := pl.mr, pl.nr
 	t.Logf("plan %s", pl.name)
-	for _, kc := range []int{1, 3, 4, 5, 17} {
-		a := randSlice(r, mr*kc)
-		b := randSlice(r, nr*kc)
-		for h := 1; h <= mr; h++ {
-			for w := 1; w <= nr; w++ {
-				for _, load := range []bool{false, true} {
-					ldc := nr + 3
-					want := randSlice(r, mr*ldc)
-					got, check := guarded(len(want))
-					copy(got, want)
-					fused := slices.Clone(want)
-					microKernelGo(mr, nr, kc, a, 1, mr, b, nr, want, ldc, h, w, 1.5, -0.5, load)
-					microKernelFMA(mr, nr, kc, a, 1, mr, b, nr, fused, ldc, h, w, 1.5, -0.5, load)
-					pl.microKernel(kc, a, 1, mr, b, nr, got, ldc, h, w, 1.5, -0.5, load)
-					check(t, "C")
-					for i := range got {
-						if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-							t.Fatalf("kc=%d h=%d w=%d load=%v: element %d = %g, want %g", kc, h, w, load, i, got[i], want[i])
+	// kc 36, 37 and 70 take kernels with a late C prefetch through both of
+	// their loops; bStep nr+5 is B read in place (kernelB where the plan
+	// has one).
+	for _, kc := range []int{1, 3, 4, 5, 17, 36, 37, 70} {
+		for _, bStep := range []int{nr, nr + 5} {
+			a := randSlice(r, mr*kc)
+			b := randSlice(r, bStep*kc)
+			for h := 1; h <= mr; h++ {
+				for w := 1; w <= nr; w++ {
+					for _, load := range []bool{false, true} {
+						ldc := nr + 3
+						want := randSlice(r, mr*ldc)
+						got, check := guarded(len(want))
+						copy(got, want)
+						fused := slices.Clone(want)
+						microKernelGo(mr, nr, kc, a, 1, mr, b, bStep, want, ldc, h, w, 1.5, -0.5, load)
+						microKernelFMA(mr, nr, kc, a, 1, mr, b, bStep, fused, ldc, h, w, 1.5, -0.5, load)
+						pl.microKernel(kc, a, 1, mr, b, bStep, got, ldc, h, w, 1.5, -0.5, load)
+						check(t, "C")
+						for i := range got {
+							if d := math.Abs(float64(got[i] - want[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+								t.Fatalf("kc=%d bStep=%d h=%d w=%d load=%v: element %d = %g, want %g", kc, bStep, h, w, load, i, got[i], want[i])
+							}
 						}
-					}
-					if pl.kernel != nil {
-						if i := bitsEqual(fused, got); i >= 0 {
-							t.Fatalf("%s kc=%d h=%d w=%d load=%v: element %d = %g, fused reference %g", pl.name, kc, h, w, load, i, got[i], fused[i])
+						if pl.kernel != nil {
+							if i := bitsEqual(fused, got); i >= 0 {
+								t.Fatalf("%s kc=%d bStep=%d h=%d w=%d load=%v: element %d = %g, fused reference %g", pl.name, kc, bStep, h, w, load, i, got[i], fused[i])
+							}
 						}
 					}
 				}

@@ -113,6 +113,24 @@ func packB32TAVX2(kc8 int, b *float32, ldb int, dst *float32)
 //go:noescape
 func sgemmKernel8x32AVX512(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
 
+// sgemmKernel8x32AVX512PrefetchB is the 8×32 register-tile kernel of the AVX512 plan; its reference
+// is microKernelGo (same arguments, strides in elements, load as 0 or 1).
+// It keeps the accumulator tile in 16 vector registers, computes each
+// element as a chain of fused multiply-adds over p = 0..kc-1 and stores
+// c = fma(beta, c, alpha·acc) (alpha·acc alone when load is 0), the same
+// operations in the same order on every tile size, so results are
+// bit-identical to the other tiers' kernels. Edge tiles (h or w short)
+// use masked loads and stores whose first lane is inside c, so no byte
+// outside the h×w part of c is touched. kc must be ≥ 1.
+// Each p also prefetches (PREFETCHT1) the same row of the next B panel:
+// kc·nr floats on when B is packed (bStep = nr), else nr floats on.
+// When kc > 35 it prefetches the C tile again once 32 to 35 values
+// of p remain: the A and B streamed since the first prefetch may have
+// pushed those lines out of L1.
+//
+//go:noescape
+func sgemmKernel8x32AVX512PrefetchB(kc int, a *float32, aRow int, aStep int, b *float32, bStep int, c *float32, ldc int, h int, w int, alpha float32, beta float32, load int)
+
 // packA8AVX2 packs columns 0..kc8-1 (kc8 a positive multiple of 8) of 8
 // rows of A (row stride lda elements) into dst: dst[p*8+r] = a[r*lda+p].
 // Reference: the full-panel loop of packABlock. It writes nothing past

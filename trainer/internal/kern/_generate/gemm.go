@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math/bits"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
@@ -15,6 +16,19 @@ import (
 type tile struct {
 	mr, nv int
 	zmm    bool
+	// prefetchB: every p also prefetches (PREFETCHT1) the same row of the
+	// next B panel, kc·nr floats on when B is packed (bStep = nr) and nr
+	// floats on, the next columns of the row, when it is read in place. The
+	// next kernel call on that panel then finds it in L2 rather than in
+	// L3 or memory, which is what lets the AVX-512 plan read B in place
+	// (packRuleAVX512). Needs R13, so tiles of at most 9 rows.
+	prefetchB bool
+	// lateC > 0: prefetch the C tile again when lateC values of p remain;
+	// the lines the first prefetch brought in may have been pushed out of
+	// L1 by the kc·(mr+nr) floats of A and B streamed since.
+	lateC int
+	// variant ends the kernel's name (tiles of one size with other options).
+	variant string
 }
 
 func (t tile) lanes() int { return map[bool]int{false: 8, true: 16}[t.zmm] }
@@ -23,7 +37,9 @@ func (t tile) vbytes() int {
 	return 4 * t.lanes()
 }
 func (t tile) suffix() string { return map[bool]string{false: "AVX2", true: "AVX512"}[t.zmm] }
-func (t tile) name() string   { return fmt.Sprintf("sgemmKernel%dx%d%s", t.mr, t.nr(), t.suffix()) }
+func (t tile) name() string {
+	return fmt.Sprintf("sgemmKernel%dx%d%s%s", t.mr, t.nr(), t.suffix(), t.variant)
+}
 
 // vreg is vector register i of the tile's width.
 func (t tile) vreg(i int) VecPhysical {
@@ -56,7 +72,7 @@ func kernel(t tile) {
 	}
 	TEXT(t.name(), NOSPLIT, "func(kc int, a *float32, aRow, aStep int, b *float32, bStep int, c *float32, ldc, h, w int, alpha, beta float32, load int)")
 	Pragma("noescape")
-	Doc(
+	doc := []string{
 		fmt.Sprintf("%s is the %d×%d register-tile kernel of the %s plan; its reference", t.name(), t.mr, t.nr(), t.suffix()),
 		"is microKernelGo (same arguments, strides in elements, load as 0 or 1).",
 		fmt.Sprintf("It keeps the accumulator tile in %d vector registers, computes each", t.mr*t.nv),
@@ -66,7 +82,19 @@ func kernel(t tile) {
 		"bit-identical to the other tiers' kernels. Edge tiles (h or w short)",
 		"use masked loads and stores whose first lane is inside c, so no byte",
 		"outside the h×w part of c is touched. kc must be ≥ 1.",
-	)
+	}
+	if t.prefetchB {
+		doc = append(doc,
+			"Each p also prefetches (PREFETCHT1) the same row of the next B panel:",
+			"kc·nr floats on when B is packed (bStep = nr), else nr floats on.")
+	}
+	if t.lateC > 0 {
+		doc = append(doc,
+			fmt.Sprintf("When kc > %d it prefetches the C tile again once %d to %d values", t.lateC+3, t.lateC, t.lateC+3),
+			"of p remain: the A and B streamed since the first prefetch may have",
+			"pushed those lines out of L1.")
+	}
+	Doc(doc...)
 	Load(Param("kc"), RCX)
 	Load(Param("a"), RSI)
 	Load(Param("aRow"), R8)
@@ -83,21 +111,26 @@ func kernel(t tile) {
 		ADDQ(R8, aBases[j])
 	}
 
+	if t.prefetchB {
+		if nb > 3 {
+			panic("prefetchB needs R13, an A row pointer of tiles above 9 rows")
+		}
+		Comment("R13: from a row of this B panel to the same row of the next one:",
+			"kc·nr floats when B is packed (bStep = nr), else nr floats (in place).")
+		MOVQ(RCX, R13)
+		SHLQ(Imm(uint64(bits.TrailingZeros(uint(4*t.nr())))), R13)
+		CMPQ(R11, Imm(uint64(4*t.nr())))
+		JEQ(LabelRef(t.name() + "_packedB"))
+		MOVQ(U32(uint32(4*t.nr())), R13)
+		Label(t.name() + "_packedB")
+	}
+
 	Comment("Prefetch the rows of the C tile (the stores at the end then hit L1);",
 		"prefetches never fault, so rows beyond h are harmless.")
 	Load(Param("c"), RDX)
 	Load(Param("ldc"), R12)
 	SHLQ(Imm(2), R12)
-	MOVQ(RDX, RAX)
-	for i := 0; i < t.mr; i++ {
-		for off := 0; off < 4*t.nr(); off += 64 {
-			PREFETCHT0(Mem{Base: RAX, Disp: off})
-		}
-		PREFETCHT0(Mem{Base: RAX, Disp: 4*t.nr() - 1})
-		if i+1 < t.mr {
-			ADDQ(R12, RAX)
-		}
-	}
+	prefetchC(t)
 
 	for i := 0; i < t.mr; i++ {
 		for v := 0; v < t.nv; v++ {
@@ -110,6 +143,23 @@ func kernel(t tile) {
 		}
 	}
 
+	if t.lateC > 0 {
+		Commentf("Four p per iteration while more than %d remain, then prefetch C again", t.lateC+3)
+		Comment("(not when kc is that short: the first prefetch is recent enough).")
+		CMPQ(RCX, Imm(uint64(t.lateC+4)))
+		JLT(LabelRef(t.name() + "_main"))
+		Label(t.name() + "_loopC")
+		for range 4 {
+			step(t)
+		}
+		SUBQ(Imm(4), RCX)
+		CMPQ(RCX, Imm(uint64(t.lateC+4)))
+		JGE(LabelRef(t.name() + "_loopC"))
+		Label(t.name() + "_lateC")
+		prefetchC(t)
+	}
+
+	Label(t.name() + "_main")
 	Comment("Four p per iteration while at least four remain, then one at a time.")
 	CMPQ(RCX, Imm(4))
 	JLT(LabelRef(t.name() + "_tail"))
@@ -212,6 +262,21 @@ func kernel(t tile) {
 	RET()
 }
 
+// prefetchC prefetches the rows of the C tile at DX (row stride R12 bytes)
+// through AX.
+func prefetchC(t tile) {
+	MOVQ(RDX, RAX)
+	for i := 0; i < t.mr; i++ {
+		for off := 0; off < 4*t.nr(); off += 64 {
+			PREFETCHT0(Mem{Base: RAX, Disp: off})
+		}
+		PREFETCHT0(Mem{Base: RAX, Disp: 4*t.nr() - 1})
+		if i+1 < t.mr {
+			ADDQ(R12, RAX)
+		}
+	}
+}
+
 // step does one p of the tile: loads row p of B, broadcasts the mr values
 // of column p of A two at a time, issues mr·nv independent FMAs, and
 // advances A by R9 and B by R11 bytes.
@@ -229,6 +294,11 @@ func step(t tile) {
 		VBROADCASTSS(m, tmp)
 		for v := 0; v < t.nv; v++ {
 			VFMADD231PS(t.vreg(v), tmp, t.acc(i, v))
+		}
+	}
+	if t.prefetchB {
+		for off := 0; off < 4*t.nr(); off += 64 {
+			PREFETCHT1(Mem{Base: RDI, Index: R13, Scale: 1, Disp: off})
 		}
 	}
 	for j := 0; j < (t.mr+2)/3; j++ {

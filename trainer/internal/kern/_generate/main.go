@@ -22,6 +22,10 @@ var (
 	avx2Tile        = tile{mr: 6, nv: 2, zmm: false}
 	avx512Tile      = tile{mr: 14, nv: 2, zmm: true}
 	avx512SmallTile = tile{mr: 8, nv: 2, zmm: true}
+	// The 8×32 kernel the AVX-512 plan runs where it reads B in place
+	// (gemmPlan.kernelB, packRulePrefetchB): it prefetches the next B panel
+	// and the C tile again near the end.
+	avx512InPlaceBTile = tile{mr: 8, nv: 2, zmm: true, prefetchB: true, lateC: 32, variant: "PrefetchB"}
 )
 
 func main() {
@@ -41,6 +45,7 @@ func main() {
 	packBT(avx512Tile.nr(), "AVX2")
 
 	kernel(avx512SmallTile)
+	kernel(avx512InPlaceBTile)
 	packAT(avx512SmallTile.mr, "AVX2")
 	packAEdge(avx512SmallTile.mr, "AVX2")
 
