@@ -672,7 +672,10 @@ func writeFileAtomic(dir, name string, b []byte) error {
 
 // Abort stops writing and removes every file this Writer created (finished
 // shards and the temporary file). No manifest is written. Abort after Close
-// is a no-op.
+// is a no-op. Writing to object storage, Abort drops the shards waiting for
+// upload but waits for the one being uploaded (within the store's stall
+// timeout and retry budget) before deleting: a cancelled PUT can still be
+// written by the store after the delete.
 func (w *Writer) Abort() error {
 	if w.closed {
 		return nil

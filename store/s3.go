@@ -182,23 +182,24 @@ func (b *s3Backend) list(ctx context.Context) ([]Info, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
+	// ListObjectsIter, not Core.ListObjectsV2: the latter sends its
+	// requests under context.Background(), so neither the stall timeout
+	// nor Close could end a listing that hangs (a stalled LIST held Open
+	// for as long as the server kept it).
 	var out []Info
-	token := ""
-	for {
-		res, err := b.c.ListObjectsV2(b.loc.Bucket, prefix, "", token, "/", 1000)
-		if err != nil {
-			return nil, s3Err(err)
+	for o := range b.c.ListObjectsIter(ctx, b.loc.Bucket, minio.ListObjectsOptions{Prefix: prefix}) {
+		if o.Err != nil {
+			return nil, s3Err(o.Err)
 		}
-		for _, o := range res.Contents {
-			out = append(out, Info{Name: strings.TrimPrefix(o.Key, prefix), Size: o.Size, ETag: o.ETag})
+		if strings.HasSuffix(o.Key, "/") {
+			continue // a common prefix (a "folder"), or a folder marker object
 		}
-		if !res.IsTruncated || res.NextContinuationToken == "" {
-			break
-		}
-		token = res.NextContinuationToken
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		out = append(out, Info{Name: strings.TrimPrefix(o.Key, prefix), Size: o.Size, ETag: o.ETag})
+	}
+	// The iterator ends early, without an error, when ctx is cancelled
+	// between pages: a cut listing must not pass for a whole one.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

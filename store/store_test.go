@@ -18,9 +18,20 @@ import (
 	"github.com/pairflow/pairflow/internal/s3test"
 )
 
+// fastOpts: fast retries, and a stall timeout that a healthy request on a
+// loaded machine cannot reach: tests that count requests must not see a
+// slow answer retried as a stall.
 func fastOpts(endpoint string) Options {
 	return Options{Endpoint: endpoint, PathStyle: true, AccessKey: s3test.AccessKey, SecretKey: s3test.SecretKey,
-		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, StallTimeout: 300 * time.Millisecond}
+		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond, StallTimeout: 30 * time.Second}
+}
+
+// stallOpts is fastOpts for a proxy that stalls requests: each stall costs
+// the 300 ms stall timeout.
+func stallOpts(endpoint string) Options {
+	o := fastOpts(endpoint)
+	o.StallTimeout = 300 * time.Millisecond
+	return o
 }
 
 func newServer(t *testing.T) *s3test.Server {
@@ -156,7 +167,7 @@ func TestFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := openT(t, "s3://data/f", fastOpts(px.URL))
+		s := openT(t, "s3://data/f", stallOpts(px.URL))
 		for range 4 {
 			var buf bytes.Buffer
 			if _, err := s.Fetch(ctx, "obj", &buf, int64(len(b))); err != nil || !bytes.Equal(buf.Bytes(), b) {
@@ -491,5 +502,51 @@ func TestPerHostOneCap(t *testing.T) {
 	}
 	if d, err := open("https://other-perhost.test/d", 0); err != nil || cap(d.sem) != 16 {
 		t.Fatalf("a new host without a cap: %v", err)
+	}
+}
+
+// TestListStall: a LIST that gets no response is abandoned after the stall
+// timeout and retried, and cancelling the context ends it at once. (List
+// went through minio-go's Core.ListObjectsV2, which sends its request under
+// context.Background(): a stalled listing held Open for as long as the
+// server did, 5 s per stall in shards' TestRemoteMatchesLocal.)
+func TestListStall(t *testing.T) {
+	srv := newServer(t)
+	ctx := context.Background()
+	direct := openT(t, "s3://data/l", fastOpts(srv.URL))
+	if err := direct.Put(ctx, "obj", bytes.NewReader([]byte("x")), 1, false); err != nil {
+		t.Fatal(err)
+	}
+	px, err := s3test.NewProxy(srv.URL, s3test.Faults{Stall: 2, StallTime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	s := openT(t, "s3://data/l", stallOpts(px.URL))
+	start := time.Now()
+	for range 3 { // requests 1..4 or so: every second one stalls
+		ls, err := s.List(ctx)
+		if err != nil || len(ls) != 1 || ls[0].Name != "obj" {
+			t.Fatalf("list through stalls: %+v %v", ls, err)
+		}
+	}
+	if s.Stats().Retries == 0 {
+		t.Errorf("no stall was retried (%+v, %d spoiled)", s.Stats(), px.Spoiled.Load())
+	}
+	// Each stall costs the 300 ms stall timeout; a minute means the
+	// request was never cancelled.
+	if el := time.Since(start); el > 30*time.Second {
+		t.Errorf("three listings through stalls took %v", el)
+	}
+	px.SetFaults(s3test.Faults{Stall: 1, StallTime: time.Minute})
+	s = openT(t, "s3://data/l", fastOpts(px.URL)) // the stall timeout is 30 s: only cancelling ends it
+	cctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	if _, err := s.List(cctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled list: %v, want context.Canceled", err)
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Errorf("cancelled list returned after %v", el)
 	}
 }

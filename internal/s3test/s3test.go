@@ -6,6 +6,7 @@ package s3test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -127,6 +128,10 @@ type Faults struct {
 	StallTime time.Duration
 	Reset     int // every n-th request: the connection is closed without a response
 	Drop      int // every n-th request: served by the target, then the connection is closed (the response is lost)
+	// Late: every n-th request is held for StallTime and then served by
+	// the target even if its client has given up meanwhile (a write that
+	// lands after the client cancelled it). Close waits for it.
+	Late int
 	// Method, when set, limits the faults to requests of that method
 	// (and counts only those).
 	Method string
@@ -161,7 +166,8 @@ func NewProxy(target string, f Faults) (*Proxy, error) {
 // SetFaults replaces the fault plan (counts go on).
 func (p *Proxy) SetFaults(f Faults) { p.faults.Store(&f) }
 
-// Close stops the proxy, ending stalled requests first.
+// Close stops the proxy, ending stalled requests first; it waits for Late
+// ones.
 func (p *Proxy) Close() {
 	close(p.stop)
 	p.Server.CloseClientConnections()
@@ -217,6 +223,25 @@ func (p *Proxy) serve(rp *httputil.ReverseProxy, w http.ResponseWriter, r *http.
 				c.Close()
 			}
 		}
+		return
+	case every(int64(f.Late), n):
+		p.Spoiled.Add(1)
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r2 := r.Clone(context.WithoutCancel(r.Context()))
+		r2.Body = io.NopCloser(bytes.NewReader(body))
+		time.Sleep(f.StallTime)
+		// A recorder, not w: ReverseProxy cancels the forwarded request
+		// when w's client has gone.
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r2)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
 		return
 	case g > 0 && (every(int64(f.Truncate), g) || every(int64(f.Flip), g)):
 		p.Spoiled.Add(1)
