@@ -528,3 +528,51 @@ func testResizeVKernel(t *testing.T, rng *rand.Rand) {
 		}
 	})
 }
+
+// TestResizeH3Rows checks the RGB horizontal kernels on their int16
+// output, before the vertical pass can round a difference away: the
+// single-row kernel (which the resize runs only on an odd last row) and the
+// two-row one, on every SIMD tier, equal resizeHRef on random rows for
+// every plan kind (two- and four-tap steps, the quad plans).
+func TestResizeH3Rows(t *testing.T) {
+	if !haveResizeAsm {
+		t.Skip("no resize kernels in this build")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	checked := 0
+	for in := 5; in <= 90; in += 7 {
+		for _, out := range []int{3, 4, 9, 10, 17, 24, 31, 40, 57, 64} {
+			for _, quad := range []bool{false, true} {
+				p := buildResizePlan(in, out, quad)
+				if !p.fast {
+					continue
+				}
+				src0, src1 := make([]uint8, in*3+64), make([]uint8, in*3+64)
+				for i := range src0 {
+					src0[i], src1[i] = uint8(rng.IntN(256)), uint8(rng.IntN(256))
+				}
+				want0, want1 := make([]int16, p.out*3+1), make([]int16, p.out*3+1)
+				resizeHRef(want0, src0, 3, p)
+				resizeHRef(want1, src1, 3, p)
+				for _, tr := range cpu.Tiers() {
+					if tr < cpu.AVX2 {
+						continue
+					}
+					restore := setTier(tr)
+					got0, got1 := make([]int16, p.out*3+1), make([]int16, p.out*3+1)
+					resizeH3(got0, src0, p)
+					if !slices.Equal(got0, want0) {
+						t.Errorf("%d->%d quad=%v (k=%d) tier %v: one-row kernel differs from resizeHRef", in, out, quad, p.k, tr)
+					}
+					clear(got0)
+					if resizeH3x2(got0, got1, src0, src1, p) && (!slices.Equal(got0, want0) || !slices.Equal(got1, want1)) {
+						t.Errorf("%d->%d quad=%v (k=%d) tier %v: two-row kernel differs from resizeHRef", in, out, quad, p.k, tr)
+					}
+					restore()
+					checked++
+				}
+			}
+		}
+	}
+	t.Logf("%d plan × tier cases", checked)
+}
