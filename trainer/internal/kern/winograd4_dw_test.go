@@ -97,33 +97,7 @@ func TestWino4WeightGrad(t *testing.T) {
 func TestWino4BackwardBN(t *testing.T) {
 	defer func(m int) { wino4Mode = m }(wino4Mode)
 	wino4Mode = 1
-	s := ConvShape{N: 11, Cin: 16, H: 9, W: 7, Cout: 24, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
-	forEachTier(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(5, 51))
-		x, w := randSlice(r, s.InLen()), randSlice(r, s.WeightLen())
-		n, c, hw := s.N, s.Cout, s.H*s.W
-		y, dyBN, gamma := randSlice(r, s.OutLen()), randSlice(r, s.OutLen()), randSlice(r, c)
-		mean, variance := make([]float32, c), make([]float32, c)
-		BatchNormStats(mean, variance, y, n, c, hw)
-		dyConv := make([]float32, s.OutLen())
-		BatchNormBackward(dyConv, make([]float32, c), make([]float32, c), dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
-		wantDW, wantDX := make([]float32, s.WeightLen()), make([]float32, s.InLen())
-		Conv2dBackward(s, x, dyConv, w, wantDW, wantDX)
-		for _, th := range []int{1, 3} {
-			var g BatchNormGrad
-			dw, dx := make([]float32, s.WeightLen()), make([]float32, s.InLen())
-			withThreads(th, func() {
-				BatchNormBackwardCoeffs(&g, make([]float32, c), make([]float32, c), dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
-				Conv2dBackwardBN(s, x, &g, w, dw, dx)
-			})
-			if j := bitsEqual(wantDX, dx); j >= 0 {
-				t.Fatalf("%d threads: dx[%d] = %g, want %g", th, j, dx[j], wantDX[j])
-			}
-			if j := bitsEqual(wantDW, dw); j >= 0 {
-				t.Fatalf("%d threads: dw[%d] = %g, want %g", th, j, dw[j], wantDW[j])
-			}
-		}
-	})
+	checkBackwardBN(t, ConvShape{N: 11, Cin: 16, H: 9, W: 7, Cout: 24, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 51)
 }
 
 // TestWino4DWDeterministicThreads: the F(3×3,4×4) weight gradient is
@@ -186,17 +160,7 @@ func TestWino4GradOutTiers(t *testing.T) {
 				got, check := guarded(36 * xs)
 				wino4GradOutCols(Tier(), g, gs, n, got, xs)
 				check(t, fmt.Sprintf("wino4GradOutCols n=%d", n))
-				for xi := 0; xi < 36; xi++ {
-					row := got[xi*xs : (xi+1)*xs]
-					if j := bitsEqual(want[xi*xs:xi*xs+n], row[:n]); j >= 0 {
-						t.Fatalf("wino4GradOutCols n=%d zmm=%v: ξ %d tile %d = %g, want %g", n, zmm, xi, j, row[j], want[xi*xs+j])
-					}
-					for j := n16; j < xs; j++ {
-						if !isSentinel(row[j]) {
-							t.Fatalf("wino4GradOutCols n=%d: ξ %d wrote tile %d", n, xi, j)
-						}
-					}
-				}
+				checkCols(t, fmt.Sprintf("wino4GradOutCols n=%d zmm=%v", n, zmm), want, got, 36, xs, n)
 			}
 			setWino4ZMM(zmm0)
 		}

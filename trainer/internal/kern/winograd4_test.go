@@ -130,17 +130,7 @@ func TestWino4TransformTiers(t *testing.T) {
 				got, check := guarded(36 * xs)
 				wino4InCols(Tier(), d, ds, n, got, xs)
 				check(t, fmt.Sprintf("wino4InCols n=%d", n))
-				for xi := 0; xi < 36; xi++ {
-					row := got[xi*xs : (xi+1)*xs]
-					if j := bitsEqual(want[xi*xs:xi*xs+n], row[:n]); j >= 0 {
-						t.Fatalf("wino4InCols n=%d zmm=%v: ξ %d tile %d = %g, want %g", n, zmm, xi, j, row[j], want[xi*xs+j])
-					}
-					for j := n16; j < xs; j++ {
-						if !isSentinel(row[j]) {
-							t.Fatalf("wino4InCols n=%d: ξ %d wrote tile %d", n, xi, j)
-						}
-					}
-				}
+				checkCols(t, fmt.Sprintf("wino4InCols n=%d zmm=%v", n, zmm), want, got, 36, xs, n)
 
 				ms, ys := n16+r.IntN(5), n16+2+r.IntN(5)
 				m := randSlice(r, 36*ms)
@@ -149,17 +139,7 @@ func TestWino4TransformTiers(t *testing.T) {
 				gotY, checkY := guarded(16 * ys)
 				wino4OutCols(Tier(), append([]float32(nil), m...), ms, n, gotY, ys)
 				checkY(t, fmt.Sprintf("wino4OutCols n=%d", n))
-				for k := 0; k < 16; k++ {
-					row := gotY[k*ys : (k+1)*ys]
-					if j := bitsEqual(wantY[k*ys:k*ys+n], row[:n]); j >= 0 {
-						t.Fatalf("wino4OutCols n=%d zmm=%v: element %d tile %d = %g, want %g", n, zmm, k, j, row[j], wantY[k*ys+j])
-					}
-					for j := n16; j < ys; j++ {
-						if !isSentinel(row[j]) {
-							t.Fatalf("wino4OutCols n=%d: element %d wrote tile %d", n, k, j)
-						}
-					}
-				}
+				checkCols(t, fmt.Sprintf("wino4OutCols n=%d zmm=%v", n, zmm), wantY, gotY, 16, ys, n)
 			}
 			setWino4ZMM(zmm0)
 		}
@@ -327,4 +307,24 @@ func TestWino4GatherTiers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkCols fails t unless rows [0, rows) of got (stride xs) equal want's
+// first n tiles bit for bit, and every tile from the next multiple of 16
+// tiles up to xs still holds guarded's sentinel (a transform in whole
+// vectors may write up to that multiple, no further).
+func checkCols(t *testing.T, what string, want, got []float32, rows, xs, n int) {
+	t.Helper()
+	n16 := (n + 15) &^ 15
+	for k := 0; k < rows; k++ {
+		row := got[k*xs : (k+1)*xs]
+		if j := bitsEqual(want[k*xs:k*xs+n], row[:n]); j >= 0 {
+			t.Fatalf("%s: row %d tile %d = %g, want %g", what, k, j, row[j], want[k*xs+j])
+		}
+		for j := n16; j < xs; j++ {
+			if !isSentinel(row[j]) {
+				t.Fatalf("%s: row %d wrote tile %d", what, k, j)
+			}
+		}
+	}
 }
