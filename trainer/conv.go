@@ -262,10 +262,11 @@ func (c *Conv2d[T]) Forward(x Tensor[T]) Tensor[T] {
 	c.g = g
 	L := g.ho * g.wo
 	c.x = x
-	if x32, ok := f32(x.Data); ok && (L > batchedConvMaxL || kern.UsesWinograd(kernConvShape(g, c.Out))) {
+	ks := kernConvShape(g, c.Out)
+	if x32, ok := f32(x.Data); ok && (L > batchedConvMaxL || kern.UsesWinograd(ks)) {
 		y := ensure(&c.yBuf, n, c.Out, g.ho, g.wo)
 		y32 := as32(y.Data)
-		kern.Conv2d(kernConvShape(g, c.Out), x32, as32(c.Weight.W), y32)
+		kern.Conv2d(ks, x32, as32(c.Weight.W), y32)
 		if c.Bias != nil {
 			kern.BiasAdd(y32, as32(c.Bias.W), n, c.Out, L)
 		}
