@@ -52,7 +52,10 @@ func TestFailedStreamIsIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ds.Close()
+	// Closed after the servers stop (cleanups run last-in first-out): the
+	// HTTP handler may still be tearing the failed stream down when the
+	// test returns.
+	t.Cleanup(func() { ds.Close() })
 	ts := startServer(t, ds, func(o *Options) { o.Workers = 1; o.Prefetch = 1 })
 	c := dial(t, ts.addr)
 	d := desc(t, cfg, 1, nil)
