@@ -1,6 +1,8 @@
 package cputest
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pairflow/pairflow/internal/cpu"
@@ -25,6 +27,52 @@ func TestForEachTier(t *testing.T) {
 		}
 		if tier != cpu.Best {
 			t.Fatalf("tier not restored: %v", tier)
+		}
+	}
+}
+
+func TestCheckRequires(t *testing.T) {
+	const good = `// func fAVX2(x *float32)
+// Requires: AVX, AVX2, FMA3, SSE
+TEXT ·fAVX2(SB), NOSPLIT, $0-8
+	RET
+
+// Requires: AVX, AVX512F, AVX512BW, BMI2, MMX+
+TEXT ·gAVX512Prefetch(SB), NOSPLIT, $0-8
+	RET
+
+// Requires: AVX, AVX512F, AVX512VBMI
+TEXT ·lutAVX512(SB), NOSPLIT, $0-8
+	RET
+`
+	guarded := map[string][]string{"lutAVX512": {"AVX512VBMI"}}
+	n, problems, err := checkRequires(strings.NewReader(good), "good.s", guarded)
+	if err != nil || n != 3 || len(problems) != 0 {
+		t.Fatalf("good file: %d functions, %q, %v", n, problems, err)
+	}
+	for _, c := range []struct {
+		name, text string
+		guarded    map[string][]string
+		want       string
+	}{
+		{"AVX-512 in an AVX2 kernel", "// Requires: AVX, AVX2, AVX512VL\nTEXT ·fAVX2(SB), $0\n", nil,
+			"bad.s:2: fAVX2 needs AVX512VL, which its tier does not guarantee"},
+		{"unguarded VBMI", "// Requires: AVX, AVX512F, AVX512VBMI\nTEXT ·lutAVX512(SB), $0\n", nil,
+			"lutAVX512 needs AVX512VBMI"},
+		{"no tier in the name", "// Requires: AVX\nTEXT ·plain(SB), $0\n", nil, "its tier is unknown"},
+		{"hand-written", "TEXT ·fAVX2(SB), $0\n", nil, "no // Requires: line"},
+		{"stale guard", "// Requires: AVX, AVX512F\nTEXT ·lutAVX512(SB), $0\n", guarded,
+			"guarded for AVX512VBMI, which it does not use"},
+		{"missing guarded function", "// Requires: AVX\nTEXT ·fAVX2(SB), $0\n", guarded,
+			"guarded function lutAVX512 is not in the file"},
+		{"empty", "", nil, "no TEXT symbols"},
+	} {
+		_, problems, err := checkRequires(strings.NewReader(c.text), "bad.s", c.guarded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, c.want) }) {
+			t.Errorf("%s: problems %q, want one containing %q", c.name, problems, c.want)
 		}
 	}
 }
