@@ -59,11 +59,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return fs.Exit(stream(ctx, fs, args, stdout, stderr))
 }
 
-type recipeList []string
-
-func (r *recipeList) String() string     { return strings.Join(*r, ",") }
-func (r *recipeList) Set(s string) error { *r = append(*r, s); return nil }
-
 func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var remote cli.Remote
 	remote.Register(fs.FlagSet)
@@ -94,9 +89,8 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 		stateIn  = fs.String("state-in", "", "resume from this checkpoint")
 		stateOut = fs.String("state-out", "", "write the checkpoint after the last batch here")
 		quiet    = fs.Bool("quiet", false, "no progress on stderr")
-		recipes  recipeList
 	)
-	fs.Var(&recipes, "recipe", "preset name, inline recipe JSON or recipe JSON file (repeat for one per view)")
+	recipes := fs.Strings("recipe", "preset name, inline recipe JSON or recipe JSON file (repeat for one per view)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
 	}
@@ -146,9 +140,9 @@ func stream(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr 
 	if cfg.Kind == arrowpair.Eval {
 		cfg.Epochs = 0
 	}
-	if len(recipes) > 0 {
+	if len(*recipes) > 0 {
 		cfg.Recipe = nil
-		for _, r := range recipes {
+		for _, r := range *recipes {
 			s, _, err := cli.Recipe(r)
 			if err != nil {
 				return err

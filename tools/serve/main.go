@@ -58,11 +58,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return fs.Exit(serveMain(ctx, fs, args, stderr))
 }
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
 // maxSecretBytes bounds --ticket-key and --token-file.
 const maxSecretBytes = 4096
 
@@ -77,11 +72,10 @@ func readSecret(path string) ([]byte, error) {
 }
 
 func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Writer) error {
-	var datasets, locations listFlag
 	var remote cli.Remote
 	remote.Register(fs.FlagSet)
-	fs.Var(&datasets, "dataset", "NAME=PATH of a split to serve: a shard directory, or s3://… / https://… (repeatable; at least one)")
-	fs.Var(&locations, "location", "URI advertised in every endpoint, e.g. grpc+tcp://host:8815 (repeatable; default: the Flight listen address unless it is a wildcard)")
+	datasets := fs.Strings("dataset", "NAME=PATH of a split to serve: a shard directory, or s3://… / https://… (repeatable; at least one)")
+	locations := fs.Strings("location", "URI advertised in every endpoint, e.g. grpc+tcp://host:8815 (repeatable; default: the Flight listen address unless it is a wildcard)")
 	var (
 		listen     = fs.String("listen", "127.0.0.1:8815", "Flight (gRPC) listen address, or unix:///path.sock for a Unix socket (mode 0600)")
 		httpListen = fs.String("http-listen", "", "HTTP Arrow IPC stream listen address (off when empty)")
@@ -99,7 +93,7 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	if err := fs.Parse(args, 0); err != nil {
 		return err
 	}
-	if len(datasets) == 0 {
+	if len(*datasets) == 0 {
 		return fmt.Errorf("%w: --dataset NAME=PATH is required", cli.ErrUsage)
 	}
 	if (*certFile == "") != (*keyPEM == "") {
@@ -129,7 +123,7 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	}
 	opt := Options{Datasets: map[string]*shards.Dataset{}, MaxStreams: *maxStreams, Workers: *workers,
 		Prefetch: *prefetch, Logger: log, Metrics: NewMetrics(nil)}
-	for _, d := range datasets {
+	for _, d := range *datasets {
 		name, path, ok := strings.Cut(d, "=")
 		if !ok || name == "" || path == "" {
 			return fmt.Errorf("%w: --dataset %q: want NAME=PATH", cli.ErrUsage, d)
@@ -193,14 +187,14 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	if tlsCfg != nil {
 		scheme = "grpc+tls"
 	}
-	if len(locations) == 0 {
+	if len(*locations) == 0 {
 		if isUnix {
-			locations = append(locations, unixLocation(sock))
+			*locations = append(*locations, unixLocation(sock))
 		} else if host, _, _ := net.SplitHostPort(lis.Addr().String()); !net.ParseIP(host).IsUnspecified() {
-			locations = append(locations, scheme+"://"+lis.Addr().String())
+			*locations = append(*locations, scheme+"://"+lis.Addr().String())
 		}
 	}
-	opt.Locations = locations
+	opt.Locations = *locations
 	srv, err := NewServer(opt)
 	if err != nil {
 		lis.Close()
@@ -212,7 +206,7 @@ func serveMain(ctx context.Context, fs *cli.FlagSet, args []string, stderr io.Wr
 	}
 	gs := grpc.NewServer(gopts...)
 	flight.RegisterFlightServiceServer(gs, srv)
-	log.Info("flight listening", "addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", opt.Token != "", "locations", strings.Join(locations, " "))
+	log.Info("flight listening", "addr", lis.Addr().String(), "tls", tlsCfg != nil, "auth", opt.Token != "", "locations", strings.Join(*locations, " "))
 
 	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(lis) }()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // FlagSet is a command's flag set: a flag.FlagSet that continues on error,
@@ -71,3 +72,16 @@ func (fs *FlagSet) Exit(err error) int {
 	}
 	return ExitCode(fs.Name(), err, fs.stderr)
 }
+
+// Strings defines a repeatable string flag: each occurrence on the command
+// line appends its value, in order, to the returned slice.
+func (fs *FlagSet) Strings(name, usage string) *[]string {
+	var l stringList
+	fs.Var(&l, name, usage)
+	return (*[]string)(&l)
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

@@ -100,3 +100,23 @@ func ExampleFlagSet() {
 	//     	count (default 1)
 	// tool: usage: invalid value "two" for flag -n: parse error
 }
+
+func TestStrings(t *testing.T) {
+	var stderr bytes.Buffer
+	fs := NewFlagSet("tool", head, &stderr)
+	names := fs.Strings("name", "a name (repeatable)")
+	if err := fs.Parse([]string{"--name", "b", "--name=a", "--name", "b,c"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(*names, "|"); got != "b|a|b,c" {
+		t.Fatalf("values %q, want b|a|b,c in command-line order", got)
+	}
+	if f := fs.Lookup("name"); f.Value.String() != "b,a,b,c" {
+		t.Fatalf("String() %q", f.Value.String())
+	}
+	fs = NewFlagSet("tool", head, &stderr)
+	names = fs.Strings("name", "a name (repeatable)")
+	if err := fs.Parse(nil, 0); err != nil || len(*names) != 0 {
+		t.Fatalf("no flag: %q, %v", *names, err)
+	}
+}
