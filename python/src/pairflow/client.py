@@ -314,6 +314,11 @@ def _new_flight_client(url, roots: Optional[bytes]):
     return fl.FlightClient(url)
 
 
+def _auth_headers(token):
+    """The gRPC headers that carry token (none without one)."""
+    return [(b"authorization", f"Bearer {token}".encode())] if token else []
+
+
 def _flight_client(url, token, timeout, roots: Optional[bytes] = None):
     """A FlightClient for url and the call options of a request."""
     import pyarrow.flight as fl
@@ -323,8 +328,7 @@ def _flight_client(url, token, timeout, roots: Optional[bytes] = None):
         raise PairflowError(f"{url}: this process was forked from process {_FLIGHT_PID}, which had already "
                             f"used Arrow Flight; gRPC cannot be used after fork() (it hangs): {FORK_ADVICE}")
     _FLIGHT_PID = os.getpid()
-    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
-    return _new_flight_client(url, roots), fl.FlightCallOptions(timeout=timeout, headers=headers)
+    return _new_flight_client(url, roots), fl.FlightCallOptions(timeout=timeout, headers=_auth_headers(token))
 
 
 def _flight_endpoint(url, desc, endpoint, token, timeout, roots):
@@ -333,7 +337,6 @@ def _flight_endpoint(url, desc, endpoint, token, timeout, roots):
     import pyarrow.flight as fl
 
     client, opts = _flight_client(url, token, timeout, roots)
-    headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     try:
         info = client.get_flight_info(fl.FlightDescriptor.for_command(desc), opts)
     except Exception as e:
@@ -344,7 +347,7 @@ def _flight_endpoint(url, desc, endpoint, token, timeout, roots):
         client.close()
         raise DescriptorError(f"{url}: the server offers {len(eps)} endpoints; endpoint {endpoint} asked for "
                               f"(world_size × DataLoader workers must match the descriptor)")
-    return client, headers, eps[endpoint]
+    return client, _auth_headers(token), eps[endpoint]
 
 
 def _open_flight(url, desc, endpoint, token, timeout, read_timeout, roots=None):
