@@ -99,7 +99,8 @@ type options struct {
 	steps, ftBatch                                           int
 	cropScale                                                []float64
 	quiet                                                    bool
-	merge                                                    []string // results.json files to merge into out
+	merge                                                    []string           // results.json files to merge into out
+	open                                                     shards.OpenOptions // for remote splits
 }
 
 const usage = "usage: lineval (--encoder CKPT | --baseline random|supervised) --train DIR --test DIR --out DIR [flags]\n\n" +
@@ -108,8 +109,10 @@ const usage = "usage: lineval (--encoder CKPT | --baseline random|supervised) --
 func parseFlags(fs *cli.FlagSet, args []string) (*options, error) {
 	o := &options{}
 	var fractions, seeds, mean, std, cropScale, merge string
-	fs.StringVar(&o.train, "train", "", "labelled train split (shard directory, required)")
-	fs.StringVar(&o.test, "test", "", "labelled test split (shard directory, required)")
+	var remote cli.Remote
+	remote.Register(fs.FlagSet)
+	fs.StringVar(&o.train, "train", "", "labelled train split: shard directory, or s3://... / https://... (required)")
+	fs.StringVar(&o.test, "test", "", "labelled test split: shard directory, or s3://... / https://... (required)")
 	fs.StringVar(&o.encoder, "encoder", "", "pretrained checkpoint (safetensors); or give --baseline")
 	fs.StringVar(&o.baseline, "baseline", "", "instead of --encoder: random (random-init encoder + linear) or supervised (from scratch, fine-tune recipe)")
 	fs.StringVar(&o.mode, "mode", "", "linear or finetune (default: linear; finetune for --baseline supervised)")
@@ -197,6 +200,9 @@ func parseFlags(fs *cli.FlagSet, args []string) (*options, error) {
 		return nil, bad("--model %q (want smallcnn or resnet18)", o.model)
 	}
 	var err error
+	if o.open, err = remote.OpenOptions(); err != nil {
+		return nil, err
+	}
 	if o.fractions, err = parseFloats(fractions); err != nil || len(o.fractions) == 0 {
 		return nil, bad("--fractions %q: want comma-separated numbers in (0, 1]", fractions)
 	}
@@ -365,11 +371,11 @@ func lineval(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 	if o.threads > 0 {
 		defer trainer.SetThreads(trainer.SetThreads(o.threads))
 	}
-	if s.train, err = openSplit(o.train); err != nil {
+	if s.train, err = openSplit(o.train, o.open); err != nil {
 		return err
 	}
 	defer s.train.Close()
-	if s.test, err = openSplit(o.test); err != nil {
+	if s.test, err = openSplit(o.test, o.open); err != nil {
 		return err
 	}
 	defer s.test.Close()
@@ -398,8 +404,8 @@ func lineval(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 	return err
 }
 
-func openSplit(dir string) (*shards.Dataset, error) {
-	ds, err := shards.Open(dir)
+func openSplit(dir string, oo shards.OpenOptions) (*shards.Dataset, error) {
+	ds, err := shards.Open(dir, oo)
 	if err != nil {
 		return nil, fmt.Errorf("opening split %s: %w", dir, err)
 	}

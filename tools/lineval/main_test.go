@@ -550,3 +550,34 @@ func TestUsageText(t *testing.T) {
 	},
 		[]string{"--bogus"}, []string{"--passes", "x"}, nil, []string{"extra"})
 }
+
+// TestRemoteSplits: splits on s3:// (the in-process S3 server), found
+// through the --s3-* flags alone, give the same results as the local copies.
+func TestRemoteSplits(t *testing.T) {
+	endpoint := clitest.S3(t)
+	train, test := writeSplit(t, 96, 0), writeSplit(t, 32, 5)
+	clitest.Upload(t, train, "s3://data/le/train", endpoint)
+	clitest.Upload(t, test, "s3://data/le/test", endpoint)
+	flags := []string{"--fractions", "0.5", "--seeds", "4", "--quiet", "--baseline", "random", "--passes", "5", "--linear-batch", "8"}
+	var runs []Run
+	for _, where := range [][]string{
+		{"--train", train, "--test", test},
+		{"--train", "s3://data/le/train", "--test", "s3://data/le/test", "--s3-endpoint", endpoint, "--s3-path-style",
+			"--cache-dir", t.TempDir(), "--access", "range"},
+	} {
+		out := t.TempDir()
+		if code, _, stderr := runArgs(append(append([]string{"--out", out}, where...), flags...)...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", where, code, stderr)
+		}
+		r := readResultsT(t, out).Methods[0].Cells[0].Runs[0]
+		r.Seconds = 0
+		runs = append(runs, r)
+	}
+	if runs[0] != runs[1] {
+		t.Errorf("remote splits gave %+v, local %+v", runs[1], runs[0])
+	}
+	if code, _, stderr := runArgs("--train", "s3://data/le/train", "--test", "s3://data/le/test", "--out", t.TempDir(),
+		"--baseline", "random", "--access", "sideways"); code != 2 || !strings.Contains(stderr, "--access") {
+		t.Errorf("--access sideways: exit %d: %s", code, stderr)
+	}
+}

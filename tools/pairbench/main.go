@@ -89,11 +89,14 @@ type options struct {
 	peerArgs                     string
 	order                        string
 	window                       int64
+	remote                       cli.Remote
+	open                         shards.OpenOptions // from remote
 }
 
 func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var o options
-	fs.StringVar(&o.data, "data", "", "shard directory, or s3://... / https://... (configured by the AWS_* and PAIRFLOW_CACHE_* environment variables) (required)")
+	o.remote.Register(fs.FlagSet)
+	fs.StringVar(&o.data, "data", "", "shard directory, or s3://... / https://... (required)")
 	fs.StringVar(&o.recipe, "recipe", "torchvision-a", "preset, inline recipe JSON or recipe file for contrastive, inpainting, rotation and supervised")
 	fs.StringVar(&o.kinds, "kinds", "contrastive", "comma-separated pair kinds")
 	fs.StringVar(&o.workers, "workers", "1,"+strconv.Itoa(runtime.NumCPU()), "comma-separated worker counts")
@@ -117,10 +120,13 @@ func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	if o.data == "" || o.batch < 1 || o.batches < 1 || o.warmup < 0 {
 		return fmt.Errorf("%w: need --data, --batch ≥ 1, --batches ≥ 1, --warmup ≥ 0", cli.ErrUsage)
 	}
+	var err error
+	if o.open, err = o.remote.OpenOptions(); err != nil {
+		return err
+	}
 	if o.peerSetting != "" && o.peerScript == "" {
 		return fmt.Errorf("%w: --peer-setting needs --peer-script PATH (the torchvision peer's aug_bench.py)", cli.ErrUsage)
 	}
-	var err error
 	if o.recipeText, _, err = cli.Recipe(o.recipe); err != nil {
 		return err
 	}
@@ -155,9 +161,10 @@ func bench(fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "| data | kind | recipe | workers | images/s | first batch | peak RSS | busy: read / decode / augment / pair / assemble |\n|---|---|---|---|---|---|---|---|\n")
 	for _, k := range kinds {
 		for _, w := range workers {
-			cmd := exec.Command(self, "-child", "-data", o.data, "-recipe", o.recipe, "-kind", k, "-n", strconv.Itoa(w),
+			args := append([]string{"-child", "-data", o.data, "-recipe", o.recipe, "-kind", k, "-n", strconv.Itoa(w),
 				"-batch", strconv.Itoa(o.batch), "-batches", strconv.Itoa(o.batches), "-warmup", strconv.Itoa(o.warmup),
-				"-size", strconv.Itoa(o.size), "-order", o.order, "-window", strconv.FormatInt(o.window, 10))
+				"-size", strconv.Itoa(o.size), "-order", o.order, "-window", strconv.FormatInt(o.window, 10)}, o.remote.Args()...)
+			cmd := exec.Command(self, args...)
 			cmd.Stderr = stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -202,7 +209,7 @@ func validKind(k string) bool {
 // measure runs one configuration in this process.
 func measure(o *options) (Result, error) {
 	opened := time.Now()
-	ds, err := shards.Open(o.data)
+	ds, err := shards.Open(o.data, o.open)
 	if err != nil {
 		return Result{}, err
 	}

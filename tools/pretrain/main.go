@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairflow/pairflow/store"
 	"github.com/pairflow/pairflow/tools/internal/cli"
 )
 
@@ -67,10 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr io.Writer) error {
+	var remote cli.Remote
+	remote.Register(fs.FlagSet)
 	var (
-		data      = fs.String("data", "", "dataset root holding the train/ and test/ splits (or give --train and --test)")
-		trainDir  = fs.String("train", "", "training split directory (default DATA/train)")
-		testDir   = fs.String("test", "", "labelled test split for the kNN monitor (default DATA/test when it exists)")
+		data      = fs.String("data", "", "dataset root holding the train/ and test/ splits: a directory, or s3://... / https://... (or give --train and --test)")
+		trainDir  = fs.String("train", "", "training split: a shard directory or URL (default DATA/train)")
+		testDir   = fs.String("test", "", "labelled test split for the kNN monitor: a shard directory or URL (default DATA/test when it exists)")
 		out       = fs.String("out", "", "output directory: checkpoints/, metrics.csv, curves.png (required, except for the demo)")
 		resume    = fs.Bool("resume", false, "continue the run in --out from its last checkpoint")
 		demo      = fs.Bool("demo", false, "run the demonstration on the embedded data (what no arguments do)")
@@ -126,6 +129,10 @@ func command(ctx context.Context, fs *cli.FlagSet, args []string, stdout, stderr
 	if err := locateData(&o, *data, *trainDir, *testDir); err != nil {
 		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
+	var err error
+	if o.Open, err = remote.OpenOptions(); err != nil {
+		return err
+	}
 	if err := validate(&cfg, &o); err != nil {
 		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
@@ -171,15 +178,18 @@ func objectiveDefaults(cfg *runConfig) error {
 	return nil
 }
 
-// locateData resolves the split directories.
+// locateData resolves the splits. A remote root's test split cannot be
+// looked for here: it is opened if it is there (options.TestIfThere).
 func locateData(o *options, data, train, test string) error {
 	o.Train, o.Test = train, test
 	if data != "" {
 		if o.Train == "" {
-			o.Train = filepath.Join(data, "train")
+			o.Train = joinSplit(data, "train")
 		}
 		if o.Test == "" {
-			if st, err := os.Stat(filepath.Join(data, "test")); err == nil && st.IsDir() {
+			if store.IsRemote(data) {
+				o.Test, o.TestIfThere = joinSplit(data, "test"), true
+			} else if st, err := os.Stat(filepath.Join(data, "test")); err == nil && st.IsDir() {
 				o.Test = filepath.Join(data, "test")
 			}
 		}
@@ -188,6 +198,14 @@ func locateData(o *options, data, train, test string) error {
 		return errors.New("no dataset: give --data DIR (with train/ and test/) or --train DIR (see --help)")
 	}
 	return nil
+}
+
+// joinSplit names the split called name under root, a directory or a URL.
+func joinSplit(root, name string) string {
+	if store.IsRemote(root) {
+		return strings.TrimRight(root, "/") + "/" + name
+	}
+	return filepath.Join(root, name)
 }
 
 func validate(cfg *runConfig, o *options) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/pairflow/pairflow/ops"
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
+	"github.com/pairflow/pairflow/store"
 	"github.com/pairflow/pairflow/tools/internal/evalkit"
 	"github.com/pairflow/pairflow/tools/internal/progress"
 	"github.com/pairflow/pairflow/trainer"
@@ -51,7 +52,9 @@ type runConfig struct {
 // options are the settings that change speed and reporting, never the
 // trained weights.
 type options struct {
-	Train, Test string // split directories
+	Train, Test string             // splits: directories or URLs
+	TestIfThere bool               // Test is a default: no monitor when it is not there
+	Open        shards.OpenOptions // for remote splits
 	Out         string
 	Resume      bool
 	Workers     int // pipeline augmentation workers
@@ -201,16 +204,22 @@ type result struct {
 // pretrain runs (or resumes) a pretraining run and returns its metrics.
 func pretrain(ctx context.Context, cfg runConfig, o options, explicit map[string]string) (*result, error) {
 	log := o.Stderr
-	train, err := shards.Open(o.Train)
+	train, err := shards.Open(o.Train, o.Open)
 	if err != nil {
 		return nil, err
 	}
 	defer train.Close()
 	var test *shards.Dataset
 	if o.Test != "" && o.KNNEvery > 0 {
-		if test, err = shards.Open(o.Test); err != nil {
+		test, err = shards.Open(o.Test, o.Open)
+		switch {
+		case err != nil && o.TestIfThere && errors.Is(err, store.ErrNotFound):
+			fmt.Fprintf(log, "no test split at %s: no kNN monitor\n", o.Test)
+		case err != nil:
 			return nil, err
 		}
+	}
+	if test != nil {
 		defer test.Close()
 		var rec shards.Record
 		if err := test.Record(0, &rec); err != nil {

@@ -55,3 +55,25 @@ func (r *Remote) OpenOptions() (shards.OpenOptions, error) {
 	}
 	return o, nil
 }
+
+// Args returns the flags, in Register's names, that reproduce r's settings
+// on another process's command line (a benchmark's child, say); flags left
+// at their defaults are omitted.
+func (r *Remote) Args() []string {
+	var a []string
+	for _, f := range []struct{ name, v string }{
+		{"s3-endpoint", r.endpoint}, {"s3-region", r.region}, {"cache-dir", r.cacheDir},
+		{"cache-bytes", r.cacheBytes}, {"access", r.access},
+	} {
+		if f.v != "" && !(f.name == "access" && f.v == "whole") {
+			a = append(a, "--"+f.name+"="+f.v)
+		}
+	}
+	if r.pathStyle {
+		a = append(a, "--s3-path-style")
+	}
+	if r.anonymous {
+		a = append(a, "--s3-anonymous")
+	}
+	return a
+}
