@@ -38,6 +38,17 @@ func ToFloat32CHW(dst []float32, m *Image, mean, std []float32) error {
 		copy(ms[3:], std)
 	}
 	fast := haveConvertAsm && tier >= cpu.AVX2
+	// Without SIMD kernels, a view of many pixels reads each channel's
+	// 256 possible results from a table computed with the same formula.
+	var lut *[3][256]float32
+	if !fast && plane >= convertLUTMin {
+		lut = new([3][256]float32)
+		for c := range m.C {
+			for v := range 256 {
+				lut[c][v] = (float32(v)/255 - ms[c]) / ms[3+c]
+			}
+		}
+	}
 	rows, w := m.H, m.W
 	if m.Stride == m.W*m.C {
 		// A tight image is one long row: same pixel order as the planes.
@@ -49,13 +60,23 @@ func ToFloat32CHW(dst []float32, m *Image, mean, std []float32) error {
 		done := 0
 		if m.C == 3 {
 			d0, d1, d2 := dst[o:o+w], dst[plane+o:plane+o+w], dst[2*plane+o:2*plane+o+w]
-			if fast {
+			switch {
+			case lut != nil:
+				convertRow3LUT(d0, d1, d2, row, lut)
+				continue
+			case fast:
 				done = convertRow3(d0, d1, d2, row, &ms)
 			}
 			convertRow3Ref(d0, d1, d2, row, &ms, done)
 		} else {
 			d := dst[o : o+w]
-			if fast {
+			switch {
+			case lut != nil:
+				for x, v := range row {
+					d[x] = lut[0][v]
+				}
+				continue
+			case fast:
 				done = convertRow1(d, row, &ms)
 			}
 			convertRow1Ref(d, row, &ms, done)
@@ -72,6 +93,19 @@ func convertRow3Ref(d0, d1, d2 []float32, row []uint8, ms *[6]float32, from int)
 		d0[x] = (float32(p[0])/255 - m0) / s0
 		d1[x] = (float32(p[1])/255 - m1) / s1
 		d2[x] = (float32(p[2])/255 - m2) / s2
+	}
+}
+
+// convertLUTMin is the view size, in pixels, from which the plain-Go path
+// builds the table: below it, the 256 divisions per channel would cost more
+// than the ones the table saves.
+const convertLUTMin = 512
+
+// convertRow3LUT converts one RGB row through the table.
+func convertRow3LUT(d0, d1, d2 []float32, row []uint8, lut *[3][256]float32) {
+	for x := range d0 {
+		p := row[3*x : 3*x+3 : 3*x+3]
+		d0[x], d1[x], d2[x] = lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]
 	}
 }
 
