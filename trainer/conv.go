@@ -210,8 +210,10 @@ type Conv2d[T Float] struct {
 	cn, yBuf, dxBuf []T
 	// dxSlot, when set, holds the input gradient instead of dxBuf: a
 	// buffer the model builder shares between convolutions whose input
-	// gradients are never alive at once (see shareGradSlots).
+	// gradients are never alive at once (see shareGradSlots), which
+	// slots sizes for all of them before the first is written.
 	dxSlot   *[]T
+	slots    *gradSlots[T]
 	x        Tensor[T] // input of the last Forward
 	kernPath bool
 }
@@ -219,6 +221,9 @@ type Conv2d[T Float] struct {
 // dxStore is where Backward writes the input gradient.
 func (c *Conv2d[T]) dxStore() *[]T {
 	if c.dxSlot != nil {
+		if c.slots != nil {
+			c.slots.reserve()
+		}
 		return c.dxSlot
 	}
 	return &c.dxBuf

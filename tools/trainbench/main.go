@@ -9,7 +9,10 @@
 //
 // Usage:
 //
-//	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json] [-cpuprofile out.prof]
+//	go run ./tools/trainbench [-encoder smallcnn|resnet18] [-threads 2] [-steps N] [-warmup N] [-opt sgd|adam] [-json out.json] [-cpuprofile out.prof] [-memprofile out.prof]
+//
+// It also prints the process's peak resident memory (VmHWM) where the
+// system reports it.
 //
 // Exit status: 0 on success, 2 for a usage error, 1 for any other failure.
 package main
@@ -66,6 +69,7 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	noForward := fs.Bool("no-forward", false, "skip the forward-only measurement")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed training steps to this file (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken after the timed training steps to this file (go tool pprof: -sample_index=inuse_space for what is held, alloc_space for what the steps allocated)")
 	clock := fs.String("clock", "wall", "what a step's time is: wall (elapsed) or cpu (this process's CPU time, all threads; on a shared machine it leaves out the time other work ran)")
 	if err := fs.Parse(args, 0); err != nil {
 		return err
@@ -91,7 +95,7 @@ func command(fs *cli.FlagSet, args []string, stdout io.Writer) error {
 	if *threads < 1 || *batch < 1 || *steps < 0 || *warmup < 0 {
 		return fmt.Errorf("%w: -threads %d -batch %d -steps %d -warmup %d (want ≥ 1, ≥ 1, ≥ 0, ≥ 0)", cli.ErrUsage, *threads, *batch, *steps, *warmup)
 	}
-	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut, *cpuProfile)
+	return bench(stdout, *encoder, *threads, *batch, *steps, *warmup, *opt, *noForward, *jsonOut, *cpuProfile, *memProfile)
 }
 
 type summary struct {
@@ -110,7 +114,7 @@ func summarise(ts []float64, n int, flops float64) summary {
 	return summary{StepS: ts, ImagesPerS: [3]float64{float64(n) / med, float64(n) / s[len(s)-1], float64(n) / s[0]}, GFLOPPerS: flops / med / 1e9}
 }
 
-func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut, cpuProfile string) error {
+func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, opt string, noForward bool, jsonOut, cpuProfile, memProfile string) error {
 	switch encoder {
 	case "E1":
 		encoder = "smallcnn"
@@ -185,6 +189,17 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 			return err
 		}
 	}
+	if memProfile != "" {
+		// A heap profile reports the heap as of the last collection.
+		runtime.GC()
+		var b bytes.Buffer
+		if err := pprof.Lookup("allocs").WriteTo(&b, 0); err != nil {
+			return fmt.Errorf("-memprofile: %w", err)
+		}
+		if err := atomicfile.WriteFile(memProfile, b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
 	// A separate profiled pass, so that timing layers cannot slow the
 	// measured steps.
 	s.SetProfile(prof)
@@ -220,6 +235,12 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 		kinds[k] = map[string]float64{"fwd_ms": perStep(f), "bwd_ms": perStep(b)}
 	}
 	res["per_kind_ms"] = kinds
+	if kb := peakRSSKB(); kb > 0 {
+		// The whole run's peak: model, the timed, profiled and
+		// forward-only steps.
+		fmt.Fprintf(stdout, "peak resident memory (VmHWM): %d kB (%.2f GB)\n", kb, float64(kb)*1024/1e9)
+		res["peak_rss_kB"] = kb
+	}
 	if jsonOut != "" {
 		if err := cli.WriteJSON(jsonOut, res); err != nil {
 			return err

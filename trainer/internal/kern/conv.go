@@ -589,10 +589,13 @@ func Conv2dBackward(s ConvShape, x, dy, w, dw, dx []float32) {
 // (BatchNormBackwardCoeffs) rather than written out: each row of it is
 // computed (vecBNBack) where the convolution reads it (on Winograd, batch
 // by batch where the weight gradient reads it, and kept for the input
-// gradient). dw and dx are bit-identical to BatchNormBackward followed by
-// Conv2dBackward.
+// gradient, in g.Into when set: see BatchNormGrad). dw and dx are
+// bit-identical to BatchNormBackward followed by Conv2dBackward.
 func Conv2dBackwardBN(s ConvShape, x []float32, g *BatchNormGrad, w, dw, dx []float32) {
 	s.mustCheck("Conv2dBackwardBN", [2]int{len(x), s.InLen()}, [2]int{len(g.DY), s.OutLen()}, [2]int{len(g.X), s.OutLen()}, [2]int{len(w), s.WeightLen()}, [2]int{len(dw), s.WeightLen()})
+	if g.Into != nil {
+		s.mustCheck("Conv2dBackwardBN Into", [2]int{len(g.Into), s.OutLen()})
+	}
 	for _, c := range [][]float32{g.Mean, g.C1, g.C2, g.C0} {
 		mustLen("Conv2dBackwardBN per-channel", len(c), s.Cout)
 	}

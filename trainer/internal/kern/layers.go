@@ -267,8 +267,17 @@ func batchNormGradChannels(t cpu.Tier, lo, hi int, c1, c2, c0, dgamma, dbeta, dy
 // element (i, ch, j) is C1[ch]·DY[i][ch][j] + C2[ch]·(X[i][ch][j] − Mean[ch])
 // + C0[ch], as BatchNormBackward would write it (vecBNBack). Conv2dBackwardBN
 // computes it row by row where it needs it.
+//
+// Into, when not nil, is where Conv2dBackwardBN writes the gradient on the
+// paths that need it whole (Winograd: the input gradient runs after the
+// weight gradient), instead of a scratch buffer of its own; it may be X
+// itself (each element is computed from the same element of DY and X
+// only, read before it is written), which is then overwritten: the caller
+// that no longer needs X saves a tensor. Nil (the zero value) keeps DY
+// and X intact. BatchNormBackwardCoeffs leaves it as it is.
 type BatchNormGrad struct {
 	DY, X, Mean, C1, C2, C0 []float32
+	Into                    []float32
 }
 
 // BatchNormBackwardCoeffs is the first half of BatchNormBackward: it sets

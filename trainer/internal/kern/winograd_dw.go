@@ -239,7 +239,7 @@ func winogradBackwardWeights(s ConvShape, x, dy, dw []float32) {
 // gradient dy or, when g is not nil, the output gradient computed from g
 // (vecBNBack) batch by batch where the weight gradient first needs it and
 // kept whole for the input gradient, which runs after the weight gradient
-// (winoConv).
+// (winoConv): in g.Into when it is set, else in scratch.
 func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx []float32) {
 	t := tier
 	dw = dw[:s.WeightLen()]
@@ -248,7 +248,9 @@ func winogradBackward(s ConvShape, x, dy []float32, g *BatchNormGrad, w, dw, dx 
 		return
 	}
 	hw := s.H * s.W
-	if g != nil {
+	if g != nil && g.Into != nil {
+		dy = g.Into[:s.OutLen()]
+	} else if g != nil {
 		dyBuf := getScratch(s.OutLen())
 		defer putScratch(dyBuf)
 		dy = dyBuf.s[:s.OutLen()]

@@ -175,9 +175,15 @@ func TestWinogradBackwardBN(t *testing.T) {
 }
 
 // checkBackwardBN checks, on every tier, that Conv2dBackwardBN's dw and dx
-// for shape s are bit-identical to BatchNormBackward followed by
-// Conv2dBackward, for 1 and 3 threads (random data from seed).
+// for shape s (one useWinograd accepts) are bit-identical to
+// BatchNormBackward followed by Conv2dBackward, for 1 and 3 threads
+// (random data from seed), with the whole output gradient kept in scratch,
+// in g.Into, and in g.Into aliasing g.X (which must then hold exactly what
+// BatchNormBackward wrote).
 func checkBackwardBN(t *testing.T, s ConvShape, seed uint64) {
+	if !useWinograd(s) {
+		t.Fatalf("%+v: not a Winograd shape", s)
+	}
 	forEachTier(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, seed))
 		x, w := randSlice(r, s.InLen()), randSlice(r, s.WeightLen())
@@ -189,18 +195,35 @@ func checkBackwardBN(t *testing.T, s ConvShape, seed uint64) {
 		BatchNormBackward(dyConv, make([]float32, c), make([]float32, c), dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
 		wantDW, wantDX := make([]float32, s.WeightLen()), make([]float32, s.InLen())
 		Conv2dBackward(s, x, dyConv, w, wantDW, wantDX)
-		for _, th := range []int{1, 3} {
-			var g BatchNormGrad
-			dw, dx := make([]float32, s.WeightLen()), make([]float32, s.InLen())
-			withThreads(th, func() {
-				BatchNormBackwardCoeffs(&g, make([]float32, c), make([]float32, c), dyBN, y, mean, variance, gamma, 1e-5, n, c, hw)
-				Conv2dBackwardBN(s, x, &g, w, dw, dx)
-			})
-			if j := bitsEqual(wantDX, dx); j >= 0 {
-				t.Fatalf("%d threads: dx[%d] = %g, want %g", th, j, dx[j], wantDX[j])
-			}
-			if j := bitsEqual(wantDW, dw); j >= 0 {
-				t.Fatalf("%d threads: dw[%d] = %g, want %g", th, j, dw[j], wantDW[j])
+		for _, into := range []string{"scratch", "Into", "Into = X"} {
+			for _, th := range []int{1, 3} {
+				var g BatchNormGrad
+				dw, dx := make([]float32, s.WeightLen()), make([]float32, s.InLen())
+				bnX := y
+				if into == "Into = X" {
+					bnX = append([]float32(nil), y...)
+				}
+				withThreads(th, func() {
+					BatchNormBackwardCoeffs(&g, make([]float32, c), make([]float32, c), dyBN, bnX, mean, variance, gamma, 1e-5, n, c, hw)
+					switch into {
+					case "Into":
+						g.Into = make([]float32, s.OutLen())
+					case "Into = X":
+						g.Into = bnX
+					}
+					Conv2dBackwardBN(s, x, &g, w, dw, dx)
+				})
+				if j := bitsEqual(wantDX, dx); j >= 0 {
+					t.Fatalf("%s, %d threads: dx[%d] = %g, want %g", into, th, j, dx[j], wantDX[j])
+				}
+				if j := bitsEqual(wantDW, dw); j >= 0 {
+					t.Fatalf("%s, %d threads: dw[%d] = %g, want %g", into, th, j, dw[j], wantDW[j])
+				}
+				if g.Into != nil {
+					if j := bitsEqual(dyConv, g.Into); j >= 0 {
+						t.Fatalf("%s, %d threads: Into[%d] = %g, want BatchNormBackward's %g", into, th, j, g.Into[j], dyConv[j])
+					}
+				}
 			}
 		}
 	})
