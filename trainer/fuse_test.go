@@ -127,9 +127,10 @@ func sameSnapshotNamed(t *testing.T, model string, mode, what int, a, b [][]floa
 }
 
 // TestResNet18SharedGradSlots: resnet18's convolutions writing their input
-// gradients into the three shared slots (shareGradSlots) give the same
-// parameter gradients, bit for bit, as with a private buffer each, for two
-// backward passes in a row, with the fused layer groups on and off.
+// gradients into the two shared slots and the blocks' outputs
+// (shareGradSlots) give the same parameter gradients, bit for bit, as with
+// a private buffer each, for two backward passes in a row, with the fused
+// layer groups on and off.
 func TestResNet18SharedGradSlots(t *testing.T) {
 	run := func(shared, fuse bool) [][]float32 {
 		old := fuseLayers

@@ -273,7 +273,8 @@ func (b *BasicBlock[T]) Backward(dy Tensor[T]) Tensor[T] {
 	}
 	// The sum overwrites conv1's input gradient, owned by conv1 until its
 	// next Backward (in a ResNet18, a buffer shared with other blocks'
-	// convolutions until the next backward pass: see shareGradSlots).
+	// convolutions until the next backward pass, and ds is in dy's buffer:
+	// see shareGradSlots).
 	for i := range dm.Data {
 		dm.Data[i] += ds.Data[i]
 	}
@@ -335,16 +336,24 @@ func ResNet18[T Float](prefix string, channels int, r *RNG) *Encoder[T] {
 }
 
 // shareGradSlots lets the convolutions of the BasicBlocks in ls write their
-// input gradients into three shared buffers instead of one each, as PyTorch
-// frees a gradient once it is consumed (resnet18, 512 views of 32×32: Go
-// heap live after a collection 4.53 → 3.58 GB). Slots are handed out in
-// backward order, last block first. A block's input gradient P (its
-// caller's) must outlive its conv2's and conv1's gradients X and Y (the
-// shortcut reads P after the main path); X is dead once conv1's backward
-// has read it, so the shortcut's gradient takes X's slot; Y is what the
-// block returns, the P of the block before. With P in slot p, X and Y take
-// the two others. The bits are those of private buffers
-// (TestResNet18SharedGradSlots).
+// input gradients into two shared buffers and the blocks' own dead
+// outputs instead of one buffer each, as PyTorch frees a gradient once it
+// is consumed (resnet18, 512 views of 32×32: Go heap live after a
+// collection 4.53 → 3.58 GB with three shared slots; peak RSS a further
+// 128 MiB lower with two). Slots are handed out in backward order, last
+// block first. A block's incoming gradient P (in its caller's slot p, or
+// the global pool's buffer) must outlive its conv2's and conv1's input
+// gradients X and Y (the shortcut reads P after the main path).
+//   - X (conv2's) goes into the block's output buffer (bn2's, summed with
+//     the shortcut and rectified in place), which nothing reads once the
+//     ReLU's gradient has taken its mask: the block after read it as its
+//     input during its own backward pass, which ran before.
+//   - Y (conv1's) takes the other slot; it is what the block returns, the
+//     P of the block before.
+//   - The shortcut's gradient takes P's slot: P is dead once the
+//     shortcut's BatchNorm has read it.
+//
+// The bits are those of private buffers (TestResNet18SharedGradSlots).
 func shareGradSlots[T Float](ls []Layer[T]) {
 	slots := new(gradSlots[T])
 	use := func(c *Conv2d[T], i int) {
@@ -353,17 +362,17 @@ func shareGradSlots[T Float](ls []Layer[T]) {
 	}
 	// p: the slot of the gradient flowing into the next block visited; the
 	// last block's comes from the global pool's own buffer, so any value.
-	p := 2
+	p := 1
 	for i := len(ls) - 1; i >= 0; i-- {
 		b, ok := ls[i].(*BasicBlock[T])
 		if !ok {
 			continue
 		}
-		x, y := (p+1)%3, (p+2)%3
-		use(b.Conv2, x)
+		y := 1 - p
+		b.Conv2.dxSlot = &b.BN2.yBuf // same shape: conv2's input is bn2's output's
 		use(b.Conv1, y)
 		if b.Down != nil {
-			use(b.Down, x)
+			use(b.Down, p)
 		}
 		p = y
 	}
@@ -372,7 +381,7 @@ func shareGradSlots[T Float](ls []Layer[T]) {
 // gradSlots are the buffers shareGradSlots hands out, and the
 // convolutions that write into them.
 type gradSlots[T Float] struct {
-	bufs  [3][]T
+	bufs  [2][]T
 	users []slotUser[T]
 }
 
@@ -389,7 +398,7 @@ type slotUser[T Float] struct {
 // nothing more (resnet18, 512 views: ~250 MiB of the first step's peak).
 // Contents are not kept: only the next write into a slot reads it.
 func (s *gradSlots[T]) reserve() {
-	var need [3]int
+	var need [len(s.bufs)]int
 	for _, u := range s.users {
 		g := u.c.g
 		need[u.slot] = max(need[u.slot], g.n*u.c.In*g.h*g.w)
