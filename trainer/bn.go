@@ -36,6 +36,19 @@ type BatchNorm[T Float] struct {
 	// buffer, for a layer whose output its consumer has used up in the
 	// forward pass (a shortcut's BatchNorm, added into the main path).
 	gradInOut bool
+	// ySlot, when set, holds the output (and with gradInOut the input
+	// gradient) instead of yBuf: a buffer the model builder shares between
+	// layers that use it up before the next one writes it.
+	ySlot *[]T
+}
+
+// yStore is where Forward writes the output (outside the ReLU fusions,
+// which write yBuf).
+func (b *BatchNorm[T]) yStore() *[]T {
+	if b.ySlot != nil {
+		return b.ySlot
+	}
+	return &b.yBuf
 }
 
 // NewBatchNorm makes a BatchNorm layer over c channels in training mode,
@@ -83,7 +96,7 @@ func (b *BatchNorm[T]) Forward(x Tensor[T]) Tensor[T] {
 	if b.Train && m < 2 {
 		panic("trainer: BatchNorm: training needs more than one value per channel")
 	}
-	y := ensure(&b.yBuf, x.Shape...)
+	y := ensure(b.yStore(), x.Shape...)
 	if b.Train {
 		b.Tracked++
 	}
@@ -250,7 +263,7 @@ func (b *BatchNorm[T]) Backward(dy Tensor[T]) Tensor[T] {
 	n, c, L := b.n, b.C, b.L
 	dxBuf := &b.dxBuf
 	if b.gradInOut {
-		dxBuf = &b.yBuf
+		dxBuf = b.yStore()
 	}
 	if b.kernPath {
 		dx := ensure(dxBuf, dy.Shape...)

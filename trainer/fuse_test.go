@@ -128,9 +128,10 @@ func sameSnapshotNamed(t *testing.T, model string, mode, what int, a, b [][]floa
 
 // TestResNet18SharedGradSlots: resnet18's convolutions writing their input
 // gradients into the two shared slots and the blocks' outputs
-// (shareGradSlots) give the same parameter gradients, bit for bit, as with
-// a private buffer each, for two backward passes in a row, with the fused
-// layer groups on and off.
+// (shareGradSlots), and the shortcuts' BatchNorms sharing one buffer for
+// their outputs and input gradients, give the same parameter gradients,
+// bit for bit, as with a private buffer each, for two backward passes in a
+// row, with the fused layer groups on and off.
 func TestResNet18SharedGradSlots(t *testing.T) {
 	run := func(shared, fuse bool) [][]float32 {
 		old := fuseLayers
@@ -138,16 +139,26 @@ func TestResNet18SharedGradSlots(t *testing.T) {
 		defer func() { fuseLayers = old }()
 		enc := ResNet18[float32]("e.", 3, NewRNG(4))
 		slots := 0
+		bnShared := 0
 		Walk[float32](enc, func(l Layer[float32]) {
 			if c, ok := l.(*Conv2d[float32]); ok && c.dxSlot != nil {
 				slots++
 				if !shared {
-					c.dxSlot = nil
+					c.dxSlot, c.slots = nil, nil
+				}
+			}
+			if b, ok := l.(*BatchNorm[float32]); ok && (b.ySlot != nil || b.gradInOut) {
+				bnShared++
+				if !shared {
+					b.ySlot, b.gradInOut = nil, false
 				}
 			}
 		})
 		if slots != 19 { // 8 blocks × 2 + 3 shortcuts
 			t.Fatalf("%d convolutions on shared slots, want 19", slots)
+		}
+		if bnShared != 3 { // the shortcuts'
+			t.Fatalf("%d BatchNorms on a shared buffer, want 3", bnShared)
 		}
 		var grads [][]float32
 		for step := range 2 {
