@@ -238,7 +238,7 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 	if kb := peakRSSKB(); kb > 0 {
 		// The whole run's peak: model, the timed, profiled and
 		// forward-only steps.
-		fmt.Fprintf(stdout, "peak resident memory (VmHWM): %d kB (%.2f GB)\n", kb, float64(kb)*1024/1e9)
+		fmt.Fprintf(stdout, "peak resident memory (VmHWM): %d kB (%.2f GiB)\n", kb, float64(kb)/(1<<20))
 		res["peak_rss_kB"] = kb
 	}
 	if jsonOut != "" {
