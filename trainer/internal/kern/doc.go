@@ -71,7 +71,9 @@
 // normalised tensor. BatchNormBackwardCoeffs and Conv2dBackwardBN split
 // BatchNormBackward so that its input gradient is never written either:
 // the convolution before the normalisation computes each row of it where it
-// reads it.
+// reads it (on Winograd, which needs it whole, into BatchNormGrad.Into
+// when set, which may be the normalisation's own input: the trainer's
+// way of keeping no output-sized scratch).
 //
 // # Tiers
 //
