@@ -406,7 +406,9 @@ type slotUser[T Float] struct {
 // slot as its users come would leave each smaller buffer behind as
 // garbage, which nothing collects in a training loop that allocates
 // nothing more (resnet18, 512 views: ~250 MiB of the first step's peak).
-// Contents are not kept: only the next write into a slot reads it.
+// A grown slot loses its contents; the first call of a backward pass
+// (the last block's conv1) comes before any slot is written, and no later
+// call of the same pass grows one.
 func (s *gradSlots[T]) reserve() {
 	var need [len(s.bufs)]int
 	for _, u := range s.users {
