@@ -4,19 +4,8 @@ package imageio
 
 import "github.com/pairflow/pairflow/internal/cpu"
 
-// yccRow2AVX2 is yccRow2Ref over the first n pixels (n a multiple of 8,
-// chroma from cb[0:n/2], cr[0:n/2]), eight pixels per step with the same
-// exact 32-bit integer arithmetic:
-//
-//	yy = y*0x10101; b1 = cb-128; r1 = cr-128
-//	R = clamp(yy + 91881*r1), G = clamp(yy - 22554*b1 - 46802*r1),
-//	B = clamp(yy + 116130*b1), clamp(v) = min(max(v, 0), 0xffffff) >> 16
-//
-// It writes o[0 : 3n+4]: the last 4 bytes are scratch, to be overwritten.
-//
-//go:noescape
-func yccRow2AVX2(o, y, cb, cr *uint8, n int)
-
+// yccRow2 converts a row with yccRow2AVX2 (generated; ycc_decl_amd64.go)
+// where the tier allows, and finishes it with yccRow2Ref.
 func yccRow2(o, y, cb, cr []uint8) {
 	// n leaves at least 2 pixels (6 bytes) after the vector part, room
 	// for its 4 scratch bytes.

@@ -294,134 +294,326 @@ sgemmKernel6x16AVX2_edge:
 	VMOVUPS     32(BX)(CX*4), Y3
 	TESTQ       AX, AX
 	JZ          sgemmKernel6x16AVX2_edge_st
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r0v0_m
+	VFMADD231PS (DX), Y1, Y4
+	VMOVUPS     Y4, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r0v0_n
+
+sgemmKernel6x16AVX2_true_r0v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y4
 	VMASKMOVPS  Y4, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r0v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row0
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r0v1_m
+	VFMADD231PS 32(DX), Y1, Y5
+	VMOVUPS     Y5, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r0v1_n
+
+sgemmKernel6x16AVX2_true_r0v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y5
 	VMASKMOVPS  Y5, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r0v1_n:
 sgemmKernel6x16AVX2_edge_true_row0:
 	CMPQ        R13, $0x01
 	JEQ         sgemmKernel6x16AVX2_done
 	ADDQ        R12, DX
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r1v0_m
+	VFMADD231PS (DX), Y1, Y6
+	VMOVUPS     Y6, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r1v0_n
+
+sgemmKernel6x16AVX2_true_r1v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y6
 	VMASKMOVPS  Y6, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r1v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row1
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r1v1_m
+	VFMADD231PS 32(DX), Y1, Y7
+	VMOVUPS     Y7, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r1v1_n
+
+sgemmKernel6x16AVX2_true_r1v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y7
 	VMASKMOVPS  Y7, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r1v1_n:
 sgemmKernel6x16AVX2_edge_true_row1:
 	CMPQ        R13, $0x02
 	JEQ         sgemmKernel6x16AVX2_done
 	ADDQ        R12, DX
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r2v0_m
+	VFMADD231PS (DX), Y1, Y8
+	VMOVUPS     Y8, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r2v0_n
+
+sgemmKernel6x16AVX2_true_r2v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y8
 	VMASKMOVPS  Y8, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r2v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row2
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r2v1_m
+	VFMADD231PS 32(DX), Y1, Y9
+	VMOVUPS     Y9, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r2v1_n
+
+sgemmKernel6x16AVX2_true_r2v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y9
 	VMASKMOVPS  Y9, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r2v1_n:
 sgemmKernel6x16AVX2_edge_true_row2:
 	CMPQ        R13, $0x03
 	JEQ         sgemmKernel6x16AVX2_done
 	ADDQ        R12, DX
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r3v0_m
+	VFMADD231PS (DX), Y1, Y10
+	VMOVUPS     Y10, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r3v0_n
+
+sgemmKernel6x16AVX2_true_r3v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y10
 	VMASKMOVPS  Y10, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r3v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row3
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r3v1_m
+	VFMADD231PS 32(DX), Y1, Y11
+	VMOVUPS     Y11, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r3v1_n
+
+sgemmKernel6x16AVX2_true_r3v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y11
 	VMASKMOVPS  Y11, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r3v1_n:
 sgemmKernel6x16AVX2_edge_true_row3:
 	CMPQ        R13, $0x04
 	JEQ         sgemmKernel6x16AVX2_done
 	ADDQ        R12, DX
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r4v0_m
+	VFMADD231PS (DX), Y1, Y12
+	VMOVUPS     Y12, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r4v0_n
+
+sgemmKernel6x16AVX2_true_r4v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y12
 	VMASKMOVPS  Y12, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r4v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row4
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r4v1_m
+	VFMADD231PS 32(DX), Y1, Y13
+	VMOVUPS     Y13, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r4v1_n
+
+sgemmKernel6x16AVX2_true_r4v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y13
 	VMASKMOVPS  Y13, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r4v1_n:
 sgemmKernel6x16AVX2_edge_true_row4:
 	CMPQ        R13, $0x05
 	JEQ         sgemmKernel6x16AVX2_done
 	ADDQ        R12, DX
+	CMPQ        R14, $0x08
+	JL          sgemmKernel6x16AVX2_true_r5v0_m
+	VFMADD231PS (DX), Y1, Y14
+	VMOVUPS     Y14, (DX)
+	JMP         sgemmKernel6x16AVX2_true_r5v0_n
+
+sgemmKernel6x16AVX2_true_r5v0_m:
 	VMASKMOVPS  (DX), Y2, Y0
 	VFMADD231PS Y0, Y1, Y14
 	VMASKMOVPS  Y14, Y2, (DX)
+
+sgemmKernel6x16AVX2_true_r5v0_n:
 	CMPQ        R14, $0x08
 	JLE         sgemmKernel6x16AVX2_edge_true_row5
+	CMPQ        R14, $0x10
+	JL          sgemmKernel6x16AVX2_true_r5v1_m
+	VFMADD231PS 32(DX), Y1, Y15
+	VMOVUPS     Y15, 32(DX)
+	JMP         sgemmKernel6x16AVX2_true_r5v1_n
+
+sgemmKernel6x16AVX2_true_r5v1_m:
 	VMASKMOVPS  32(DX), Y3, Y0
 	VFMADD231PS Y0, Y1, Y15
 	VMASKMOVPS  Y15, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_true_r5v1_n:
 sgemmKernel6x16AVX2_edge_true_row5:
 	JMP sgemmKernel6x16AVX2_done
 
 sgemmKernel6x16AVX2_edge_st:
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r0v0_m
+	VMOVUPS Y4, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r0v0_n
+
+sgemmKernel6x16AVX2_false_r0v0_m:
 	VMASKMOVPS Y4, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row0
+
+sgemmKernel6x16AVX2_false_r0v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row0
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r0v1_m
+	VMOVUPS Y5, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r0v1_n
+
+sgemmKernel6x16AVX2_false_r0v1_m:
 	VMASKMOVPS Y5, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r0v1_n:
 sgemmKernel6x16AVX2_edge_false_row0:
-	CMPQ       R13, $0x01
-	JEQ        sgemmKernel6x16AVX2_done
-	ADDQ       R12, DX
+	CMPQ    R13, $0x01
+	JEQ     sgemmKernel6x16AVX2_done
+	ADDQ    R12, DX
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r1v0_m
+	VMOVUPS Y6, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r1v0_n
+
+sgemmKernel6x16AVX2_false_r1v0_m:
 	VMASKMOVPS Y6, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row1
+
+sgemmKernel6x16AVX2_false_r1v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row1
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r1v1_m
+	VMOVUPS Y7, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r1v1_n
+
+sgemmKernel6x16AVX2_false_r1v1_m:
 	VMASKMOVPS Y7, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r1v1_n:
 sgemmKernel6x16AVX2_edge_false_row1:
-	CMPQ       R13, $0x02
-	JEQ        sgemmKernel6x16AVX2_done
-	ADDQ       R12, DX
+	CMPQ    R13, $0x02
+	JEQ     sgemmKernel6x16AVX2_done
+	ADDQ    R12, DX
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r2v0_m
+	VMOVUPS Y8, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r2v0_n
+
+sgemmKernel6x16AVX2_false_r2v0_m:
 	VMASKMOVPS Y8, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row2
+
+sgemmKernel6x16AVX2_false_r2v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row2
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r2v1_m
+	VMOVUPS Y9, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r2v1_n
+
+sgemmKernel6x16AVX2_false_r2v1_m:
 	VMASKMOVPS Y9, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r2v1_n:
 sgemmKernel6x16AVX2_edge_false_row2:
-	CMPQ       R13, $0x03
-	JEQ        sgemmKernel6x16AVX2_done
-	ADDQ       R12, DX
+	CMPQ    R13, $0x03
+	JEQ     sgemmKernel6x16AVX2_done
+	ADDQ    R12, DX
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r3v0_m
+	VMOVUPS Y10, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r3v0_n
+
+sgemmKernel6x16AVX2_false_r3v0_m:
 	VMASKMOVPS Y10, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row3
+
+sgemmKernel6x16AVX2_false_r3v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row3
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r3v1_m
+	VMOVUPS Y11, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r3v1_n
+
+sgemmKernel6x16AVX2_false_r3v1_m:
 	VMASKMOVPS Y11, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r3v1_n:
 sgemmKernel6x16AVX2_edge_false_row3:
-	CMPQ       R13, $0x04
-	JEQ        sgemmKernel6x16AVX2_done
-	ADDQ       R12, DX
+	CMPQ    R13, $0x04
+	JEQ     sgemmKernel6x16AVX2_done
+	ADDQ    R12, DX
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r4v0_m
+	VMOVUPS Y12, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r4v0_n
+
+sgemmKernel6x16AVX2_false_r4v0_m:
 	VMASKMOVPS Y12, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row4
+
+sgemmKernel6x16AVX2_false_r4v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row4
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r4v1_m
+	VMOVUPS Y13, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r4v1_n
+
+sgemmKernel6x16AVX2_false_r4v1_m:
 	VMASKMOVPS Y13, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r4v1_n:
 sgemmKernel6x16AVX2_edge_false_row4:
-	CMPQ       R13, $0x05
-	JEQ        sgemmKernel6x16AVX2_done
-	ADDQ       R12, DX
+	CMPQ    R13, $0x05
+	JEQ     sgemmKernel6x16AVX2_done
+	ADDQ    R12, DX
+	CMPQ    R14, $0x08
+	JL      sgemmKernel6x16AVX2_false_r5v0_m
+	VMOVUPS Y14, (DX)
+	JMP     sgemmKernel6x16AVX2_false_r5v0_n
+
+sgemmKernel6x16AVX2_false_r5v0_m:
 	VMASKMOVPS Y14, Y2, (DX)
-	CMPQ       R14, $0x08
-	JLE        sgemmKernel6x16AVX2_edge_false_row5
+
+sgemmKernel6x16AVX2_false_r5v0_n:
+	CMPQ    R14, $0x08
+	JLE     sgemmKernel6x16AVX2_edge_false_row5
+	CMPQ    R14, $0x10
+	JL      sgemmKernel6x16AVX2_false_r5v1_m
+	VMOVUPS Y15, 32(DX)
+	JMP     sgemmKernel6x16AVX2_false_r5v1_n
+
+sgemmKernel6x16AVX2_false_r5v1_m:
 	VMASKMOVPS Y15, Y3, 32(DX)
 
+sgemmKernel6x16AVX2_false_r5v1_n:
 sgemmKernel6x16AVX2_edge_false_row5:
 sgemmKernel6x16AVX2_done:
 	VZEROUPPER

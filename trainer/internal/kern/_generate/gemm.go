@@ -337,7 +337,8 @@ func edgeMasks(t tile) {
 var kregs = []OpmaskPhysical{K1, K2, K3, K4, K5, K6}
 
 // maskedRow stores vector v of row i of an edge tile under its mask, after
-// c = fma(beta, c, acc) when ld.
+// c = fma(beta, c, acc) when ld; AVX2 stores a vector that is whole (all
+// its columns below w) without the mask.
 func maskedRow(t tile, i, v int, ld bool) {
 	m := Mem{Base: RDX, Disp: v * t.vbytes()}
 	acc, beta, tmp := t.acc(i, v), t.vreg(1), t.vreg(0)
@@ -351,11 +352,30 @@ func maskedRow(t tile, i, v int, ld bool) {
 		return
 	}
 	mask := t.vreg(2 + v)
-	if ld {
-		VMASKMOVPS(m, mask, tmp)
-		VFMADD231PS(tmp, beta, acc)
+	masked := func() {
+		if ld {
+			VMASKMOVPS(m, mask, tmp)
+			VFMADD231PS(tmp, beta, acc)
+		}
+		VMASKMOVPS(acc, mask, m)
 	}
-	VMASKMOVPS(acc, mask, m)
+	// Vector v is whole when w ≥ 8·(v+1) (edge tiles short in h only, and
+	// the first vector of rows 8 ≤ w < 16): it is loaded and stored plainly
+	// then. VMASKMOVPS stores are microcoded (many µops) on AMD cores;
+	// measured on Zen 4 the plain stores gave 1.06–1.10× on
+	// the N = 27 shapes (conv1 and stem dX) of gemmbench, whose every row
+	// tile has an 11-column edge; see docs/benchmarks-avx512.md.
+	lbl := fmt.Sprintf("%s_%v_r%dv%d", t.name(), ld, i, v)
+	CMPQ(R14, Imm(uint64(8*(v+1))))
+	JL(LabelRef(lbl + "_m"))
+	if ld {
+		VFMADD231PS(m, beta, acc)
+	}
+	VMOVUPS(acc, m)
+	JMP(LabelRef(lbl + "_n"))
+	Label(lbl + "_m")
+	masked()
+	Label(lbl + "_n")
 }
 
 var maskTab Mem
