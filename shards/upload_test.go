@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,7 +136,9 @@ func TestUpload(t *testing.T) {
 	for i := range 12 {
 		w.Append(testRecord(RawS2, i))
 	}
-	w.Abort()
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
 	cs, _ := store.Open("s3://data/cut/train", storeOpts(srv.URL))
 	if ls, _ := cs.List(ctx); len(ls) != 0 {
 		t.Errorf("an aborted pack left %v", ls)
@@ -181,5 +184,30 @@ func TestUploadAbortInFlight(t *testing.T) {
 	st, _ := store.Open(url, storeOpts(srv.URL))
 	if ls, err := st.List(context.Background()); err != nil || len(ls) != 0 {
 		t.Errorf("an aborted pack left %v (%v)", ls, err)
+	}
+}
+
+// TestUploadShardLimit: a shard size over S3's single-PUT limit is refused
+// by Create, before anything is written to the bucket.
+func TestUploadShardLimit(t *testing.T) {
+	srv, err := s3test.NewServer("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	so := storeOpts(srv.URL)
+	_, err = Create("s3://data/big/train", WriterOptions{Split: "train", MaxShardBytes: store.MaxS3PutBytes + 1, Store: so})
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "s3://data/big/train") {
+		t.Fatalf("Create with a 5 GiB + 1 shard size: %v", err)
+	}
+	if n := srv.Counter.Requests("PUT"); n != 0 {
+		t.Fatalf("%d PUTs sent", n)
+	}
+	w, err := Create("s3://data/big/train", WriterOptions{Split: "train", MaxShardBytes: store.MaxS3PutBytes, Store: so})
+	if err != nil {
+		t.Fatalf("Create at the limit: %v", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -148,6 +148,9 @@ func Create(dir string, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("shards: ZstdLevel %d outside [0, 22]: %w", opts.ZstdLevel, ErrInvalid)
 	case opts.MaxPixels < 0:
 		return nil, fmt.Errorf("shards: MaxPixels %d is negative: %w", opts.MaxPixels, ErrInvalid)
+	case store.IsRemote(dir) && opts.MaxShardBytes > store.MaxS3PutBytes:
+		// Each shard is one PUT: refuse now rather than after packing one.
+		return nil, fmt.Errorf("shards: %s: MaxShardBytes %d is over S3's 5 GiB limit for one upload: %w", dir, opts.MaxShardBytes, ErrInvalid)
 	}
 	for _, c := range opts.Classes {
 		if !utf8Valid(c) {

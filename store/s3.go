@@ -168,7 +168,15 @@ func (r readCloser) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// MaxS3PutBytes is the largest object one S3 PUT may carry (5 GiB).
+// pairflow uploads each object in one PUT, never in parts, so Put refuses
+// a larger one before sending anything.
+const MaxS3PutBytes int64 = 5 << 30
+
 func (b *s3Backend) put(ctx context.Context, name string, r io.Reader, size int64, ifAbsent bool) error {
+	if size > MaxS3PutBytes {
+		return fmt.Errorf("%d bytes is over S3's 5 GiB limit for one PUT (pairflow does not upload in parts): %w", size, ErrUnsupported)
+	}
 	var opts minio.PutObjectOptions
 	if ifAbsent {
 		opts.SetMatchETagExcept("*")

@@ -550,3 +550,19 @@ func TestListStall(t *testing.T) {
 		t.Errorf("cancelled list returned after %v", el)
 	}
 }
+
+// TestPutOverS3Limit: an object over S3's single-PUT limit is refused,
+// naming the object, before any request is sent.
+func TestPutOverS3Limit(t *testing.T) {
+	srv := newServer(t)
+	s := openT(t, "s3://data/big", fastOpts(srv.URL))
+	srv.Counter.Reset()
+	err := s.Put(context.Background(), "huge.pfs", strings.NewReader(""), MaxS3PutBytes+1, false)
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "s3://data/big/huge.pfs") || !strings.Contains(err.Error(), "5 GiB") {
+		t.Fatalf("Put over the limit: %v", err)
+	}
+	t.Log(err)
+	if n := srv.Counter.Requests("PUT"); n != 0 {
+		t.Fatalf("%d PUT requests sent", n)
+	}
+}
