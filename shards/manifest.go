@@ -173,6 +173,20 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("shards: %s: data after the JSON object: %w", ManifestName, ErrManifest)
 	}
+	// An empty list or map that the canonical form omits ("skipped": [])
+	// reads as absent, so that a manifest equals its canonical form's.
+	if len(m.Classes) == 0 {
+		m.Classes = nil
+	}
+	if len(m.Options) == 0 {
+		m.Options = nil
+	}
+	if len(m.Skipped) == 0 {
+		m.Skipped = nil
+	}
+	if len(m.Inputs) == 0 {
+		m.Inputs = nil
+	}
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("shards: %s: %s: %w", ManifestName, err, ErrManifest)
 	}
