@@ -34,6 +34,7 @@ import (
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/procstat"
 )
 
 func main() {
@@ -269,30 +270,12 @@ func measure(o *options) (Result, error) {
 	for _, st := range p.Stats().Stages {
 		r.Busy[st.Name] = st.BusyFraction
 	}
-	r.PeakRSSMiB = peakRSSMiB()
+	r.PeakRSSMiB = procStatusMiB("VmHWM:")
 	return r, nil
 }
 
-// peakRSSMiB returns VmHWM from /proc/self/status in MiB (0 if unavailable).
-func peakRSSMiB() float64 { return procStatusMiB("VmHWM:") }
-
 // procStatusMiB returns a kB field of /proc/self/status in MiB (0 if unavailable).
-func procStatusMiB(field string) float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			f := strings.Fields(v)
-			if len(f) == 2 && f[1] == "kB" {
-				kb, _ := strconv.ParseFloat(f[0], 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
-}
+func procStatusMiB(field string) float64 { return float64(procstat.KB(field)) / 1024 }
 
 // runPeer runs the torchvision benchmark and prints its median rate.
 func runPeer(o *options, stdout, stderr io.Writer) (json.RawMessage, error) {

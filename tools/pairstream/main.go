@@ -34,7 +34,6 @@ import (
 	"iter"
 	"os"
 	"os/signal"
-	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -44,6 +43,7 @@ import (
 	"github.com/pairflow/pairflow/pipeline"
 	"github.com/pairflow/pairflow/shards"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/procstat"
 	"github.com/pairflow/pairflow/tools/internal/progress"
 )
 
@@ -281,8 +281,8 @@ func printStats(w io.Writer, p *pipeline.Pipeline) {
 	}
 	fmt.Fprintf(w, "  first batch after %s; in flight max %d of %d slots; batch queue max %d of %d; %d records skipped\n",
 		s.FirstBatch.Round(time.Millisecond), s.MaxInFlight, s.RingSlots, s.MaxOutQueue, s.Prefetch, s.Skipped)
-	if hwm := peakRSS(); hwm != "" {
-		fmt.Fprintf(w, "  peak resident memory (VmHWM): %s\n", hwm)
+	if kb := procstat.PeakRSSKB(); kb > 0 {
+		fmt.Fprintf(w, "  peak resident memory (VmHWM): %d kB\n", kb)
 	}
 	if skips, _ := p.Skips(); len(skips) > 0 {
 		for i, sk := range skips {
@@ -293,19 +293,4 @@ func printStats(w io.Writer, p *pipeline.Pipeline) {
 			fmt.Fprintf(w, "  skipped: epoch %d position %d: %s record %d (%s): %s\n", sk.Epoch, sk.Position, sk.Shard, sk.Record, sk.Key, sk.Reason)
 		}
 	}
-}
-
-// peakRSS returns the process's peak resident set size as the OS reports it
-// (VmHWM in /proc/self/status), or "" where that is not available.
-func peakRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/pairflow/pairflow/internal/atomicfile"
 	"github.com/pairflow/pairflow/internal/cpu"
 	"github.com/pairflow/pairflow/tools/internal/cli"
+	"github.com/pairflow/pairflow/tools/internal/procstat"
 	"github.com/pairflow/pairflow/trainer"
 )
 
@@ -235,7 +236,7 @@ func bench(stdout io.Writer, encoder string, threads, batch, steps, warmup int, 
 		kinds[k] = map[string]float64{"fwd_ms": perStep(f), "bwd_ms": perStep(b)}
 	}
 	res["per_kind_ms"] = kinds
-	if kb := peakRSSKB(); kb > 0 {
+	if kb := procstat.PeakRSSKB(); kb > 0 {
 		// The whole run's peak: model, the timed, profiled and
 		// forward-only steps.
 		fmt.Fprintf(stdout, "peak resident memory (VmHWM): %d kB (%.2f GiB)\n", kb, float64(kb)/(1<<20))

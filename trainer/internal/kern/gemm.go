@@ -16,6 +16,10 @@ const (
 	kcMax   = 384 // largest K block kcStep chooses
 )
 
+// microKernelFunc computes an h×w tile of C (h ≤ mr, w ≤ nr) from kc
+// columns of an A panel and kc rows of a B panel: see microKernelGo.
+type microKernelFunc func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+
 // gemmPlan is one tier's GEMM: its register tile, cache blocking, packers
 // and kernel. A tier is one plan (planFor); the blocked loops in
 // sgemmSerial are written once against it. The SIMD fields are nil in the
@@ -25,10 +29,10 @@ type gemmPlan struct {
 	name   string
 	mr, nr int // register tile: mr rows × nr columns
 	mc, nc int // M block (a multiple of mr: the packed A block stays in L2) and N block (B block in L3)
-	kernel func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+	kernel microKernelFunc
 	// kernelB, when set, replaces kernel where B is read in place
 	// (bStep ≠ nr): a kernel that prefetches the next B panel.
-	kernelB  func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool)
+	kernelB  microKernelFunc
 	packA    func(kc int, a []float32, lda int, dst []float32) int    // full mr-row panel of untransposed A; returns columns done
 	packAE   func(kc int, a []float32, lda, h int, dst []float32) int // edge panel (h < mr rows) of untransposed A; returns columns done
 	packB    func(kc int, b []float32, ldb int, dst []float32) bool   // full nr-column panel of untransposed B

@@ -48,7 +48,7 @@ func init() {
 type asmKernel func(kc int, a *float32, aRow, aStep int, b *float32, bStep int, c *float32, ldc, h, w int, alpha, beta float32, load int)
 
 // kernelAsm adapts a generated kernel to gemmPlan.kernel.
-func kernelAsm(k asmKernel) func(int, []float32, int, int, []float32, int, []float32, int, int, int, float32, float32, bool) {
+func kernelAsm(k asmKernel) microKernelFunc {
 	return func(kc int, a []float32, aRow, aStep int, b []float32, bStep int, c []float32, ldc, h, w int, alpha, beta float32, load bool) {
 		l := 0
 		if load {
